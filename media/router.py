@@ -1,0 +1,84 @@
+"""Router: the media of one conference, who publishes and who receives what.
+
+Every peer consumes every other peer's producers; whether a producer is heard
+is decided above (``Producer.pause``/``resume``), not by renegotiating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
+
+from .aiortc_hooks import decoder_running, encoder_created
+from .producer import Producer
+from .transport import PeerTransport, SubscribeOfferHandler
+
+ProducerListener = Callable[[Producer], None]
+
+
+def rtc_configuration(ice_servers: Sequence[RTCIceServer] = ()) -> RTCConfiguration:
+    """No public STUN server unless configured; one bundled transport per connection."""
+    return RTCConfiguration(iceServers=list(ice_servers), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+class Router:
+    def __init__(self, ice_servers: Sequence[RTCIceServer] = ()) -> None:
+        self._configuration_servers = list(ice_servers)
+        self.peers: dict[str, PeerTransport] = {}
+        self.producers: dict[str, Producer] = {}
+        self.on_producer_added: ProducerListener | None = None
+        self.on_producer_removed: ProducerListener | None = None
+
+    def create_transport(
+        self, peer_id: str, on_subscribe_offer: SubscribeOfferHandler
+    ) -> PeerTransport:
+        if peer_id in self.peers:
+            raise ValueError(f"peer {peer_id} already has a transport")
+        transport = PeerTransport(
+            peer_id,
+            rtc_configuration(self._configuration_servers),
+            on_subscribe_offer,
+            self._producer_added,
+        )
+        self.peers[peer_id] = transport
+        for producer in self.producers.values():
+            transport.consume(producer)
+        return transport
+
+    def _producer_added(self, owner: PeerTransport, producer: Producer) -> None:
+        self.producers[producer.id] = producer
+        for peer in self.peers.values():
+            if peer is not owner:
+                peer.consume(producer)
+        if self.on_producer_added is not None:
+            self.on_producer_added(producer)
+
+    async def close_transport(self, peer_id: str) -> None:
+        transport = self.peers.pop(peer_id, None)
+        if transport is None:
+            return
+        for producer in transport.producers.values():
+            self.producers.pop(producer.id, None)
+            for peer in self.peers.values():
+                peer.stop_consuming(producer.id)
+            if self.on_producer_removed is not None:
+                self.on_producer_removed(producer)
+        await transport.close()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(self.close_transport(p) for p in list(self.peers)))
+
+    def producers_of(self, owner: str) -> list[Producer]:
+        return [p for p in self.producers.values() if p.owner == owner]
+
+    def codec_activity(self) -> tuple[int, int]:
+        """(decoder threads running, encoders created) among the server's own
+        receivers and senders: both stay 0, the SFU forwards without transcoding."""
+        decoders = encoders = 0
+        for peer in self.peers.values():
+            for transceiver in peer.transceivers():
+                decoders += decoder_running(transceiver.receiver)
+                encoders += encoder_created(transceiver.sender)
+        return decoders, encoders

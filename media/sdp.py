@@ -1,0 +1,52 @@
+"""Checks on SDP from clients before aiortc sees it (pure)."""
+
+from __future__ import annotations
+
+from aiortc import sdp
+
+from .errors import BAD_SDP, UNSUPPORTED_CODEC, MediaError
+
+# What the forwarding path can carry, the same on both legs.
+FORWARDED_CODECS = {"audio": "audio/opus", "video": "video/VP8"}
+MAX_PUBLISHED_SECTIONS = 4
+
+
+def check_publish_offer(text: str) -> sdp.SessionDescription:
+    """Parse a publisher offer and reject what the SFU cannot forward.
+
+    Raises :class:`MediaError` with ``bad_sdp`` or ``unsupported_codec``.
+    """
+    try:
+        description = sdp.SessionDescription.parse(text)
+    except Exception as exc:  # aiortc's parser raises whatever the input triggers
+        raise MediaError(BAD_SDP, f"the offer is not valid SDP: {exc}") from None
+    if not description.media:
+        raise MediaError(BAD_SDP, "the offer has no media section")
+    if len(description.media) > MAX_PUBLISHED_SECTIONS:
+        raise MediaError(
+            BAD_SDP,
+            f"the offer has {len(description.media)} media sections, at most "
+            f"{MAX_PUBLISHED_SECTIONS} are accepted",
+        )
+    for media in description.media:
+        where = f"m={media.kind} (mid {media.rtp.muxId})"
+        if media.kind not in FORWARDED_CODECS:
+            raise MediaError(BAD_SDP, f"{where}: only audio and video can be published")
+        if not media.rtp.muxId:
+            raise MediaError(BAD_SDP, f"{where}: every media section needs a mid")
+        if media.ice is None or not media.ice.usernameFragment or not media.ice.password:
+            raise MediaError(BAD_SDP, f"{where}: ICE credentials are missing")
+        if media.dtls is None or not media.dtls.fingerprints:
+            raise MediaError(BAD_SDP, f"{where}: the DTLS fingerprint is missing")
+        if not media.rtcp_mux:
+            raise MediaError(BAD_SDP, f"{where}: RTCP multiplexing (rtcp-mux) is required")
+        if media.direction in ("recvonly", "inactive") or media.port == 0:
+            continue
+        wanted = FORWARDED_CODECS[media.kind]
+        if not any(c.mimeType.lower() == wanted.lower() for c in media.rtp.codecs):
+            offered = ", ".join(sorted({c.mimeType for c in media.rtp.codecs})) or "none"
+            raise MediaError(
+                UNSUPPORTED_CODEC,
+                f"{where}: the server forwards {wanted} only (offered: {offered})",
+            )
+    return description

@@ -1,0 +1,168 @@
+"""One signaling WebSocket: the I/O shell around ``SignalingSession``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from aiohttp import WSMsgType, web
+
+from media.errors import MediaError
+from signaling import (
+    MAX_MESSAGE_BYTES,
+    Close,
+    CloseCode,
+    Dispatch,
+    Error,
+    ErrorCode,
+    Hello,
+    Leave,
+    LeaveReason,
+    Outcome,
+    PublishAnswer,
+    PublishOffer,
+    Send,
+    ServerMessage,
+    SignalingSession,
+    State,
+    SubscribeAnswer,
+    encode,
+)
+
+from .conference import JoinRefused, LiveConference, Member
+from .palabra import Palabra, palabra_of
+from .tokens import TokenError, verify_token
+
+logger = logging.getLogger(__name__)
+
+
+class WebSocketConnection:
+    def __init__(self, ws: web.WebSocketResponse, palabra: Palabra) -> None:
+        self.ws = ws
+        self.palabra = palabra
+        self.session = SignalingSession(time.monotonic())
+        self.member: Member | None = None
+        self.conference: LiveConference | None = None
+        self._leave_reason = LeaveReason.DISCONNECTED
+
+    async def send(self, message: ServerMessage) -> None:
+        if not self.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_str(encode(message))
+
+    async def close(self, code: CloseCode, reason: str) -> None:
+        """Server-initiated close (shutdown, replaced by a newer connection)."""
+        if code == CloseCode.REPLACED:
+            self.member = None  # the conference already handed the seat over
+        await self._carry_out(self.session.close(code, reason))
+
+    async def run(self) -> None:
+        timer = asyncio.ensure_future(self._heartbeat())
+        try:
+            async for frame in self.ws:
+                if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await self._carry_out(self.session.receive(frame.data, time.monotonic()))
+                elif frame.type == WSMsgType.ERROR:
+                    break
+        finally:
+            timer.cancel()
+            await self._depart()
+
+    async def _heartbeat(self) -> None:
+        while self.session.state is not State.CLOSED:
+            delay = self.session.next_deadline() - time.monotonic()
+            await asyncio.sleep(max(0.05, delay))
+            await self._carry_out(self.session.tick(time.monotonic()))
+
+    async def _carry_out(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            match outcome:
+                case Send(message):
+                    await self.send(message)
+                case Close(code, reason):
+                    await self.ws.close(code=int(code), message=reason.encode())
+                case Dispatch(message):
+                    await self._dispatch(message)
+
+    async def _dispatch(self, message: object) -> None:
+        match message:
+            case Hello():
+                await self._hello(message)
+            case PublishOffer():
+                await self._publish(message)
+            case SubscribeAnswer():
+                await self._subscribe_answer(message)
+            case Leave():
+                self._leave_reason = LeaveReason.LEFT
+                await self._depart()
+
+    async def _hello(self, hello: Hello) -> None:
+        try:
+            grant = verify_token(self.palabra.config.secret, hello.token)
+            conference = self.palabra.conferences.get(grant.conference)
+            if conference is None:
+                raise JoinRefused(
+                    "wrong_conference", f"conference {grant.conference!r} is not on this server"
+                )
+            participant = conference.participant_from(grant)
+        except (TokenError, JoinRefused) as exc:
+            await self._carry_out(self.session.reject(ErrorCode(exc.code), exc.message))
+            return
+        self.session.accept(time.monotonic())
+        if self.session.state is State.JOINED:
+            self.conference = conference
+            self.member = await conference.join(participant, self)
+            logger.info(
+                "joined conference=%s participant=%s role=%s",
+                conference.id,
+                participant.id,
+                participant.role.value,
+            )
+
+    async def _publish(self, offer: PublishOffer) -> None:
+        conference, member = self._joined()
+        try:
+            sdp = await conference.publish(member, offer.sdp)
+        except (MediaError, JoinRefused) as exc:
+            await self.send(Error(ErrorCode(exc.code), exc.message, ref=offer.id))
+            return
+        await self.send(PublishAnswer(sdp, ref=offer.id))
+
+    async def _subscribe_answer(self, answer: SubscribeAnswer) -> None:
+        conference, member = self._joined()
+        try:
+            await conference.subscribe_answer(member, answer.sdp, answer.revision)
+        except MediaError as exc:
+            await self.send(Error(ErrorCode(exc.code), exc.message, ref=answer.id))
+
+    def _joined(self) -> tuple[LiveConference, Member]:
+        assert self.conference is not None and self.member is not None, "dispatched once joined"
+        return self.conference, self.member
+
+    async def _depart(self) -> None:
+        member, self.member = self.member, None
+        conference = self.conference
+        if member is not None and conference is not None:
+            await conference.leave(member, self._leave_reason)
+            logger.info(
+                "left conference=%s participant=%s reason=%s",
+                conference.id,
+                member.info.id,
+                self._leave_reason.value,
+            )
+
+
+async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
+    # Frames over the cap make aiohttp close with 1009 (message too big).
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    palabra = palabra_of(request.app)
+    connection = WebSocketConnection(ws, palabra)
+    palabra.connections.add(connection)
+    try:
+        await connection.run()
+    finally:
+        palabra.connections.discard(connection)
+    return ws
