@@ -221,8 +221,7 @@ class SenderTap:
         self.ssrc: int = sender._ssrc
         self._history: dict[int, RtpPacket] = self.sender._RTCRtpSender__rtp_history
         self._extensions_map = self.sender._RTCRtpSender__rtp_header_extensions_map
-        # A subscriber's PLI or FIR lands here; aiortc would ask its encoder.
-        self.sender._send_keyframe = on_keyframe_request
+        intercept_keyframe_requests(sender, on_keyframe_request)
 
     @property
     def ready(self) -> bool:
@@ -243,6 +242,14 @@ class SenderTap:
         """Smoothed RTT from the subscriber's receiver reports, in seconds."""
         rtt: float | None = self.sender._RTCRtpSender__rtt
         return rtt
+
+
+def intercept_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Route the remote side's PLI/FIR for this sender to ``callback``.
+
+    aiortc would only flag its encoder; a sender fed with packets has none.
+    """
+    _private(sender)._send_keyframe = callback
 
 
 # --- codecs -------------------------------------------------------------------

@@ -21,7 +21,7 @@ from aiortc import MediaStreamTrack, RTCIceServer, RTCPeerConnection, RTCSession
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
 
-from media.aiortc_hooks import ReceiverTap, announce_addresses
+from media.aiortc_hooks import ReceiverTap, announce_addresses, intercept_keyframe_requests
 from media.router import rtc_configuration
 from media.transport import forwarded_codec_preferences
 from media.vp8 import is_keyframe_start
@@ -236,6 +236,9 @@ class PalabraClient:
                 continue
             transceiver = self.publisher.addTransceiver(track, direction="sendonly")
             transceiver.setCodecPreferences(forwarded_codec_preferences(track.kind))
+            request_keyframe = getattr(track, "request_keyframe", None)
+            if request_keyframe is not None:  # a track of pre-encoded packets
+                intercept_keyframe_requests(transceiver.sender, request_keyframe)
         await self.publisher.setLocalDescription(await self.publisher.createOffer())
         offer = PublishOffer(sdp=self.publisher.localDescription.sdp, id=self.next_id())
         answer = await self.request(offer)

@@ -1,0 +1,1 @@
+"""Load generator and benchmarks: print figures and write JSON, never assert."""
