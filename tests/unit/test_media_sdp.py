@@ -1,0 +1,61 @@
+import pytest
+
+from media.errors import MediaError
+from media.sdp import check_publish_offer
+
+MEDIA = """m={kind} 9 UDP/TLS/RTP/SAVPF {pts}
+c=IN IP4 0.0.0.0
+a=rtcp:9 IN IP4 0.0.0.0
+a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
+a=fingerprint:sha-256 {fp}
+a=setup:actpass
+a=mid:{mid}
+a=sendonly
+{mux}{rtpmaps}
+"""
+FP = ":".join(["AB"] * 32)
+HEAD = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+
+
+def offer(*sections: str) -> str:
+    return (HEAD + "".join(sections)).replace("\n", "\r\n").replace("\r\r", "\r")
+
+
+def section(kind: str, codecs: dict[int, str], mid: str = "0", mux: bool = True) -> str:
+    rtpmaps = "\n".join(f"a=rtpmap:{pt} {name}" for pt, name in codecs.items())
+    return MEDIA.format(
+        kind=kind,
+        pts=" ".join(map(str, codecs)),
+        fp=FP,
+        mid=mid,
+        mux="a=rtcp-mux\n" if mux else "",
+        rtpmaps=rtpmaps,
+    )
+
+
+def test_vp8_and_opus_are_accepted() -> None:
+    description = check_publish_offer(
+        offer(
+            section("audio", {111: "opus/48000/2"}, "0"), section("video", {96: "VP8/90000"}, "1")
+        )
+    )
+    assert [m.kind for m in description.media] == ["audio", "video"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", "bad_sdp"),
+        (HEAD, "bad_sdp"),
+        (offer(section("video", {102: "H264/90000"})), "unsupported_codec"),
+        (offer(section("audio", {0: "PCMU/8000"})), "unsupported_codec"),
+        (offer(section("video", {96: "VP8/90000"}, mux=False)), "bad_sdp"),
+        (offer(*(section("audio", {111: "opus/48000/2"}, str(i)) for i in range(5))), "bad_sdp"),
+        (offer(section("application", {5000: "webrtc-datachannel"})), "bad_sdp"),
+    ],
+)
+def test_rejections(text: str, code: str) -> None:
+    with pytest.raises(MediaError) as error:
+        check_publish_offer(text)
+    assert error.value.code == code
