@@ -1,0 +1,374 @@
+"""Frames to typed messages and back.
+
+Parsing turns every bad input into a ProtocolError carrying the error code to
+answer with (and the message id as `ref` when it was readable); nothing else
+escapes. Unknown extra fields are ignored, as the contract asks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Callable, Mapping
+from typing import NoReturn, TypeVar
+
+from .errors import ErrorCode, MessageId, MessageTooBig, ProtocolError
+from .messages import (
+    PROTOCOL_VERSION,
+    ClientMessage,
+    ConferenceInfo,
+    DelegationInfo,
+    Error,
+    Hello,
+    Leave,
+    LeaveReason,
+    MediaKind,
+    Message,
+    ParticipantInfo,
+    ParticipantJoined,
+    ParticipantLeft,
+    Ping,
+    Pong,
+    ProducerAdded,
+    ProducerInfo,
+    ProducerRemoved,
+    PublishAnswer,
+    PublishOffer,
+    Role,
+    ServerMessage,
+    StreamInfo,
+    SubscribeAnswer,
+    SubscribeOffer,
+    Welcome,
+)
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_INTEGER",
+    "MAX_MESSAGE_BYTES",
+    "check_size",
+    "encode",
+    "parse_client_message",
+    "parse_server_message",
+]
+
+MAX_MESSAGE_BYTES = 262144
+"""Largest client frame the server accepts, in UTF-8 bytes; larger ones close with 1009."""
+
+MAX_ID_LENGTH = 64
+MAX_INTEGER = 2**53 - 1
+"""Ids and revisions must survive a round trip through a JavaScript number."""
+
+_T = TypeVar("_T")
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def check_size(data: str | bytes) -> None:
+    """Raise MessageTooBig if `data` is over MAX_MESSAGE_BYTES once UTF-8 encoded."""
+    if isinstance(data, bytes):
+        size = len(data)
+    elif len(data) * 4 <= MAX_MESSAGE_BYTES:
+        return  # no code point takes more than 4 bytes: skip the encoding
+    else:
+        size = len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        raise MessageTooBig(size, MAX_MESSAGE_BYTES)
+
+
+def parse_client_message(data: str | bytes) -> ClientMessage:
+    """Parse one client -> server frame. Raises ProtocolError (MessageTooBig if oversize)."""
+    check_size(data)
+    return _parse(_load(data), _CLIENT_PARSERS)
+
+
+def parse_server_message(data: str | bytes) -> ServerMessage:
+    """Parse one server -> client frame (for Python clients). Raises ProtocolError.
+
+    The size cap is not applied: it bounds what the server accepts, not what it sends.
+    """
+    return _parse(_load(data), _SERVER_PARSERS)
+
+
+def encode(message: ClientMessage | ServerMessage) -> str:
+    """Compact JSON text for one frame; `id`, `ref` and `resume` are omitted when None."""
+    wire = _to_wire(message)
+    return json.dumps(wire, ensure_ascii=False, separators=(",", ":"))
+
+
+# Encoding -----------------------------------------------------------------------
+
+# Optional fields absent from the wire when None (a None elsewhere is a JSON null).
+_OMIT_IF_NONE = frozenset({"id", "ref", "resume"})
+
+
+def _to_wire(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, object] = {}
+        if isinstance(value, Message):
+            out["type"] = value.TYPE
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if item is None and f.name in _OMIT_IF_NONE:
+                continue
+            out[f.name] = _to_wire(item)
+        return out
+    if isinstance(value, tuple | list):
+        return [_to_wire(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+# Decoding -----------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")  # Python's json would accept NaN/Infinity
+
+
+def _load(data: str | bytes) -> dict[str, object]:
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid UTF-8") from None
+    try:
+        value = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(ErrorCode.BAD_JSON, "frame is not a JSON object")
+    return value
+
+
+def _is_wire_text(value: str) -> bool:
+    # JSON escapes can smuggle lone surrogates in, which could never be sent back out.
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _as_id(value: object) -> MessageId | None:
+    """`value` as a message id, or None if it is not one."""
+    if type(value) is int and 0 <= value <= MAX_INTEGER:
+        return value
+    if isinstance(value, str) and 1 <= len(value) <= MAX_ID_LENGTH and _is_wire_text(value):
+        return value
+    return None
+
+
+_ID_RULE = f"a string of 1..{MAX_ID_LENGTH} characters or an integer in 0..2^53-1"
+
+
+class _Fields:
+    """Typed reads from one JSON object; a failure raises bad_message naming the field."""
+
+    def __init__(self, obj: dict[str, object], where: str, ref: MessageId | None) -> None:
+        self.obj = obj
+        self.where = where  # prefix of error texts: "<type>: " then the path, if nested
+        self.ref = ref  # the message id: the parsed message's id and every error's ref
+
+    def fail(self, key: str, problem: str) -> NoReturn:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{self.where}{key} {problem}", self.ref)
+
+    def _get(self, key: str) -> object:
+        if key not in self.obj:
+            self.fail(key, "is missing")
+        return self.obj[key]
+
+    def text(self, key: str, *, required: bool = False) -> str:
+        """A string; `required` means it must not be empty."""
+        value = self._get(key)
+        if not isinstance(value, str) or not _is_wire_text(value):
+            self.fail(key, "must be a string")
+        if required and not value:
+            self.fail(key, "must be a non-empty string")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        return None if self.obj.get(key) is None else self.text(key)
+
+    def optional_id(self, key: str) -> MessageId | None:
+        value = self.obj.get(key)
+        if value is None:
+            return None
+        parsed = _as_id(value)
+        if parsed is None:
+            self.fail(key, f"must be {_ID_RULE}")
+        return parsed
+
+    def integer(self, key: str) -> int:
+        value = self._get(key)
+        if type(value) is not int:  # bool is an int subclass, and 1.0 is not an int here
+            self.fail(key, "must be an integer")
+        return value
+
+    def natural(self, key: str) -> int:
+        """A non-negative integer that a JavaScript number holds exactly."""
+        value = self.integer(key)
+        if not 0 <= value <= MAX_INTEGER:
+            self.fail(key, "must be an integer in 0..2^53-1")
+        return value
+
+    def choice(self, key: str, kind: type[_E]) -> _E:
+        value = self._get(key)
+        if isinstance(value, str):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+        self.fail(key, "must be one of " + ", ".join(member.value for member in kind))
+
+    def object(self, key: str, parse: Callable[[_Fields], _T]) -> _T:
+        value = self._get(key)
+        if not isinstance(value, dict):
+            self.fail(key, "must be an object")
+        return parse(_Fields(value, f"{self.where}{key}.", self.ref))
+
+    def nullable_object(self, key: str, parse: Callable[[_Fields], _T]) -> _T | None:
+        return None if self._get(key) is None else self.object(key, parse)
+
+    def array(self, key: str, parse: Callable[[_Fields], _T]) -> tuple[_T, ...]:
+        value = self._get(key)
+        if not isinstance(value, list):
+            self.fail(key, "must be an array")
+        items = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.fail(f"{key}[{index}]", "must be an object")
+            items.append(parse(_Fields(item, f"{self.where}{key}[{index}].", self.ref)))
+        return tuple(items)
+
+
+def _parse(obj: dict[str, object], parsers: Mapping[str, Callable[[_Fields], _T]]) -> _T:
+    ref = _as_id(obj.get("id"))
+    if ref is None and obj.get("id") is not None:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, f"id must be {_ID_RULE}")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "type must be a string", ref)
+    parser = parsers.get(kind)
+    if parser is None:
+        shown = kind if len(kind) <= 40 else kind[:40] + "..."
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {shown!r}", ref)
+    return parser(_Fields(obj, f"{kind}: ", ref))
+
+
+# Value types.
+
+
+def _delegation(f: _Fields) -> DelegationInfo:
+    return DelegationInfo(f.text("id", required=True), f.text("name"), f.text("code"))
+
+
+def _participant(f: _Fields) -> ParticipantInfo:
+    return ParticipantInfo(
+        f.text("id", required=True),
+        f.text("name"),
+        f.choice("role", Role),
+        f.nullable_object("delegation", _delegation),
+    )
+
+
+def _conference(f: _Fields) -> ConferenceInfo:
+    return ConferenceInfo(f.text("id", required=True), f.text("title"))
+
+
+def _producer(f: _Fields) -> ProducerInfo:
+    return ProducerInfo(
+        f.text("id", required=True),
+        f.text("participant_id", required=True),
+        f.choice("kind", MediaKind),
+    )
+
+
+def _stream(f: _Fields) -> StreamInfo:
+    return StreamInfo(
+        f.text("mid", required=True),
+        f.text("producer_id", required=True),
+        f.text("participant_id", required=True),
+        f.choice("kind", MediaKind),
+    )
+
+
+# Client -> server.
+
+
+def _hello(f: _Fields) -> Hello:
+    version = f.integer("version")
+    if version != PROTOCOL_VERSION:
+        # Read no further: the session answers unsupported_version, not bad_message.
+        token = f.obj.get("token")
+        return Hello(version, token if isinstance(token, str) else "", id=f.ref)
+    return Hello(version, f.text("token", required=True), f.optional_text("resume"), id=f.ref)
+
+
+def _ping(f: _Fields) -> Ping:
+    return Ping(id=f.ref)
+
+
+def _pong(f: _Fields) -> Pong:
+    return Pong(id=f.ref, ref=f.optional_id("ref"))
+
+
+_CLIENT_PARSERS: Mapping[str, Callable[[_Fields], ClientMessage]] = {
+    Hello.TYPE: _hello,
+    PublishOffer.TYPE: lambda f: PublishOffer(f.text("sdp", required=True), id=f.ref),
+    SubscribeAnswer.TYPE: lambda f: SubscribeAnswer(
+        f.text("sdp", required=True), f.natural("revision"), id=f.ref
+    ),
+    Ping.TYPE: _ping,
+    Pong.TYPE: _pong,
+    Leave.TYPE: lambda f: Leave(id=f.ref),
+}
+
+
+# Server -> client.
+
+
+def _welcome(f: _Fields) -> Welcome:
+    return Welcome(
+        f.integer("version"),
+        f.object("conference", _conference),
+        f.object("you", _participant),
+        f.array("participants", _participant),
+        f.array("producers", _producer),
+        id=f.ref,
+        ref=f.optional_id("ref"),
+    )
+
+
+def _subscribe_offer(f: _Fields) -> SubscribeOffer:
+    return SubscribeOffer(
+        f.text("sdp", required=True),
+        f.natural("revision"),
+        f.array("streams", _stream),
+        id=f.ref,
+    )
+
+
+_SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
+    Welcome.TYPE: _welcome,
+    ParticipantJoined.TYPE: lambda f: ParticipantJoined(
+        f.object("participant", _participant), id=f.ref
+    ),
+    ParticipantLeft.TYPE: lambda f: ParticipantLeft(
+        f.text("participant_id", required=True), f.choice("reason", LeaveReason), id=f.ref
+    ),
+    ProducerAdded.TYPE: lambda f: ProducerAdded(f.object("producer", _producer), id=f.ref),
+    ProducerRemoved.TYPE: lambda f: ProducerRemoved(f.text("producer_id", required=True), id=f.ref),
+    PublishAnswer.TYPE: lambda f: PublishAnswer(
+        f.text("sdp", required=True), id=f.ref, ref=f.optional_id("ref")
+    ),
+    SubscribeOffer.TYPE: _subscribe_offer,
+    Error.TYPE: lambda f: Error(
+        f.choice("code", ErrorCode), f.text("message"), id=f.ref, ref=f.optional_id("ref")
+    ),
+    Ping.TYPE: _ping,
+    Pong.TYPE: _pong,
+}

@@ -1,0 +1,254 @@
+"""Typed messages of the signaling protocol, version 1.
+
+One frozen dataclass per message type. Field names are the JSON field names;
+`TYPE` is the wire `type`. Every message may carry a client-chosen `id`; replies
+(welcome, publish.answer, pong, error) carry the id of what they answer as `ref`.
+Lists are tuples so that messages stay immutable and hashable.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeAlias
+
+from .errors import ErrorCode, MessageId
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ClientMessage",
+    "ConferenceInfo",
+    "DelegationInfo",
+    "Error",
+    "Hello",
+    "Leave",
+    "LeaveReason",
+    "MediaKind",
+    "Message",
+    "ParticipantInfo",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "Ping",
+    "Pong",
+    "ProducerAdded",
+    "ProducerInfo",
+    "ProducerRemoved",
+    "PublishAnswer",
+    "PublishOffer",
+    "Role",
+    "ServerMessage",
+    "StreamInfo",
+    "SubscribeAnswer",
+    "SubscribeOffer",
+    "Welcome",
+]
+
+PROTOCOL_VERSION = 1
+
+
+class Role(enum.StrEnum):
+    CHAIR = "chair"
+    HEAD = "head"
+    DELEGATE = "delegate"
+    OBSERVER = "observer"
+    TECHNICIAN = "technician"
+    INTERPRETER = "interpreter"  # reserved: no interpreter features in v1
+
+
+class MediaKind(enum.StrEnum):
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+class LeaveReason(enum.StrEnum):
+    LEFT = "left"
+    DISCONNECTED = "disconnected"
+    REMOVED = "removed"
+    TIMEOUT = "timeout"
+
+
+# Nested value types ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DelegationInfo:
+    id: str
+    name: str
+    code: str
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    id: str
+    name: str
+    role: Role
+    delegation: DelegationInfo | None  # always on the wire, null when none
+
+
+@dataclass(frozen=True)
+class ConferenceInfo:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ProducerInfo:
+    id: str
+    participant_id: str
+    kind: MediaKind
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What one active m-line (`mid`) of a subscriber offer carries."""
+
+    mid: str
+    producer_id: str
+    participant_id: str
+    kind: MediaKind
+
+
+# Messages -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """Base of every message; `id` is keyword-only so subclasses keep positional fields."""
+
+    TYPE: ClassVar[str]
+    id: MessageId | None = field(default=None, kw_only=True)
+
+
+# Both directions.
+
+
+@dataclass(frozen=True)
+class Ping(Message):
+    TYPE: ClassVar[str] = "ping"
+
+
+@dataclass(frozen=True)
+class Pong(Message):
+    TYPE: ClassVar[str] = "pong"
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
+# Client -> server.
+
+
+@dataclass(frozen=True)
+class Hello(Message):
+    """First message of a connection.
+
+    When `version` is not PROTOCOL_VERSION the other fields are not validated
+    (another version may shape them differently): `token` is "" unless it was a
+    string, `resume` is None. The session then answers unsupported_version.
+    """
+
+    TYPE: ClassVar[str] = "hello"
+    version: int
+    token: str
+    resume: str | None = None  # reserved for session resume; ignored in v1
+
+
+@dataclass(frozen=True)
+class PublishOffer(Message):
+    TYPE: ClassVar[str] = "publish.offer"
+    sdp: str
+
+
+@dataclass(frozen=True)
+class SubscribeAnswer(Message):
+    TYPE: ClassVar[str] = "subscribe.answer"
+    sdp: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class Leave(Message):
+    TYPE: ClassVar[str] = "leave"
+
+
+# Server -> client.
+
+
+@dataclass(frozen=True)
+class Welcome(Message):
+    """Reply to an accepted hello: the snapshot the client starts from.
+
+    `participants` are the others already in the conference (`you` is not
+    repeated); `producers` are the producers currently published.
+    """
+
+    TYPE: ClassVar[str] = "welcome"
+    version: int
+    conference: ConferenceInfo
+    you: ParticipantInfo
+    participants: tuple[ParticipantInfo, ...]
+    producers: tuple[ProducerInfo, ...]
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class ParticipantJoined(Message):
+    TYPE: ClassVar[str] = "participant.joined"
+    participant: ParticipantInfo
+
+
+@dataclass(frozen=True)
+class ParticipantLeft(Message):
+    TYPE: ClassVar[str] = "participant.left"
+    participant_id: str
+    reason: LeaveReason
+
+
+@dataclass(frozen=True)
+class ProducerAdded(Message):
+    TYPE: ClassVar[str] = "producer.added"
+    producer: ProducerInfo
+
+
+@dataclass(frozen=True)
+class ProducerRemoved(Message):
+    TYPE: ClassVar[str] = "producer.removed"
+    producer_id: str
+
+
+@dataclass(frozen=True)
+class PublishAnswer(Message):
+    TYPE: ClassVar[str] = "publish.answer"
+    sdp: str
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class SubscribeOffer(Message):
+    """Server offer on the subscriber connection; m-lines not in `streams` are inactive."""
+
+    TYPE: ClassVar[str] = "subscribe.offer"
+    sdp: str
+    revision: int
+    streams: tuple[StreamInfo, ...]
+
+
+@dataclass(frozen=True)
+class Error(Message):
+    TYPE: ClassVar[str] = "error"
+    code: ErrorCode
+    message: str  # for humans; clients branch on `code`
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
+ClientMessage: TypeAlias = Hello | PublishOffer | SubscribeAnswer | Ping | Pong | Leave
+ServerMessage: TypeAlias = (
+    Welcome
+    | ParticipantJoined
+    | ParticipantLeft
+    | ProducerAdded
+    | ProducerRemoved
+    | PublishAnswer
+    | SubscribeOffer
+    | Error
+    | Ping
+    | Pong
+)
