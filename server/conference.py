@@ -22,6 +22,7 @@ from signaling import (
     DelegationInfo,
     LeaveReason,
     MediaKind,
+    MessageId,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -116,7 +117,12 @@ class LiveConference:
             raise JoinRefused("invalid_token", f"a {role.value} must belong to a delegation")
         return ParticipantInfo(grant.participant, grant.name, role, delegation)
 
-    async def join(self, participant: ParticipantInfo, connection: Connection) -> Member:
+    async def join(
+        self,
+        participant: ParticipantInfo,
+        connection: Connection,
+        hello_id: MessageId | None = None,
+    ) -> Member:
         """Admit a participant: welcome them, tell the others, start their media."""
         previous = self.members.get(participant.id)
         if previous is not None:
@@ -139,6 +145,7 @@ class LiveConference:
                 participant,
                 others,
                 tuple(_producer_info(p) for p in self.router.producers.values()),
+                ref=hello_id,
             )
         )
         if previous is None:

@@ -82,6 +82,8 @@ class WebSocketConnection:
                 case Send(message):
                     await self.send(message)
                 case Close(code, reason):
+                    if code == CloseCode.HEARTBEAT_TIMEOUT:
+                        self._leave_reason = LeaveReason.TIMEOUT
                     await self.ws.close(code=int(code), message=reason.encode())
                 case Dispatch(message):
                     await self._dispatch(message)
@@ -113,7 +115,7 @@ class WebSocketConnection:
         self.session.accept(time.monotonic())
         if self.session.state is State.JOINED:
             self.conference = conference
-            self.member = await conference.join(participant, self)
+            self.member = await conference.join(participant, self, hello.id)
             logger.info(
                 "joined conference=%s participant=%s role=%s",
                 conference.id,
