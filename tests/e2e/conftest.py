@@ -1,0 +1,110 @@
+"""End-to-end fixtures: the real server as a subprocess and headless Chromium.
+
+Run inside a loopback-only network namespace:
+
+    scripts/test tests/e2e
+    # or: unshare -n bash -c 'ip link set lo up && .venv/bin/pytest tests/e2e -q'
+
+Artifacts (server log, browser console, screenshots) go to ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, async_playwright
+
+from .harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    REPO,
+    BrowserPage,
+    RunningServer,
+    free_port,
+    wait_healthy,
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tests/conftest.py already refuses to run outside a loopback-only
+    # network namespace; here only the browser can be missing.
+    if CHROMIUM.exists():
+        return
+    here = Path(__file__).parent
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    """`python -m server serve --demo` on a free loopback port."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    secret = f"e2e-{secrets.token_hex(16)}"
+    log_path = ARTIFACTS / f"e2e-server-{port}.log"
+    command = [
+        sys.executable, "-m", "server", "serve",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--media-address", "127.0.0.1",
+        "--demo",
+        "--secret", secret,
+        "--log-level", "INFO",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", log_path)
+        yield RunningServer(port, secret, log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def browser_page(
+    browser: Browser, request: pytest.FixtureRequest
+) -> AsyncIterator[BrowserPage]:
+    """A fresh context with camera and microphone allowed (fake devices)."""
+    context = await browser.new_context(
+        permissions=["camera", "microphone"], viewport={"width": 1280, "height": 800}
+    )
+    page = await context.new_page()
+    logged = BrowserPage(page)
+
+    def on_console(message: ConsoleMessage) -> None:
+        logged.console.append(f"[{message.type}] {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: logged.errors.append(str(error)))
+    try:
+        yield logged
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        lines = logged.console + [f"[pageerror] {e}" for e in logged.errors]
+        (ARTIFACTS / f"e2e-console-{request.node.name}.log").write_text("\n".join(lines) + "\n")
+        await context.close()

@@ -1,0 +1,267 @@
+"""A real Chromium joins the demo conference next to aiortc participants.
+
+The browser publishes its fake camera and microphone; each aiortc participant
+publishes a solid-colour 640x360 video and silence. Each side must receive
+the other's media through the SFU, and the page must show and drop the
+remote tiles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiortc import AudioStreamTrack
+from playwright.async_api import Page
+
+from server.client import PalabraClient, RemoteStream
+
+from .harness import BrowserPage, RunningServer, eventually
+from .media import BLUE, ORANGE, RGB, SolidColorVideoTrack
+
+pytestmark = pytest.mark.e2e
+
+INVALID_LINK = "El enlace no es válido o ha caducado"
+BROWSER_NAME = "Jefatura de delegación — Guatemala"
+
+
+async def js(page: Page, expression: str, arg: Any = None) -> Any:
+    return await page.evaluate(expression, arg)
+
+
+async def wait_js(page: Page, expression: str, arg: Any = None, timeout: float = 10) -> None:
+    await page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
+
+
+@contextlib.asynccontextmanager
+async def remote_participant(
+    server: RunningServer, name: str, delegation: str, rgb: RGB
+) -> AsyncIterator[PalabraClient]:
+    """An aiortc head of delegation publishing a solid colour and silence."""
+    token = server.token(role="head", name=name, delegation=delegation)
+    client = PalabraClient(server.ws_url, token, media_addresses=["127.0.0.1"])
+    try:
+        await client.join()
+        await client.publish(video=SolidColorVideoTrack(rgb), audio=AudioStreamTrack())
+        yield client
+    finally:
+        await client.close()
+
+
+def participant_id(client: PalabraClient) -> str:
+    assert client.welcome is not None
+    return client.welcome.you.id
+
+
+async def open_conference(browser_page: BrowserPage, server: RunningServer) -> str:
+    """Open the join link of Guatemala's head; return its participant id."""
+    page = browser_page.page
+    token = server.token(role="head", name=BROWSER_NAME, delegation="gt")
+    await page.goto(server.join_url(token))
+    await wait_js(page, "() => window.palabra?.connection?.state === 'joined'")
+    assert await js(page, "() => window.palabra.connection.conference.id") == "demo"
+    browser_id: str = await js(page, "() => window.palabra.connection.you.id")
+    return browser_id
+
+
+async def assert_shows_video(page: Page, owner: str, rgb: RGB) -> str:
+    """The owner's tile plays its video: 640x360, frames advancing, the
+    expected colour, from one of the owner's producers. Returns the producer id."""
+    selector = f'.tile[data-participant-id="{owner}"] video[data-producer-id]'
+    await wait_js(
+        page, "(sel) => (document.querySelector(sel)?.videoWidth ?? 0) > 0", selector, timeout=15
+    )
+    size = await js(
+        page,
+        "(sel) => ((v) => [v.videoWidth, v.videoHeight])(document.querySelector(sel))",
+        selector,
+    )
+    assert size == [640, 360]
+
+    producer_id = await page.locator(selector).get_attribute("data-producer-id") or ""
+    producer = await js(page, "(id) => window.palabra.connection.producers.get(id)", producer_id)
+    assert producer == {"id": producer_id, "participant_id": owner, "kind": "video"}
+
+    frames = "(sel) => document.querySelector(sel).getVideoPlaybackQuality().totalVideoFrames"
+    before: int = await js(page, frames, selector)
+    await wait_js(page, f"([sel, n]) => ({frames})(sel) >= n", [selector, before + 20], timeout=5)
+
+    pixel: list[int] = await js(
+        page,
+        """(sel) => {
+            const v = document.querySelector(sel);
+            const c = document.createElement('canvas');
+            c.width = v.videoWidth;
+            c.height = v.videoHeight;
+            const g = c.getContext('2d');
+            g.drawImage(v, 0, 0);
+            return Array.from(g.getImageData(c.width / 2, c.height / 2, 1, 1).data.slice(0, 3));
+        }""",
+        selector,
+    )
+    assert all(abs(a - b) <= 40 for a, b in zip(pixel, rgb, strict=True)), (pixel, rgb)
+    return producer_id
+
+
+async def stream_mids(page: Page, owner: str) -> list[str]:
+    """The subscriber m-lines that currently carry the owner's producers."""
+    mids: list[str] = await js(
+        page,
+        """(owner) => [...window.palabra.connection.streams.values()]
+            .filter((s) => s.participant_id === owner).map((s) => s.mid).sort()""",
+        owner,
+    )
+    return mids
+
+
+async def test_browser_and_aiortc_exchange_media(
+    server: RunningServer, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    async with remote_participant(server, "Canciller de Costa Rica", "cr", ORANGE) as remote:
+        remote_id = participant_id(remote)
+        browser_id = await open_conference(browser_page, server)
+
+        # 1. The browser publishes: the aiortc participant decodes its video
+        #    and keeps receiving frames.
+        def browser_video() -> RemoteStream | None:
+            return next(
+                (
+                    s
+                    for s in remote.streams.values()
+                    if s.participant_id == browser_id and s.kind == "video" and s.frames > 0
+                ),
+                None,
+            )
+
+        received = await eventually(browser_video, 20, "the browser's video at aiortc")
+        first = received.frames
+        await eventually(lambda: received.frames >= first + 15, 10, "more browser video frames")
+        assert received.last_frame is not None and received.last_frame.width > 0
+
+        # 2. The page shows the aiortc participant: name, delegation, video.
+        tile = page.locator(f'.tile[data-participant-id="{remote_id}"]')
+        await tile.wait_for(state="visible", timeout=10_000)
+        caption = await tile.inner_text()
+        assert "Canciller de Costa Rica" in caption
+        assert "CR" in caption and "Costa Rica" in caption
+        await assert_shows_video(page, remote_id, ORANGE)
+
+        # Its audio plays: by autoplay, or (Chromium refuses sound before a
+        # user gesture or a capture) after the "Activar sonido" button.
+        audio = f'#audio-sink audio[data-participant-id="{remote_id}"]'
+        await page.locator(audio).wait_for(state="attached", timeout=10_000)
+        await wait_js(
+            page,
+            "(sel) => !document.querySelector(sel).paused"
+            " || !document.getElementById('notice').hidden",
+            audio,
+        )
+        enable_audio = page.get_by_role("button", name="Activar sonido")
+        if await enable_audio.is_visible():
+            await browser_page.screenshot("conference-audio-blocked")
+            await enable_audio.click()
+        await wait_js(page, "(sel) => !document.querySelector(sel).paused", audio, timeout=5)
+        assert await page.locator("#notice").is_hidden()
+
+        # The local preview is there too, and the status line says connected.
+        await page.locator("#tile-local video").wait_for(state="visible", timeout=5_000)
+        await wait_js(page, "() => document.querySelector('#status').dataset.state === 'ok'")
+        await browser_page.screenshot("conference-two-participants")
+
+        # 3. The aiortc participant leaves: its tile and its audio go away.
+        await remote.leave()
+        await tile.wait_for(state="detached", timeout=10_000)
+        await page.locator(audio).wait_for(state="detached", timeout=10_000)
+        assert await page.locator("#tile-local").count() == 1
+        await browser_page.screenshot("conference-after-remote-left")
+
+    # 4. The browser leaves through the button and its confirmation dialog;
+    #    the server closes the socket with 1000.
+    await page.get_by_role("button", name="Salir", exact=True).click()
+    await page.get_by_role("button", name="Salir de la reunión").click()
+    await page.get_by_text("Ha salido de la reunión").wait_for(timeout=5_000)
+    close = await js(page, "() => window.palabra.closeInfo")
+    assert close["code"] == 1000 and close["local"] is False, close
+    await browser_page.screenshot("conference-left")
+
+    assert browser_page.errors == []
+
+
+async def test_recycled_m_lines_show_the_next_participant(
+    server: RunningServer, browser_page: BrowserPage
+) -> None:
+    """When a participant leaves, the server reuses its m-lines of the
+    browser's subscriber connection for the next one: the page must show the
+    new producer on the same mids (a changed mapping, not a new track)."""
+    page = browser_page.page
+    await open_conference(browser_page, server)
+
+    async with remote_participant(server, "Canciller de Costa Rica", "cr", ORANGE) as first:
+        first_id = participant_id(first)
+        await assert_shows_video(page, first_id, ORANGE)
+        first_mids = await stream_mids(page, first_id)
+        assert len(first_mids) == 2  # audio and video
+        await first.leave()
+        await page.locator(f'.tile[data-participant-id="{first_id}"]').wait_for(
+            state="detached", timeout=10_000
+        )
+
+    async with remote_participant(server, "Canciller de El Salvador", "sv", BLUE) as second:
+        second_id = participant_id(second)
+        await assert_shows_video(page, second_id, BLUE)
+        assert await stream_mids(page, second_id) == first_mids
+        caption = await page.locator(f'.tile[data-participant-id="{second_id}"]').inner_text()
+        assert "Canciller de El Salvador" in caption and "SV" in caption
+        await browser_page.screenshot("conference-recycled-m-lines")
+
+    assert browser_page.errors == []
+
+
+@pytest.mark.parametrize(
+    "case", ["tampered", "expired", "wrong-conference", "other-page", "missing"]
+)
+async def test_bad_link_shows_invalid_link(
+    server: RunningServer, browser_page: BrowserPage, case: str
+) -> None:
+    """An unusable link ends on the "invalid link" message, without a crash.
+
+    other-page: a valid token for "demo" opened under /c/other; the server
+    admits it, the page notices the mismatch, leaves and says so.
+    """
+    page = browser_page.page
+    token = server.token(role="head", name=BROWSER_NAME, delegation="gt")
+    conference = "demo"
+    expected_code: str | None
+    if case == "tampered":
+        head, payload, signature = token.split(".")
+        middle = len(signature) // 2
+        flipped = "A" if signature[middle] != "A" else "B"
+        token = ".".join([head, payload, signature[:middle] + flipped + signature[middle + 1 :]])
+        expected_code = "invalid_token"
+    elif case == "expired":
+        token = server.token(role="head", name=BROWSER_NAME, delegation="gt", ttl=-60)
+        expected_code = "token_expired"
+    elif case == "wrong-conference":
+        token = server.token(role="head", name=BROWSER_NAME, delegation="gt", conference="nope")
+        expected_code = "wrong_conference"
+    elif case == "other-page":
+        conference = "other"
+        expected_code = "wrong_conference"
+    else:
+        token = ""
+        expected_code = None
+
+    url = server.join_url(token, conference) if token else f"{server.base_url}/c/demo"
+    await page.goto(url)
+    await page.get_by_text(INVALID_LINK).wait_for(state="visible", timeout=10_000)
+    if expected_code is not None:
+        codes = await js(page, "() => window.palabra.errors.map((e) => e.code)")
+        assert codes == [expected_code]
+        await wait_js(page, "() => window.palabra.connection.state === 'closed'")
+    assert await page.locator(".tile").count() == 0
+    assert await page.locator("#btn-leave").is_hidden()
+    await browser_page.screenshot(f"bad-link-{case}")
+    assert browser_page.errors == []
