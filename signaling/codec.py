@@ -11,11 +11,12 @@ import dataclasses
 import enum
 import json
 from collections.abc import Callable, Mapping
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from .errors import ErrorCode, MessageId, MessageTooBig, ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
+    ROOM_COMMAND_TYPES,
     ClientMessage,
     ConferenceInfo,
     DelegationInfo,
@@ -36,6 +37,8 @@ from .messages import (
     PublishAnswer,
     PublishOffer,
     Role,
+    RoomCommand,
+    RoomUpdate,
     ServerMessage,
     StreamInfo,
     SubscribeAnswer,
@@ -103,6 +106,11 @@ _OMIT_IF_NONE = frozenset({"id", "ref", "resume"})
 
 
 def _to_wire(value: object) -> object:
+    if isinstance(value, RoomCommand):
+        command: dict[str, object] = {"type": value.kind, **value.fields}
+        if value.id is not None:
+            command["id"] = value.id
+        return command
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, object] = {}
         if isinstance(value, Message):
@@ -233,6 +241,19 @@ class _Fields:
     def nullable_object(self, key: str, parse: Callable[[_Fields], _T]) -> _T | None:
         return None if self._get(key) is None else self.object(key, parse)
 
+    def json_object(self, key: str) -> dict[str, Any]:
+        """A JSON object passed through as it is (its meaning is another layer's)."""
+        value = self._get(key)
+        if not isinstance(value, dict):
+            self.fail(key, "must be an object")
+        return value
+
+    def json_objects(self, key: str) -> tuple[dict[str, Any], ...]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.fail(key, "must be an array of objects")
+        return tuple(value)
+
     def array(self, key: str, parse: Callable[[_Fields], _T]) -> tuple[_T, ...]:
         value = self._get(key)
         if not isinstance(value, list):
@@ -253,6 +274,9 @@ def _parse(obj: dict[str, object], parsers: Mapping[str, Callable[[_Fields], _T]
     if not isinstance(kind, str):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "type must be a string", ref)
     parser = parsers.get(kind)
+    if parser is None and kind in ROOM_COMMAND_TYPES and parsers is _CLIENT_PARSERS:
+        fields = {k: v for k, v in obj.items() if k not in ("type", "id")}
+        return RoomCommand(kind, fields, id=ref)  # type: ignore[return-value]
     if parser is None:
         shown = kind if len(kind) <= 40 else kind[:40] + "..."
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {shown!r}", ref)
@@ -366,6 +390,9 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
         f.text("sdp", required=True), id=f.ref, ref=f.optional_id("ref")
     ),
     SubscribeOffer.TYPE: _subscribe_offer,
+    RoomUpdate.TYPE: lambda f: RoomUpdate(
+        f.natural("seq"), f.json_objects("events"), f.json_object("state"), id=f.ref
+    ),
     Error.TYPE: lambda f: Error(
         f.choice("code", ErrorCode), f.text("message"), id=f.ref, ref=f.optional_id("ref")
     ),

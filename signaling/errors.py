@@ -27,6 +27,15 @@ class ErrorCode(enum.StrEnum):
     UNSUPPORTED_CODEC = "unsupported_codec"
     STALE_REVISION = "stale_revision"
     FORBIDDEN = "forbidden"
+    # Room commands (floor control, moderation): the codes of the domain core.
+    NOT_FOUND = "not_found"
+    INVALID_STATE = "invalid_state"
+    INVALID_ARGUMENT = "invalid_argument"
+    ALREADY_EXISTS = "already_exists"
+    ALREADY_REQUESTED = "already_requested"
+    ROOM_LOCKED = "room_locked"
+    LIMIT_REACHED = "limit_reached"
+    IN_LOBBY = "in_lobby"
     INTERNAL = "internal"
 
 

@@ -9,6 +9,7 @@ Lists are tuples so that messages stay immutable and hashable.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeAlias
 
@@ -16,6 +17,7 @@ from .errors import ErrorCode, MessageId
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "ROOM_COMMAND_TYPES",
     "ClientMessage",
     "ConferenceInfo",
     "DelegationInfo",
@@ -36,6 +38,8 @@ __all__ = [
     "PublishAnswer",
     "PublishOffer",
     "Role",
+    "RoomCommand",
+    "RoomUpdate",
     "ServerMessage",
     "StreamInfo",
     "SubscribeAnswer",
@@ -239,7 +243,62 @@ class Error(Message):
     ref: MessageId | None = field(default=None, kw_only=True)
 
 
-ClientMessage: TypeAlias = Hello | PublishOffer | SubscribeAnswer | Ping | Pong | Leave
+# Room commands a client may send: floor control and moderation. Their fields
+# are checked by the domain core (rooms), which owns their meaning; here they
+# are only routed. Each is documented in docs/protocol.md.
+ROOM_COMMAND_TYPES = frozenset(
+    {
+        "conference.lock",
+        "conference.unlock",
+        "conference.close",
+        "settings.default_time_limit",
+        "settings.max_holders",
+        "settings.open_floor",
+        "delegation.delegates_may_request",
+        "lobby.admit",
+        "lobby.reject",
+        "participant.remove",
+        "participant.mute",
+        "participant.unmute",
+        "floor.request",
+        "floor.cancel",
+        "floor.accept",
+        "floor.deny",
+        "floor.reorder",
+        "floor.grant",
+        "floor.set_time",
+        "floor.revoke",
+        "floor.release",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RoomCommand(Message):
+    """A floor-control or moderation command; on the wire its `type` is `kind`."""
+
+    TYPE: ClassVar[str] = "room.command"  # never on the wire
+    kind: str
+    fields: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class RoomUpdate(Message):
+    """What changed in the room (domain events, in order) and the state after it.
+
+    Sent right after `welcome` (no events) and after every change. `seq` is the
+    sequence number of the last event applied; clients render `state`.
+    """
+
+    TYPE: ClassVar[str] = "room.update"
+    seq: int
+    events: tuple[Mapping[str, object], ...]
+    state: Mapping[str, object]
+
+
+ClientMessage: TypeAlias = (
+    Hello | PublishOffer | SubscribeAnswer | Ping | Pong | Leave | RoomCommand
+)
 ServerMessage: TypeAlias = (
     Welcome
     | ParticipantJoined
@@ -248,6 +307,7 @@ ServerMessage: TypeAlias = (
     | ProducerRemoved
     | PublishAnswer
     | SubscribeOffer
+    | RoomUpdate
     | Error
     | Ping
     | Pong

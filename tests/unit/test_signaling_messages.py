@@ -321,7 +321,7 @@ def test_bad_message_names_the_field() -> None:
     ("frame", "ref"),
     [
         ({"type": "welcome", "id": 5}, 5),
-        ({"type": "floor.request"}, None),
+        ({"type": "floor.steal"}, None),
         ({"type": "", "id": "r"}, "r"),
         ({"type": "Hello"}, None),
         ({"type": "x" * 10_000}, None),

@@ -82,7 +82,7 @@ def test_anything_but_hello_first_is_handshake_required(message: ClientMessage) 
 def test_frame_errors_take_precedence_over_handshake_required() -> None:
     session = SignalingSession(T0)
     _error(ErrorCode.BAD_JSON, session.receive("nope", T0))
-    _error(ErrorCode.UNKNOWN_TYPE, session.receive('{"type":"floor.request"}', T0))
+    _error(ErrorCode.UNKNOWN_TYPE, session.receive('{"type":"floor.steal"}', T0))
     _error(ErrorCode.BAD_MESSAGE, session.receive('{"type":"hello","version":1}', T0))
     assert session.state is State.AWAITING_HELLO
 
