@@ -1,0 +1,369 @@
+"""Commands: what someone asks the conference to do.
+
+A command is a request, not a fact: `Conference.decide` checks it against the
+actor's permissions and the current state, and answers with events or a
+`RoomError`. Value checks (blank names, negative times) happen on construction,
+so a malformed command never exists. Commands that act on a floor request carry
+its id: a command aimed at a request that has moved on is rejected as stale.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ._checks import check_id, check_name, check_reason, check_seconds, invalid
+from ._codec import JSON, decode_fields, encode
+from .priority import Priority
+from .roles import Role
+from .settings import Settings
+
+__all__ = [
+    "COMMAND_TYPES",
+    "AcceptRequest",
+    "AddDelegation",
+    "AdmitFromLobby",
+    "CancelRequest",
+    "CloseConference",
+    "Command",
+    "CreateConference",
+    "DenyRequest",
+    "GrantFloor",
+    "JoinConference",
+    "LeaveConference",
+    "LockRoom",
+    "MuteParticipant",
+    "RejectFromLobby",
+    "ReleaseFloor",
+    "RemoveParticipant",
+    "ReorderRequest",
+    "RequestFloor",
+    "RevokeFloor",
+    "SetDefaultTimeLimit",
+    "SetDelegatesMayRequest",
+    "SetMaxHolders",
+    "SetOpenFloor",
+    "SetSpeakingTime",
+    "StartRecording",
+    "StopRecording",
+    "UnlockRoom",
+    "UnmuteParticipant",
+]
+
+_COUNTRY_CODE = re.compile(r"[A-Z]{2,3}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    kind: ClassVar[str]
+    # Free text kept in the minutes (why the chair denied, revoked, removed...).
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        check_reason(self.reason)
+        self._check()
+
+    def _check(self) -> None:
+        """Subclasses check their own values here."""
+
+    def to_dict(self) -> dict[str, JSON]:
+        encoded = encode(self)
+        assert isinstance(encoded, dict)
+        return {"kind": self.kind, **encoded}
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> Command:
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        cls = COMMAND_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise invalid(f"unknown command kind {kind!r}")
+        command: Command = decode_fields(cls, raw, skip=frozenset({"kind"}))
+        return command
+
+
+# Conference --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateConference(Command):
+    kind = "conference.create"
+    title: str
+    settings: Settings = field(default_factory=Settings)
+
+    def _check(self) -> None:
+        check_name(self.title, "title")
+
+
+@dataclass(frozen=True)
+class CloseConference(Command):
+    kind = "conference.close"
+
+
+@dataclass(frozen=True)
+class LockRoom(Command):
+    kind = "conference.lock"
+
+
+@dataclass(frozen=True)
+class UnlockRoom(Command):
+    kind = "conference.unlock"
+
+
+@dataclass(frozen=True)
+class StartRecording(Command):
+    """Record the floor from now on: each intervention's audio and video."""
+
+    kind = "recording.start"
+
+
+@dataclass(frozen=True)
+class StopRecording(Command):
+    kind = "recording.stop"
+
+
+@dataclass(frozen=True)
+class SetDefaultTimeLimit(Command):
+    """Applies to later grants; None means no limit."""
+
+    kind = "settings.default_time_limit"
+    time_limit: float | None
+
+    def _check(self) -> None:
+        if self.time_limit is not None:
+            check_seconds(self.time_limit, "time_limit", positive=True)
+
+
+@dataclass(frozen=True)
+class SetMaxHolders(Command):
+    kind = "settings.max_holders"
+    count: int
+
+    def _check(self) -> None:
+        if self.count < 1:
+            raise invalid("count must be at least 1")
+
+
+@dataclass(frozen=True)
+class SetOpenFloor(Command):
+    kind = "settings.open_floor"
+    enabled: bool
+
+
+# Delegations -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddDelegation(Command):
+    kind = "delegation.add"
+    delegation_id: str
+    name: str
+    country_code: str  # ISO 3166-1 alpha-2 (or alpha-3), upper case
+
+    def _check(self) -> None:
+        check_id(self.delegation_id, "delegation_id")
+        check_name(self.name, "name")
+        if not _COUNTRY_CODE.fullmatch(self.country_code):
+            raise invalid("country_code must be 2 or 3 upper-case letters (ISO 3166-1)")
+
+
+@dataclass(frozen=True)
+class SetDelegatesMayRequest(Command):
+    """Whether the delegation's delegates (not only its head) may request the floor."""
+
+    kind = "delegation.delegates_may_request"
+    delegation_id: str
+    allowed: bool
+
+
+# Participants and lobby --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JoinConference(Command):
+    """Issued by the participant itself (or the system) once its token is verified."""
+
+    kind = "participant.join"
+    participant_id: str
+    name: str
+    role: Role
+    delegation_id: str | None = None
+
+    def _check(self) -> None:
+        check_id(self.participant_id, "participant_id")
+        check_name(self.name, "name")
+        if self.delegation_id is not None:
+            check_id(self.delegation_id, "delegation_id")
+        if self.role.needs_delegation and self.delegation_id is None:
+            raise invalid(f"a {self.role.value} must belong to a delegation")
+
+
+@dataclass(frozen=True)
+class LeaveConference(Command):
+    kind = "participant.leave"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class AdmitFromLobby(Command):
+    kind = "lobby.admit"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class RejectFromLobby(Command):
+    kind = "lobby.reject"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class RemoveParticipant(Command):
+    kind = "participant.remove"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class MuteParticipant(Command):
+    kind = "participant.mute"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class UnmuteParticipant(Command):
+    kind = "participant.unmute"
+    participant_id: str
+
+
+# Floor -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestFloor(Command):
+    """Ask for the floor for a delegation; by the chair, it is a request on its behalf.
+
+    `speaker_id` names who will speak (a head or delegate of the delegation);
+    by default the requester, when the requester is one.
+    """
+
+    kind = "floor.request"
+    delegation_id: str
+    priority: Priority = Priority.ORDINARY
+    speaker_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelRequest(Command):
+    """The delegation withdraws a request that is not yet granted."""
+
+    kind = "floor.cancel"
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AcceptRequest(Command):
+    """The chair puts a pending request on the speakers list."""
+
+    kind = "floor.accept"
+    request_id: str
+
+
+@dataclass(frozen=True)
+class DenyRequest(Command):
+    kind = "floor.deny"
+    request_id: str
+
+
+@dataclass(frozen=True)
+class ReorderRequest(Command):
+    """Move a queued request to `position` (1 is next) on the speakers list."""
+
+    kind = "floor.reorder"
+    request_id: str
+    position: int
+
+    def _check(self) -> None:
+        if self.position < 1:
+            raise invalid("position must be at least 1")
+
+
+def _check_limit(time_limit: float | None, unlimited: bool) -> None:
+    if time_limit is not None:
+        check_seconds(time_limit, "time_limit", positive=True)
+        if unlimited:
+            raise invalid("give either time_limit or unlimited, not both")
+
+
+@dataclass(frozen=True)
+class GrantFloor(Command):
+    """Give the floor: time_limit None uses the conference default, unlimited removes it."""
+
+    kind = "floor.grant"
+    request_id: str
+    time_limit: float | None = None
+    unlimited: bool = False
+
+    def _check(self) -> None:
+        _check_limit(self.time_limit, self.unlimited)
+
+
+@dataclass(frozen=True)
+class SetSpeakingTime(Command):
+    """Change a current holder's limit, counted from the grant (same rules as GrantFloor)."""
+
+    kind = "floor.set_time"
+    request_id: str
+    time_limit: float | None = None
+    unlimited: bool = False
+
+    def _check(self) -> None:
+        _check_limit(self.time_limit, self.unlimited)
+
+
+@dataclass(frozen=True)
+class RevokeFloor(Command):
+    """The chair takes the floor back."""
+
+    kind = "floor.revoke"
+    request_id: str
+
+
+@dataclass(frozen=True)
+class ReleaseFloor(Command):
+    """The holding delegation yields the floor."""
+
+    kind = "floor.release"
+    request_id: str
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    cls.kind: cls
+    for cls in (
+        CreateConference,
+        CloseConference,
+        LockRoom,
+        UnlockRoom,
+        StartRecording,
+        StopRecording,
+        SetDefaultTimeLimit,
+        SetMaxHolders,
+        SetOpenFloor,
+        AddDelegation,
+        SetDelegatesMayRequest,
+        JoinConference,
+        LeaveConference,
+        AdmitFromLobby,
+        RejectFromLobby,
+        RemoveParticipant,
+        MuteParticipant,
+        UnmuteParticipant,
+        RequestFloor,
+        CancelRequest,
+        AcceptRequest,
+        DenyRequest,
+        ReorderRequest,
+        GrantFloor,
+        SetSpeakingTime,
+        RevokeFloor,
+        ReleaseFloor,
+    )
+}

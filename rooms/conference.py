@@ -1,0 +1,292 @@
+"""The conference: membership, lobby, settings and floor, driven by events.
+
+Decide, then apply:
+
+    events = conference.decide(command, actor, now)   # pure; raises RoomError
+    ... persist and broadcast events ...
+    conference.apply_all(events)                       # the only mutation
+
+`execute` does both at once. `tick(now)` returns the time events that are due
+(warning, overtime, automatic revoke) and `next_deadline()` says when to call
+it next. Nothing here reads a clock: `now` (unix seconds) is always given, and
+within one conference time never runs backwards (an earlier `now` counts as the
+time of the last event).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from . import decisions
+from ._checks import check_time
+from ._codec import JSON, encode
+from .commands import Command
+from .delegation import Delegation
+from .events import (
+    ConferenceClosed,
+    ConferenceCreated,
+    DelegatesMayRequestChanged,
+    DelegationAdded,
+    Event,
+    FloorEvent,
+    ParticipantAdmitted,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantMuted,
+    ParticipantRejected,
+    ParticipantRemoved,
+    ParticipantUnmuted,
+    ParticipantWaiting,
+    RecordingStarted,
+    RecordingStopped,
+    RoomLocked,
+    RoomUnlocked,
+    SettingsChanged,
+)
+from .floor import FloorControl
+from .lobby import Lobby
+from .participant import Participant
+from .roles import Role
+from .settings import Settings
+
+__all__ = ["Conference"]
+
+
+class Conference:
+    def __init__(self, conference_id: str) -> None:
+        self.conference_id = conference_id
+        self.title: str | None = None  # set by conference.created
+        self.settings = Settings()
+        self.closed = False
+        self.locked = False
+        self.recording = False
+        self.clock: float | None = None  # time of the last applied event
+        self.lobby = Lobby()
+        self.floor = FloorControl()
+        self._delegations: dict[str, Delegation] = {}
+        self._participants: dict[str, Participant] = {}  # in the room (not the lobby)
+        # Mutes outlive a departure, so that leaving and rejoining does not undo the chair's.
+        self._muted: set[str] = set()
+
+    @classmethod
+    def replay(cls, conference_id: str, events: Iterable[Event]) -> Conference:
+        conference = cls(conference_id)
+        conference.apply_all(events)
+        return conference
+
+    def copy(self) -> Conference:
+        other = Conference(self.conference_id)
+        other.title, other.settings = self.title, self.settings
+        other.closed, other.locked, other.clock = self.closed, self.locked, self.clock
+        other.recording = self.recording
+        other.lobby, other.floor = self.lobby.copy(), self.floor.copy()
+        other._delegations = dict(self._delegations)
+        other._participants = dict(self._participants)
+        other._muted = set(self._muted)
+        return other
+
+    # Deciding ------------------------------------------------------------------
+
+    def decide(self, command: Command, actor: str, now: float) -> list[Event]:
+        """The events `command` by `actor` leads to, or RoomError; never mutates.
+
+        The list starts with any time events already due by `now`, so that the
+        command meets the state as it is at `now` (a release after the automatic
+        revoke is stale), and ends with any the command itself made due (a
+        speaking time shortened below the time already spoken). Afterwards every
+        deadline lies after `now`.
+        """
+        check_time(now)
+        now = self._not_before_clock(now)
+        draft = decisions.Draft(self.copy(), now)
+        draft.emit_all(self._due(now))
+        decisions.decide(draft, command, actor)
+        draft.emit_all(draft.state._due(now))  # a shortened speaking time may be over already
+        return draft.events
+
+    def tick(self, now: float) -> list[Event]:
+        """The time events due by `now`; never mutates. Apply them like any other."""
+        check_time(now)
+        now = self._not_before_clock(now)
+        return self._due(now)
+
+    def next_deadline(self) -> float | None:
+        """When `tick` will next have something to say; None while no clock runs."""
+        return self.floor.next_deadline()
+
+    def execute(self, command: Command, actor: str, now: float) -> list[Event]:
+        """`decide`, then `apply_all`: for callers that persist after applying."""
+        events = self.decide(command, actor, now)
+        self.apply_all(events)
+        return events
+
+    def _not_before_clock(self, now: float) -> float:
+        return now if self.clock is None else max(now, self.clock)
+
+    def _due(self, now: float) -> list[Event]:
+        return [*self.floor.due(now, now if self.clock is None else self.clock)]
+
+    # Applying ------------------------------------------------------------------
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: Event) -> None:
+        """Evolve the state by one event. Trusts it: events come from `decide` or the log."""
+        match event:
+            case FloorEvent():
+                self.floor.apply(event)
+            case ConferenceCreated():
+                self.title, self.settings = event.title, event.settings
+            case ConferenceClosed():
+                self.closed = True
+            case RoomLocked() | RoomUnlocked():
+                self.locked = isinstance(event, RoomLocked)
+            case RecordingStarted() | RecordingStopped():
+                self.recording = isinstance(event, RecordingStarted)
+            case SettingsChanged():
+                self.settings = event.settings
+            case DelegationAdded():
+                self._delegations[event.delegation_id] = Delegation(
+                    event.delegation_id, event.name, event.country_code
+                )
+            case DelegatesMayRequestChanged():
+                delegation = self._delegations[event.delegation_id]
+                self._delegations[event.delegation_id] = dataclasses.replace(
+                    delegation, delegates_may_request=event.allowed
+                )
+            case ParticipantJoined() | ParticipantWaiting():
+                participant = Participant(
+                    event.participant_id, event.name, event.role, event.delegation_id, event.at
+                )
+                if isinstance(event, ParticipantJoined):
+                    self._participants[event.participant_id] = participant
+                else:
+                    self.lobby.add(participant)
+            case ParticipantAdmitted():
+                admitted = dataclasses.replace(self.lobby.pop(event.participant_id), since=event.at)
+                self._participants[event.participant_id] = admitted
+            case ParticipantRejected():
+                self.lobby.pop(event.participant_id)
+            case ParticipantLeft() | ParticipantRemoved():
+                if self._participants.pop(event.participant_id, None) is None:
+                    self.lobby.pop(event.participant_id)
+            case ParticipantMuted():
+                self._muted.add(event.participant_id)
+            case ParticipantUnmuted():
+                self._muted.discard(event.participant_id)
+            case _:
+                raise TypeError(f"unknown event {event!r}")
+        self.clock = event.at if self.clock is None else max(self.clock, event.at)
+
+    # Queries -------------------------------------------------------------------
+
+    @property
+    def created(self) -> bool:
+        return self.title is not None
+
+    @property
+    def delegations(self) -> Mapping[str, Delegation]:
+        return MappingProxyType(self._delegations)
+
+    @property
+    def participants(self) -> Mapping[str, Participant]:
+        """Participants in the room; those waiting are in `lobby`."""
+        return MappingProxyType(self._participants)
+
+    @property
+    def muted(self) -> frozenset[str]:
+        return frozenset(self._muted)
+
+    def members(self, delegation_id: str) -> list[Participant]:
+        """The delegation's participants in the room, any role."""
+        return [p for p in self._participants.values() if p.delegation_id == delegation_id]
+
+    def is_audible(self, participant_id: str) -> bool:
+        """Whether the media plane may forward this participant's audio now.
+
+        The chair always; a head or delegate while their delegation holds the
+        floor, or during an open floor; nobody who has been muted; no one else.
+        """
+        participant = self._participants.get(participant_id)
+        if participant is None or participant_id in self._muted or self.closed:
+            return False
+        if participant.role is Role.CHAIR:
+            return True
+        if not participant.role.speaks_for_delegation or participant.delegation_id is None:
+            return False
+        return self.settings.open_floor or self.floor.holds_floor(participant.delegation_id)
+
+    def audible_participants(self) -> frozenset[str]:
+        """Recompute after applying events and reconcile the media plane with it."""
+        return frozenset(p for p in self._participants if self.is_audible(p))
+
+    def snapshot(self) -> dict[str, JSON]:
+        """The state for clients (JSON-friendly): what a newcomer needs before the events."""
+        holders = self.floor.holders()
+        return {
+            "conference_id": self.conference_id,
+            "title": self.title,
+            "closed": self.closed,
+            "locked": self.locked,
+            "recording": self.recording,
+            "clock": self.clock,
+            "settings": self.settings.to_dict(),
+            "delegations": [
+                {
+                    **_fields(d),
+                    "members": [p.participant_id for p in self.members(d.delegation_id)],
+                    "holds_floor": any(r.delegation_id == d.delegation_id for r in holders),
+                }
+                for d in self._delegations.values()
+            ],
+            "participants": [
+                {
+                    **_fields(p),
+                    "muted": p.participant_id in self._muted,
+                    "audible": self.is_audible(p.participant_id),
+                }
+                for p in self._participants.values()
+            ],
+            "lobby": [_fields(p) for p in self.lobby],
+            "pending": [_fields(r) for r in self.floor.pending()],
+            "queue": [
+                {**_fields(r), "position": position}
+                for position, r in enumerate(self.floor.queue(), start=1)
+            ],
+            "holders": [_fields(r) for r in holders],
+            "next_deadline": self.next_deadline(),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        """Equal state (the whole of it, closed requests and past mutes included)."""
+        if not isinstance(other, Conference):
+            return NotImplemented
+        return self._state() == other._state()
+
+    def _state(self) -> tuple[Any, ...]:
+        return (
+            self.conference_id,
+            self.title,
+            self.settings,
+            self.closed,
+            self.locked,
+            self.recording,
+            self.clock,
+            list(self.lobby),
+            self._delegations,
+            self._participants,
+            self._muted,
+            dict(self.floor.requests),
+            [r.request_id for r in self.floor.queue()],
+        )
+
+
+def _fields(value: object) -> dict[str, JSON]:
+    encoded = encode(value)
+    assert isinstance(encoded, dict)
+    return encoded

@@ -1,0 +1,342 @@
+"""Domain events: the facts of a conference, in order.
+
+Every change to a conference is one of these; the state is whatever replaying
+them gives, and the minutes are these events, read. Each carries when (`at`,
+unix seconds), who (`actor`: a participant id, or SYSTEM for automatic
+consequences) and why (`reason`: the chair's words, or a `SystemReason` code).
+Events are self-contained: a floor event names its delegation too, so a log
+reader needs no join. `to_dict()` / `Event.from_dict()` give plain JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from ._checks import invalid
+from ._codec import JSON, decode_fields, encode
+from .priority import Priority
+from .roles import Role
+from .settings import Settings
+
+__all__ = [
+    "EVENT_TYPES",
+    "ConferenceClosed",
+    "ConferenceCreated",
+    "DelegatesMayRequestChanged",
+    "DelegationAdded",
+    "Event",
+    "FloorAccepted",
+    "FloorCancelled",
+    "FloorDenied",
+    "FloorEvent",
+    "FloorGranted",
+    "FloorOvertime",
+    "FloorReleased",
+    "FloorReordered",
+    "FloorRequested",
+    "FloorRevoked",
+    "FloorTimeChanged",
+    "FloorWarning",
+    "ParticipantAdmitted",
+    "ParticipantJoined",
+    "ParticipantLeft",
+    "ParticipantMuted",
+    "ParticipantRejected",
+    "ParticipantRemoved",
+    "ParticipantUnmuted",
+    "ParticipantWaiting",
+    "RecordingStarted",
+    "RecordingStopped",
+    "RoomLocked",
+    "RoomUnlocked",
+    "SettingsChanged",
+    "SystemReason",
+]
+
+
+class SystemReason(StrEnum):
+    """`reason` of the events the core produces by itself (actor SYSTEM)."""
+
+    AUTO_ACCEPT = "auto_accept"  # requests go straight onto the speakers list
+    TIME_LIMIT = "time_limit"  # limit and grace period are over
+    DELEGATION_ABSENT = "delegation_absent"  # its last head or delegate left
+    CONFERENCE_CLOSED = "conference_closed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    type: ClassVar[str]
+    at: float
+    actor: str
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, JSON]:
+        encoded = encode(self)
+        assert isinstance(encoded, dict)
+        return {"type": self.type, **encoded}
+
+    @staticmethod
+    def from_dict(raw: dict[str, Any]) -> Event:
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise invalid(f"unknown event type {kind!r}")
+        event: Event = decode_fields(cls, raw, skip=frozenset({"type"}))
+        return event
+
+
+# Conference --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConferenceCreated(Event):
+    type = "conference.created"
+    title: str
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class ConferenceClosed(Event):
+    type = "conference.closed"
+
+
+@dataclass(frozen=True)
+class RoomLocked(Event):
+    type = "conference.locked"
+
+
+@dataclass(frozen=True)
+class RoomUnlocked(Event):
+    type = "conference.unlocked"
+
+
+@dataclass(frozen=True)
+class RecordingStarted(Event):
+    type = "recording.started"
+
+
+@dataclass(frozen=True)
+class RecordingStopped(Event):
+    type = "recording.stopped"
+
+
+@dataclass(frozen=True)
+class SettingsChanged(Event):
+    """Carries the whole new settings; `changed` names what differs."""
+
+    type = "conference.settings_changed"
+    settings: Settings
+    changed: tuple[str, ...]
+
+
+# Delegations -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DelegationAdded(Event):
+    type = "delegation.added"
+    delegation_id: str
+    name: str
+    country_code: str
+
+
+@dataclass(frozen=True)
+class DelegatesMayRequestChanged(Event):
+    type = "delegation.delegates_may_request_changed"
+    delegation_id: str
+    allowed: bool
+
+
+# Participants and lobby --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParticipantJoined(Event):
+    """Entered the room directly (staff, or no lobby)."""
+
+    type = "participant.joined"
+    participant_id: str
+    name: str
+    role: Role
+    delegation_id: str | None
+
+
+@dataclass(frozen=True)
+class ParticipantWaiting(Event):
+    """Arrived and waits in the lobby."""
+
+    type = "lobby.waiting"
+    participant_id: str
+    name: str
+    role: Role
+    delegation_id: str | None
+
+
+@dataclass(frozen=True)
+class ParticipantAdmitted(Event):
+    type = "lobby.admitted"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class ParticipantRejected(Event):
+    type = "lobby.rejected"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class ParticipantLeft(Event):
+    type = "participant.left"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class ParticipantRemoved(Event):
+    type = "participant.removed"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class ParticipantMuted(Event):
+    type = "participant.muted"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class ParticipantUnmuted(Event):
+    type = "participant.unmuted"
+    participant_id: str
+
+
+# Floor -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FloorEvent(Event):
+    """A transition of one floor request."""
+
+    request_id: str
+    delegation_id: str
+
+
+@dataclass(frozen=True)
+class FloorRequested(FloorEvent):
+    """A new request, status Pending. `on_behalf`: made by someone outside the delegation."""
+
+    type = "floor.requested"
+    priority: Priority
+    speaker_id: str | None
+    on_behalf: bool
+
+
+@dataclass(frozen=True)
+class FloorAccepted(FloorEvent):
+    """Put on the speakers list at `position` (1 is next)."""
+
+    type = "floor.accepted"
+    position: int
+
+
+@dataclass(frozen=True)
+class FloorReordered(FloorEvent):
+    type = "floor.reordered"
+    position: int
+
+
+@dataclass(frozen=True)
+class FloorGranted(FloorEvent):
+    """The delegation holds the floor. Deadlines are absolute; None when unlimited."""
+
+    type = "floor.granted"
+    time_limit: float | None
+    warn_at: float | None
+    expires_at: float | None
+    revoke_at: float | None
+
+
+@dataclass(frozen=True)
+class FloorTimeChanged(FloorEvent):
+    """A holder's limit changed; the deadlines are recomputed from the grant time."""
+
+    type = "floor.time_changed"
+    time_limit: float | None
+    warn_at: float | None
+    expires_at: float | None
+    revoke_at: float | None
+
+
+@dataclass(frozen=True)
+class FloorWarning(FloorEvent):
+    """The limit is near."""
+
+    type = "floor.warning"
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class FloorOvertime(FloorEvent):
+    """The limit is reached: the grace period runs until `revoke_at`."""
+
+    type = "floor.overtime"
+    revoke_at: float
+
+
+@dataclass(frozen=True)
+class FloorDenied(FloorEvent):
+    type = "floor.denied"
+
+
+@dataclass(frozen=True)
+class FloorCancelled(FloorEvent):
+    type = "floor.cancelled"
+
+
+@dataclass(frozen=True)
+class FloorReleased(FloorEvent):
+    """The holder yielded the floor."""
+
+    type = "floor.released"
+
+
+@dataclass(frozen=True)
+class FloorRevoked(FloorEvent):
+    """The floor was taken back: by the chair, or by SYSTEM (see `reason`)."""
+
+    type = "floor.revoked"
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        ConferenceCreated,
+        ConferenceClosed,
+        RoomLocked,
+        RoomUnlocked,
+        RecordingStarted,
+        RecordingStopped,
+        SettingsChanged,
+        DelegationAdded,
+        DelegatesMayRequestChanged,
+        ParticipantJoined,
+        ParticipantWaiting,
+        ParticipantAdmitted,
+        ParticipantRejected,
+        ParticipantLeft,
+        ParticipantRemoved,
+        ParticipantMuted,
+        ParticipantUnmuted,
+        FloorRequested,
+        FloorAccepted,
+        FloorReordered,
+        FloorGranted,
+        FloorTimeChanged,
+        FloorWarning,
+        FloorOvertime,
+        FloorDenied,
+        FloorCancelled,
+        FloorReleased,
+        FloorRevoked,
+    )
+}

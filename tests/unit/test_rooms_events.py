@@ -1,0 +1,256 @@
+"""Events and commands as JSON: every type round-trips; decoding is strict."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from rooms import (
+    COMMAND_TYPES,
+    EVENT_TYPES,
+    SYSTEM,
+    AcceptRequest,
+    AddDelegation,
+    AdmitFromLobby,
+    CancelRequest,
+    CloseConference,
+    Command,
+    ConferenceClosed,
+    ConferenceCreated,
+    CreateConference,
+    DelegatesMayRequestChanged,
+    DelegationAdded,
+    DenyRequest,
+    ErrorCode,
+    Event,
+    FloorAccepted,
+    FloorCancelled,
+    FloorDenied,
+    FloorGranted,
+    FloorOvertime,
+    FloorReleased,
+    FloorReordered,
+    FloorRequested,
+    FloorRevoked,
+    FloorTimeChanged,
+    FloorWarning,
+    GrantFloor,
+    JoinConference,
+    LeaveConference,
+    LockRoom,
+    MuteParticipant,
+    ParticipantAdmitted,
+    ParticipantJoined,
+    ParticipantLeft,
+    ParticipantMuted,
+    ParticipantRejected,
+    ParticipantRemoved,
+    ParticipantUnmuted,
+    ParticipantWaiting,
+    Priority,
+    RecordingStarted,
+    RecordingStopped,
+    RejectFromLobby,
+    ReleaseFloor,
+    RemoveParticipant,
+    ReorderRequest,
+    RequestFloor,
+    RevokeFloor,
+    Role,
+    RoomError,
+    RoomLocked,
+    RoomUnlocked,
+    SetDefaultTimeLimit,
+    SetDelegatesMayRequest,
+    SetMaxHolders,
+    SetOpenFloor,
+    SetSpeakingTime,
+    Settings,
+    SettingsChanged,
+    StartRecording,
+    StopRecording,
+    SystemReason,
+    UnlockRoom,
+    UnmuteParticipant,
+)
+
+AT = {"at": 1_760_000_000.5, "actor": "chair"}
+SETTINGS = Settings(default_time_limit=None, max_holders=2, open_floor=True)
+
+EVENTS: list[Event] = [
+    ConferenceCreated("Conversatorio", SETTINGS, **AT),
+    ConferenceClosed(**AT, reason="agenda exhausted"),
+    RoomLocked(**AT),
+    RoomUnlocked(**AT),
+    RecordingStarted(**AT),
+    RecordingStopped(**AT, reason="session suspended"),
+    SettingsChanged(SETTINGS, ("max_holders", "open_floor"), **AT),
+    DelegationAdded("hn", "Honduras", "HN", **AT),
+    DelegatesMayRequestChanged("hn", True, **AT),
+    ParticipantJoined("p1", "Ana", Role.HEAD, "hn", **AT),
+    ParticipantWaiting("p2", "Obs", Role.OBSERVER, None, **AT),
+    ParticipantAdmitted("p2", **AT),
+    ParticipantRejected("p2", **AT),
+    ParticipantLeft("p1", **AT),
+    ParticipantRemoved("p1", **AT, reason="disruptive"),
+    ParticipantMuted("p1", **AT),
+    ParticipantUnmuted("p1", **AT),
+    FloorRequested("r1", "hn", Priority.RIGHT_OF_REPLY, "p1", False, **AT),
+    FloorRequested("r2", "gt", Priority.ORDINARY, None, True, **AT),
+    FloorAccepted("r1", "hn", 3, at=1.0, actor=SYSTEM, reason=SystemReason.AUTO_ACCEPT),
+    FloorReordered("r1", "hn", 1, **AT),
+    FloorGranted("r1", "hn", 60.0, 110.0, 120.0, 125.0, **AT),
+    FloorGranted("r1", "hn", None, None, None, None, **AT),
+    FloorTimeChanged("r1", "hn", 90.0, None, 150.0, 155.0, **AT),
+    FloorWarning("r1", "hn", 120.0, at=110.0, actor=SYSTEM),
+    FloorOvertime("r1", "hn", 125.0, at=120.0, actor=SYSTEM),
+    FloorDenied("r1", "hn", **AT),
+    FloorCancelled("r1", "hn", **AT),
+    FloorReleased("r1", "hn", **AT),
+    FloorRevoked("r1", "hn", at=125.0, actor=SYSTEM, reason=SystemReason.TIME_LIMIT),
+]
+
+COMMANDS: list[Command] = [
+    CreateConference("Conversatorio", SETTINGS),
+    CloseConference(reason="done"),
+    LockRoom(),
+    UnlockRoom(),
+    StartRecording(),
+    StopRecording(reason="break"),
+    SetDefaultTimeLimit(None),
+    SetDefaultTimeLimit(240.0),
+    SetMaxHolders(2),
+    SetOpenFloor(True),
+    AddDelegation("hn", "Honduras", "HN"),
+    SetDelegatesMayRequest("hn", True),
+    JoinConference("p1", "Ana", Role.HEAD, "hn"),
+    JoinConference("p2", "Obs", Role.OBSERVER),
+    LeaveConference("p1"),
+    AdmitFromLobby("p1"),
+    RejectFromLobby("p1", reason="unknown"),
+    RemoveParticipant("p1"),
+    MuteParticipant("p1"),
+    UnmuteParticipant("p1"),
+    RequestFloor("hn"),
+    RequestFloor("hn", Priority.POINT_OF_ORDER, speaker_id="p1"),
+    CancelRequest("r1"),
+    AcceptRequest("r1"),
+    DenyRequest("r1"),
+    ReorderRequest("r1", 2),
+    GrantFloor("r1"),
+    GrantFloor("r1", time_limit=45.0),
+    GrantFloor("r1", unlimited=True),
+    SetSpeakingTime("r1", 30.0),
+    RevokeFloor("r1"),
+    ReleaseFloor("r1"),
+]
+
+
+def through_json(value: dict[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(json.dumps(value, allow_nan=False))
+    return decoded
+
+
+def test_samples_cover_every_type() -> None:
+    assert {type(e) for e in EVENTS} == set(EVENT_TYPES.values())
+    assert {type(c) for c in COMMANDS} == set(COMMAND_TYPES.values())
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.type)
+def test_event_round_trip(event: Event) -> None:
+    encoded = through_json(event.to_dict())
+    assert encoded["type"] == event.type
+    decoded = Event.from_dict(encoded)
+    assert decoded == event and type(decoded) is type(event)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.kind)
+def test_command_round_trip(command: Command) -> None:
+    encoded = through_json(command.to_dict())
+    assert encoded["kind"] == command.kind
+    assert Command.from_dict(encoded) == command
+
+
+def test_event_dict_is_flat_and_readable() -> None:
+    event = FloorGranted("r1", "hn", 60.0, 110.0, 120.0, 125.0, at=50.0, actor="chair")
+    assert event.to_dict() == {
+        "type": "floor.granted",
+        "request_id": "r1",
+        "delegation_id": "hn",
+        "time_limit": 60.0,
+        "warn_at": 110.0,
+        "expires_at": 120.0,
+        "revoke_at": 125.0,
+        "at": 50.0,
+        "actor": "chair",
+        "reason": None,
+    }
+
+
+def test_optional_fields_may_be_omitted_and_ints_stand_for_floats() -> None:
+    command = Command.from_dict({"kind": "floor.grant", "request_id": "r1", "time_limit": 45})
+    assert command == GrantFloor("r1", time_limit=45.0)
+    event = Event.from_dict({"type": "conference.locked", "at": 7, "actor": "chair"})
+    assert event == RoomLocked(at=7.0, actor="chair") and isinstance(event.at, float)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "floor.exploded", "at": 1.0, "actor": "x"},
+        {"at": 1.0, "actor": "x"},
+        {"type": "conference.locked", "actor": "x"},  # missing at
+        {"type": "conference.locked", "at": 1.0, "actor": "x", "extra": 1},
+        {"type": "conference.locked", "at": "noon", "actor": "x"},
+        {"type": "conference.locked", "at": True, "actor": "x"},
+        {"type": "conference.locked", "at": 1.0, "actor": 7},
+        {"type": "floor.accepted", "request_id": "r1", "delegation_id": "hn", "position": 1.5,
+         "at": 1.0, "actor": "x"},
+        {"type": "floor.accepted", "request_id": "r1", "delegation_id": "hn", "position": True,
+         "at": 1.0, "actor": "x"},
+        {"type": "participant.joined", "participant_id": "p", "name": "P", "role": "king",
+         "delegation_id": None, "at": 1.0, "actor": "p"},
+        {"type": "conference.settings_changed", "settings": {}, "changed": "max_holders",
+         "at": 1.0, "actor": "x"},
+        {"type": "conference.settings_changed", "settings": [], "changed": [],
+         "at": 1.0, "actor": "x"},
+        {"type": "participant.left", "participant_id": None, "at": 1.0, "actor": "x"},
+    ],
+)  # fmt: skip
+def test_malformed_events_are_rejected(raw: dict[str, Any]) -> None:
+    with pytest.raises(RoomError) as caught:
+        Event.from_dict(raw)
+    assert caught.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"kind": "floor.grant", "request_id": "r1", "time_limit": -5},
+        {"kind": "floor.grant", "request_id": "r1", "time_limit": 5, "unlimited": True},
+        {"kind": "floor.reorder", "request_id": "r1", "position": 0},
+        {"kind": "floor.request", "delegation_id": "hn", "priority": "urgent"},
+        {"kind": "participant.join", "participant_id": "p", "name": "P", "role": "head"},
+        {"kind": "conference.create", "title": "T", "settings": {"max_holders": 0}},
+        {"kind": "delegation.add", "delegation_id": "hn", "name": "H", "country_code": "hn"},
+        {"kind": "floor.seize", "request_id": "r1"},
+        "not an object",
+    ],
+)
+def test_malformed_commands_are_rejected(raw: Any) -> None:
+    with pytest.raises(RoomError) as caught:
+        Command.from_dict(raw)
+    assert caught.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+def test_error_as_dict() -> None:
+    error = RoomError(ErrorCode.ROOM_LOCKED, "the room is locked")
+    assert error.to_dict() == {"code": "room_locked", "message": "the room is locked"}
+    assert str(error) == "room_locked: the room is locked"
+
+
+def test_settings_round_trip() -> None:
+    assert Settings.from_dict(through_json(SETTINGS.to_dict())) == SETTINGS
+    assert Settings.from_dict({}) == Settings()

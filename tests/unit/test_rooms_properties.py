@@ -1,0 +1,337 @@
+"""Property-based tests: random command sequences, checked against the invariants.
+
+Whatever is asked, by whomever, in whatever order, a conference keeps these:
+never more holders than allowed; one open request per delegation; a speakers
+list with contiguous positions, ordered by priority then arrival unless the
+chair reordered it; every granted floor ends exactly once; only legal status
+transitions; time never runs backwards; a rejected command changes nothing and
+`decide` never mutates; events survive JSON; replaying the log gives the same
+state.
+
+Two generators: `any_step` sends every kind of command from anyone (mostly
+rejected: that is the point), `floor_step` sends floor commands from the
+people entitled to them, so that sessions reach deep floor states.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_rooms_support import T0, meeting_and_log
+
+from rooms import (
+    SYSTEM,
+    TRANSITIONS,
+    AcceptRequest,
+    AdmitFromLobby,
+    CancelRequest,
+    CloseConference,
+    Command,
+    Conference,
+    DenyRequest,
+    Event,
+    FloorAccepted,
+    FloorEvent,
+    FloorGranted,
+    FloorReleased,
+    FloorRequested,
+    FloorRevoked,
+    GrantFloor,
+    JoinConference,
+    LeaveConference,
+    LockRoom,
+    MuteParticipant,
+    Priority,
+    RejectFromLobby,
+    ReleaseFloor,
+    RemoveParticipant,
+    ReorderRequest,
+    RequestFloor,
+    RequestStatus,
+    RevokeFloor,
+    Role,
+    RoomError,
+    SetDelegatesMayRequest,
+    SetMaxHolders,
+    SetOpenFloor,
+    SetSpeakingTime,
+    UnlockRoom,
+    UnmuteParticipant,
+)
+
+PEOPLE = ["chair", "chair2", "tech", "obs", "hn_head", "hn_del", "gt_head", "cr_head"]
+NEWCOMERS = {
+    "x_head": (Role.HEAD, "cr"),
+    "x_del": (Role.DELEGATE, "gt"),
+    "x_obs": (Role.OBSERVER, None),
+    "x_chair": (Role.CHAIR, None),
+}
+EVERYONE = [*PEOPLE, *NEWCOMERS]
+ACTORS = [*EVERYONE, SYSTEM, "ghost"]
+CHAIRS = ["chair", "chair2", "x_chair"]
+HEADS = {"hn": "hn_head", "gt": "gt_head", "cr": "cr_head"}
+DELEGATIONS = [*HEADS, "mx"]  # mx does not exist
+LIMITS = [None, 5.0, 30.0, 90.0]
+ELAPSED = [0.0, 1.0, 1.0, 4.0, 4.0, 20.0, 75.0]
+
+
+class Tick:
+    """The service's timer fires."""
+
+
+Step = tuple[Command, str] | Tick
+
+
+class Picker:
+    """Draws targets from the current state: mostly ones a command fits, sometimes stale."""
+
+    def __init__(self, data: st.DataObject, conference: Conference) -> None:
+        self.data, self.conference = data, conference
+        floor = conference.floor
+        self.waiting = [r.request_id for r in [*floor.pending(), *floor.queue()]]
+        self.queued = [r.request_id for r in floor.queue()]
+        self.holders = [r.request_id for r in floor.holders()]
+
+    def one(self, options: list[str]) -> str:
+        return self.data.draw(st.sampled_from(options))
+
+    def mostly(self, likely: list[str], anything: list[str]) -> str:
+        """One of `likely` four times in five (when there is one), else one of `anything`."""
+        usual = likely and self.data.draw(st.integers(0, 4)) > 0
+        return self.one(likely if usual else anything)
+
+    def request(self, fitting: list[str]) -> str:
+        return self.mostly(fitting, [*self.conference.floor.requests, "r99"])
+
+    def delegation_of(self, request_id: str) -> str:
+        request = self.conference.floor.requests.get(request_id)
+        return request.delegation_id if request else self.one(DELEGATIONS)
+
+    def priority(self) -> Priority:
+        return self.data.draw(st.sampled_from(Priority))
+
+    def limit(self) -> float | None:
+        return self.data.draw(st.sampled_from(LIMITS))
+
+    def position(self) -> int:
+        return self.data.draw(st.integers(1, max(len(self.queued), 1)))
+
+    def grant(self, request_id: str) -> GrantFloor:
+        limit = self.limit()
+        return GrantFloor(
+            request_id, limit, unlimited=limit is None and self.data.draw(st.booleans())
+        )
+
+
+def floor_step(data: st.DataObject, conference: Conference) -> Step:
+    """Floor commands from those entitled to them (and the timer)."""
+    pick = Picker(data, conference)
+    # Lean towards what the state makes possible, so that sessions go somewhere.
+    likely = ["request", "tick", *["grant"] * bool(pick.waiting)]
+    likely += ["reorder", "reorder"] * (len(pick.queued) > 1)
+    likely += ["release", "release", "set_time", "revoke"] * bool(pick.holders)
+    kind = pick.one([*likely * 3, "accept", "deny", "cancel", "max_holders"])
+    if kind == "tick":
+        return Tick()
+    chair = pick.one(["chair", "chair2"])
+    match kind:
+        case "request":
+            delegation = pick.one(list(HEADS))
+            actor = pick.one([HEADS[delegation], HEADS[delegation], chair])
+            return RequestFloor(delegation, pick.priority()), actor
+        case "release" | "cancel":
+            request_id = pick.request(pick.holders if kind == "release" else pick.waiting)
+            command = ReleaseFloor if kind == "release" else CancelRequest
+            return command(request_id), HEADS.get(pick.delegation_of(request_id), "hn_head")
+        case "max_holders":
+            return SetMaxHolders(data.draw(st.integers(1, 3))), chair
+    build: dict[str, Callable[[], Command]] = {
+        "grant": lambda: pick.grant(pick.request(pick.waiting)),
+        "accept": lambda: AcceptRequest(pick.request(pick.waiting)),
+        "deny": lambda: DenyRequest(pick.request(pick.waiting)),
+        "reorder": lambda: ReorderRequest(pick.request(pick.queued), pick.position()),
+        "revoke": lambda: RevokeFloor(pick.request(pick.holders)),
+        "set_time": lambda: SetSpeakingTime(pick.request(pick.holders), pick.limit()),
+    }
+    return build[kind](), chair
+
+
+def any_step(data: st.DataObject, conference: Conference) -> Step:
+    """Any command from anyone: the room, the lobby, the floor, settings."""
+    pick = Picker(data, conference)
+    kind = pick.one(
+        [
+            *["floor"] * 6,
+            *["join", "admit"] * 2,
+            *["leave", "remove", "reject", "mute", "unmute", "lock", "unlock"],
+            *["open_floor", "delegates_may_request"],
+        ]
+    )
+    if kind == "floor":
+        step = floor_step(data, conference)
+        if isinstance(step, Tick):
+            return step
+        return step[0], pick.mostly([step[1]], ACTORS)  # sometimes a usurper
+    chairs = [p for p in CHAIRS if p in conference.participants] or CHAIRS
+    chair = pick.mostly(chairs, ACTORS)
+    if kind in ("lock", "unlock"):
+        return (LockRoom() if kind == "lock" else UnlockRoom()), chair
+    person = pick.one(EVERYONE)
+    match kind:
+        case "join":
+            role, delegation = NEWCOMERS.get(person, (Role.OBSERVER, None))
+            return JoinConference(person, person.upper(), role, delegation), person
+        case "leave":
+            return LeaveConference(person), pick.mostly([person], ACTORS)
+        case "delegates_may_request":
+            delegation = pick.one(DELEGATIONS)
+            allowed = data.draw(st.booleans())
+            actor = pick.mostly([HEADS.get(delegation, "hn_head"), chair], ACTORS)
+            return SetDelegatesMayRequest(delegation, allowed), actor
+        case "open_floor":
+            return SetOpenFloor(data.draw(st.booleans())), chair
+    by_chair: dict[str, Command] = {
+        "admit": AdmitFromLobby(person),
+        "reject": RejectFromLobby(person),
+        "remove": RemoveParticipant(person),
+        "mute": MuteParticipant(person),
+        "unmute": UnmuteParticipant(person),
+    }
+    return by_chair[kind], chair
+
+
+conference_settings = st.fixed_dictionaries(
+    {
+        "default_time_limit": st.sampled_from([None, 20.0, 60.0]),
+        "warning_before": st.sampled_from([0.0, 5.0]),
+        "grace_period": st.sampled_from([0.0, 3.0]),
+        "max_holders": st.integers(1, 3),
+        "lobby_enabled": st.booleans(),
+        "auto_accept": st.booleans(),
+    }
+)
+
+
+class Session:
+    """A conference, its log, and what the invariants need to remember about it."""
+
+    def __init__(self, config: dict[str, object]) -> None:
+        self.conference, self.log = meeting_and_log(**config)
+        self.now = T0
+        self.reordered = False
+        self.arrival: dict[str, int] = {}  # request id -> order of acceptance
+        self.ends: dict[str, int] = {}  # granted request id -> how many times it ended
+
+    def step(self, step: Step) -> None:
+        conference = self.conference
+        if isinstance(step, Tick):
+            events = conference.tick(self.now)
+        else:
+            command, actor = step
+            before = conference.copy()
+            try:
+                events = conference.decide(command, actor, self.now)
+            except RoomError:
+                assert conference == before, "a rejected command changed the state"
+                return
+            assert conference == before, "decide mutated the state"
+            self.reordered |= isinstance(command, ReorderRequest) and bool(events)
+        conference.apply_all(events)
+        self.record(events)
+        self.check()
+
+    def record(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, FloorAccepted):
+                self.arrival[event.request_id] = len(self.arrival)
+            elif isinstance(event, FloorGranted):
+                self.ends[event.request_id] = 0
+            elif isinstance(event, FloorReleased | FloorRevoked):
+                self.ends[event.request_id] += 1
+        self.log += events
+
+    def check(self) -> None:
+        conference, floor = self.conference, self.conference.floor
+        assert len(floor.holders()) <= conference.settings.max_holders
+
+        open_delegations = [r.delegation_id for r in floor.requests.values() if r.status.is_open]
+        assert len(open_delegations) == len(set(open_delegations)), "two open requests"
+
+        queue = conference.snapshot()["queue"]
+        assert isinstance(queue, list)
+        positions = [entry["position"] for entry in queue]  # type: ignore[index]
+        assert positions == list(range(1, len(queue) + 1)), "positions not contiguous"
+        accepted = [r for r in floor.requests.values() if r.status is RequestStatus.ACCEPTED]
+        assert {r.request_id for r in floor.queue()} == {r.request_id for r in accepted}
+        if not self.reordered:
+            keys = [(r.priority.rank, self.arrival[r.request_id]) for r in floor.queue()]
+            assert keys == sorted(keys), "not ordered by priority, then arrival"
+
+        for request in floor.requests.values():
+            assert (request.turn is not None) == (request.request_id in self.ends)
+        assert all(n <= 1 for n in self.ends.values()), "a floor ended twice"
+        ended = {r.request_id for r in floor.requests.values() if r.status.is_open is False}
+        assert all(self.ends[rid] == (rid in ended) for rid in self.ends)
+
+        for pid in conference.audible_participants():
+            participant = conference.participants[pid]
+            assert pid not in conference.muted
+            if participant.role is not Role.CHAIR:
+                assert participant.role.speaks_for_delegation and participant.delegation_id
+                heard = floor.holds_floor(participant.delegation_id)
+                assert conference.settings.open_floor or heard
+
+        deadline = conference.next_deadline()
+        if deadline is not None:
+            assert conference.clock is not None and deadline > conference.clock
+            assert conference.tick((conference.clock + deadline) / 2) == []
+            assert conference.tick(deadline) != []
+
+    def close_and_check_log(self) -> None:
+        self.record(self.conference.execute(CloseConference(), SYSTEM, self.now + 1))
+        assert all(n == 1 for n in self.ends.values()), "a granted floor never ended"
+        assert not any(r.status.is_open for r in self.conference.floor.requests.values())
+        replayed = Conference(self.conference.conference_id)
+        for event in self.log:
+            assert replayed.clock is None or event.at >= replayed.clock, "time ran backwards"
+            assert Event.from_dict(json.loads(json.dumps(event.to_dict()))) == event
+            if isinstance(event, FloorEvent) and not isinstance(event, FloorRequested):
+                before = replayed.floor.requests[event.request_id].status
+                replayed.apply(event)
+                after = replayed.floor.requests[event.request_id].status
+                assert after == before or after in TRANSITIONS[before], (before, after)
+            else:
+                replayed.apply(event)
+        assert replayed == self.conference
+        assert replayed.snapshot() == self.conference.snapshot()
+
+
+def run(config: dict[str, object], data: st.DataObject, draw: Callable[..., Step]) -> Session:
+    session = Session(config)
+    for _ in range(data.draw(st.integers(5, 50), label="steps")):
+        session.now += data.draw(st.sampled_from(ELAPSED), label="elapsed")
+        session.step(draw(data, session.conference))
+    session.close_and_check_log()
+    return session
+
+
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(conference_settings, st.data())
+def test_floor_sessions_keep_every_invariant(
+    config: dict[str, object], data: st.DataObject
+) -> None:
+    run(config, data, floor_step)
+
+
+@PROPERTY
+@given(conference_settings, st.data())
+def test_anything_from_anyone_keeps_every_invariant(
+    config: dict[str, object], data: st.DataObject
+) -> None:
+    run(config, data, any_step)
