@@ -17,6 +17,7 @@ from .errors import ErrorCode, MessageId, MessageTooBig, ProtocolError
 from .messages import (
     PROTOCOL_VERSION,
     ROOM_COMMAND_TYPES,
+    AlertState,
     ClientMessage,
     ConferenceInfo,
     DelegationInfo,
@@ -26,6 +27,9 @@ from .messages import (
     LeaveReason,
     MediaKind,
     Message,
+    MonitorAlert,
+    MonitorStats,
+    ParticipantDisconnect,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -33,9 +37,11 @@ from .messages import (
     Pong,
     ProducerAdded,
     ProducerInfo,
+    ProducerKeyframe,
     ProducerRemoved,
     PublishAnswer,
     PublishOffer,
+    Redirect,
     Role,
     RoomCommand,
     RoomUpdate,
@@ -102,7 +108,7 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 # Encoding -----------------------------------------------------------------------
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
-_OMIT_IF_NONE = frozenset({"id", "ref", "resume"})
+_OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token"})
 
 
 def _to_wire(value: object) -> object:
@@ -241,6 +247,12 @@ class _Fields:
     def nullable_object(self, key: str, parse: Callable[[_Fields], _T]) -> _T | None:
         return None if self._get(key) is None else self.object(key, parse)
 
+    def number(self, key: str) -> float:
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(key, "must be a number")
+        return float(value)
+
     def json_object(self, key: str) -> dict[str, Any]:
         """A JSON object passed through as it is (its meaning is another layer's)."""
         value = self._get(key)
@@ -349,6 +361,12 @@ _CLIENT_PARSERS: Mapping[str, Callable[[_Fields], ClientMessage]] = {
     Ping.TYPE: _ping,
     Pong.TYPE: _pong,
     Leave.TYPE: lambda f: Leave(id=f.ref),
+    ProducerKeyframe.TYPE: lambda f: ProducerKeyframe(
+        f.text("producer_id", required=True), id=f.ref
+    ),
+    ParticipantDisconnect.TYPE: lambda f: ParticipantDisconnect(
+        f.text("participant_id", required=True), id=f.ref
+    ),
 }
 
 
@@ -364,6 +382,7 @@ def _welcome(f: _Fields) -> Welcome:
         f.array("producers", _producer),
         id=f.ref,
         ref=f.optional_id("ref"),
+        resume_token=f.optional_text("resume_token"),
     )
 
 
@@ -391,7 +410,21 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
     ),
     SubscribeOffer.TYPE: _subscribe_offer,
     RoomUpdate.TYPE: lambda f: RoomUpdate(
-        f.natural("seq"), f.json_objects("events"), f.json_object("state"), id=f.ref
+        f.natural("seq"),
+        f.json_objects("events"),
+        f.json_object("state"),
+        f.number("server_time"),
+        id=f.ref,
+        ref=f.optional_id("ref"),
+    ),
+    MonitorStats.TYPE: lambda f: MonitorStats(
+        f.number("at"), f.json_objects("streams"), f.json_objects("alerts"), id=f.ref
+    ),
+    MonitorAlert.TYPE: lambda f: MonitorAlert(
+        f.json_object("alert"), f.choice("state", AlertState), id=f.ref
+    ),
+    Redirect.TYPE: lambda f: Redirect(
+        f.text("url", required=True), id=f.ref, ref=f.optional_id("ref")
     ),
     Error.TYPE: lambda f: Error(
         f.choice("code", ErrorCode), f.text("message"), id=f.ref, ref=f.optional_id("ref")

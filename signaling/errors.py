@@ -36,6 +36,7 @@ class ErrorCode(enum.StrEnum):
     ROOM_LOCKED = "room_locked"
     LIMIT_REACHED = "limit_reached"
     IN_LOBBY = "in_lobby"
+    UNAVAILABLE = "unavailable"  # the event store is down: nothing was changed, retry later
     INTERNAL = "internal"
 
 
@@ -46,9 +47,12 @@ class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001
     MESSAGE_TOO_BIG = 1009
     HANDSHAKE_FAILED = 4001
+    REMOVED = 4003  # removed by the chair, or refused admission from the lobby
+    DISCONNECTED = 4004  # disconnected by a technician; the participant may rejoin
     HANDSHAKE_TIMEOUT = 4002
     HEARTBEAT_TIMEOUT = 4008
     REPLACED = 4009
+    REDIRECT = 4010  # the conference is on another node; a `redirect` message says where
 
 
 class ProtocolError(Exception):

@@ -18,6 +18,7 @@ from .errors import ErrorCode, MessageId
 __all__ = [
     "PROTOCOL_VERSION",
     "ROOM_COMMAND_TYPES",
+    "AlertState",
     "ClientMessage",
     "ConferenceInfo",
     "DelegationInfo",
@@ -27,6 +28,9 @@ __all__ = [
     "LeaveReason",
     "MediaKind",
     "Message",
+    "MonitorAlert",
+    "MonitorStats",
+    "ParticipantDisconnect",
     "ParticipantInfo",
     "ParticipantJoined",
     "ParticipantLeft",
@@ -34,9 +38,11 @@ __all__ = [
     "Pong",
     "ProducerAdded",
     "ProducerInfo",
+    "ProducerKeyframe",
     "ProducerRemoved",
     "PublishAnswer",
     "PublishOffer",
+    "Redirect",
     "Role",
     "RoomCommand",
     "RoomUpdate",
@@ -191,6 +197,9 @@ class Welcome(Message):
     participants: tuple[ParticipantInfo, ...]
     producers: tuple[ProducerInfo, ...]
     ref: MessageId | None = field(default=None, kw_only=True)
+    # Present in `hello.resume` to come back after a dropped connection, even
+    # once the join link has expired (within the resume grace period).
+    resume_token: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,18 @@ class SubscribeOffer(Message):
 
 
 @dataclass(frozen=True)
+class Redirect(Message):
+    """The conference is served by another node: connect to `url` and say hello there.
+
+    The server closes the connection with 4010 after it.
+    """
+
+    TYPE: ClassVar[str] = "redirect"
+    url: str
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
 class Error(Message):
     TYPE: ClassVar[str] = "error"
     code: ErrorCode
@@ -251,6 +272,8 @@ ROOM_COMMAND_TYPES = frozenset(
         "conference.lock",
         "conference.unlock",
         "conference.close",
+        "recording.start",
+        "recording.stop",
         "settings.default_time_limit",
         "settings.max_holders",
         "settings.open_floor",
@@ -287,17 +310,76 @@ class RoomUpdate(Message):
     """What changed in the room (domain events, in order) and the state after it.
 
     Sent right after `welcome` (no events) and after every change. `seq` is the
-    sequence number of the last event applied; clients render `state`.
+    sequence number of the last event applied; clients render `state`. Deadlines
+    in it are absolute server times: a client corrects them with `server_time`.
     """
 
     TYPE: ClassVar[str] = "room.update"
     seq: int
     events: tuple[Mapping[str, object], ...]
     state: Mapping[str, object]
+    server_time: float  # the server's clock (unix seconds), for countdowns
+    # The id of the room command that caused it, in the copy sent to its issuer.
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
+# Monitoring (technicians) ---------------------------------------------------------
+
+
+class AlertState(enum.StrEnum):
+    RAISED = "raised"
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True)
+class MonitorStats(Message):
+    """Every stream's figures over the last second, and the alerts standing.
+
+    Sent about once a second to technicians; the fields of a stream and of an
+    alert are listed in docs/protocol.md.
+    """
+
+    TYPE: ClassVar[str] = "monitor.stats"
+    at: float
+    streams: tuple[Mapping[str, object], ...]
+    alerts: tuple[Mapping[str, object], ...]
+
+
+@dataclass(frozen=True)
+class MonitorAlert(Message):
+    """An alert was raised or cleared (sent to technicians when it happens)."""
+
+    TYPE: ClassVar[str] = "monitor.alert"
+    alert: Mapping[str, object]
+    state: AlertState
+
+
+@dataclass(frozen=True)
+class ProducerKeyframe(Message):
+    """Technician: ask a publisher for a keyframe of this video producer."""
+
+    TYPE: ClassVar[str] = "producer.keyframe"
+    producer_id: str
+
+
+@dataclass(frozen=True)
+class ParticipantDisconnect(Message):
+    """Technician: close a participant's connection (4004); it may rejoin."""
+
+    TYPE: ClassVar[str] = "participant.disconnect"
+    participant_id: str
 
 
 ClientMessage: TypeAlias = (
-    Hello | PublishOffer | SubscribeAnswer | Ping | Pong | Leave | RoomCommand
+    Hello
+    | PublishOffer
+    | SubscribeAnswer
+    | Ping
+    | Pong
+    | Leave
+    | RoomCommand
+    | ProducerKeyframe
+    | ParticipantDisconnect
 )
 ServerMessage: TypeAlias = (
     Welcome
@@ -308,6 +390,9 @@ ServerMessage: TypeAlias = (
     | PublishAnswer
     | SubscribeOffer
     | RoomUpdate
+    | MonitorStats
+    | MonitorAlert
+    | Redirect
     | Error
     | Ping
     | Pong
