@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from media.aiortc_hooks import announce_addresses, check_versions
 
+from .admin import add_routes
+from .cluster import NodeRegistry
+from .conference import ConferencePlan
 from .config import ServerConfig
 from .connection import websocket_handler
-from .palabra import PALABRA, Palabra
+from .metrics import add_routes as add_metrics_routes
+from .palabra import PALABRA, Palabra, palabra_of
+from .redis_store import RedisEventStore, connect
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 
-def create_app(config: ServerConfig) -> web.Application:
+def create_app(config: ServerConfig, plans: Sequence[ConferencePlan] = ()) -> web.Application:
+    """The application; ``plans`` are conferences opened at start-up."""
     check_versions()
     announce_addresses(config.media_addresses)
-    palabra = Palabra(config)
+    if config.redis_url:
+        client = connect(config.redis_url)
+        registry = NodeRegistry(
+            client, "palabra", config.node_id, config.node_ttl, url=config.ws_url
+        )
+        palabra = Palabra(config, RedisEventStore(client), registry)
+    else:
+        palabra = Palabra(config)
     app = web.Application()
     app[PALABRA] = palabra
     app.router.add_get("/", _page("index.html"))
@@ -27,10 +40,17 @@ def create_app(config: ServerConfig) -> web.Application:
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", _healthz)
     app.router.add_static("/web/", WEB_ROOT, append_version=False)
+    add_routes(app)
+    add_metrics_routes(app)
+    app.router.add_get("/readyz", _readyz)
+
+    async def on_startup(app: web.Application) -> None:
+        await palabra.start(list(plans))
 
     async def on_shutdown(app: web.Application) -> None:
         await palabra.shutdown()
 
+    app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return app
 
@@ -46,3 +66,11 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
 
 async def _healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    """Ready once the conferences are open and the store answers."""
+    problem = await palabra_of(request.app).readiness()
+    if problem is not None:
+        return web.Response(status=503, text=f"not ready: {problem}\n")
+    return web.Response(text="ready\n")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 
+from . import logs
 from .app import create_app
 from .config import ServerConfig
 from .demo import DEMO_CONFERENCE, demo_links
-from .palabra import palabra_of
 from .tokens import issue_token
 
 
@@ -34,7 +34,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--secret", default=None, help="token secret (default: $PALABRA_SECRET)")
     serve.add_argument("--public-url", default="", help="base URL used in printed links")
     serve.add_argument("--demo", action="store_true", help="create the demo conference")
+    serve.add_argument(
+        "--recordings",
+        default="recordings",
+        metavar="DIR",
+        help="folder for recordings of the floor (default: ./recordings)",
+    )
+    serve.add_argument(
+        "--redis-url",
+        default=None,
+        help="Redis for durable state and several nodes (default: in memory)",
+    )
+    serve.add_argument("--node-id", default=None, help="this node's name (with --redis-url)")
+    serve.add_argument(
+        "--resume-grace",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a dropped participant keeps its seat (default 30)",
+    )
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--log-json", action="store_true", help="log JSON lines")
 
     token = commands.add_parser("token", help="print a join token")
     token.add_argument("--secret", required=True)
@@ -61,21 +81,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, args.log_json)
     config = ServerConfig(
         host=args.host,
         port=args.port,
         media_addresses=args.media_address,
         public_url=args.public_url,
         demo=args.demo,
+        log_json=args.log_json,
+        recordings=Path(args.recordings),
+        resume_grace=args.resume_grace,
+        redis_url=args.redis_url,
     )
     if args.secret:
         config.secret = args.secret
-    app = create_app(config)
+    if args.node_id:
+        config.node_id = args.node_id
+    app = create_app(config, [DEMO_CONFERENCE] if config.demo else [])
+    print(f"Palabra listening on {config.base_url}")
     if config.demo:
-        palabra_of(app).add_conference(DEMO_CONFERENCE)
         print(f"Demo conference '{DEMO_CONFERENCE.title}' — join links:")
         for label, url in demo_links(config).items():
             print(f"  {label:<12} {url}")

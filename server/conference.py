@@ -1,28 +1,67 @@
-"""A live conference: who is in it, their media, and what everyone is told.
+"""A live conference: the domain core applied, persisted, broadcast and enforced.
 
-This is the composition point of membership (rooms), media (Router) and
-signaling (messages); each member's connection only carries messages.
+The conference service is where rooms (who may speak), media (what is
+forwarded) and signaling (what everyone is told) meet. Every change goes the
+same way, under one lock so that concurrent commands (two chairs, a timer, a
+disconnect) take one consistent order:
+
+    decide (pure) -> append to the store -> apply -> media consequences
+    -> room.update to everyone -> re-arm the deadline timer
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from media.producer import Producer
 from media.router import Router
 from media.transport import PeerTransport, StreamMapping
+from rooms import (
+    SYSTEM,
+    AddDelegation,
+    Command,
+    Conference,
+    CreateConference,
+    EventStore,
+    JoinConference,
+    LeaveConference,
+    RoomError,
+    Settings,
+    StoreConflict,
+    load_conference,
+)
+from rooms import Role as RoomRole
+from rooms.events import (
+    ConferenceClosed,
+    Event,
+    FloorGranted,
+    FloorReleased,
+    FloorRevoked,
+    ParticipantAdmitted,
+    ParticipantRejected,
+    ParticipantRemoved,
+    RecordingStarted,
+    RecordingStopped,
+)
 from signaling import (
     PROTOCOL_VERSION,
+    AlertState,
     CloseCode,
     ConferenceInfo,
     DelegationInfo,
     LeaveReason,
     MediaKind,
     MessageId,
+    MonitorAlert,
+    MonitorStats,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -30,16 +69,26 @@ from signaling import (
     ProducerInfo,
     ProducerRemoved,
     Role,
+    RoomUpdate,
     ServerMessage,
     StreamInfo,
     SubscribeOffer,
     Welcome,
 )
 
+from .alerts import Alert, AlertRules, Transition
+from .monitor import StreamSampler, Totals
+from .recording import FloorRecorder
+from .redis_store import StoreUnavailable
 from .tokens import JoinGrant
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_RECORDINGS = Path("recordings")
+RESUME_GRACE = 30.0  # seconds a dropped participant keeps its seat, request and floor
+MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
+# Roles that receive the monitoring feed and may act on streams.
+MONITORING_ROLES = frozenset({Role.TECHNICIAN, Role.CHAIR})
 # Roles whose members may publish camera and microphone.
 PUBLISHING_ROLES = frozenset({Role.CHAIR, Role.HEAD, Role.DELEGATE, Role.INTERPRETER})
 
@@ -53,6 +102,8 @@ class Connection(Protocol):
 
 
 class JoinRefused(Exception):
+    """A join or media request refused; ``code`` is a protocol error code."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -60,44 +111,129 @@ class JoinRefused(Exception):
 
 
 @dataclass(frozen=True)
-class Delegation:
+class DelegationPlan:
     id: str
     name: str
     code: str  # ISO 3166-1 alpha-2
 
-    def info(self) -> DelegationInfo:
-        return DelegationInfo(self.id, self.name, self.code)
 
+@dataclass(frozen=True)
+class ConferencePlan:
+    """What is needed to open a conference: the commands that create it."""
 
-@dataclass
-class ConferenceSpec:
     id: str
     title: str
-    delegations: dict[str, Delegation] = field(default_factory=dict)
+    delegations: Sequence[DelegationPlan] = ()
+    settings: Settings = field(default_factory=Settings)
+
+    def commands(self) -> list[Command]:
+        return [
+            CreateConference(self.title, self.settings),
+            *(AddDelegation(d.id, d.name, d.code) for d in self.delegations),
+        ]
 
 
 @dataclass
 class Member:
+    """A connected participant; ``transport`` is None while waiting in the lobby."""
+
     info: ParticipantInfo
     connection: Connection
-    transport: PeerTransport
+    transport: PeerTransport | None = None
+
+
+# Events after which the participant's connection is closed, with why.
+_SENT_AWAY = {
+    ParticipantRejected: "refused admission by the chair",
+    ParticipantRemoved: "removed from the conference",
+}
 
 
 class LiveConference:
-    def __init__(self, spec: ConferenceSpec, router: Router) -> None:
-        self.spec = spec
+    def __init__(
+        self,
+        state: Conference,
+        seq: int,
+        store: EventStore,
+        router: Router,
+        clock: Callable[[], float] = time.time,
+        totals: Totals | None = None,
+        recordings: Path = DEFAULT_RECORDINGS,
+        resume_grace: float = RESUME_GRACE,
+    ) -> None:
+        self.state = state
+        self.seq = seq
+        self.store = store
         self.router = router
         self.members: dict[str, Member] = {}
+        self.totals = totals if totals is not None else Totals()
+        self.recorder = FloorRecorder(recordings / state.conference_id)
+        self.resume_grace = resume_grace
+        # Seats whose connection dropped: they keep their place until the timer.
+        self.away: dict[str, asyncio.TimerHandle] = {}
+        # System commands that could not be stored (store down), retried in order.
+        self._unstored: list[Command] = []
+        self.alerts = AlertRules()
+        self._sampler = StreamSampler(self.totals)
+        self._monitor: asyncio.Task[None] | None = None
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._deadline: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[None]] = set()
         router.on_producer_added = self._producer_added
         router.on_producer_removed = self._producer_removed
-        self._background: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def open(
+        cls,
+        plan: ConferencePlan,
+        store: EventStore,
+        router: Router,
+        totals: Totals | None = None,
+        clock: Callable[[], float] = time.time,
+        recordings: Path = DEFAULT_RECORDINGS,
+        resume_grace: float = RESUME_GRACE,
+    ) -> LiveConference:
+        """Create the conference in the store (if new) and load it."""
+        if await store.last_seq(plan.id) == 0:
+            state, now = Conference(plan.id), clock()
+            events = [e for c in plan.commands() for e in state.execute(c, SYSTEM, now)]
+            await store.append(plan.id, events, expected_seq=0)
+        return await cls.load(plan.id, store, router, totals, clock, recordings, resume_grace)
+
+    @classmethod
+    async def load(
+        cls,
+        conference_id: str,
+        store: EventStore,
+        router: Router,
+        totals: Totals | None = None,
+        clock: Callable[[], float] = time.time,
+        recordings: Path = DEFAULT_RECORDINGS,
+        resume_grace: float = RESUME_GRACE,
+    ) -> LiveConference:
+        """Rebuild the conference from its log and start its clocks.
+
+        Everyone the log has in the room or the lobby is away until they
+        reconnect (a restarted node has no connections): each keeps its seat
+        for the resume grace period.
+        """
+        state, seq = await load_conference(store, conference_id)
+        conference = cls(state, seq, store, router, clock, totals, recordings, resume_grace)
+        for pid in [*state.participants, *(p.participant_id for p in state.lobby)]:
+            conference._hold_seat(pid)
+        conference._arm_deadline()
+        conference._monitor = asyncio.ensure_future(conference._monitor_loop())
+        return conference
 
     @property
     def id(self) -> str:
-        return self.spec.id
+        return self.state.conference_id
 
     def info(self) -> ConferenceInfo:
-        return ConferenceInfo(self.spec.id, self.spec.title)
+        return ConferenceInfo(self.id, self.state.title or self.id)
+
+    # --- joining and leaving ------------------------------------------------
 
     def participant_from(self, grant: JoinGrant) -> ParticipantInfo:
         """Check a verified grant against this conference; raise JoinRefused."""
@@ -107,89 +243,443 @@ class LiveConference:
             raise JoinRefused("invalid_token", f"unknown role {grant.role!r}") from None
         delegation = None
         if grant.delegation is not None:
-            found = self.spec.delegations.get(grant.delegation)
+            found = self.state.delegations.get(grant.delegation)
             if found is None:
                 raise JoinRefused(
-                    "invalid_token", f"no delegation {grant.delegation!r} in {self.spec.id!r}"
+                    "invalid_token", f"no delegation {grant.delegation!r} in {self.id!r}"
                 )
-            delegation = found.info()
-        elif role in (Role.HEAD, Role.DELEGATE):
+            delegation = DelegationInfo(found.delegation_id, found.name, found.country_code)
+        elif RoomRole(role).needs_delegation:
             raise JoinRefused("invalid_token", f"a {role.value} must belong to a delegation")
+        if self.state.closed:
+            raise JoinRefused("invalid_state", "the conference is closed")
         return ParticipantInfo(grant.participant, grant.name, role, delegation)
+
+    def _join_events(self, participant: ParticipantInfo) -> list[Event]:
+        """What entering means now (room or lobby); JoinRefused if it may not."""
+        pid = participant.id
+        if pid in self.state.participants or pid in self.state.lobby:
+            return []  # a seat that is already here (its connection is being replaced)
+        command = JoinConference(
+            pid,
+            participant.name,
+            RoomRole(participant.role.value),
+            participant.delegation.id if participant.delegation else None,
+        )
+        try:
+            return self.state.decide(command, pid, self._clock())
+        except RoomError as exc:
+            raise JoinRefused(exc.code.value, exc.message) from None
+
+    def check_join(self, participant: ParticipantInfo) -> None:
+        """Raise JoinRefused if the participant may not enter (e.g. a locked room)."""
+        self._join_events(participant)
 
     async def join(
         self,
         participant: ParticipantInfo,
         connection: Connection,
-        hello_id: MessageId | None = None,
+        hello_id: MessageId | None,
+        resume_token: str | None = None,
     ) -> Member:
-        """Admit a participant: welcome them, tell the others, start their media."""
-        previous = self.members.get(participant.id)
-        if previous is not None:
-            await self._depart(previous, LeaveReason.DISCONNECTED, notify=False)
-            await previous.connection.close(CloseCode.REPLACED, "joined from another connection")
+        """Enter the room or the lobby; a seat already connected moves to this connection."""
+        pid = participant.id
+        async with self._lock:
+            events: list[Event] = []
+            previous = self.members.pop(pid, None)
+            if previous is not None:
+                await self._drop_media(previous)
+                await previous.connection.close(
+                    CloseCode.REPLACED, "joined from another connection"
+                )
+            else:
+                events = self._join_events(participant)
+                try:
+                    await self._persist(events)
+                except StoreUnavailable:
+                    raise JoinRefused(
+                        "unavailable", "the conference cannot record arrivals now; retry"
+                    ) from None
+            member = Member(participant, connection)
+            self.members[pid] = member
+            held = self.away.pop(pid, None)
+            if held is not None:
+                held.cancel()  # back within the grace period: the seat is as it was
+            await self._announce_alerts(self.alerts.publisher_back(pid))
+            others = tuple(m.info for m in self._in_room() if m is not member)
+            await connection.send(
+                Welcome(
+                    PROTOCOL_VERSION,
+                    self.info(),
+                    participant,
+                    others,
+                    tuple(_producer_info(p) for p in self.router.producers.values()),
+                    ref=hello_id,
+                    resume_token=resume_token,
+                )
+            )
+            if pid in self.state.participants:
+                self._start_media(member)
+                if previous is None:
+                    await self._broadcast(ParticipantJoined(participant), exclude=pid)
+            await connection.send(self._update([]))
+            await self._publish(events, exclude=pid)
+            return member
+
+    async def leave(self, member: Member, reason: LeaveReason) -> None:
+        """The member's connection ended (``reason`` says how).
+
+        Leaving on purpose leaves the conference at once. A dropped connection
+        (network, heartbeat, server restart) keeps the seat — place on the
+        speakers list, the floor — for the resume grace period.
+        """
+        async with self._lock:
+            pid = member.info.id
+            if self.members.get(pid) is not member:
+                return  # replaced by a newer connection, or already sent away
+            del self.members[pid]
+            published = bool(self.router.producers_of(pid))
+            await self._drop_media(member)
+            dropped = reason in (LeaveReason.DISCONNECTED, LeaveReason.TIMEOUT)
+            if published and dropped:
+                await self._announce_alerts(self.alerts.publisher_gone(pid, self._clock()))
+            if pid in self.state.participants:
+                await self._broadcast(ParticipantLeft(pid, reason))
+            if pid in self.state.participants or pid in self.state.lobby:
+                if dropped:
+                    self._hold_seat(pid)
+                else:
+                    await self._system(LeaveConference(pid, reason=reason.value))
+
+    def _hold_seat(self, pid: str) -> None:
+        loop = asyncio.get_running_loop()
+        self.away[pid] = loop.call_later(
+            self.resume_grace, lambda: self._spawn(self._seat_expired(pid))
+        )
+
+    async def _seat_expired(self, pid: str) -> None:
+        async with self._lock:
+            if self.away.pop(pid, None) is None or pid in self.members:
+                return
+            if pid in self.state.participants or pid in self.state.lobby:
+                await self._system(LeaveConference(pid, reason=LeaveReason.DISCONNECTED.value))
+
+    async def _system(self, command: Command) -> None:
+        """A consequence the server itself must record; kept for later if the store is down."""
+        try:
+            await self._commit(command, SYSTEM)
+        except StoreUnavailable:
+            logger.warning("event store unavailable: %s kept for later", command.kind)
+            self._unstored.append(command)
+        except RoomError as exc:  # the state moved on (e.g. removed meanwhile)
+            logger.info("%s not needed: %s", command.kind, exc.message)
+
+    async def _store_backlog(self) -> None:
+        """Retry what could not be stored while the store was down, in order."""
+        async with self._lock:
+            while self._unstored:
+                command = self._unstored[0]
+                try:
+                    await self._commit(command, SYSTEM)
+                except StoreUnavailable:
+                    return
+                except RoomError as exc:
+                    logger.info("%s not needed: %s", command.kind, exc.message)
+                self._unstored.pop(0)
+
+    # --- commands -------------------------------------------------------------
+
+    async def execute(self, command: Command, actor: str, ref: MessageId | None = None) -> None:
+        """Apply a command from a participant (or SYSTEM); RoomError if refused.
+
+        The update sent to the issuer carries ``ref``, even when nothing changed.
+        """
+        async with self._lock:
+            events = await self._commit(command, actor, ref)
+            issuer = self.members.get(actor)
+            if not events and issuer is not None:
+                await issuer.connection.send(self._update([], ref))
+
+    async def _commit(
+        self, command: Command, actor: str, ref: MessageId | None = None
+    ) -> list[Event]:
+        events = self.state.decide(command, actor, self._clock())
+        await self._persist(events)
+        await self._publish(events, ref=(actor, ref))
+        return events
+
+    async def _persist(self, events: list[Event]) -> None:
+        """Store, then apply: nothing is told to anyone before it is stored."""
+        if not events:
+            return
+        try:
+            seqs = await self.store.append(self.id, events, expected_seq=self.seq)
+        except StoreConflict:
+            # The log has more than this process knows (an append whose answer
+            # was lost, or another node): take the log's word, and retry later.
+            self.state, self.seq = await load_conference(self.store, self.id)
+            raise StoreUnavailable(f"{self.id}: the log moved on; state reloaded") from None
+        self.state.apply_all(events)
+        self.seq = seqs[-1]
+        try:
+            await self.store.save_snapshot(self.id, self.seq, self.state.snapshot())
+        except StoreUnavailable:
+            logger.warning("snapshot of %s not saved (store unavailable)", self.id)
+
+    async def _publish(
+        self,
+        events: list[Event],
+        exclude: str | None = None,
+        ref: tuple[str, MessageId | None] | None = None,
+    ) -> None:
+        """Carry out what the applied events mean for media and connections, then tell."""
+        if not events:
+            return
+        for event in events:
+            if event.type.startswith("floor."):
+                self.totals.floor_events[event.type] += 1
+            await self._consequence(event)
+        self._apply_floor_to_media()
+        update = self._update(events)
+        issuer, issuer_update = None, update
+        if ref is not None and ref[1] is not None:
+            issuer, issuer_update = ref[0], dataclasses.replace(update, ref=ref[1])
+        await asyncio.gather(
+            *(
+                m.connection.send(issuer_update if m.info.id == issuer else update)
+                for m in self.members.values()
+                if m.info.id != exclude
+            )
+        )
+        self._arm_deadline()
+
+    async def _consequence(self, event: Event) -> None:
+        match event:
+            case ParticipantAdmitted(participant_id=pid) if pid in self.members:
+                member = self.members[pid]
+                self._start_media(member)
+                await self._broadcast(ParticipantJoined(member.info), exclude=pid)
+            case ParticipantRejected(participant_id=pid) | ParticipantRemoved(participant_id=pid):
+                gone = self.members.pop(pid, None)
+                if gone is not None:
+                    await gone.connection.send(self._update([event]))
+                    await gone.connection.close(CloseCode.REMOVED, _SENT_AWAY[type(event)])
+                    if gone.transport is not None:
+                        await self._drop_media(gone)
+                        await self._broadcast(ParticipantLeft(pid, LeaveReason.REMOVED))
+            case RecordingStarted():
+                for request in self.state.floor.holders():
+                    self._record(request.request_id)
+            case FloorGranted(request_id=rid) if self.state.recording:
+                self._record(rid)
+            case FloorReleased(request_id=rid) | FloorRevoked(request_id=rid):
+                self.recorder.stop(rid)
+            case RecordingStopped():
+                self.recorder.stop_all()
+            case ConferenceClosed():
+                self.recorder.stop_all()
+                for member in list(self.members.values()):
+                    await self._drop_media(member)
+                    await member.connection.send(self._update([event]))
+                    await member.connection.close(CloseCode.NORMAL, "the conference is closed")
+                self.members.clear()
+
+    def _record(self, request_id: str) -> None:
+        """Start recording an intervention: its speaker, or its delegation's members."""
+        request = self.state.floor.requests[request_id]
+        delegation = self.state.delegations[request.delegation_id]
+        if request.speaker_id is not None:
+            speakers = frozenset({request.speaker_id})
+        else:
+            speakers = frozenset(
+                p.participant_id for p in self.state.members(delegation.delegation_id)
+            )
+        names = [self.state.participants[p].name for p in speakers if p in self.state.participants]
+        producers = [p for s in speakers for p in self.router.producers_of(s)]
+        self.recorder.start(
+            request_id, delegation.name, speakers, ", ".join(names) or delegation.name, producers
+        )
+
+    def _update(self, events: Sequence[Event], ref: MessageId | None = None) -> RoomUpdate:
+        return RoomUpdate(
+            self.seq,
+            tuple(e.to_dict() for e in events),
+            self.state.snapshot(),
+            self._clock(),
+            ref=ref,
+        )
+
+    # --- monitoring ----------------------------------------------------------------
+
+    async def _monitor_loop(self) -> None:
+        """Once a second: sample every stream, judge alerts, tell the technicians."""
+        while True:
+            await asyncio.sleep(MONITOR_INTERVAL)
+            if self._unstored:
+                await self._store_backlog()
+            samples = self._sampler.sample(self.router)
+            await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
+            technicians = self._technicians()
+            if technicians:
+                stats = MonitorStats(
+                    self._clock(),
+                    tuple(s.to_dict() for s in samples),
+                    tuple(a.to_dict() for a in self.alerts.active.values()),
+                )
+                await asyncio.gather(*(m.connection.send(stats) for m in technicians))
+
+    async def _announce_alerts(self, changes: list[tuple[Alert, Transition]]) -> None:
+        for alert, state in changes:
+            if state == "raised":
+                self.totals.alerts[alert.kind] += 1
+            logger.warning(
+                "alert %s %s: %s",
+                state,
+                alert.kind,
+                alert.message,
+                extra={"conference": self.id, "participant": alert.participant_id},
+            )
+            message = MonitorAlert(alert.to_dict(), AlertState(state))
+            await asyncio.gather(*(m.connection.send(message) for m in self._technicians()))
+
+    def _technicians(self) -> list[Member]:
+        return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
+
+    def request_keyframe(self, member: Member, producer_id: str) -> None:
+        """Technician action: ask a publisher for a keyframe."""
+        self._check_technical(member)
+        producer = self.router.producers.get(producer_id)
+        if producer is None:
+            raise JoinRefused("not_found", f"no producer {producer_id!r}")
+        producer.request_keyframe()
+
+    async def disconnect(self, member: Member, participant_id: str) -> None:
+        """Technician action: close a participant's connection; it may rejoin."""
+        self._check_technical(member)
+        target = self.members.get(participant_id)
+        if target is None:
+            raise JoinRefused("not_found", f"{participant_id!r} is not connected")
+        if target.info.role is Role.CHAIR:
+            raise JoinRefused("forbidden", "the chair cannot be disconnected")
+        await target.connection.close(CloseCode.DISCONNECTED, "disconnected by a technician")
+
+    @staticmethod
+    def _check_technical(member: Member) -> None:
+        if member.info.role not in MONITORING_ROLES:
+            raise JoinRefused("forbidden", "only technicians and the chair may do this")
+
+    # --- time -------------------------------------------------------------------
+
+    def _arm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        deadline = self.state.next_deadline()
+        if deadline is not None:
+            delay = max(0.0, deadline - self._clock())
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.call_later(delay, self._spawn_tick)
+
+    def _spawn_tick(self) -> None:
+        self._deadline = None
+        self._spawn(self._tick())
+
+    async def _tick(self) -> None:
+        async with self._lock:
+            events = self.state.tick(self._clock())
+            try:
+                await self._persist(events)
+            except StoreUnavailable:
+                # Nothing is applied unless stored: try again shortly.
+                asyncio.get_running_loop().call_later(1.0, self._spawn_tick)
+                return
+            await self._publish(events)
+            self._arm_deadline()  # also when nothing was due (a timer fired early)
+
+    # --- media --------------------------------------------------------------------
+
+    def _in_room(self) -> list[Member]:
+        return [m for m in self.members.values() if m.transport is not None]
+
+    def _start_media(self, member: Member) -> None:
+        if member.transport is not None:
+            return
+        connection = member.connection
 
         async def offer(sdp: str, revision: int, streams: list[StreamMapping]) -> None:
             await connection.send(
                 SubscribeOffer(sdp, revision, tuple(_stream_info(s) for s in streams))
             )
 
-        transport = self.router.create_transport(participant.id, offer)
-        member = Member(participant, connection, transport)
-        others = tuple(m.info for m in self.members.values())
-        self.members[participant.id] = member
-        await connection.send(
-            Welcome(
-                PROTOCOL_VERSION,
-                self.info(),
-                participant,
-                others,
-                tuple(_producer_info(p) for p in self.router.producers.values()),
-                ref=hello_id,
-            )
-        )
-        if previous is None:
-            await self.broadcast(ParticipantJoined(participant), exclude=participant.id)
-        return member
+        member.transport = self.router.create_transport(member.info.id, offer)
 
-    async def publish(self, member: Member, offer_sdp: str) -> str:
+    async def _drop_media(self, member: Member) -> None:
+        member.transport = None
+        await self.router.close_transport(member.info.id)
+
+    def _apply_floor_to_media(self) -> None:
+        """The floor is enforced here: audio is forwarded only from who may be heard."""
+        audible = self.state.audible_participants()
+        for producer in self.router.producers.values():
+            _gate(producer, audible)
+
+    def publisher(self, member: Member) -> PeerTransport:
         if member.info.role not in PUBLISHING_ROLES:
             raise JoinRefused("forbidden", f"a {member.info.role.value} does not publish media")
-        return await member.transport.answer_publish(offer_sdp)
+        if member.transport is None:
+            raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
+        return member.transport
 
-    async def subscribe_answer(self, member: Member, answer_sdp: str, revision: int) -> None:
-        await member.transport.apply_subscribe_answer(answer_sdp, revision)
-
-    async def leave(self, member: Member, reason: LeaveReason) -> None:
-        if self.members.get(member.info.id) is member:
-            await self._depart(member, reason, notify=True)
-
-    async def _depart(self, member: Member, reason: LeaveReason, *, notify: bool) -> None:
-        del self.members[member.info.id]
-        await self.router.close_transport(member.info.id)
-        if notify:
-            await self.broadcast(ParticipantLeft(member.info.id, reason))
-
-    async def broadcast(self, message: ServerMessage, exclude: str | None = None) -> None:
-        members = [m for m in self.members.values() if m.info.id != exclude]
-        await asyncio.gather(*(m.connection.send(message) for m in members))
+    def subscriber(self, member: Member) -> PeerTransport:
+        if member.transport is None:
+            raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
+        return member.transport
 
     def _producer_added(self, producer: Producer) -> None:
-        self._spawn(self.broadcast(ProducerAdded(_producer_info(producer))))
+        # Synchronous, before the first packet: a new microphone starts closed
+        # unless its owner may be heard.
+        _gate(producer, self.state.audible_participants())
+        self.recorder.attach(producer)
+        self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
 
     def _producer_removed(self, producer: Producer) -> None:
-        self._spawn(self.broadcast(ProducerRemoved(producer.id)))
+        self._spawn(self._broadcast(ProducerRemoved(producer.id)))
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    async def _broadcast(self, message: ServerMessage, exclude: str | None = None) -> None:
+        members = [m for m in self._in_room() if m.info.id != exclude]
+        await asyncio.gather(*(m.connection.send(message) for m in members))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def close(self, code: CloseCode, reason: str) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        if self._monitor is not None:
+            self._monitor.cancel()
+        self.recorder.stop_all()
+        for held in self.away.values():
+            held.cancel()
+        self.away.clear()
         members = list(self.members.values())
+        self.members.clear()
         await asyncio.gather(*(m.connection.close(code, reason) for m in members))
         await self.router.close()
-        self.members.clear()
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _gate(producer: Producer, audible: frozenset[str]) -> None:
+    if producer.kind != "audio":
+        return
+    if producer.owner in audible:
+        producer.resume()
+    else:
+        producer.pause()
 
 
 def _producer_info(producer: Producer) -> ProducerInfo:
@@ -198,3 +688,13 @@ def _producer_info(producer: Producer) -> ProducerInfo:
 
 def _stream_info(stream: StreamMapping) -> StreamInfo:
     return StreamInfo(stream.mid, stream.producer_id, stream.owner, MediaKind(stream.kind))
+
+
+__all__ = [
+    "ConferencePlan",
+    "Connection",
+    "DelegationPlan",
+    "JoinRefused",
+    "LiveConference",
+    "Member",
+]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -19,12 +21,26 @@ class ServerConfig:
     # Base of the join links printed and returned (defaults to http://host:port).
     public_url: str = ""
     demo: bool = False
+    # Where recordings of the floor are written, one folder per conference.
+    recordings: Path = Path("recordings")
+    # Seconds a participant whose connection dropped keeps its seat.
+    resume_grace: float = 30.0
+    # Redis for durable state and several nodes; None keeps state in memory.
+    redis_url: str | None = None
+    node_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    node_ttl: float = 10.0  # a node that misses heartbeats this long is dead
     log_json: bool = False
 
     def __post_init__(self) -> None:
         if not self.secret:
             # Links then only work until the process stops: fine for a demo.
             self.secret = secrets.token_urlsafe(32)
+
+    @property
+    def ws_url(self) -> str:
+        """The signaling URL other nodes redirect this node's clients to."""
+        base = self.base_url
+        return ("wss" + base[5:] if base.startswith("https") else "ws" + base[4:]) + "/ws"
 
     @property
     def base_url(self) -> str:

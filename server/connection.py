@@ -10,6 +10,7 @@ import time
 from aiohttp import WSMsgType, web
 
 from media.errors import MediaError
+from rooms import Command, RoomError
 from signaling import (
     MAX_MESSAGE_BYTES,
     Close,
@@ -21,8 +22,12 @@ from signaling import (
     Leave,
     LeaveReason,
     Outcome,
+    ParticipantDisconnect,
+    ProducerKeyframe,
     PublishAnswer,
     PublishOffer,
+    Redirect,
+    RoomCommand,
     Send,
     ServerMessage,
     SignalingSession,
@@ -32,8 +37,9 @@ from signaling import (
 )
 
 from .conference import JoinRefused, LiveConference, Member
-from .palabra import Palabra, palabra_of
-from .tokens import TokenError, verify_token
+from .palabra import Palabra, PlacedElsewhere, palabra_of
+from .redis_store import StoreUnavailable
+from .tokens import RESUME, TokenError, issue_resume_token, verify_token
 
 logger = logging.getLogger(__name__)
 
@@ -96,37 +102,68 @@ class WebSocketConnection:
                 await self._publish(message)
             case SubscribeAnswer():
                 await self._subscribe_answer(message)
+            case RoomCommand():
+                await self._room_command(message)
+            case ProducerKeyframe() | ParticipantDisconnect():
+                await self._technical(message)
             case Leave():
                 self._leave_reason = LeaveReason.LEFT
                 await self._depart()
 
     async def _hello(self, hello: Hello) -> None:
+        secret = self.palabra.config.secret
         try:
-            grant = verify_token(self.palabra.config.secret, hello.token)
-            conference = self.palabra.conferences.get(grant.conference)
+            grant = None
+            if hello.resume:
+                with contextlib.suppress(TokenError):  # fall back to the join token
+                    grant = verify_token(secret, hello.resume, purpose=RESUME)
+            if grant is None:
+                grant = verify_token(secret, hello.token)
+            conference = await self.palabra.conference_for(grant.conference)
             if conference is None:
                 raise JoinRefused(
                     "wrong_conference", f"conference {grant.conference!r} is not on this server"
                 )
             participant = conference.participant_from(grant)
+            conference.check_join(participant)
         except (TokenError, JoinRefused) as exc:
             await self._carry_out(self.session.reject(ErrorCode(exc.code), exc.message))
             return
-        self.session.accept(time.monotonic())
-        if self.session.state is State.JOINED:
-            self.conference = conference
-            self.member = await conference.join(participant, self, hello.id)
-            logger.info(
-                "joined conference=%s participant=%s role=%s",
-                conference.id,
-                participant.id,
-                participant.role.value,
+        except StoreUnavailable:
+            await self._carry_out(
+                self.session.reject(ErrorCode.UNAVAILABLE, "the event store is unavailable")
             )
+            return
+        except PlacedElsewhere as moved:
+            await self.send(Redirect(moved.url, ref=hello.id))
+            await self._carry_out(self.session.close(CloseCode.REDIRECT, "conference elsewhere"))
+            return
+        self.session.accept(time.monotonic())
+        if self.session.state is not State.JOINED:
+            return
+        try:
+            resume = issue_resume_token(secret, grant)
+            self.member = await conference.join(participant, self, hello.id, resume)
+        except JoinRefused as exc:  # the room changed since the check (locked meanwhile)
+            await self.send(Error(ErrorCode(exc.code), exc.message, ref=hello.id))
+            await self._carry_out(self.session.close(CloseCode.HANDSHAKE_FAILED, exc.code))
+            return
+        self.conference = conference
+        logger.info(
+            "joined %s as %s",
+            conference.id,
+            participant.role.value,
+            extra={
+                "conference": conference.id,
+                "participant": participant.id,
+                "role": participant.role.value,
+            },
+        )
 
     async def _publish(self, offer: PublishOffer) -> None:
         conference, member = self._joined()
         try:
-            sdp = await conference.publish(member, offer.sdp)
+            sdp = await conference.publisher(member).answer_publish(offer.sdp)
         except (MediaError, JoinRefused) as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=offer.id))
             return
@@ -135,9 +172,35 @@ class WebSocketConnection:
     async def _subscribe_answer(self, answer: SubscribeAnswer) -> None:
         conference, member = self._joined()
         try:
-            await conference.subscribe_answer(member, answer.sdp, answer.revision)
-        except MediaError as exc:
+            await conference.subscriber(member).apply_subscribe_answer(answer.sdp, answer.revision)
+        except (MediaError, JoinRefused) as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=answer.id))
+
+    async def _room_command(self, message: RoomCommand) -> None:
+        conference, member = self._joined()
+        try:
+            command = Command.from_dict({"kind": message.kind, **message.fields})
+            await conference.execute(command, member.info.id, message.id)
+        except RoomError as exc:
+            await self.send(Error(ErrorCode(exc.code.value), exc.message, ref=message.id))
+        except StoreUnavailable:
+            await self.send(
+                Error(
+                    ErrorCode.UNAVAILABLE,
+                    "the event store is unavailable; nothing changed",
+                    ref=message.id,
+                )
+            )
+
+    async def _technical(self, message: ProducerKeyframe | ParticipantDisconnect) -> None:
+        conference, member = self._joined()
+        try:
+            if isinstance(message, ProducerKeyframe):
+                conference.request_keyframe(member, message.producer_id)
+            else:
+                await conference.disconnect(member, message.participant_id)
+        except JoinRefused as exc:
+            await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
 
     def _joined(self) -> tuple[LiveConference, Member]:
         assert self.conference is not None and self.member is not None, "dispatched once joined"
@@ -149,10 +212,14 @@ class WebSocketConnection:
         if member is not None and conference is not None:
             await conference.leave(member, self._leave_reason)
             logger.info(
-                "left conference=%s participant=%s reason=%s",
+                "left %s (%s)",
                 conference.id,
-                member.info.id,
                 self._leave_reason.value,
+                extra={
+                    "conference": conference.id,
+                    "participant": member.info.id,
+                    "reason": self._leave_reason.value,
+                },
             )
 
 

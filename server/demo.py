@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from .conference import ConferenceSpec, Delegation
+from .conference import ConferencePlan, DelegationPlan
 from .config import ServerConfig
 from .tokens import issue_token
 
-DEMO_CONFERENCE = ConferenceSpec(
+DEMO_CONFERENCE = ConferencePlan(
     id="demo",
     title="Conversatorio Regional Migratorio",
-    delegations={
-        "gt": Delegation("gt", "Guatemala", "GT"),
-        "sv": Delegation("sv", "El Salvador", "SV"),
-        "cr": Delegation("cr", "Costa Rica", "CR"),
-    },
+    delegations=(
+        DelegationPlan("gt", "Guatemala", "GT"),
+        DelegationPlan("sv", "El Salvador", "SV"),
+        DelegationPlan("cr", "Costa Rica", "CR"),
+    ),
 )
 
 
-def demo_links(config: ServerConfig, spec: ConferenceSpec = DEMO_CONFERENCE) -> dict[str, str]:
+def demo_links(config: ServerConfig, spec: ConferencePlan = DEMO_CONFERENCE) -> dict[str, str]:
     """One join link per role: the chair, each delegation's head, a technician."""
     seats: list[tuple[str, str, str, str | None]] = [
         ("chair", "chair", "Presidencia (Honduras)", None)
     ]
     seats += [
         (f"head:{d.id}", "head", f"Jefatura de delegación — {d.name}", d.id)
-        for d in spec.delegations.values()
+        for d in spec.delegations
     ]
     seats.append(("technician", "technician", "Técnico de sala", None))
     links = {}

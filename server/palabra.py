@@ -1,42 +1,189 @@
-"""Everything one server process holds, reachable from the aiohttp app."""
+"""Everything one server process (one node) holds, reachable from the aiohttp app.
+
+With Redis, several nodes share the conferences: each conference is placed
+on one node (``server.cluster``), a node loads it from the event log when it
+claims it, and a client that reaches another node is redirected to the owner.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from media.router import Router
+from rooms import EventStore, MemoryEventStore
 from signaling import CloseCode
 
-from .conference import ConferenceSpec, LiveConference
+from .cluster import NodeRegistry
+from .conference import ConferencePlan, JoinRefused, LiveConference
 from .config import ServerConfig
+from .monitor import Totals
+from .redis_store import StoreUnavailable
 
 if TYPE_CHECKING:
     from .connection import WebSocketConnection
 
+logger = logging.getLogger(__name__)
+
+
+class PlacedElsewhere(Exception):
+    """The conference lives on another node: reconnect to ``url``."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
 
 class Palabra:
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: EventStore | None = None,
+        registry: NodeRegistry | None = None,
+    ) -> None:
         self.config = config
+        self.store: EventStore = store if store is not None else MemoryEventStore()
+        self.registry = registry
         self.conferences: dict[str, LiveConference] = {}
         self.connections: set[WebSocketConnection] = set()
+        self.totals = Totals()  # process-wide figures for /metrics
+        self.ready = False  # set once the start-up conferences are open
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._placing = asyncio.Lock()
 
-    def add_conference(self, spec: ConferenceSpec) -> LiveConference:
-        if spec.id in self.conferences:
-            raise ValueError(f"conference {spec.id!r} exists")
-        conference = LiveConference(spec, Router())
-        self.conferences[spec.id] = conference
-        return conference
+    @property
+    def node_id(self) -> str:
+        return self.registry.node_id if self.registry is not None else "local"
+
+    async def start(self, plans: list[ConferencePlan]) -> None:
+        """Join the cluster, open the start-up conferences and this node's others."""
+        if self.registry is not None:
+            await self.registry.heartbeat(self._load())
+            self._heartbeat = asyncio.ensure_future(self._beat())
+        for plan in plans:
+            await self.open_conference(plan)
+        if self.registry is not None:
+            # After a restart: take back this node's conferences, and orphans.
+            for conference_id in await self.store.conferences():
+                with contextlib.suppress(PlacedElsewhere, JoinRefused):
+                    await self.conference_for(conference_id)
+        self.ready = True
+
+    async def open_conference(self, plan: ConferencePlan) -> LiveConference:
+        """Create the conference (or load it, when the store already has it)."""
+        async with self._placing:
+            if plan.id in self.conferences:
+                return self.conferences[plan.id]
+            await self._claim(plan.id)
+            conference = await LiveConference.open(
+                plan,
+                self.store,
+                Router(),
+                self.totals,
+                recordings=self.config.recordings,
+                resume_grace=self.config.resume_grace,
+            )
+            self.conferences[plan.id] = conference
+            return conference
+
+    async def conference_for(self, conference_id: str) -> LiveConference | None:
+        """The conference, loaded here if this node may own it; None if unknown.
+
+        Raises :class:`PlacedElsewhere` when another live node owns it.
+        """
+        async with self._placing:
+            conference = self.conferences.get(conference_id)
+            if conference is not None or self.registry is None:
+                return conference
+            if await self.store.last_seq(conference_id) == 0:
+                return None
+            await self._claim(conference_id)
+            conference = await LiveConference.load(
+                conference_id,
+                self.store,
+                Router(),
+                self.totals,
+                recordings=self.config.recordings,
+                resume_grace=self.config.resume_grace,
+            )
+            self.conferences[conference_id] = conference
+            logger.info(
+                "conference %s placed here", conference_id, extra={"conference": conference_id}
+            )
+            return conference
+
+    async def _claim(self, conference_id: str) -> None:
+        if self.registry is None:
+            return
+        owner = await self.registry.claim(conference_id)
+        if owner != self.registry.node_id:
+            nodes = await self.registry.live_nodes()
+            url = nodes[owner].url if owner in nodes else ""
+            raise PlacedElsewhere(url)
+
+    def _load(self) -> dict[str, int]:
+        return {
+            "conferences": len(self.conferences),
+            "connections": len(self.connections),
+        }
+
+    async def _beat(self) -> None:
+        """Heartbeat; after a lapse, give up conferences another node took over."""
+        assert self.registry is not None
+        while True:
+            await asyncio.sleep(self.registry.ttl / 3)
+            try:
+                continuous = await self.registry.heartbeat(self._load())
+                if not continuous:
+                    await self._check_placement()
+            except StoreUnavailable:
+                logger.warning("cannot heartbeat: Redis unavailable")
+
+    async def _check_placement(self) -> None:
+        assert self.registry is not None
+        for conference_id, conference in list(self.conferences.items()):
+            if await self.registry.owner(conference_id) != self.registry.node_id:
+                logger.warning(
+                    "conference %s moved to another node",
+                    conference_id,
+                    extra={"conference": conference_id},
+                )
+                del self.conferences[conference_id]
+                await conference.close(CloseCode.GOING_AWAY, "conference moved to another node")
+
+    async def readiness(self) -> str | None:
+        """None when ready; otherwise what is missing."""
+        if not self.ready:
+            return "starting"
+        try:
+            await self.store.conferences()
+        except Exception as exc:  # any store failure means not ready
+            return f"event store unavailable ({type(exc).__name__})"
+        return None
 
     async def shutdown(self) -> None:
-        """Close every connection and conference with 1001, reason given."""
+        """Close every connection and conference with 1001, reason given.
+
+        Participants keep their seats in the log: after a restart (or on the
+        node that takes over) they resume within the grace period.
+        """
+        self.ready = False
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         reason = "server shutting down"
         await asyncio.gather(*(c.close(CloseCode.GOING_AWAY, reason) for c in self.connections))
         await asyncio.gather(
             *(c.close(CloseCode.GOING_AWAY, reason) for c in self.conferences.values())
         )
+        if self.registry is not None:
+            with contextlib.suppress(StoreUnavailable):
+                for conference_id in self.conferences:
+                    await self.registry.release(conference_id)
+                await self.registry.leave()
 
 
 PALABRA: web.AppKey[Palabra] = web.AppKey("palabra", Palabra)

@@ -46,6 +46,7 @@ def issue_token(
     ttl: float = 24 * 3600,
     participant: str | None = None,
     now: float | None = None,
+    purpose: str | None = None,
 ) -> str:
     issued = time.time() if now is None else now
     claims = {
@@ -58,11 +59,39 @@ def issue_token(
         "iat": int(issued),
         "exp": int(issued + ttl),
     }
+    if purpose is not None:
+        claims["typ"] = purpose
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str, *, now: float | None = None) -> JoinGrant:
-    """Check signature, expiry and shape; raise :class:`TokenError` otherwise."""
+RESUME = "resume"  # the `typ` claim of resume tokens
+
+
+def issue_resume_token(secret: str, grant: JoinGrant, ttl: float = 12 * 3600) -> str:
+    """A token to come back with after a dropped connection (``hello.resume``).
+
+    It names the same seat as the join token it was issued for, and outlives
+    it, so that a meeting running past the link's expiry is not cut off.
+    """
+    return issue_token(
+        secret,
+        conference=grant.conference,
+        role=grant.role,
+        name=grant.name,
+        delegation=grant.delegation,
+        ttl=ttl,
+        participant=grant.participant,
+        purpose=RESUME,
+    )
+
+
+def verify_token(
+    secret: str, token: str, *, now: float | None = None, purpose: str | None = None
+) -> JoinGrant:
+    """Check signature, expiry, purpose and shape; raise :class:`TokenError` otherwise.
+
+    ``purpose`` None is a join token; ``"resume"`` a resume token.
+    """
     try:
         claims = jwt.decode(
             token,
@@ -76,6 +105,8 @@ def verify_token(secret: str, token: str, *, now: float | None = None) -> JoinGr
     current = time.time() if now is None else now
     if not isinstance(claims["exp"], int) or claims["exp"] <= current:
         raise TokenError("token_expired", "the join token has expired")
+    if claims.get("typ") != purpose:
+        raise TokenError("invalid_token", "the token is not meant for this")
     fields = {k: claims.get(k) for k in ("conf", "role", "name", "sub")}
     if not all(isinstance(v, str) and v for v in fields.values()):
         raise TokenError("invalid_token", "the join token lacks conference, role, name or sub")

@@ -2,17 +2,25 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
+from rooms import Settings
 from server.app import create_app
 from server.client import PalabraClient
+from server.conference import ConferencePlan
 from server.config import ServerConfig
 from server.demo import DEMO_CONFERENCE
 from server.palabra import Palabra, palabra_of
 from server.tokens import issue_token
+
+# The media tests run an informal segment: no lobby, everyone heard.
+OPEN_FLOOR = Settings(lobby_enabled=False, open_floor=True)
 
 SECRET = "integration-secret-of-at-least-32-bytes"
 
@@ -46,13 +54,27 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[RunningServer]:
-    port = free_port()
-    config = ServerConfig(
-        host="127.0.0.1", port=port, media_addresses=["127.0.0.1"], secret=SECRET, demo=True
+def settings() -> Settings:
+    """The demo conference's settings; override in a test module to change them."""
+    return OPEN_FLOOR
+
+
+def demo_plan(settings: Settings) -> ConferencePlan:
+    return ConferencePlan(
+        DEMO_CONFERENCE.id, DEMO_CONFERENCE.title, DEMO_CONFERENCE.delegations, settings
     )
-    app = create_app(config)
-    palabra_of(app).add_conference(DEMO_CONFERENCE)
+
+
+@asynccontextmanager
+async def running_server(
+    plans: list[ConferencePlan], port: int | None = None, **config: Any
+) -> AsyncIterator[RunningServer]:
+    """A real server on a loopback port; ``config`` overrides ServerConfig fields."""
+    port = port or free_port()
+    settings = ServerConfig(
+        host="127.0.0.1", port=port, media_addresses=["127.0.0.1"], secret=SECRET, **config
+    )
+    app = create_app(settings, plans)
     runner = web.AppRunner(app, shutdown_timeout=2.0)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -60,6 +82,12 @@ async def server() -> AsyncIterator[RunningServer]:
         yield RunningServer(palabra_of(app), port)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def server(settings: Settings, tmp_path: Path) -> AsyncIterator[RunningServer]:
+    async with running_server([demo_plan(settings)], recordings=tmp_path / "recordings") as s:
+        yield s
 
 
 ClientFactory = Callable[..., Awaitable[PalabraClient]]

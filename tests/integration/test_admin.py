@@ -1,0 +1,184 @@
+"""The REST admin API and the minutes export, over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from server.client import PalabraClient
+from server.tokens import issue_token
+
+from .conftest import SECRET, ClientFactory, RunningServer
+from .media_tracks import ToneTrack
+
+
+@pytest.fixture
+async def http(server: RunningServer) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as session:
+        yield session
+
+
+ADMIN = {"Authorization": f"Bearer {SECRET}"}
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    method: str,
+    path: str,
+    body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    async with http.request(
+        method, path, json=body, headers=ADMIN if headers is None else headers
+    ) as response:
+        return response.status, await response.json()
+
+
+async def test_create_a_conference_and_join_it_with_an_issued_link(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    status, created = await call(
+        http,
+        "POST",
+        "/api/conferences",
+        {
+            "id": "cumbre",
+            "title": "Cumbre de Cancilleres",
+            "delegations": [{"id": "hn", "name": "Honduras", "code": "HN"}],
+            "settings": {"lobby_enabled": False},
+        },
+    )
+    assert status == 201 and created["title"] == "Cumbre de Cancilleres"
+    status, _ = await call(
+        http,
+        "POST",
+        "/api/conferences/cumbre/delegations",
+        {"id": "pa", "name": "Panamá", "code": "PA"},
+    )
+    assert status == 201
+    status, issued = await call(
+        http,
+        "POST",
+        "/api/conferences/cumbre/tokens",
+        {"role": "head", "name": "Canciller de Panamá", "delegation": "pa"},
+    )
+    assert status == 201 and issued["url"].endswith(f"/c/cumbre?t={issued['token']}")
+
+    client = PalabraClient(server.ws_url, issued["token"], media_addresses=["127.0.0.1"])
+    try:
+        welcome = await client.join()
+        assert welcome.conference.title == "Cumbre de Cancilleres"
+        assert welcome.you.delegation is not None and welcome.you.delegation.code == "PA"
+    finally:
+        await client.close()
+    status, listed = await call(http, "GET", "/api/conferences")
+    assert {"id": "cumbre", "title": "Cumbre de Cancilleres"} in listed["conferences"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("POST", "/api/conferences", {"id": "demo", "title": "Otra"}, 409, "already_exists"),
+        ("POST", "/api/conferences", {"id": "Bad Id!", "title": "X"}, 400, "invalid_argument"),
+        ("POST", "/api/conferences", {"title": "Sin id"}, 400, "invalid_argument"),
+        (
+            "POST",
+            "/api/conferences/demo/delegations",
+            {"id": "gt", "name": "Guatemala", "code": "GT"},
+            409,
+            "already_exists",
+        ),
+        (
+            "POST",
+            "/api/conferences/demo/delegations",
+            {"id": "mx", "name": "México", "code": "mexico"},
+            400,
+            "invalid_argument",
+        ),
+        (
+            "POST",
+            "/api/conferences/demo/tokens",
+            {"role": "head", "name": "X", "delegation": "zz"},
+            400,
+            "invalid_token",
+        ),
+    ],
+)
+async def test_admin_api_refusals(
+    server: RunningServer,
+    http: aiohttp.ClientSession,
+    method: str,
+    path: str,
+    body: object,
+    status: int,
+    code: str,
+) -> None:
+    seq = server.palabra.conferences["demo"].seq
+    got_status, got = await call(http, method, path, body)
+    assert (got_status, got["error"]["code"]) == (status, code)
+    assert server.palabra.conferences["demo"].seq == seq
+
+
+async def test_admin_api_needs_the_secret(http: aiohttp.ClientSession) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": SECRET}):
+        status, body = await call(http, "GET", "/api/conferences", headers=headers)
+        assert (status, body["error"]["code"]) == (401, "unauthorized")
+
+
+@pytest.fixture
+def settings() -> Any:
+    from rooms import Settings
+
+    return Settings(lobby_enabled=False)
+
+
+async def test_minutes_list_interventions_and_totals(
+    server: RunningServer, connect: ClientFactory, http: aiohttp.ClientSession
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    speaker = await connect(name="Canciller de Costa Rica", delegation="cr")
+    await speaker.publish(audio=ToneTrack())
+    update = await speaker.command("floor.request", delegation_id="cr")
+    [request] = [e for e in update.events if e["type"] == "floor.requested"]
+    await chair.command("floor.grant", request_id=request["request_id"], unlimited=True)
+    await speaker.command("floor.release", request_id=request["request_id"])
+
+    chair_token = issue_token(SECRET, conference="demo", role="chair", name="P")
+    async with http.get(f"/c/demo/minutes?t={chair_token}&format=json") as response:
+        assert response.status == 200
+        record = await response.json()
+    [intervention] = record["interventions"]
+    assert intervention["delegation"] == "Costa Rica"
+    assert intervention["speaker"] == "Canciller de Costa Rica"
+    assert intervention["ended"] == "released"
+    assert intervention["duration"] >= 0
+    [total] = [t for t in record["totals"] if t["delegation_id"] == "cr"]
+    assert total["interventions"] == 1
+
+    async with http.get(f"/c/demo/minutes?t={chair_token}&format=csv") as response:
+        rows = list(csv.DictReader(io.StringIO(await response.text())))
+    assert [row["delegation"] for row in rows] == ["Costa Rica"]
+    async with http.get(f"/c/demo/minutes?t={chair_token}&format=md") as response:
+        assert "Costa Rica" in await response.text()
+
+
+@pytest.mark.parametrize(
+    ("claims", "status", "code"),
+    [
+        ({"role": "head", "delegation": "gt"}, 403, "forbidden"),
+        ({"role": "chair", "conference": "otra"}, 403, "wrong_conference"),
+        ({"role": "chair", "ttl": -1}, 401, "token_expired"),
+    ],
+)
+async def test_minutes_refusals(
+    http: aiohttp.ClientSession, claims: dict[str, Any], status: int, code: str
+) -> None:
+    token = issue_token(SECRET, conference=claims.pop("conference", "demo"), name="X", **claims)
+    async with http.get(f"/c/demo/minutes?t={token}") as response:
+        assert response.status == status
+        assert (await response.json())["error"]["code"] == code
