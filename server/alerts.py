@@ -1,0 +1,169 @@
+"""Stream health alerts for technicians: pure rules with explicit time.
+
+Each alert is raised once and cleared once the stream recovers; thresholds
+have hysteresis and loss and RTT must be sustained, so a single bad second
+does not make the dashboard flicker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Transition = Literal["raised", "cleared"]
+
+
+@dataclass(frozen=True)
+class StreamSample:
+    """One stream's figures over the last sampling interval."""
+
+    id: str  # the producer id (direction "in") or consumer id ("out")
+    direction: Literal["in", "out"]
+    producer_id: str
+    participant_id: str  # the publisher
+    subscriber_id: str | None
+    kind: str
+    codec: str
+    paused: bool
+    packets: int
+    bytes: int
+    bitrate_kbps: float
+    frames: int
+    fps: float
+    keyframes: int
+    packets_lost: int
+    loss: float  # fraction 0..1 over the interval
+    jitter_ms: float
+    rtt_ms: float | None
+    nacks: int
+    plis: int
+    silent_for: float | None  # seconds since the last packet ("in" only)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: str
+    kind: Literal["freeze", "loss", "rtt", "publisher_gone"]
+    participant_id: str
+    producer_id: str | None
+    subscriber_id: str | None
+    since: float
+    value: float | None
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class Thresholds:
+    freeze_after: float = 2.0  # seconds without a packet on a live video stream
+    loss: float = 0.05
+    loss_clear: float = 0.02
+    rtt: float = 300.0  # milliseconds
+    rtt_clear: float = 250.0
+    sustain: int = 3  # consecutive samples over the threshold before raising
+
+
+@dataclass
+class AlertRules:
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    active: dict[str, Alert] = field(default_factory=dict)
+    _streak: dict[str, int] = field(default_factory=dict)
+
+    def evaluate(
+        self, samples: Iterable[StreamSample], now: float
+    ) -> list[tuple[Alert, Transition]]:
+        """Compare this second's samples with the rules; return what changed."""
+        changes: list[tuple[Alert, Transition]] = []
+        seen: set[str] = set()
+        t = self.thresholds
+        for s in samples:
+            if s.direction == "in" and s.kind == "video" and not s.paused:
+                frozen = s.silent_for is not None and s.silent_for > t.freeze_after
+                alert = self._alert(
+                    "freeze",
+                    s,
+                    now,
+                    s.silent_for,
+                    f"video frozen: no packet for {s.silent_for or 0:.1f} s",
+                )
+                seen.add(alert.id)
+                changes += self._judge(alert, frozen, not frozen, sustain=1)
+            if s.packets or s.packets_lost:
+                alert = self._alert(
+                    "loss", s, now, s.loss, f"packet loss {s.loss:.0%} ({s.direction})"
+                )
+                seen.add(alert.id)
+                changes += self._judge(alert, s.loss > t.loss, s.loss < t.loss_clear)
+            if s.rtt_ms is not None:
+                alert = self._alert("rtt", s, now, s.rtt_ms, f"round-trip time {s.rtt_ms:.0f} ms")
+                seen.add(alert.id)
+                changes += self._judge(alert, s.rtt_ms > t.rtt, s.rtt_ms < t.rtt_clear)
+        # Streams that are gone take their alerts with them, except publisher_gone.
+        for key in [k for k in self.active if k not in seen and not k.startswith("gone:")]:
+            changes.append((self.active.pop(key), "cleared"))
+        for key in [k for k in self._streak if k not in seen]:
+            del self._streak[key]
+        return changes
+
+    @staticmethod
+    def _alert(
+        kind: Literal["freeze", "loss", "rtt"],
+        s: StreamSample,
+        now: float,
+        value: float | None,
+        message: str,
+    ) -> Alert:
+        return Alert(
+            f"{kind}:{s.id}",
+            kind,
+            s.participant_id,
+            s.producer_id,
+            s.subscriber_id,
+            now,
+            value,
+            message,
+        )
+
+    def publisher_gone(self, participant_id: str, now: float) -> list[tuple[Alert, Transition]]:
+        """A publishing participant lost its connection without leaving."""
+        key = f"gone:{participant_id}"
+        if key in self.active:
+            return []
+        alert = Alert(
+            key,
+            "publisher_gone",
+            participant_id,
+            None,
+            None,
+            now,
+            None,
+            "publisher disconnected without leaving",
+        )
+        self.active[key] = alert
+        return [(alert, "raised")]
+
+    def publisher_back(self, participant_id: str) -> list[tuple[Alert, Transition]]:
+        alert = self.active.pop(f"gone:{participant_id}", None)
+        return [(alert, "cleared")] if alert is not None else []
+
+    def _judge(
+        self, alert: Alert, bad: bool, good: bool, sustain: int | None = None
+    ) -> list[tuple[Alert, Transition]]:
+        key = alert.id
+        if key in self.active:
+            if good:
+                return [(self.active.pop(key), "cleared")]
+            return []
+        streak = self._streak.get(key, 0) + 1 if bad else 0
+        self._streak[key] = streak
+        if streak >= (self.thresholds.sustain if sustain is None else sustain):
+            self._streak[key] = 0
+            self.active[key] = alert
+            return [(alert, "raised")]
+        return []

@@ -1,0 +1,189 @@
+"""Technicians' live monitoring: stats, alerts, actions, and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from rooms import Settings
+from server.client import ClientError, PalabraClient
+from signaling import MonitorAlert, MonitorStats, ParticipantDisconnect, ProducerKeyframe
+
+from .conftest import ClientFactory, RunningServer
+from .media_tracks import ColourTrack, ToneTrack
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(lobby_enabled=False, open_floor=True)
+
+
+class PausableColourTrack(ColourTrack):
+    """A camera that can stop sending, as a frozen capture device would."""
+
+    def __init__(self, colour: str) -> None:
+        super().__init__(colour)
+        self.running = asyncio.Event()
+        self.running.set()
+
+    async def recv(self) -> Any:
+        await self.running.wait()
+        return await super().recv()
+
+
+def lossy(client: PalabraClient, kind: str, ratio: float) -> None:
+    """Drop a share of the client's outgoing RTP of one kind, as a bad network would."""
+    [sender] = [s for s in client.publisher.getSenders() if s.kind == kind]
+    transport = sender.transport
+    send = transport._send_rtp
+    rng = random.Random(7)
+
+    async def maybe_send(data: bytes) -> None:
+        is_rtcp = len(data) > 1 and 192 <= data[1] <= 223
+        if is_rtcp or rng.random() >= ratio:
+            await send(data)
+
+    transport._send_rtp = maybe_send
+
+
+def latest_stats(client: PalabraClient) -> MonitorStats:
+    return [m for m in client.messages if isinstance(m, MonitorStats)][-1]
+
+
+def alerts(client: PalabraClient, kind: str, state: str) -> list[Mapping[str, object]]:
+    return [
+        m.alert
+        for m in client.messages
+        if isinstance(m, MonitorAlert) and m.alert["kind"] == kind and m.state == state
+    ]
+
+
+async def test_technician_sees_every_stream_live(connect: ClientFactory) -> None:
+    technician = await connect(name="Técnico", delegation=None, role="technician")
+    publisher = await connect(name="Canciller", delegation="gt")
+    listener = await connect(name="Asesor", delegation="sv")
+    await publisher.publish(video=ColourTrack("red"), audio=ToneTrack())
+    await listener.wait_for_streams(2, frames=10, timeout=15)
+
+    def complete() -> bool:
+        stats = [m for m in technician.messages if isinstance(m, MonitorStats)]
+        if not stats:
+            return False
+        streams = stats[-1].streams
+        # In: audio and video; out: both to the listener and to the technician.
+        return len(streams) == 6 and all(s["bitrate_kbps"] > 0 for s in streams)  # type: ignore[operator]
+
+    await technician.wait_for(complete, timeout=10)
+    streams = latest_stats(technician).streams
+    publisher_id = publisher.welcome.you.id  # type: ignore[union-attr]
+    subscribers = {c.welcome.you.id for c in (listener, technician)}  # type: ignore[union-attr]
+    kinds = sorted((s["direction"], s["kind"]) for s in streams)
+    assert kinds == [
+        ("in", "audio"),
+        ("in", "video"),
+        *[("out", "audio")] * 2,
+        *[("out", "video")] * 2,
+    ]
+    assert {s["subscriber_id"] for s in streams if s["direction"] == "out"} == subscribers
+    video_in = next(s for s in streams if s["direction"] == "in" and s["kind"] == "video")
+    assert video_in["participant_id"] == publisher_id and video_in["codec"] == "VP8"
+    assert video_in["fps"] > 10  # type: ignore[operator]
+    # Only technicians (and the chair) get the feed.
+    assert not any(isinstance(m, MonitorStats) for m in listener.messages)
+
+
+async def test_packet_loss_raises_an_alert(connect: ClientFactory) -> None:
+    technician = await connect(name="Técnico", delegation=None, role="technician")
+    publisher = await connect(name="Canciller", delegation="cr")
+    await publisher.publish(audio=ToneTrack())
+    lossy(publisher, "audio", 0.2)
+    await technician.wait_for(lambda: bool(alerts(technician, "loss", "raised")), timeout=10)
+    [alert] = alerts(technician, "loss", "raised")
+    assert alert["participant_id"] == publisher.welcome.you.id  # type: ignore[union-attr]
+    stream = next(s for s in latest_stats(technician).streams if s["id"] == alert["producer_id"])
+    assert stream["packets_lost"] > 0  # type: ignore[operator]
+
+
+async def test_a_frozen_camera_raises_and_clears_an_alert(connect: ClientFactory) -> None:
+    technician = await connect(name="Técnico", delegation=None, role="technician")
+    publisher = await connect(name="Canciller", delegation="gt")
+    camera = PausableColourTrack("green")
+    await publisher.publish(video=camera)
+    await technician.wait_for(lambda: bool(technician.producers), timeout=10)
+    await asyncio.sleep(1.5)
+    assert not alerts(technician, "freeze", "raised")
+
+    camera.running.clear()
+    await technician.wait_for(lambda: bool(alerts(technician, "freeze", "raised")), timeout=8)
+    camera.running.set()
+    await technician.wait_for(lambda: bool(alerts(technician, "freeze", "cleared")), timeout=8)
+
+
+async def test_technician_actions_and_their_refusal(connect: ClientFactory) -> None:
+    technician = await connect(name="Técnico", delegation=None, role="technician")
+    publisher = await connect(name="Canciller", delegation="gt")
+    other = await connect(name="Asesor", delegation="sv")
+    await publisher.publish(video=ColourTrack("blue"))
+    await technician.wait_for(lambda: bool(technician.producers), timeout=10)
+    [producer_id] = technician.producers
+
+    for actor, message in (
+        (other, ProducerKeyframe(producer_id, id=other.next_id())),
+        (other, ParticipantDisconnect(technician.welcome.you.id, id=other.next_id())),  # type: ignore[union-attr]
+    ):
+        with pytest.raises(ClientError) as refused:
+            await actor.request(message, timeout=3)
+        assert refused.value.error.code == "forbidden"
+
+    with pytest.raises(ClientError) as unknown:
+        await technician.request(ProducerKeyframe("p-none", id=technician.next_id()), timeout=3)
+    assert unknown.value.error.code == "not_found"
+
+    await technician.send(ProducerKeyframe(producer_id, id=technician.next_id()))
+    await technician.send(ParticipantDisconnect(other.welcome.you.id))  # type: ignore[union-attr]
+    await other.wait_for(other.closed.is_set)
+    assert other.close_code == 4004
+
+
+async def test_metrics_parse_and_move_with_the_traffic(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    async def scrape() -> dict[str, float]:
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            text = await response.text()
+        values: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                key = sample.name + "".join(f",{k}={v}" for k, v in sorted(sample.labels.items()))
+                values[key] = sample.value
+        return values
+
+    before = await scrape()
+    publisher = await connect(name="Canciller", delegation="gt")
+    listener = await connect(name="Asesor", delegation="sv")
+    await publisher.publish(video=ColourTrack("red"), audio=ToneTrack())
+    await listener.wait_for_streams(2, frames=10, timeout=15)
+    await asyncio.sleep(2.5)  # the monitor samples once a second
+    after = await scrape()
+    assert after["palabra_conferences"] == 1
+    assert after["palabra_producers,conference=demo,kind=video"] == 1
+    assert after["palabra_consumers,conference=demo,kind=audio"] == 1
+    assert after["palabra_participants,conference=demo,where=room"] == 2
+    assert after["palabra_consumers,conference=demo,kind=video"] == 1
+    assert after["palabra_forwarded_packets_total"] > before["palabra_forwarded_packets_total"]
+    assert after["palabra_forwarded_bytes_total"] > 0
+    assert after["process_resident_memory_bytes"] > 0
+
+
+async def test_health_and_readiness(server: RunningServer) -> None:
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as http:
+        for path in ("/healthz", "/readyz"):
+            async with http.get(path) as response:
+                assert response.status == 200

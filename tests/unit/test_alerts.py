@@ -1,0 +1,102 @@
+from dataclasses import replace
+
+from server.alerts import AlertRules, StreamSample, Thresholds
+
+VIDEO_IN = StreamSample(
+    id="p-1",
+    direction="in",
+    producer_id="p-1",
+    participant_id="gt",
+    subscriber_id=None,
+    kind="video",
+    codec="VP8",
+    paused=False,
+    packets=50,
+    bytes=60_000,
+    bitrate_kbps=480.0,
+    frames=30,
+    fps=30.0,
+    keyframes=0,
+    packets_lost=0,
+    loss=0.0,
+    jitter_ms=2.0,
+    rtt_ms=None,
+    nacks=0,
+    plis=0,
+    silent_for=0.01,
+)
+AUDIO_OUT = replace(
+    VIDEO_IN,
+    id="c-1",
+    direction="out",
+    kind="audio",
+    codec="opus",
+    subscriber_id="sv",
+    rtt_ms=40.0,
+    silent_for=None,
+)
+
+
+def test_freeze_is_raised_once_and_cleared_on_recovery() -> None:
+    rules = AlertRules()
+    assert rules.evaluate([VIDEO_IN], 0.0) == []
+    frozen = replace(VIDEO_IN, packets=0, silent_for=2.5)
+    [(alert, state)] = rules.evaluate([frozen], 1.0)
+    assert (alert.kind, state, alert.participant_id) == ("freeze", "raised", "gt")
+    assert rules.evaluate([replace(frozen, silent_for=3.5)], 2.0) == []
+    [(cleared, state)] = rules.evaluate([VIDEO_IN], 3.0)
+    assert (cleared.id, state) == (alert.id, "cleared")
+
+
+def test_a_paused_or_audio_stream_never_freezes() -> None:
+    rules = AlertRules()
+    silent = replace(VIDEO_IN, packets=0, silent_for=10.0)
+    assert rules.evaluate([replace(silent, paused=True)], 0.0) == []
+    assert rules.evaluate([replace(silent, kind="audio")], 1.0) == []
+
+
+def test_loss_must_be_sustained_and_clears_below_the_lower_threshold() -> None:
+    rules = AlertRules(Thresholds(sustain=3))
+    lossy = replace(AUDIO_OUT, loss=0.08, packets_lost=4)
+    assert rules.evaluate([lossy], 0.0) == []
+    assert rules.evaluate([lossy], 1.0) == []
+    [(alert, state)] = rules.evaluate([lossy], 2.0)
+    assert (alert.kind, state, alert.subscriber_id) == ("loss", "raised", "sv")
+    assert rules.evaluate([replace(lossy, loss=0.03)], 3.0) == []  # hysteresis
+    [(_, state)] = rules.evaluate([replace(lossy, loss=0.0)], 4.0)
+    assert state == "cleared"
+
+
+def test_a_good_second_resets_the_streak() -> None:
+    rules = AlertRules(Thresholds(sustain=2))
+    lossy = replace(AUDIO_OUT, loss=0.5)
+    assert rules.evaluate([lossy], 0.0) == []
+    assert rules.evaluate([AUDIO_OUT], 1.0) == []
+    assert rules.evaluate([lossy], 2.0) == []
+
+
+def test_high_rtt() -> None:
+    rules = AlertRules(Thresholds(sustain=1))
+    [(alert, state)] = rules.evaluate([replace(AUDIO_OUT, rtt_ms=450.0)], 0.0)
+    assert (alert.kind, state, alert.value) == ("rtt", "raised", 450.0)
+    assert rules.evaluate([replace(AUDIO_OUT, rtt_ms=280.0)], 1.0) == []
+    [(_, state)] = rules.evaluate([AUDIO_OUT], 2.0)
+    assert state == "cleared"
+
+
+def test_alerts_of_a_vanished_stream_are_cleared() -> None:
+    rules = AlertRules()
+    rules.evaluate([replace(VIDEO_IN, silent_for=9.0)], 0.0)
+    [(alert, state)] = rules.evaluate([], 1.0)
+    assert (alert.kind, state) == ("freeze", "cleared")
+
+
+def test_publisher_gone_until_back() -> None:
+    rules = AlertRules()
+    [(alert, state)] = rules.publisher_gone("gt", 5.0)
+    assert (alert.kind, state) == ("publisher_gone", "raised")
+    assert rules.publisher_gone("gt", 6.0) == []
+    assert rules.evaluate([], 7.0) == []  # not tied to a stream
+    [(_, state)] = rules.publisher_back("gt")
+    assert state == "cleared"
+    assert rules.publisher_back("gt") == []
