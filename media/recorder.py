@@ -1,0 +1,171 @@
+"""Recording forwarded media into Matroska/WebM files, without transcoding.
+
+The recorder takes the same RTP payloads the SFU forwards: VP8 payloads are
+reassembled into frames (RFC 7741 descriptors stripped), Opus payloads are
+frames already; PyAV only muxes them. Timestamps come from RTP, anchored to
+the arrival time of each stream's first packet so that audio and video line
+up.
+"""
+
+from __future__ import annotations
+
+import fractions
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+
+MILLISECONDS = fractions.Fraction(1, 1000)
+CLOCK_RATES = {"audio": 48000, "video": 90000}
+
+
+def vp8_descriptor_length(payload: bytes) -> int:
+    """Length of the VP8 payload descriptor at the start of an RTP payload."""
+    pos = 1
+    if payload[0] & 0x80:
+        flags = payload[1]
+        pos = 2
+        if flags & 0x80:
+            pos += 2 if payload[pos] & 0x80 else 1
+        if flags & 0x40:
+            pos += 1
+        if flags & 0x30:
+            pos += 1
+    return pos
+
+
+def vp8_dimensions(frame: bytes) -> tuple[int, int] | None:
+    """Width and height from a VP8 keyframe header (RFC 6386 9.1)."""
+    if len(frame) < 10 or frame[0] & 0x01 or frame[3:6] != b"\x9d\x01\x2a":
+        return None
+    width = int.from_bytes(frame[6:8], "little") & 0x3FFF
+    height = int.from_bytes(frame[8:10], "little") & 0x3FFF
+    return width, height
+
+
+@dataclass
+class _Track:
+    kind: str
+    stream: av.stream.Stream | None = None
+    first_timestamp: int | None = None
+    offset_ms: float = 0.0  # arrival of the first packet, from the recording's start
+    last_pts: int = -1
+    frames: int = 0
+    parts: list[bytes] = field(default_factory=list)
+    frame_timestamp: int | None = None
+    waiting_keyframe: bool = True
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    path: Path
+    started_at: float  # unix seconds
+    ended_at: float
+    video_frames: int
+    audio_frames: int
+    metadata: dict[str, str]
+
+
+VIDEO_WAIT = 3.0  # seconds to wait for a keyframe before recording audio alone
+
+
+class Recording:
+    """One file: the packets of one audio and/or one video producer.
+
+    Matroska writes its header, with every stream, before the first packet;
+    the video stream's size is only known from a keyframe, so packets wait in
+    a queue until the first keyframe (or ``VIDEO_WAIT``, then without video).
+    """
+
+    def __init__(self, path: Path, metadata: dict[str, str], *, video: bool = True) -> None:
+        self.path = path
+        self.metadata = dict(metadata)
+        self.started_at = time.time()
+        self._start = time.monotonic()
+        self._container = av.open(str(path), mode="w", format="matroska")
+        for key, value in metadata.items():
+            self._container.metadata[key] = value
+        self._audio = _Track("audio")
+        self._audio.stream = self._container.add_stream("libopus", rate=48000)
+        self._audio.stream.time_base = MILLISECONDS
+        self._video = _Track("video")
+        self._expect_video = video
+        self._queue: list[Any] = []  # av.Packet, until the header can be written
+        self._closed = False
+
+    def audio_packet(self, timestamp: int, payload: bytes) -> None:
+        """An Opus RTP payload (one frame)."""
+        if self._closed or not payload:
+            return
+        self._mux(self._audio, payload, timestamp, keyframe=True)
+
+    def video_packet(self, timestamp: int, marker: bool, payload: bytes) -> None:
+        """A VP8 RTP payload; frames are muxed once complete, from a keyframe on."""
+        if self._closed or not payload:
+            return
+        track = self._video
+        start = bool(payload[0] & 0x10) and payload[0] & 0x07 == 0
+        if start or track.frame_timestamp != timestamp:
+            track.parts = []
+            track.frame_timestamp = timestamp
+        track.parts.append(payload[vp8_descriptor_length(payload) :])
+        if not marker:
+            return
+        frame = b"".join(track.parts)
+        track.parts = []
+        keyframe = bool(frame) and not frame[0] & 0x01
+        if track.waiting_keyframe:
+            size = vp8_dimensions(frame) if keyframe else None
+            if size is None:
+                return
+            track.waiting_keyframe = False
+            stream = self._container.add_stream("libvpx", rate=30)
+            stream.width, stream.height = size
+            stream.time_base = MILLISECONDS
+            track.stream = stream
+        self._mux(track, frame, timestamp, keyframe)
+
+    def _mux(self, track: _Track, data: bytes, timestamp: int, keyframe: bool) -> None:
+        assert track.stream is not None
+        now_ms = (time.monotonic() - self._start) * 1000
+        if track.first_timestamp is None:
+            track.first_timestamp = timestamp
+            track.offset_ms = now_ms
+        elapsed = ((timestamp - track.first_timestamp) & 0xFFFFFFFF) / CLOCK_RATES[track.kind]
+        pts = int(track.offset_ms + elapsed * 1000)
+        if pts <= track.last_pts:
+            return  # a retransmitted or reordered frame already passed
+        track.last_pts = pts
+        packet = av.Packet(data)
+        packet.stream = track.stream
+        packet.time_base = MILLISECONDS
+        packet.pts = packet.dts = pts
+        packet.is_keyframe = keyframe
+        track.frames += 1
+        if self._expect_video and self._video.stream is None:
+            if now_ms < VIDEO_WAIT * 1000:
+                self._queue.append(packet)
+                return
+            self._expect_video = False  # no keyframe came: audio only
+        for queued in self._queue:
+            self._container.mux(queued)
+        self._queue.clear()
+        self._container.mux(packet)
+
+    def close(self) -> RecordedFile:
+        if not self._closed:
+            self._closed = True
+            for queued in self._queue:
+                if queued.stream is self._audio.stream:
+                    self._container.mux(queued)
+            self._container.close()
+        return RecordedFile(
+            self.path,
+            self.started_at,
+            time.time(),
+            self._video.frames,
+            self._audio.frames,
+            self.metadata,
+        )

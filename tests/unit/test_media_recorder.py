@@ -1,0 +1,60 @@
+"""Recording muxes forwarded payloads into files that play, without encoding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import pytest
+
+from bench.clip import encode_audio, encode_video
+from media.recorder import Recording, vp8_dimensions
+
+
+def packetize_vp8(frame: bytes, size: int = 1100) -> list[bytes]:
+    """RFC 7741 payloads: a one-byte descriptor, S set on the first."""
+    chunks = [frame[i : i + size] for i in range(0, len(frame), size)]
+    return [bytes([0x10 if i == 0 else 0x00]) + chunk for i, chunk in enumerate(chunks)]
+
+
+def test_dimensions_come_from_the_keyframe() -> None:
+    clip = encode_video(width=320, height=180, seconds=0.2)
+    first = min(clip.keyframes)
+    assert vp8_dimensions(clip.packets[first]) == (320, 180)
+    inter = next(i for i in range(len(clip.packets)) if i not in clip.keyframes)
+    assert vp8_dimensions(clip.packets[inter]) is None
+
+
+@pytest.mark.parametrize("start_mid_gop", [False, True])
+def test_a_recording_reads_back_with_the_right_duration(
+    tmp_path: Path, start_mid_gop: bool
+) -> None:
+    video, audio = encode_video(seconds=2.0, gop=30), encode_audio(seconds=2.0)
+    path = tmp_path / "intervention.mkv"
+    recording = Recording(path, {"title": "Intervención 1", "delegation": "Guatemala"})
+    skip = 10 if start_mid_gop else 0  # frames before the next keyframe are dropped
+    for i in range(skip, 60):
+        ts = i * 3000
+        for j, payload in enumerate(packetize_vp8(video.packets[i])):
+            last = j == len(packetize_vp8(video.packets[i])) - 1
+            recording.video_packet(ts, last, payload)
+        for k in (2 * i, 2 * i + 1):
+            recording.audio_packet(k * 960 + 123_456, audio.packets[k % len(audio.packets)])
+    recorded = recording.close()
+
+    with av.open(str(path)) as container:
+        tags = {key.lower(): value for key, value in container.metadata.items()}
+        assert tags["delegation"] == "Guatemala"
+        kinds = {s.type: s for s in container.streams}
+        assert set(kinds) == {"audio", "video"}
+        assert kinds["video"].codec_context.name == "vp8"
+        assert (kinds["video"].codec_context.width, kinds["video"].codec_context.height) == (
+            640,
+            360,
+        )
+        frames = list(container.decode(video=0))
+    expected = (60 - 30) if start_mid_gop else 60
+    assert len(frames) == expected == recorded.video_frames
+    assert recorded.audio_frames == 2 * (60 - skip)
+    duration = (frames[-1].time or 0) - (frames[0].time or 0)
+    assert duration == pytest.approx((expected - 1) / 30, abs=1 / 30 + 0.05)
