@@ -515,18 +515,24 @@ class LiveConference:
         """Once a second: sample every stream, judge alerts, tell the technicians."""
         while True:
             await asyncio.sleep(MONITOR_INTERVAL)
-            if self._unstored:
-                await self._store_backlog()
-            samples = self._sampler.sample(self.router)
-            await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
-            technicians = self._technicians()
-            if technicians:
-                stats = MonitorStats(
-                    self._clock(),
-                    tuple(s.to_dict() for s in samples),
-                    tuple(a.to_dict() for a in self.alerts.active.values()),
-                )
-                await asyncio.gather(*(m.connection.send(stats) for m in technicians))
+            try:
+                await self._monitor_once()
+            except Exception:  # the feed must outlive one bad second
+                logger.exception("monitoring of %s failed", self.id)
+
+    async def _monitor_once(self) -> None:
+        if self._unstored:
+            await self._store_backlog()
+        samples = self._sampler.sample(self.router)
+        await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
+        technicians = self._technicians()
+        if technicians:
+            stats = MonitorStats(
+                self._clock(),
+                tuple(s.to_dict() for s in samples),
+                tuple(a.to_dict() for a in self.alerts.active.values()),
+            )
+            await asyncio.gather(*(m.connection.send(stats) for m in technicians))
 
     async def _announce_alerts(self, changes: list[tuple[Alert, Transition]]) -> None:
         for alert, state in changes:
