@@ -1,6 +1,10 @@
 """The protocol routes exactly the room commands a client may send."""
 
-from rooms import COMMAND_TYPES
+import json
+import re
+from pathlib import Path
+
+from rooms import COMMAND_TYPES, Command
 from signaling import ROOM_COMMAND_TYPES
 
 # Issued by the server itself: creating the conference, joining and leaving.
@@ -13,3 +17,14 @@ def test_every_client_command_exists_in_the_domain() -> None:
 
 def test_only_server_commands_are_not_routed() -> None:
     assert set(COMMAND_TYPES) - ROOM_COMMAND_TYPES == SERVER_ONLY
+
+
+def test_every_documented_room_command_is_accepted_by_the_domain() -> None:
+    """The protocol reference's examples decode into domain commands as they are."""
+    text = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    examples = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", text, re.DOTALL)]
+    commands = [e for e in examples if e["type"] in ROOM_COMMAND_TYPES]
+    assert {c["type"] for c in commands} == ROOM_COMMAND_TYPES
+    for example in commands:
+        fields = {k: v for k, v in example.items() if k not in ("type", "id")}
+        Command.from_dict({"kind": example["type"], **fields})
