@@ -6,8 +6,10 @@
 //
 //   const conn = new PalabraConnection({token});
 //   conn.addEventListener('stream', (e) => show(e.detail.track, e.detail));
+//   conn.addEventListener('room', (e) => render(e.detail.state));
 //   const welcome = await conn.connect();
 //   await conn.publish(await navigator.mediaDevices.getUserMedia({audio: true, video: true}));
+//   await conn.command('floor.request', {delegation_id: 'gt', priority: 'ordinary'});
 //   ...
 //   await conn.leave();
 //
@@ -15,6 +17,16 @@
 // client offers (`publish.offer` -> `publish.answer`); on the subscriber the
 // server offers (`subscribe.offer` -> `subscribe.answer`, same `revision`).
 // No trickle ICE: every SDP is sent once ICE gathering has completed.
+//
+// Reconnection: when the socket drops after a successful join (network loss,
+// server restart, heartbeat timeout) the connection rejoins on its own, with
+// exponential backoff, as a fresh `hello` with the same token (the same seat).
+// Peer connections are rebuilt: the page publishes again after the new
+// `welcome`. Session resume: when `welcome` carries a `resume_token`, the
+// rejoin's `hello` sends it as `resume` (the server keeps the seat for a grace
+// period, even past the link's expiry, and falls back to the join token).
+// A `redirect` (the conference lives on another node of a cluster) is
+// followed at once: the same `hello` goes to the URL it names.
 
 export const PROTOCOL_VERSION = 1;
 
@@ -73,7 +85,160 @@ export const PROTOCOL_VERSION = 1;
  * @property {Participant} you
  * @property {Participant[]} participants
  * @property {Producer[]} producers
+ * @property {string} [resume_token]  session resume: sent back as `hello.resume` after a drop
  */
+
+// ------------------------------------------------------------ room state
+// `room.update` carries `Conference.snapshot()` of the domain core (rooms/).
+
+/** @typedef {'point_of_order' | 'right_of_reply' | 'ordinary'} Priority */
+/** @typedef {'pending' | 'accepted' | 'granted' | 'denied' | 'cancelled' | 'released' | 'revoked'} RequestStatus */
+
+/**
+ * @typedef {object} RoomSettings
+ * @property {number | null} default_time_limit  seconds; null: no limit
+ * @property {number} warning_before             seconds before the limit the speaker is warned
+ * @property {number} grace_period               seconds after the limit before the automatic revoke
+ * @property {number} max_holders
+ * @property {boolean} lobby_enabled
+ * @property {boolean} auto_accept
+ * @property {boolean} open_floor
+ */
+
+/**
+ * @typedef {object} RoomDelegation
+ * @property {string} delegation_id
+ * @property {string} name
+ * @property {string} country_code   ISO 3166-1, e.g. "GT"
+ * @property {boolean} delegates_may_request
+ * @property {string[]} members      participant ids in the room
+ * @property {boolean} holds_floor
+ */
+
+/**
+ * @typedef {object} RoomParticipant
+ * @property {string} participant_id
+ * @property {string} name
+ * @property {Role} role
+ * @property {string | null} delegation_id
+ * @property {number} since
+ * @property {boolean} [muted]     (absent for lobby entries)
+ * @property {boolean} [audible]   the media plane forwards this participant's audio now
+ */
+
+/**
+ * @typedef {object} SpeakingTurn
+ * @property {number} granted_at
+ * @property {number | null} time_limit
+ * @property {number | null} warn_at
+ * @property {number | null} expires_at
+ * @property {number | null} revoke_at
+ * @property {boolean} warned
+ * @property {boolean} overtime
+ */
+
+/**
+ * @typedef {object} FloorRequest
+ * @property {string} request_id
+ * @property {string} delegation_id
+ * @property {Priority} priority
+ * @property {string} requested_by
+ * @property {string | null} speaker_id
+ * @property {boolean} on_behalf
+ * @property {number} requested_at
+ * @property {RequestStatus} status
+ * @property {number} updated_at
+ * @property {SpeakingTurn | null} turn
+ * @property {number} [position]  on the speakers list (queue entries), 1 is next
+ */
+
+/**
+ * @typedef {object} RoomState
+ * @property {string} conference_id
+ * @property {string | null} title
+ * @property {boolean} closed
+ * @property {boolean} locked
+ * @property {number | null} clock
+ * @property {RoomSettings} settings
+ * @property {RoomDelegation[]} delegations
+ * @property {RoomParticipant[]} participants  in the room
+ * @property {RoomParticipant[]} lobby         waiting for admission
+ * @property {FloorRequest[]} pending          awaiting the chair
+ * @property {FloorRequest[]} queue            the speakers list, next first
+ * @property {FloorRequest[]} holders          who has the floor
+ * @property {number | null} next_deadline
+ */
+
+/**
+ * A domain event (`Event.to_dict()` in rooms/events.py): `type`, `at`,
+ * `actor`, `reason` and the event's own fields.
+ * @typedef {{type: string, at: number, actor: string, reason: string | null, [field: string]: any}} RoomEvent
+ */
+
+/**
+ * Detail of the `room` event.
+ * @typedef {object} RoomUpdate
+ * @property {number} seq
+ * @property {RoomEvent[]} events
+ * @property {RoomState} state
+ * @property {number} serverTime  the server's clock when sent (unix seconds)
+ * @property {number} receivedAt  local clock when received (unix seconds)
+ * @property {MessageId} [ref]    in the issuer's copy: the id of the command that caused it
+ */
+
+// ------------------------------------------------------------ monitoring
+
+/**
+ * @typedef {object} StreamStats
+ * @property {string} id
+ * @property {'in' | 'out'} direction  in: publisher -> server; out: server -> subscriber
+ * @property {string} producer_id
+ * @property {string} participant_id   the publisher
+ * @property {string | null} subscriber_id
+ * @property {Kind} kind
+ * @property {string} codec
+ * @property {boolean} paused          (in) forwarding closed by the floor
+ * @property {number} packets
+ * @property {number} bytes
+ * @property {number} bitrate_kbps
+ * @property {number} frames
+ * @property {number} fps
+ * @property {number} keyframes
+ * @property {number} packets_lost
+ * @property {number} loss             fraction 0..1 over the last second
+ * @property {number} jitter_ms
+ * @property {number | null} rtt_ms
+ * @property {number} nacks
+ * @property {number} plis
+ * @property {number | null} silent_for  seconds since the last packet (in)
+ */
+
+/**
+ * @typedef {object} Alert
+ * @property {string} id
+ * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | string} kind
+ * @property {string} participant_id
+ * @property {string | null} producer_id
+ * @property {string | null} subscriber_id
+ * @property {number} since
+ * @property {number | null} value
+ * @property {string} message
+ */
+
+/**
+ * @typedef {object} MonitorStats
+ * @property {number} at
+ * @property {StreamStats[]} streams
+ * @property {Alert[]} alerts
+ */
+
+/**
+ * @typedef {object} MonitorAlert
+ * @property {Alert} alert
+ * @property {'raised' | 'cleared'} state
+ */
+
+// ------------------------------------------------------------ connection
 
 /**
  * A typed error sent by the server (`error` message), or raised locally with
@@ -86,13 +251,13 @@ export const PROTOCOL_VERSION = 1;
 
 /**
  * @typedef {object} CloseInfo
- * @property {number} code    WebSocket close code (1000, 1001, 4001, 4002, 4008, 4009, 1006...)
+ * @property {number} code    WebSocket close code (1000, 1001, 4001, 4003, 4004, 4009, 1006...)
  * @property {string} reason
  * @property {boolean} local  true when this side decided to close (leave(), close(), heartbeat)
  */
 
 /**
- * @typedef {'new' | 'connecting' | 'joined' | 'closed'} ConnectionState
+ * @typedef {'new' | 'connecting' | 'joined' | 'reconnecting' | 'closed'} ConnectionState
  */
 
 /**
@@ -104,6 +269,15 @@ export const PROTOCOL_VERSION = 1;
  */
 
 /**
+ * Detail of `reconnecting`.
+ * @typedef {object} ReconnectInfo
+ * @property {number} attempt  1 for the first retry
+ * @property {number} delay    ms until this attempt
+ * @property {number} code     close code of the connection that dropped
+ * @property {string} reason
+ */
+
+/**
  * @typedef {object} ConnectionOptions
  * @property {string} token                  join token from the link (`?t=`)
  * @property {string} [url]                  WebSocket URL; default: `/ws` on the page's origin
@@ -112,7 +286,21 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} [pingAfter]            ms of silence before we send a `ping` (15000)
  * @property {number} [deadAfter]            ms without any message from the server before giving up (45000)
  * @property {number} [leaveTimeout]         ms to wait for the server to close after `leave` (2000)
+ * @property {boolean} [reconnect]           rejoin after an unexpected drop (true)
+ * @property {number} [reconnectBase]        first backoff delay, ms (1000)
+ * @property {number} [reconnectMax]         longest backoff delay, ms (20000)
+ * @property {number} [commandGrace]         ms after which a command with no reply and no `error` counts as done (2000)
  */
+
+/**
+ * Close codes after which rejoining cannot help: a normal close, a refused
+ * handshake, removal or refusal from the lobby, a technician's disconnect
+ * (the participant rejoins by choice), the seat taken by another window.
+ */
+export const FINAL_CLOSE_CODES = new Set([1000, 1009, 4001, 4003, 4004, 4009]);
+
+/** Redirects followed in a row before giving up (a loop between nodes). */
+const MAX_REDIRECTS = 3;
 
 /** Error raised by the promise-returning methods; carries the protocol error code. */
 export class PalabraError extends Error {
@@ -139,6 +327,21 @@ export class PalabraError extends Error {
 export function defaultSignalingUrl(loc = globalThis.location) {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${loc.host}/ws`;
+}
+
+/**
+ * Backoff before reconnection attempt `attempt` (1-based): doubling from
+ * `base`, capped at `max`, with ±20 % jitter so that a room full of clients
+ * does not come back in lockstep after a server restart.
+ * @param {number} attempt
+ * @param {number} base
+ * @param {number} max
+ * @param {() => number} [random]
+ * @returns {number}
+ */
+export function backoffDelay(attempt, base, max, random = Math.random) {
+  const plain = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
+  return Math.round(plain * (0.8 + 0.4 * random()));
 }
 
 /**
@@ -191,7 +394,10 @@ export function preferredCodecs(kind) {
  * connections.
  *
  * Events (all `CustomEvent`s; the payload is in `event.detail`):
- * - `welcome`              {@link Welcome}
+ * - `welcome`              {@link Welcome}, after the first join and after every rejoin
+ * - `room`                 {@link RoomUpdate}: the room state changed (floor, lobby, mutes...)
+ * - `monitorstats`         {@link MonitorStats} (technicians)
+ * - `monitoralert`         {@link MonitorAlert} (technicians)
  * - `participantjoined`    {participant: Participant}
  * - `participantleft`      {participant_id, reason, participant: Participant | null}
  * - `produceradded`        {producer: Producer}
@@ -200,7 +406,9 @@ export function preferredCodecs(kind) {
  *                          (emitted again when a recycled m-line carries another producer)
  * - `streamended`          {@link RemoteStream}: that m-line no longer carries that producer
  * - `error`                {@link ProtocolError}
- * - `close`                {@link CloseInfo} (once)
+ * - `reconnecting`         {@link ReconnectInfo}: the socket dropped, a rejoin is scheduled
+ * - `reconnected`          {attempts: number}: rejoined (a `welcome` follows... has been emitted)
+ * - `close`                {@link CloseInfo} (once, when the connection is over for good)
  * - `connectionstatechange` {@link StateDetail}
  * - `message`              every raw server message (debugging, tests)
  */
@@ -212,7 +420,8 @@ export class PalabraConnection extends EventTarget {
       throw new TypeError('PalabraConnection: a token string is required');
     }
     /** @private */ this._token = options.token;
-    /** @readonly */ this.url = options.url ?? defaultSignalingUrl();
+    /** Where the socket connects; a `redirect` changes it. */
+    this.url = options.url ?? defaultSignalingUrl();
     /** @readonly @type {RTCConfiguration} */
     this.rtcConfiguration = {
       iceServers: options.iceServers ?? [],
@@ -223,6 +432,10 @@ export class PalabraConnection extends EventTarget {
     /** @private */ this._pingAfter = options.pingAfter ?? 15000;
     /** @private */ this._deadAfter = options.deadAfter ?? 45000;
     /** @private */ this._leaveTimeout = options.leaveTimeout ?? 2000;
+    /** @private */ this._reconnect = options.reconnect ?? true;
+    /** @private */ this._reconnectBase = options.reconnectBase ?? 1000;
+    /** @private */ this._reconnectMax = options.reconnectMax ?? 20000;
+    /** @private */ this._commandGrace = options.commandGrace ?? 2000;
 
     /** @type {ConnectionState} */
     this.state = 'new';
@@ -242,6 +455,16 @@ export class PalabraConnection extends EventTarget {
     this.subscriber = null;
     /** Last `subscribe.offer` revision answered. */
     this.revision = -1;
+    /** Latest room state (`room.update`), or null before the first. @type {RoomState | null} */
+    this.room = null;
+    /** `seq` of the latest `room.update`. */
+    this.roomSeq = -1;
+    /** Server clock minus local clock, seconds (from `room.update.server_time`). */
+    this.clockOffset = 0;
+    /** Completed rejoins since `connect()`. */
+    this.rejoins = 0;
+    /** Session resume: the latest `welcome.resume_token`, sent as `hello.resume` on rejoin. @type {string | null} */
+    this.resumeToken = null;
 
     /** @private @type {WebSocket | null} */ this._ws = null;
     /** @private */ this._nextId = 1;
@@ -250,10 +473,23 @@ export class PalabraConnection extends EventTarget {
      * @private @type {Map<MessageId, {expect: string, resolve: (m: any) => void, reject: (e: Error) => void}>}
      */
     this._pending = new Map();
+    /**
+     * Room commands in flight (no reply on success), by id.
+     * @private @type {Map<MessageId, {resolve: () => void, reject: (e: Error) => void, timer: ReturnType<typeof setTimeout>}>}
+     */
+    this._commands = new Map();
     /** @private */ this._lastReceived = 0;
     /** @private */ this._lastSent = 0;
     /** @private */ this._lastPing = 0;
     /** @private @type {ReturnType<typeof setInterval> | undefined} */ this._heartbeat = undefined;
+    /** @private @type {ReturnType<typeof setTimeout> | undefined} */ this._retryTimer = undefined;
+    /** @private */ this._attempt = 0;
+    /** @private @type {{resolve: (w: Welcome) => void, reject: (e: Error) => void} | null} */
+    this._firstJoin = null;
+    /** URL of a `redirect` received, followed when the socket closes. @private @type {string | null} */
+    this._redirect = null;
+    /** @private */ this._redirects = 0;
+    /** @private */ this._leaving = false;
     /** @private @type {Promise<unknown>} */ this._publishQueue = Promise.resolve();
     /** @private @type {Promise<unknown>} */ this._subscribeQueue = Promise.resolve();
     /** @private @type {Promise<CloseInfo> | null} */ this._closed = null;
@@ -263,32 +499,19 @@ export class PalabraConnection extends EventTarget {
   /**
    * Opens the WebSocket, sends `hello` and resolves with the `welcome`.
    * Rejects with a {@link PalabraError} (`invalid_token`, `token_expired`,
-   * `closed`...) if the server refuses or the socket closes first.
+   * `room_locked`, `closed`...) if the server refuses or the socket closes
+   * first. Called once; later rejoins are automatic.
    * @returns {Promise<Welcome>}
    */
   connect() {
     if (this.state !== 'new') {
       return Promise.reject(new PalabraError('already_connected', 'connect() may be called once'));
     }
-    this._setState('connecting');
     this._closed = new Promise((resolve) => { this._resolveClosed = resolve; });
-    const ws = new WebSocket(this.url);
-    this._ws = ws;
-    ws.addEventListener('message', (e) => this._onFrame(e.data));
-    ws.addEventListener('close', (e) => this._shutdown(e.code, e.reason, false));
-    // An `error` event is always followed by `close`, which does the work.
+    this._setState('connecting');
     return new Promise((resolve, reject) => {
-      ws.addEventListener('open', () => {
-        this._lastReceived = Date.now();
-        const tick = Math.max(250, Math.min(5000, this._pingAfter / 3));
-        this._heartbeat = setInterval(() => this._checkHeartbeat(), tick);
-        this._request({type: 'hello', version: PROTOCOL_VERSION, token: this._token}, 'welcome')
-          .then(resolve, reject);
-      }, {once: true});
-      // Socket closed before it even opened: _shutdown has no request to reject.
-      ws.addEventListener('close', (e) => {
-        reject(new PalabraError('closed', `connection closed (${e.code}) before joining`));
-      }, {once: true});
+      this._firstJoin = {resolve, reject};
+      this._open();
     });
   }
 
@@ -306,6 +529,58 @@ export class PalabraConnection extends EventTarget {
     return p;
   }
 
+  /** Whether the publisher connection has been negotiated since the last (re)join. */
+  get published() {
+    return this.publisher?.remoteDescription != null;
+  }
+
+  /**
+   * Sends a room command (floor control, moderation, monitoring actions):
+   * `type` is the command's kind (`floor.request`, `lobby.admit`...), `fields`
+   * its fields. There is no reply on success: the `room.update` it causes
+   * carries its id as `ref` in the issuer's copy, which resolves the promise;
+   * an `error` with that `ref` rejects it with a {@link PalabraError}.
+   * Commands that change no room state (`producer.keyframe`) resolve once
+   * `commandGrace` ms pass without an error.
+   * @param {string} type
+   * @param {Record<string, unknown>} [fields]
+   * @returns {Promise<void>}
+   */
+  command(type, fields = {}) {
+    return new Promise((resolve, reject) => {
+      let id;
+      try {
+        id = this.send({...fields, type});
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      const timer = setTimeout(() => {
+        this._commands.delete(id);
+        resolve();
+      }, this._commandGrace);
+      this._commands.set(id, {resolve, reject, timer});
+    });
+  }
+
+  /**
+   * The server's clock now (unix seconds), from the offset measured on the
+   * latest `room.update`: countdowns use it, not the local clock.
+   * @returns {number}
+   */
+  serverNow() {
+    return Date.now() / 1000 + this.clockOffset;
+  }
+
+  /**
+   * Skips the current backoff wait and tries to rejoin now.
+   */
+  reconnectNow() {
+    if (this.state !== 'reconnecting') return;
+    clearTimeout(this._retryTimer);
+    this._attemptRejoin();
+  }
+
   /**
    * Sends `leave`, waits briefly for the server to close the socket (1000),
    * and releases everything.
@@ -313,6 +588,7 @@ export class PalabraConnection extends EventTarget {
    */
   async leave() {
     if (this.state === 'closed' || !this._closed) return this._closedInfo();
+    this._leaving = true;
     if (this.state === 'joined' && this._ws?.readyState === WebSocket.OPEN) {
       this.send({type: 'leave'});
       const timeout = new Promise((resolve) => setTimeout(resolve, this._leaveTimeout));
@@ -323,7 +599,7 @@ export class PalabraConnection extends EventTarget {
   }
 
   /**
-   * Closes without `leave` (the server reports "disconnected").
+   * Closes without `leave` (the server reports "disconnected"); no rejoin.
    * @param {number} [code]
    * @param {string} [reason]
    */
@@ -380,6 +656,137 @@ export class PalabraConnection extends EventTarget {
   /** @private @returns {Promise<CloseInfo>} */
   _closedInfo() {
     return this._closed ?? Promise.resolve({code: 1000, reason: 'never connected', local: true});
+  }
+
+  /**
+   * Opens a socket and sends `hello` on it. The `welcome` (or a refusal)
+   * arrives through the dispatcher; a refusal of the first join rejects
+   * `connect()`, a closed socket is handled by `_onSocketClose`.
+   * @private
+   */
+  _open() {
+    const ws = new WebSocket(this.url);
+    this._ws = ws;
+    ws.addEventListener('message', (e) => {
+      if (this._ws === ws) this._onFrame(e.data);
+    });
+    ws.addEventListener('close', (e) => {
+      if (this._ws === ws) this._onSocketClose(e.code, e.reason);
+    });
+    // An `error` event is always followed by `close`, which does the work.
+    ws.addEventListener('open', () => {
+      if (this._ws !== ws) return;
+      this._lastReceived = Date.now();
+      clearInterval(this._heartbeat);
+      const tick = Math.max(250, Math.min(5000, this._pingAfter / 3));
+      this._heartbeat = setInterval(() => this._checkHeartbeat(), tick);
+      /** @type {{type: string, version: number, token: string, resume?: string}} */
+      const hello = {type: 'hello', version: PROTOCOL_VERSION, token: this._token};
+      if (this.resumeToken) hello.resume = this.resumeToken;
+      this._request(hello, 'welcome').catch((e) => {
+        // The server refused us (`invalid_token`, `room_locked`...): the first
+        // join fails with that code. A socket that closed is handled elsewhere.
+        if (e instanceof PalabraError && e.code !== 'closed') this._failFirstJoin(e);
+      });
+    }, {once: true});
+  }
+
+  /**
+   * @private
+   * @param {PalabraError} error
+   */
+  _failFirstJoin(error) {
+    const first = this._firstJoin;
+    this._firstJoin = null;
+    first?.reject(error);
+  }
+
+  /**
+   * The socket closed. Before the first join, or for a final code, the
+   * connection is over; otherwise a rejoin is scheduled.
+   * @private
+   * @param {number} code
+   * @param {string} reason
+   */
+  _onSocketClose(code, reason) {
+    if (this.state === 'closed') return;
+    const redirect = this._redirect;
+    this._redirect = null;
+    if (redirect && !this._leaving && this._redirects < MAX_REDIRECTS) {
+      // The conference is on another node: say hello there, at once.
+      this._redirects += 1;
+      this._teardownSession(code, reason);
+      this.url = redirect;
+      this._open();
+      return;
+    }
+    const everJoined = this.you !== null;
+    if (this._leaving || !this._reconnect || !everJoined || FINAL_CLOSE_CODES.has(code)) {
+      this._shutdown(code, reason, false);
+      return;
+    }
+    this._scheduleRejoin(code, reason);
+  }
+
+  /**
+   * @private
+   * @param {number} code
+   * @param {string} reason
+   */
+  _scheduleRejoin(code, reason) {
+    this._teardownSession(code, reason);
+    this._attempt += 1;
+    const delay = backoffDelay(this._attempt, this._reconnectBase, this._reconnectMax);
+    if (this.state !== 'reconnecting') this._setState('reconnecting');
+    /** @type {ReconnectInfo} */
+    const info = {attempt: this._attempt, delay, code, reason};
+    this._emit('reconnecting', info);
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(() => this._attemptRejoin(), delay);
+  }
+
+  /** @private */
+  _attemptRejoin() {
+    if (this.state !== 'reconnecting') return;
+    // The `welcome` completes it (see _onWelcome); a refusal (`error`, then a
+    // final close) or a socket that never opens ends in _onSocketClose.
+    this._open();
+  }
+
+  /**
+   * Drops everything tied to one socket: pending requests, peer connections,
+   * remote streams. The participant's identity and room state are kept.
+   * @private
+   * @param {number} code
+   * @param {string} reason
+   */
+  _teardownSession(code, reason) {
+    clearInterval(this._heartbeat);
+    this._heartbeat = undefined;
+    const why = `connection closed (${code}${reason ? `: ${reason}` : ''})`;
+    for (const {reject} of this._pending.values()) reject(new PalabraError('closed', why));
+    this._pending.clear();
+    for (const {reject, timer} of this._commands.values()) {
+      clearTimeout(timer);
+      reject(new PalabraError('closed', why));
+    }
+    this._commands.clear();
+    for (const s of this.streams.values()) this._emit('streamended', s);
+    this.streams.clear();
+    this.publisher?.close();
+    this.subscriber?.close();
+    this.publisher = null;
+    this.subscriber = null;
+    this.revision = -1;
+    this._publishQueue = Promise.resolve();
+    this._subscribeQueue = Promise.resolve();
+    // Detach the socket first: its own `close` event must not count as another drop.
+    const ws = this._ws;
+    this._ws = null;
+    if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) {
+      // Browsers accept only 1000 and 3000-4999 from scripts.
+      ws.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, reason.slice(0, 120));
+    }
   }
 
   /**
@@ -450,24 +857,33 @@ export class PalabraConnection extends EventTarget {
   _dispatch(msg) {
     switch (msg.type) {
       case 'ping':
-        if (this._ws?.readyState === WebSocket.OPEN) this.send({type: 'pong'});
+        if (this._ws?.readyState === WebSocket.OPEN) {
+          this.send(msg.id !== undefined ? {type: 'pong', ref: msg.id} : {type: 'pong'});
+        }
         return;
       case 'pong':
         return;
       case 'welcome':
         this._onWelcome(msg);
         return;
-      case 'error': {
-        /** @type {ProtocolError} */
-        const err = {code: String(msg.code), message: String(msg.message ?? '')};
-        if (msg.ref !== undefined) err.ref = msg.ref;
-        let pending = this._takePending('error', msg.ref);
-        // A refused hello may come back without ref: it still fails the join.
-        if (!pending && this.state === 'connecting') pending = this._takePending('welcome', undefined);
-        pending?.reject(new PalabraError(err.code, err.message, err.ref));
-        this._emit('error', err);
+      case 'error':
+        this._onError(msg);
         return;
-      }
+      case 'room.update':
+        this._onRoomUpdate(msg);
+        return;
+      case 'redirect':
+        // The close (4010) that follows reconnects to this URL.
+        if (typeof msg.url === 'string' && msg.url) this._redirect = msg.url;
+        return;
+      case 'monitor.stats':
+        this._emit('monitorstats', /** @type {MonitorStats} */ ({
+          at: Number(msg.at), streams: msg.streams ?? [], alerts: msg.alerts ?? [],
+        }));
+        return;
+      case 'monitor.alert':
+        this._emit('monitoralert', /** @type {MonitorAlert} */ ({alert: msg.alert, state: msg.state}));
+        return;
       case 'participant.joined': {
         const p = /** @type {Participant} */ (msg.participant);
         if (!p || p.id === this.you?.id) return;
@@ -515,26 +931,90 @@ export class PalabraConnection extends EventTarget {
     }
   }
 
+  /** @private @param {any} msg */
+  _onError(msg) {
+    /** @type {ProtocolError} */
+    const err = {code: String(msg.code), message: String(msg.message ?? '')};
+    if (msg.ref !== undefined) err.ref = msg.ref;
+    const failed = new PalabraError(err.code, err.message, err.ref);
+    const command = msg.ref !== undefined ? this._commands.get(msg.ref) : undefined;
+    if (command) {
+      clearTimeout(command.timer);
+      this._commands.delete(msg.ref);
+      command.reject(failed);
+    } else {
+      let pending = this._takePending('error', msg.ref);
+      // A refused hello may come back without ref: it still fails the join.
+      const joining = this.state === 'connecting' || this.state === 'reconnecting';
+      if (!pending && joining) pending = this._takePending('welcome', undefined);
+      pending?.reject(failed);
+    }
+    this._emit('error', err);
+  }
+
   /** @private @param {Welcome} msg */
   _onWelcome(msg) {
     this.conference = msg.conference;
     this.you = msg.you;
+    // Session resume: the server hands out a token to come back with after a drop.
+    const resume = msg.resume_token ?? /** @type {any} */ (msg).resume;
+    if (typeof resume === 'string' && resume) this.resumeToken = resume;
     this.participants.clear();
     for (const p of msg.participants ?? []) {
       if (p.id !== msg.you?.id) this.participants.set(p.id, p);
     }
     this.producers.clear();
     for (const pr of msg.producers ?? []) this.producers.set(pr.id, pr);
+    this.roomSeq = -1; // a restarted server may count again from the start
+    this._redirects = 0;
+    const rejoined = this.state === 'reconnecting';
     this._setState('joined');
     this._takePending('welcome', /** @type {any} */ (msg).ref)?.resolve(msg);
+    const first = this._firstJoin;
+    this._firstJoin = null;
+    first?.resolve(msg);
     this._emit('welcome', msg);
+    if (rejoined) {
+      const attempts = this._attempt;
+      this._attempt = 0;
+      this.rejoins += 1;
+      this._emit('reconnected', {attempts});
+    }
+  }
+
+  /** @private @param {any} msg */
+  _onRoomUpdate(msg) {
+    const seq = Number(msg.seq);
+    if (Number.isFinite(seq) && seq < this.roomSeq) return; // out of date
+    const receivedAt = Date.now() / 1000;
+    const serverTime = typeof msg.server_time === 'number' ? msg.server_time : receivedAt;
+    this.clockOffset = serverTime - receivedAt;
+    this.roomSeq = seq;
+    this.room = msg.state;
+    /** @type {RoomEvent[]} */
+    const events = Array.isArray(msg.events) ? msg.events : [];
+    /** @type {RoomUpdate} */
+    const update = {seq, events, state: msg.state, serverTime, receivedAt};
+    if (msg.ref !== undefined) update.ref = msg.ref;
+    // The issuer's copy of the update names the command that caused it.
+    const command = msg.ref !== undefined ? this._commands.get(msg.ref) : undefined;
+    if (command) {
+      clearTimeout(command.timer);
+      this._commands.delete(msg.ref);
+      command.resolve();
+    }
+    this._emit('room', update);
   }
 
   /** @private */
   _checkHeartbeat() {
     const now = Date.now();
     if (now - this._lastReceived >= this._deadAfter) {
-      this._shutdown(4008, 'heartbeat timeout', true);
+      // Dead socket: treat it like a drop (rejoin), not like our choice to leave.
+      const ws = this._ws;
+      this._ws = null;
+      ws?.close(4008, 'heartbeat timeout');
+      this._onSocketClose(4008, 'heartbeat timeout');
       return;
     }
     const silent = now - Math.min(this._lastReceived, this._lastSent) >= this._pingAfter;
@@ -553,7 +1033,9 @@ export class PalabraConnection extends EventTarget {
     const existing = this[which];
     if (existing) return existing;
     const pc = new RTCPeerConnection(this.rtcConfiguration);
-    pc.addEventListener('connectionstatechange', () => this._emit('connectionstatechange', this.states));
+    pc.addEventListener('connectionstatechange', () => {
+      if (this[which] === pc) this._emit('connectionstatechange', this.states);
+    });
     this[which] = pc;
     return pc;
   }
@@ -562,7 +1044,7 @@ export class PalabraConnection extends EventTarget {
   async _publish(stream) {
     if (this.state !== 'joined') throw new PalabraError('not_joined', 'publish() needs a joined connection');
     const pc = this._peer('publisher');
-    let renegotiate = false;
+    let renegotiate = !pc.remoteDescription;
     for (const kind of /** @type {Kind[]} */ (['audio', 'video'])) {
       const track = stream.getTracks().find((t) => t.kind === kind);
       if (!track) continue;
@@ -589,7 +1071,7 @@ export class PalabraConnection extends EventTarget {
     await waitForIceGathering(pc, this._gatherTimeout);
     const sdp = /** @type {RTCSessionDescription} */ (pc.localDescription).sdp;
     const answer = await this._request({type: 'publish.offer', sdp}, 'publish.answer');
-    if (this.state === 'closed') return;
+    if (this.publisher !== pc || pc.signalingState === 'closed') return;
     await pc.setRemoteDescription({type: 'answer', sdp: String(answer.sdp)});
   }
 
@@ -598,14 +1080,14 @@ export class PalabraConnection extends EventTarget {
    * @param {{sdp: string, revision: number, streams?: Stream[]}} msg
    */
   async _onSubscribeOffer(msg) {
-    if (this.state === 'closed') return;
+    if (this.state !== 'joined') return;
     const pc = this._peer('subscriber');
     await pc.setRemoteDescription({type: 'offer', sdp: String(msg.sdp)});
     this._mapStreams(pc, msg.streams ?? []);
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
     await waitForIceGathering(pc, this._gatherTimeout);
-    if (this.state === 'closed') return;
+    if (this.subscriber !== pc || this.state !== 'joined') return;
     this.revision = msg.revision;
     const sdp = /** @type {RTCSessionDescription} */ (pc.localDescription).sdp;
     this.send({type: 'subscribe.answer', sdp, revision: msg.revision});
@@ -663,7 +1145,7 @@ export class PalabraConnection extends EventTarget {
   }
 
   /**
-   * Idempotent teardown; emits `streamended` for live streams, then `close`.
+   * Idempotent final teardown; emits `streamended` for live streams, then `close`.
    * @private
    * @param {number} code
    * @param {string} reason
@@ -671,21 +1153,10 @@ export class PalabraConnection extends EventTarget {
    */
   _shutdown(code, reason, local) {
     if (this.state === 'closed') return;
+    clearTimeout(this._retryTimer);
+    this._teardownSession(code, reason);
     this.state = 'closed';
-    clearInterval(this._heartbeat);
-    for (const {reject} of this._pending.values()) {
-      reject(new PalabraError('closed', `connection closed (${code}${reason ? `: ${reason}` : ''})`));
-    }
-    this._pending.clear();
-    for (const s of this.streams.values()) this._emit('streamended', s);
-    this.streams.clear();
-    this.publisher?.close();
-    this.subscriber?.close();
-    const ws = this._ws;
-    if (ws && (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)) {
-      // Browsers accept only 1000 and 3000-4999 from scripts.
-      ws.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, reason.slice(0, 120));
-    }
+    this._failFirstJoin(new PalabraError('closed', `connection closed (${code}) before joining`));
     /** @type {CloseInfo} */
     const info = {code, reason, local};
     this._resolveClosed(info);

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, async_playwright
+from playwright.async_api import Browser, async_playwright
 
 from .harness import (
     ARTIFACTS,
@@ -93,18 +93,10 @@ async def browser_page(
     context = await browser.new_context(
         permissions=["camera", "microphone"], viewport={"width": 1280, "height": 800}
     )
-    page = await context.new_page()
-    logged = BrowserPage(page)
-
-    def on_console(message: ConsoleMessage) -> None:
-        logged.console.append(f"[{message.type}] {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: logged.errors.append(str(error)))
+    logged = BrowserPage(await context.new_page())
+    logged.listen()
     try:
         yield logged
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        lines = logged.console + [f"[pageerror] {e}" for e in logged.errors]
-        (ARTIFACTS / f"e2e-console-{request.node.name}.log").write_text("\n".join(lines) + "\n")
+        logged.save_log(request.node.name)
         await context.close()

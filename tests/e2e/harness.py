@@ -12,10 +12,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Browser, ConsoleMessage, Page
 
 from server.tokens import issue_token
 
@@ -70,6 +70,7 @@ class RunningServer:
         delegation: str | None,
         conference: str = CONFERENCE,
         ttl: float = 3600,
+        participant: str | None = None,
     ) -> str:
         return issue_token(
             self.secret,
@@ -78,6 +79,7 @@ class RunningServer:
             name=name,
             delegation=delegation,
             ttl=ttl,
+            participant=participant,
         )
 
     def join_url(self, token: str, conference: str = CONFERENCE) -> str:
@@ -110,11 +112,45 @@ class BrowserPage:
     console: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def listen(self) -> None:
+        """Record the page's console and uncaught errors."""
+
+        def on_console(message: ConsoleMessage) -> None:
+            self.console.append(f"[{message.type}] {message.text}")
+
+        self.page.on("console", on_console)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def save_log(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        lines = self.console + [f"[pageerror] {e}" for e in self.errors]
+        (ARTIFACTS / f"e2e-console-{name}.log").write_text("\n".join(lines) + "\n")
+
     async def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
         await self.page.screenshot(path=str(path))
         return path
+
+    async def js(self, expression: str, arg: Any = None) -> Any:
+        return await self.page.evaluate(expression, arg)
+
+    async def wait_js(self, expression: str, arg: Any = None, timeout: float = 10) -> None:
+        """Poll a JavaScript predicate in the page until it is truthy."""
+        await self.page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
+
+
+async def new_page(browser: Browser, url: str, *, lang: str | None = None) -> BrowserPage:
+    """A fresh context (camera and microphone allowed, fake devices) on ``url``."""
+    context = await browser.new_context(
+        permissions=["camera", "microphone"], viewport={"width": 1280, "height": 800}
+    )
+    if lang is not None:
+        await context.add_init_script(f"localStorage.setItem('palabra.lang', {lang!r})")
+    logged = BrowserPage(await context.new_page())
+    logged.listen()
+    await logged.page.goto(url)
+    return logged
 
 
 async def eventually(probe: Callable[[], T | None], timeout: float, what: str) -> T:

@@ -3,7 +3,8 @@
 The browser publishes its fake camera and microphone; each aiortc participant
 publishes a solid-colour 640x360 video and silence. Each side must receive
 the other's media through the SFU, and the page must show and drop the
-remote tiles.
+remote tiles. The demo conference has a lobby: an aiortc chair admits
+everyone (the browser chair's own lobby panel is tested in test_meeting.py).
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiortc import AudioStreamTrack
 from playwright.async_api import Page
 
 from server.client import PalabraClient, RemoteStream
 
-from .harness import BrowserPage, RunningServer, eventually
+from .harness import REPO, BrowserPage, RunningServer, eventually, free_port
 from .media import BLUE, ORANGE, RGB, SolidColorVideoTrack
 
 pytestmark = pytest.mark.e2e
 
 INVALID_LINK = "El enlace no es válido o ha caducado"
+EXPIRED_LINK = "Su enlace de acceso ha caducado"
 BROWSER_NAME = "Jefatura de delegación — Guatemala"
 
 
@@ -36,14 +39,37 @@ async def wait_js(page: Page, expression: str, arg: Any = None, timeout: float =
 
 
 @contextlib.asynccontextmanager
+async def chair_client(server: RunningServer) -> AsyncIterator[PalabraClient]:
+    """An aiortc chair that publishes nothing and admits people from the lobby."""
+    token = server.token(role="chair", name="Presidencia (Honduras)", delegation=None)
+    client = PalabraClient(server.ws_url, token, media_addresses=["127.0.0.1"])
+    try:
+        await client.join()
+        yield client
+    finally:
+        await client.close()
+
+
+async def admit(chair: PalabraClient, participant: str) -> None:
+    """Wait until the participant is in the lobby, then admit it."""
+
+    def waiting() -> bool:
+        return any(p["participant_id"] == participant for p in chair.room.get("lobby", []))
+
+    await chair.wait_for(waiting, timeout=10)
+    await chair.command("lobby.admit", participant_id=participant)
+
+
+@contextlib.asynccontextmanager
 async def remote_participant(
-    server: RunningServer, name: str, delegation: str, rgb: RGB
+    server: RunningServer, chair: PalabraClient, name: str, delegation: str, rgb: RGB
 ) -> AsyncIterator[PalabraClient]:
     """An aiortc head of delegation publishing a solid colour and silence."""
     token = server.token(role="head", name=name, delegation=delegation)
     client = PalabraClient(server.ws_url, token, media_addresses=["127.0.0.1"])
     try:
-        await client.join()
+        welcome = await client.join()
+        await admit(chair, welcome.you.id)
         await client.publish(video=SolidColorVideoTrack(rgb), audio=AudioStreamTrack())
         yield client
     finally:
@@ -55,14 +81,20 @@ def participant_id(client: PalabraClient) -> str:
     return client.welcome.you.id
 
 
-async def open_conference(browser_page: BrowserPage, server: RunningServer) -> str:
-    """Open the join link of Guatemala's head; return its participant id."""
+async def open_conference(
+    browser_page: BrowserPage, server: RunningServer, chair: PalabraClient
+) -> str:
+    """Open the join link of Guatemala's head, enter and get admitted by the
+    chair; return its participant id."""
     page = browser_page.page
     token = server.token(role="head", name=BROWSER_NAME, delegation="gt")
     await page.goto(server.join_url(token))
     await wait_js(page, "() => window.palabra?.connection?.state === 'joined'")
     assert await js(page, "() => window.palabra.connection.conference.id") == "demo"
     browser_id: str = await js(page, "() => window.palabra.connection.you.id")
+    await page.get_by_role("button", name="Entrar a la reunión").click()
+    await admit(chair, browser_id)
+    await wait_js(page, "() => document.body.dataset.view === 'delegation'")
     return browser_id
 
 
@@ -120,9 +152,12 @@ async def test_browser_and_aiortc_exchange_media(
     server: RunningServer, browser_page: BrowserPage
 ) -> None:
     page = browser_page.page
-    async with remote_participant(server, "Canciller de Costa Rica", "cr", ORANGE) as remote:
+    async with (
+        chair_client(server) as chair,
+        remote_participant(server, chair, "Canciller de Costa Rica", "cr", ORANGE) as remote,
+    ):
         remote_id = participant_id(remote)
-        browser_id = await open_conference(browser_page, server)
+        browser_id = await open_conference(browser_page, server, chair)
 
         # 1. The browser publishes: the aiortc participant decodes its video
         #    and keeps receiving frames.
@@ -197,25 +232,30 @@ async def test_recycled_m_lines_show_the_next_participant(
     browser's subscriber connection for the next one: the page must show the
     new producer on the same mids (a changed mapping, not a new track)."""
     page = browser_page.page
-    await open_conference(browser_page, server)
+    async with chair_client(server) as chair:
+        await open_conference(browser_page, server, chair)
 
-    async with remote_participant(server, "Canciller de Costa Rica", "cr", ORANGE) as first:
-        first_id = participant_id(first)
-        await assert_shows_video(page, first_id, ORANGE)
-        first_mids = await stream_mids(page, first_id)
-        assert len(first_mids) == 2  # audio and video
-        await first.leave()
-        await page.locator(f'.tile[data-participant-id="{first_id}"]').wait_for(
-            state="detached", timeout=10_000
-        )
+        async with remote_participant(
+            server, chair, "Canciller de Costa Rica", "cr", ORANGE
+        ) as first:
+            first_id = participant_id(first)
+            await assert_shows_video(page, first_id, ORANGE)
+            first_mids = await stream_mids(page, first_id)
+            assert len(first_mids) == 2  # audio and video
+            await first.leave()
+            await page.locator(f'.tile[data-participant-id="{first_id}"]').wait_for(
+                state="detached", timeout=10_000
+            )
 
-    async with remote_participant(server, "Canciller de El Salvador", "sv", BLUE) as second:
-        second_id = participant_id(second)
-        await assert_shows_video(page, second_id, BLUE)
-        assert await stream_mids(page, second_id) == first_mids
-        caption = await page.locator(f'.tile[data-participant-id="{second_id}"]').inner_text()
-        assert "Canciller de El Salvador" in caption and "SV" in caption
-        await browser_page.screenshot("conference-recycled-m-lines")
+        async with remote_participant(
+            server, chair, "Canciller de El Salvador", "sv", BLUE
+        ) as second:
+            second_id = participant_id(second)
+            await assert_shows_video(page, second_id, BLUE)
+            assert await stream_mids(page, second_id) == first_mids
+            caption = await page.locator(f'.tile[data-participant-id="{second_id}"]').inner_text()
+            assert "Canciller de El Salvador" in caption and "SV" in caption
+            await browser_page.screenshot("conference-recycled-m-lines")
 
     assert browser_page.errors == []
 
@@ -256,7 +296,8 @@ async def test_bad_link_shows_invalid_link(
 
     url = server.join_url(token, conference) if token else f"{server.base_url}/c/demo"
     await page.goto(url)
-    await page.get_by_text(INVALID_LINK).wait_for(state="visible", timeout=10_000)
+    expected_text = EXPIRED_LINK if case == "expired" else INVALID_LINK
+    await page.get_by_text(expected_text).wait_for(state="visible", timeout=10_000)
     if expected_code is not None:
         codes = await js(page, "() => window.palabra.errors.map((e) => e.code)")
         assert codes == [expected_code]
@@ -264,4 +305,72 @@ async def test_bad_link_shows_invalid_link(
     assert await page.locator(".tile").count() == 0
     assert await page.locator("#btn-leave").is_hidden()
     await browser_page.screenshot(f"bad-link-{case}")
+    if case == "expired":
+        # The message follows the language switch.
+        await page.get_by_role("button", name="EN", exact=True).click()
+        await page.get_by_text("Your access link has expired").wait_for()
     assert browser_page.errors == []
+
+
+async def test_denied_camera_is_explained(server: RunningServer, browser_page: BrowserPage) -> None:
+    """Camera and microphone refused by the browser: the lobby says why and
+    how to fix it, offers to retry, and lets the participant follow the
+    meeting without them."""
+    page = browser_page.page
+    await page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () =>"
+        " Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));"
+    )
+    token = server.token(role="head", name=BROWSER_NAME, delegation="gt")
+    await page.goto(server.join_url(token))
+    problem = page.get_by_role("alert").filter(has_text="tiene bloqueado el acceso a la cámara")
+    await problem.wait_for(timeout=10_000)
+    assert await problem.get_by_role("button", name="Reintentar").is_visible()
+    await browser_page.screenshot("error-camera-denied")
+
+    # Retrying asks the browser again (and is refused again).
+    await problem.get_by_role("button", name="Reintentar").click()
+    await problem.wait_for(timeout=5_000)
+
+    await problem.get_by_role("button", name="Continuar sin cámara ni micrófono").click()
+    await problem.wait_for(state="hidden")
+    enter = page.get_by_role("button", name="Entrar a la reunión")
+    assert await enter.is_enabled()
+    assert browser_page.errors == []
+
+
+async def test_redirect_is_followed(server: RunningServer, browser_page: BrowserPage) -> None:
+    """A node that does not hold the conference answers `hello` with
+    `redirect` and closes with 4010: the page says hello again at the URL it
+    names, with the same token, and joins there."""
+    hellos: list[dict[str, Any]] = []
+
+    async def front_ws(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        hello = await ws.receive_json(timeout=10)
+        hellos.append(hello)
+        await ws.send_json({"type": "redirect", "ref": hello.get("id"), "url": server.ws_url})
+        await ws.close(code=4010, message=b"conference elsewhere")
+        return ws
+
+    async def page_handler(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(REPO / "web" / "conference.html")
+
+    front = web.Application()
+    front.router.add_get("/ws", front_ws)
+    front.router.add_get("/c/{conference}", page_handler)
+    front.router.add_static("/web/", REPO / "web")
+    runner = web.AppRunner(front)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        token = server.token(role="chair", name="Presidencia (Honduras)", delegation=None)
+        await browser_page.page.goto(f"http://127.0.0.1:{port}/c/demo?t={token}")
+        await wait_js(browser_page.page, "() => document.body.dataset.view === 'chair'")
+        assert await js(browser_page.page, "() => window.palabra.connection.url") == server.ws_url
+        assert [h["token"] for h in hellos] == [token]
+        assert browser_page.errors == []
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,259 @@
+// The technician's stream table: one row group per publisher, one row per
+// stream (in: publisher -> server; out: server -> each subscriber) with its
+// live figures and a bitrate chart; out-of-range figures stand out.
+
+import {busy, h, keyedList, setAttr, setText} from '../../dom.js';
+import {num, t} from '../../i18n.js';
+import {badge, updateBadge} from '../../widgets/badge.js';
+import {confirmAction} from '../../widgets/confirm.js';
+import {icon} from '../../widgets/icons.js';
+import {Sparkline} from '../../widgets/sparkline.js';
+
+/** @typedef {import('../../conference.js').ViewContext} ViewContext */
+/** @typedef {import('../../protocol.js').StreamStats} StreamStats */
+/** @typedef {import('../../protocol.js').Alert} Alert */
+
+/** Limits above which a figure is shown as a warning, then as bad. */
+export const LIMITS = {
+  loss: [0.01, 0.05],
+  jitter_ms: [30, 60],
+  rtt_ms: [150, 300],
+};
+
+/**
+ * @param {number | null} value
+ * @param {number[]} limits
+ * @returns {'ok' | 'warn' | 'bad' | ''}
+ */
+export function grade(value, [warn, bad]) {
+  if (value === null || !Number.isFinite(value)) return '';
+  return value > bad ? 'bad' : value > warn ? 'warn' : 'ok';
+}
+
+/** The columns after the publisher: key, header string key, numeric. */
+const COLUMNS = /** @type {const} */ ([
+  ['kind', 'tech.col.kind', false],
+  ['direction', 'tech.col.direction', false],
+  ['codec', 'tech.col.codec', false],
+  ['bitrate', 'tech.col.bitrate', true],
+  ['loss', 'tech.col.loss', true],
+  ['jitter', 'tech.col.jitter', true],
+  ['rtt', 'tech.col.rtt', true],
+  ['fps', 'tech.col.fps', true],
+  ['keyframes', 'tech.col.keyframes', true],
+  ['plis', 'tech.col.plis', true],
+  ['nacks', 'tech.col.nacks', true],
+  ['state', 'tech.col.state', false],
+  ['actions', 'tech.col.actions', false],
+]);
+
+export class StreamTable {
+  /** @param {ViewContext} ctx */
+  constructor(ctx) {
+    /** @private */ this._ctx = ctx;
+    /** @private @type {Map<string, Sparkline>} */ this._charts = new Map();
+    /** @private @type {StreamStats[]} */ this._streams = [];
+    /** @private @type {Alert[]} */ this._alerts = [];
+    /** @private */ this._caption = h('caption', {class: 'visually-hidden'});
+    /** @private */ this._head = h('tr', {}, h('th', {scope: 'col'}),
+      ...COLUMNS.map(([key, , numeric]) => h('th', {scope: 'col', class: numeric ? 'num' : '', dataset: {col: key}})));
+    /** @private */ this._showOut = h('input', {type: 'checkbox', id: 'show-out', checked: true,
+      on: {change: () => this.render()}});
+    /** @private */ this._showOutLabel = h('label', {htmlFor: 'show-out'});
+    /** @private */ this._thead = h('thead', {}, this._head);
+    this.table = h('table', {class: 'table streams-table', id: 'streams-table'}, this._caption, this._thead);
+    this.toolbar = h('div', {class: 'switch'}, this._showOut, this._showOutLabel);
+    this.element = h('div', {class: 'table-scroll'}, this.table);
+    this.retranslate();
+  }
+
+  /**
+   * @param {StreamStats[]} streams
+   * @param {Alert[]} alerts
+   */
+  update(streams, alerts) {
+    this._streams = streams;
+    this._alerts = alerts;
+    for (const s of streams) {
+      let chart = this._charts.get(s.id);
+      if (!chart) {
+        chart = new Sparkline({width: 72, height: 22});
+        this._charts.set(s.id, chart);
+      }
+      chart.push(s.bitrate_kbps);
+    }
+    const live = new Set(streams.map((s) => s.id));
+    for (const id of this._charts.keys()) if (!live.has(id)) this._charts.delete(id);
+    this.render();
+  }
+
+  retranslate() {
+    setText(this._caption, t('tech.streams'));
+    const [first, ...rest] = /** @type {HTMLElement[]} */ ([...this._head.children]);
+    setText(first, t('tech.col.publisher'));
+    rest.forEach((th, i) => setText(th, t(COLUMNS[i][1])));
+    setText(this._showOutLabel, t('tech.showOut'));
+    this.render();
+  }
+
+  render() {
+    const people = this._ctx.people;
+    const showOut = this._showOut.checked;
+    /** @type {Map<string, StreamStats[]>} */
+    const byPublisher = new Map();
+    for (const s of this._streams) {
+      if (s.direction === 'out' && !showOut) continue;
+      const list = byPublisher.get(s.participant_id) ?? [];
+      list.push(s);
+      byPublisher.set(s.participant_id, list);
+    }
+    const rank = (/** @type {StreamStats} */ s) => (s.direction === 'in' ? 0 : 2) + (s.kind === 'video' ? 0 : 1);
+    const groups = [...byPublisher.entries()].map(([id, streams]) => ({
+      id,
+      person: people.person(id),
+      streams: streams.sort((a, b) => rank(a) - rank(b) ||
+        people.name(a.subscriber_id ?? '').localeCompare(people.name(b.subscriber_id ?? ''))),
+    })).sort((a, b) => a.person.name.localeCompare(b.person.name));
+
+    // The caption and thead stay first: only the tbodies are keyed.
+    const bodies = keyedList(this.table, groups, (g) => g.id, (g) => this._group(g.id), () => {}, this._thead);
+    for (const g of groups) {
+      const body = /** @type {HTMLElement} */ (bodies.get(g.id));
+      const header = /** @type {HTMLElement} */ (body.firstElementChild);
+      this._fillGroup(header, g.person, g.streams);
+      keyedList(body, g.streams, (s) => s.id, (s) => this._row(s), (tr, s) => this._fill(tr, s), header);
+    }
+  }
+
+  /**
+   * @private
+   * @param {string} participantId
+   */
+  _group(participantId) {
+    const ctx = this._ctx;
+    const mute = h('button', {class: 'button small', type: 'button', dataset: {action: 'mute'}}, icon('micOff'), h('span'));
+    mute.addEventListener('click', () => void busy(mute, async () => {
+      const p = ctx.conn.room?.participants.find((x) => x.participant_id === participantId);
+      await ctx.act(p?.muted ? 'participant.unmute' : 'participant.mute', {participant_id: participantId});
+    }));
+    const disconnect = h('button', {class: 'button small danger', type: 'button', dataset: {action: 'disconnect'}},
+      icon('power'), h('span'));
+    disconnect.addEventListener('click', () => void busy(disconnect, async () => {
+      const name = ctx.people.name(participantId);
+      const ok = await confirmAction({
+        title: t('tech.disconnectTitle'), text: t('tech.disconnectText', {name}), confirm: t('tech.disconnect'),
+      });
+      if (ok) await ctx.act('participant.disconnect', {participant_id: participantId});
+    }));
+    const header = h('tr', {class: 'group'},
+      h('th', {scope: 'rowgroup', colSpan: COLUMNS.length + 1},
+        h('div', {class: 'group-head'}, badge(null), h('span', {class: 'name'}), h('span', {class: 'meta'}),
+          h('span', {class: 'group-actions'}, mute, disconnect))));
+    return h('tbody', {dataset: {participantId}}, header);
+  }
+
+  /**
+   * @private
+   * @param {HTMLElement} header
+   * @param {import('../../people.js').Person} person
+   * @param {StreamStats[]} streams
+   */
+  _fillGroup(header, person, streams) {
+    updateBadge(/** @type {HTMLElement} */ (header.querySelector('.badge')), person.delegation);
+    setText(/** @type {HTMLElement} */ (header.querySelector('.name')), person.name);
+    const role = t(/** @type {any} */ (`role.${person.role}`));
+    setText(/** @type {HTMLElement} */ (header.querySelector('.meta')),
+      person.delegation ? `${person.delegation.name} · ${role}` : role);
+    const room = this._ctx.conn.room?.participants.find((x) => x.participant_id === person.id);
+    const mute = /** @type {HTMLElement} */ (header.querySelector('[data-action="mute"]'));
+    setText(/** @type {HTMLElement} */ (mute.lastElementChild), room?.muted ? t('tech.unmute') : t('tech.mute'));
+    setAttr(mute, 'aria-label', room?.muted ? t('room.unmuteName', {name: person.name}) : t('room.muteName', {name: person.name}));
+    mute.hidden = person.role === 'chair' || !room;
+    const disconnect = /** @type {HTMLElement} */ (header.querySelector('[data-action="disconnect"]'));
+    setText(/** @type {HTMLElement} */ (disconnect.lastElementChild), t('tech.disconnect'));
+    setAttr(disconnect, 'aria-label', t('tech.disconnectName', {name: person.name}));
+    disconnect.hidden = person.role === 'chair';
+    const body = /** @type {HTMLElement} */ (header.parentElement);
+    body.classList.toggle('alarm', streams.some((s) => this._alertFor(s)));
+  }
+
+  /**
+   * @private
+   * @param {StreamStats} s
+   * @returns {HTMLElement}
+   */
+  _row(s) {
+    const cells = COLUMNS.map(([key, , numeric]) => h('td', {class: numeric ? 'num' : '', dataset: {col: key}}));
+    const chart = this._charts.get(s.id);
+    const bitrate = cells[3];
+    bitrate.append(h('span', {class: 'value'}), chart?.element ?? '');
+    if (s.kind === 'video' && s.direction === 'in') {
+      const keyframe = h('button', {class: 'icon-button', type: 'button', dataset: {action: 'keyframe'}}, icon('refresh'));
+      keyframe.addEventListener('click', () => void busy(keyframe, async () => {
+        if (await this._ctx.act('producer.keyframe', {producer_id: s.producer_id})) this._ctx.toast(t('tech.keyframeSent'));
+      }));
+      cells[12].append(keyframe);
+    }
+    return h('tr', {class: 'stream', dataset: {streamId: s.id, kind: s.kind, direction: s.direction,
+      producerId: s.producer_id}},
+    h('td', {class: 'indent', attrs: {'aria-hidden': 'true'}}), ...cells);
+  }
+
+  /**
+   * @private
+   * @param {HTMLElement} tr
+   * @param {StreamStats} s
+   */
+  _fill(tr, s) {
+    const [, kind, direction, codec, bitrate, loss, jitter, rtt, fps, keyframes, plis, nacks, state, actions] =
+      /** @type {HTMLElement[]} */ ([...tr.children]);
+    setText(kind, t(s.kind === 'video' ? 'tech.video' : 'tech.audio'));
+    setText(direction, s.direction === 'in' ? t('tech.in')
+      : t('tech.out', {name: this._ctx.people.name(s.subscriber_id ?? '')}));
+    setText(codec, s.codec);
+    setText(/** @type {HTMLElement} */ (bitrate.querySelector('.value')), num(s.bitrate_kbps));
+    tr.dataset.bitrate = String(s.bitrate_kbps);
+    tr.dataset.keyframes = String(s.keyframes);
+    /** @type {Array<[HTMLElement, number | null, string, number[] | null]>} */
+    const figures = [
+      [loss, s.loss, `${num(s.loss * 100, 1)} %`, LIMITS.loss],
+      [jitter, s.jitter_ms, num(s.jitter_ms), LIMITS.jitter_ms],
+      [rtt, s.rtt_ms, s.rtt_ms === null ? '—' : num(s.rtt_ms), LIMITS.rtt_ms],
+      [fps, s.kind === 'video' ? s.fps : null, s.kind === 'video' ? num(s.fps) : '—', null],
+      [keyframes, s.keyframes, s.kind === 'video' ? num(s.keyframes) : '—', null],
+      [plis, s.plis, num(s.plis), null],
+      [nacks, s.nacks, num(s.nacks), null],
+    ];
+    for (const [cell, value, text, limits] of figures) {
+      setText(cell, text);
+      cell.dataset.grade = limits ? grade(value, limits) : '';
+    }
+    const alert = this._alertFor(s);
+    const paused = s.paused;
+    const stalled = !paused && s.bitrate_kbps <= 0;
+    const frozen = s.kind === 'video' && !paused && s.direction === 'in' && s.fps < 1;
+    /** @type {'alert' | 'paused' | 'stalled' | 'ok'} */
+    const status = alert ? 'alert' : paused ? 'paused' : stalled || frozen ? 'stalled' : 'ok';
+    tr.dataset.status = status;
+    fps.dataset.grade = s.kind === 'video' && !paused ? (s.fps < 1 ? 'bad' : s.fps < 10 ? 'warn' : 'ok') : '';
+    bitrate.dataset.grade = stalled ? 'bad' : '';
+    this._charts.get(s.id)?.setAlarm(status === 'alert' || status === 'stalled');
+    setText(state, alert ? t(/** @type {any} */ (`alert.kind.${alert.kind}`)) : t(`tech.status.${status}`));
+    state.dataset.status = status;
+    const keyframe = actions.querySelector('[data-action="keyframe"]');
+    if (keyframe) {
+      setAttr(keyframe, 'aria-label', t('tech.keyframeFor', {name: this._ctx.people.name(s.participant_id)}));
+      setAttr(keyframe, 'title', t('tech.keyframeFor', {name: this._ctx.people.name(s.participant_id)}));
+    }
+  }
+
+  /**
+   * The raised alert about this stream, if any.
+   * @private
+   * @param {StreamStats} s
+   */
+  _alertFor(s) {
+    return this._alerts.find((a) => a.producer_id === s.producer_id &&
+      (s.direction === 'in' ? a.subscriber_id === null : a.subscriber_id === s.subscriber_id));
+  }
+}

@@ -1,0 +1,145 @@
+// A participant's tile: video (or initials), a caption with delegation badge,
+// name and role, and the microphone state decided by the server.
+
+import {h, setAttr, setText} from '../dom.js';
+import {t} from '../i18n.js';
+import {badge, updateBadge} from './badge.js';
+import {icon} from './icons.js';
+
+/** @typedef {import('../people.js').Person} Person */
+
+/**
+ * @typedef {object} TileState
+ * @property {boolean} [audible]   heard now (the server forwards the microphone)
+ * @property {boolean} [muted]     muted by the chair or a technician
+ * @property {boolean} [floor]     the delegation holds the floor
+ * @property {boolean} [queued]    the delegation is on the speakers list
+ */
+
+/**
+ * Text under the name: the delegation and the role.
+ * @param {Person} p
+ * @returns {string}
+ */
+export function describePerson(p) {
+  const role = t(/** @type {any} */ (`role.${p.role}`));
+  return p.delegation ? `${p.delegation.name} · ${role}` : role;
+}
+
+/**
+ * Initials for the placeholder: the delegation code, else the name's.
+ * @param {Person} p
+ * @returns {string}
+ */
+export function initials(p) {
+  if (p.delegation?.code) return p.delegation.code.toUpperCase();
+  const words = p.name.match(/\p{L}+/gu) ?? [];
+  return words.slice(0, 2).map((w) => w[0]).join('').toUpperCase();
+}
+
+export class VideoTile {
+  /**
+   * @param {Person} person
+   * @param {{local?: boolean, className?: string}} [options]
+   */
+  constructor(person, {local = false, className = ''} = {}) {
+    this.person = person;
+    this.local = local;
+    /** @private */ this._video = h('video', {autoplay: true, playsInline: true, muted: true});
+    /** @private */ this._placeholder = h('div', {class: 'placeholder', attrs: {'aria-hidden': 'true'}});
+    /** @private */ this._mic = h('span', {class: 'mic-state', hidden: true});
+    /** @private */ this._badge = badge(person.delegation);
+    /** @private */ this._name = h('span', {class: 'name'});
+    /** @private */ this._meta = h('span', {class: 'meta'});
+    /** @private @type {AbortController | null} */ this._listeners = null;
+    /** @private @type {MediaStreamTrack | null} */ this._track = null;
+    /** @private @type {TileState} */ this._state = {};
+    this.element = h('article', {class: `tile ${local ? 'local' : ''} ${className}`.trim(),
+      dataset: {participantId: person.id}},
+    h('div', {class: 'media'}, this._video, this._placeholder, this._mic),
+    h('div', {class: 'caption'}, this._badge,
+      h('div', {class: 'caption-text'}, this._name, this._meta)));
+    this.retranslate();
+  }
+
+  /** @param {Person} person */
+  setPerson(person) {
+    this.person = person;
+    this.element.dataset.participantId = person.id;
+    this.retranslate();
+  }
+
+  /**
+   * Shows a video track (null: the initials).
+   * @param {MediaStreamTrack | null} track
+   * @param {string} [producerId]
+   */
+  setTrack(track, producerId = '') {
+    if (track === this._track) return;
+    this._listeners?.abort();
+    this._listeners = null;
+    this._track = track;
+    const video = this._video;
+    if (!track) {
+      video.srcObject = null;
+      delete video.dataset.producerId;
+      this.element.classList.remove('has-video');
+      return;
+    }
+    const listeners = new AbortController();
+    this._listeners = listeners;
+    const {signal} = listeners;
+    const showing = () => {
+      this.element.classList.toggle('has-video', !track.muted && video.videoWidth > 0);
+    };
+    track.addEventListener('mute', showing, {signal});
+    track.addEventListener('unmute', showing, {signal});
+    video.addEventListener('resize', showing, {signal});
+    video.addEventListener('loadeddata', showing, {signal});
+    if (producerId) video.dataset.producerId = producerId;
+    else delete video.dataset.producerId;
+    video.srcObject = new MediaStream([track]);
+    video.play().catch(() => {}); // muted video may always autoplay
+  }
+
+  /** @param {boolean} off */
+  setCameraOff(off) {
+    this.element.classList.toggle('camera-off', off);
+  }
+
+  /** @param {TileState} state */
+  setState(state) {
+    this._state = state;
+    this.element.classList.toggle('audible', Boolean(state.audible));
+    this.element.classList.toggle('floor', Boolean(state.floor));
+    setAttr(this.element, 'data-audible', state.audible ? 'true' : 'false');
+    this._renderMic();
+  }
+
+  retranslate() {
+    const p = this.person;
+    updateBadge(this._badge, p.delegation);
+    setText(this._placeholder, initials(p));
+    setText(this._name, p.name);
+    setAttr(this._name, 'title', p.name);
+    setText(this._meta, this.local ? `${t('you')} · ${describePerson(p)}` : describePerson(p));
+    setAttr(this.element, 'aria-label', `${p.name} — ${describePerson(p)}`);
+    this._renderMic();
+  }
+
+  destroy() {
+    this.setTrack(null);
+    this.element.remove();
+  }
+
+  /** @private */
+  _renderMic() {
+    const {audible, muted} = this._state;
+    const el = this._mic;
+    el.replaceChildren();
+    el.hidden = !audible && !muted;
+    if (el.hidden) return;
+    el.className = `mic-state ${muted ? 'muted' : 'open'}`;
+    el.append(icon(muted ? 'micOff' : 'mic'), h('span', {text: muted ? t('mic.mutedShort') : t('mic.openShort')}));
+  }
+}
