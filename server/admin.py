@@ -18,7 +18,8 @@ from aiohttp import web
 from rooms import SYSTEM, AddDelegation, RoomError, Settings, build_minutes
 
 from .conference import ConferencePlan, DelegationPlan, JoinRefused, LiveConference
-from .palabra import Palabra, palabra_of
+from .palabra import Palabra, PlacedElsewhere, palabra_of
+from .redis_store import StoreUnavailable
 from .tokens import TokenError, issue_token, verify_token
 
 CONFERENCE_ID = re.compile(r"[a-z0-9_-]{1,64}")
@@ -62,6 +63,10 @@ async def admin_guard(request: web.Request, handler: Any) -> web.StreamResponse:
             return problem(400, "bad_request", exc.text or "bad request")
         except KeyError as exc:
             return problem(400, "invalid_argument", f"missing field {exc}")
+        except StoreUnavailable:
+            return problem(503, "unavailable", "the event store is unavailable; retry later")
+        except PlacedElsewhere as exc:
+            return problem(409, "placed_elsewhere", f"the conference is served by {exc.url}")
         except (RoomError, ValueError, TypeError) as exc:
             code = exc.code.value if isinstance(exc, RoomError) else "invalid_argument"
             message = exc.message if isinstance(exc, RoomError) else str(exc)
