@@ -33,7 +33,7 @@ def encode_video(
     width: int = 640,
     height: int = 360,
     fps: int = 30,
-    seconds: float = 2.0,
+    seconds: float = 4.0,
     bitrate: int = 500_000,
     gop: int = 30,
 ) -> Clip:
@@ -44,16 +44,28 @@ def encode_video(
     codec.framerate = fractions.Fraction(fps, 1)
     codec.bit_rate = bitrate
     codec.gop_size = gop
-    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    # Constant bit rate, as a browser's encoder holds its target: without it
+    # libvpx overshoots several times on synthetic images.
+    rate = f"{bitrate // 1000}k"
+    codec.options = {
+        "deadline": "realtime",
+        "cpu-used": "8",
+        "lag-in-frames": "0",
+        "minrate": rate,
+        "maxrate": rate,
+        "bufsize": rate,
+    }
     rng = np.random.default_rng(7)
-    noise = rng.integers(0, 40, size=(height, width), dtype=np.uint8)
+    # Mild noise and slow motion: compressible like a camera image of a
+    # speaker, so that the stream stays near ``bitrate``.
+    noise = rng.integers(0, 8, size=(height, width), dtype=np.uint8)
     xs = np.arange(width, dtype=np.int32)
     packets: list[bytes] = []
     keyframes: set[int] = set()
     frames = int(fps * seconds)
     for i in range(frames + 1):
         if i < frames:
-            luma = ((xs[None, :] + i * 8) % 256).astype(np.uint8) + noise
+            luma = ((xs[None, :] + i * 2) % 256).astype(np.uint8) + noise
             image = np.full((height * 3 // 2, width), 128, dtype=np.uint8)
             image[:height] = luma
             frame = av.VideoFrame.from_ndarray(image, format="yuv420p")

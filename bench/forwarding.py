@@ -1,15 +1,30 @@
-"""Forwarding benchmark: P publishers and S subscribers over real WebRTC.
+"""Forwarding benchmark: P publishers and S subscribers over real signaling and WebRTC.
 
-Publishers send pre-encoded VP8 (640x360, ~500 kbit/s) and Opus and also
-receive every other publisher; subscribers only receive. Every client is
-cheap: packets are counted at the receiver, never decoded. The server runs in
-its own process on its own core; the clients share this process on the other.
+Publishers send pre-encoded VP8 (640x360, ~500 kbit/s) and Opus (encoded
+once, packets looped) and also receive every other publisher. By default the
+S subscribers are extra, receive-only participants; with ``--plenary`` the
+publishers are the subscribers (``--subscribers`` counts every receiver, so
+``--publishers 20 --subscribers 20 --plenary`` is 20 delegations each
+receiving the 19 others: 380 video + 380 audio streams).
+
+Every client is cheap (``PalabraClient(decode=False)``): RTP is counted at the
+socket after SRTP, with no jitter buffer and no decoding, and the clients
+still send NACKs and receiver reports. The server runs in its own process on
+its own core; the clients share this process on the other cores. When the
+load generator's own CPU nears one core, the figures are the clients' limit,
+not the server's: the JSON says so (``load_generator_saturated``).
+
+``--baseline`` also measures aiortc's MediaRelay (decode + re-encode per
+subscriber, :mod:`bench.baseline`) and Palabra side by side at a small size
+(``--baseline-publishers`` x ``--baseline-subscribers``) and reports the cost
+ratio per forwarded stream.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -17,15 +32,24 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from server.client import PalabraClient, RemoteStream
 from server.tokens import issue_token
 
-from .clip import LoopTrack, encode_audio, encode_video
-from .process import cores, cpu_seconds, ensure_loopback_only, rss_mb, run_server
-
-DELEGATIONS = ("gt", "sv", "cr")
+from .clip import Clip, LoopTrack, encode_audio, encode_video
+from .process import (
+    cores,
+    cpu_seconds,
+    ensure_loopback_only,
+    profile_server,
+    rss_mb,
+    run_server,
+    socket_drops,
+    udp_counters,
+)
+from .server import BENCH_CONFERENCE, delegation_id
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -36,136 +60,414 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
-async def sent_packets(client: PalabraClient) -> int:
+@dataclass
+class Target:
+    """Where the clients connect: a server this run started, or ``--url``."""
+
+    ws_url: str
+    secret: str
+    conference: str
+    pid: int | None  # the server's pid when it runs on this machine
+
+
+@dataclass
+class Sample:
+    at: float
+    server_cpu: float
+    own_cpu: float
+    streams: dict[str, tuple[int, int, int, int, int]]  # packets, frames, lost, bytes, video
+    sent: int
+    udp: dict[str, int]
+    server_drops: int
+    client_drops: int
+
+
+def token(target: Target, i: int, role: str) -> str:
+    return issue_token(
+        target.secret,
+        conference=target.conference,
+        role=role,
+        name=f"{role} {i}",
+        delegation=delegation_id(i),
+        participant=f"{role}-{i}",
+    )
+
+
+async def sent_packets(clients: Sequence[PalabraClient]) -> int:
     total = 0
-    for sender in client.publisher.getSenders():
-        for stats in (await sender.getStats()).values():
-            if stats.type == "outbound-rtp":
-                total += stats.packetsSent
+    for client in clients:
+        for sender in client.publisher.getSenders():
+            for stats in (await sender.getStats()).values():
+                if stats.type == "outbound-rtp":
+                    total += stats.packetsSent
     return total
 
 
-def received(clients: Sequence[PalabraClient]) -> tuple[int, dict[str, RemoteStream]]:
-    streams = {f"{i}:{mid}": s for i, c in enumerate(clients) for mid, s in c.streams.items()}
-    return sum(s.packets for s in streams.values()), streams
+def streams_of(clients: Sequence[PalabraClient]) -> dict[str, RemoteStream]:
+    return {f"{i}:{mid}": s for i, c in enumerate(clients) for mid, s in c.streams.items()}
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    secret = secrets.token_urlsafe(32)
-    available = cores()
-    server_core = available[0] if len(available) > 1 else None
-    if server_core is not None:
-        os.sched_setaffinity(0, available[1:])
-    video_clip, audio_clip = encode_video(), encode_audio()
+async def sample(target: Target, clients: Sequence[PalabraClient], publishers: Any) -> Sample:
+    return Sample(
+        at=time.monotonic(),
+        server_cpu=cpu_seconds(target.pid) if target.pid else 0.0,
+        own_cpu=time.process_time(),
+        streams={
+            k: (s.packets, s.frames, s.lost, s.bytes, int(s.kind == "video"))
+            for k, s in streams_of(clients).items()
+        },
+        sent=await sent_packets(publishers),
+        udp=udp_counters(),
+        server_drops=socket_drops(target.pid) if target.pid else 0,
+        client_drops=socket_drops(os.getpid()),
+    )
 
-    with run_server(secret, server_core) as server:
 
-        def token(i: int, role: str) -> str:
-            return issue_token(
-                secret,
-                conference="demo",
-                role=role,
-                name=f"{role} {i}",
-                delegation=DELEGATIONS[i % len(DELEGATIONS)],
-                participant=f"{role}-{i}",
-            )
+async def connect(target: Target, i: int, role: str) -> PalabraClient:
+    client = PalabraClient(
+        target.ws_url, token(target, i, role), media_addresses=["127.0.0.1"], decode=False
+    )
+    await client.join(timeout=30)
+    return client
 
-        publishers = [
-            PalabraClient(
-                server.ws_url, token(i, "head"), media_addresses=["127.0.0.1"], decode=False
-            )
-            for i in range(args.publishers)
-        ]
-        for client in publishers:
-            await client.join()
-            await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
-        for client in publishers:
-            await client.wait_for_streams(2 * (args.publishers - 1), timeout=30)
 
-        # Subscribers join once every publisher is live: their join time is
-        # hello to the first forwarded frame of each publisher's video.
-        subscribers = [
-            PalabraClient(
-                server.ws_url, token(i, "delegate"), media_addresses=["127.0.0.1"], decode=False
-            )
-            for i in range(args.subscribers)
-        ]
-        await asyncio.gather(*(c.join() for c in subscribers))
-        await asyncio.gather(
-            *(c.wait_for_streams(2 * args.publishers, timeout=30) for c in subscribers)
-        )
-        join_ms = [
-            (s.first_frame_at - c.hello_sent_at) * 1000
-            for c in subscribers
-            for s in c.streams.values()
-            if s.kind == "video" and s.first_frame_at is not None and c.hello_sent_at is not None
-        ]
+async def measure(
+    target: Target,
+    publishers_n: int,
+    subscribers_n: int,
+    plenary: bool,
+    seconds: float,
+    warmup: float,
+    probes: int,
+    clips: tuple[Clip, Clip],
+    profile: str | None = None,
+    label: str = "",
+) -> dict[str, Any]:
+    video_clip, audio_clip = clips
+    publishers: list[PalabraClient] = []
+    for i in range(publishers_n):
+        client = await connect(target, i, "head")
+        await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
+        publishers.append(client)
+    incomplete: list[str] = []
+    for i, client in enumerate(publishers):
+        await wait_streams(client, 2 * (publishers_n - 1), f"publisher {i}", incomplete)
 
-        clients = [*publishers, *subscribers]
-        await asyncio.sleep(args.warmup)
-        sent0 = [await sent_packets(c) for c in publishers]
-        got0, streams0 = received(clients)
-        frames0 = {k: s.frames for k, s in streams0.items()}
-        cpu0, own0, t0 = cpu_seconds(server.pid), time.process_time(), time.monotonic()
-        while time.monotonic() - t0 < args.seconds:
-            await asyncio.sleep(1.0)
-            elapsed = time.monotonic() - t0
-            got, _ = received(clients)
-            rate = (got - got0) / max(elapsed, 1e-9)
-            print(
-                f"\r  {elapsed:5.1f}/{args.seconds:.0f} s  {rate:9.0f} forwarded packets/s",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-        print(file=sys.stderr)
-        duration = time.monotonic() - t0
-        server_cpu = cpu_seconds(server.pid) - cpu0
-        own_cpu = time.process_time() - own0
-        got1, streams1 = received(clients)
-        sent1 = [await sent_packets(c) for c in publishers]
-        memory = rss_mb(server.pid)
-        for client in clients:
-            await client.close()
+    # Receive-only participants join once every publisher is live: their join
+    # time is hello to the first forwarded frame of each publisher's video.
+    extra = subscribers_n - publishers_n if plenary else subscribers_n
+    # One at a time: a join is timed against a running meeting, not against a
+    # crowd of simultaneous joins competing for the same two cores.
+    subscribers = []
+    for i in range(max(0, extra)):
+        client = await connect(target, publishers_n + i, "delegate")
+        await wait_streams(client, 2 * publishers_n, f"subscriber {i}", incomplete)
+        subscribers.append(client)
+    join_ms = join_times(subscribers)
+    phases = join_phases(subscribers)
 
-    forwarded = got1 - got0
-    receivers = args.publishers - 1 + args.subscribers
-    expected = sum(b - a for a, b in zip(sent0, sent1, strict=True)) * receivers
-    fps = [
-        (s.frames - frames0.get(k, 0)) / duration for k, s in streams1.items() if s.kind == "video"
+    clients = [*publishers, *subscribers]
+    receivers = len(clients)
+    await asyncio.sleep(warmup)
+    first = await sample(target, clients, publishers)
+    last = first
+    with profile_server(target.pid or 0, seconds, profile if target.pid else None):
+        while last.at - first.at < seconds:
+            await asyncio.sleep(min(1.0, seconds - (time.monotonic() - first.at)) or 0.01)
+            current = await sample(target, clients, publishers)
+            progress(label, first, last, current, seconds)
+            last = current
+    print(file=sys.stderr)
+    memory = rss_mb(target.pid) if target.pid else None
+    dropped_out = [
+        f"{i}: {c.close_code} {c.close_reason}" for i, c in enumerate(clients) if c.closed.is_set()
     ]
+
+    if probes and not subscribers:
+        # No late joiners in a plenary: measure joins with a few probes after
+        # the window (they do not load the measured interval).
+        base = publishers_n + max(0, extra)
+        probe_clients = []
+        for i in range(probes):
+            client = await connect(target, base + i, "delegate")
+            await wait_streams(client, 2 * publishers_n, f"probe {i}", incomplete)
+            probe_clients.append(client)
+        join_ms = join_times(probe_clients)
+        phases = join_phases(probe_clients)
+        await leave_all(probe_clients)
+    await leave_all(clients)
+    result = summarise(
+        first, last, publishers_n, subscribers_n, receivers, plenary, join_ms, memory
+    )
+    result["join_phases_ms_median"] = phases
+    result["clients_disconnected"] = dropped_out
+    result["clients_incomplete_at_start"] = incomplete
+    return result
+
+
+async def leave_all(clients: Sequence[PalabraClient]) -> None:
+    # Leaving together races the renegotiations the departures cause: a
+    # client closed mid-answer is expected here, not a failure of the run.
+    await asyncio.gather(*(c.leave() for c in clients), return_exceptions=True)
+
+
+async def wait_streams(client: PalabraClient, count: int, who: str, incomplete: list[str]) -> None:
+    """Wait for a client's streams; a shortfall is reported, not fatal."""
+    try:
+        await client.wait_for_streams(count, timeout=60)
+    except TimeoutError:
+        ready = sum(1 for s in client.streams.values() if s.frames)
+        incomplete.append(f"{who}: {ready} of {count} streams")
+
+
+def join_phases(clients: Sequence[PalabraClient]) -> dict[str, float]:
+    """Median ms from hello to each step of the join, and to the first video frame."""
+    steps: dict[str, list[float]] = {}
+    for client in clients:
+        if client.hello_sent_at is None:
+            continue
+        for step, at in client.timeline.items():
+            steps.setdefault(step, []).append((at - client.hello_sent_at) * 1000)
+        firsts = [s.first_frame_at for s in client.streams.values() if s.first_frame_at]
+        if firsts:
+            steps.setdefault("first_video_frame_all", []).append(
+                (max(firsts) - client.hello_sent_at) * 1000
+            )
     return {
-        "publishers": args.publishers,
-        "subscribers": args.subscribers,
+        step: round(statistics.median(v), 1)
+        for step, v in sorted(steps.items(), key=lambda i: statistics.median(i[1]))
+    }
+
+
+def join_times(clients: Sequence[PalabraClient]) -> list[float]:
+    return [
+        (s.first_frame_at - c.hello_sent_at) * 1000
+        for c in clients
+        for s in c.streams.values()
+        if s.kind == "video" and s.first_frame_at is not None and c.hello_sent_at is not None
+    ]
+
+
+def progress(label: str, first: Sample, last: Sample, now: Sample, seconds: float) -> None:
+    interval = max(now.at - last.at, 1e-9)
+    packets = sum(v[0] for v in now.streams.values()) - sum(v[0] for v in last.streams.values())
+    print(
+        f"\r  {label}{now.at - first.at:5.1f}/{seconds:.0f} s "
+        f"{packets / interval:8.0f} fwd pkt/s  "
+        f"server {100 * (now.server_cpu - last.server_cpu) / interval:5.1f} % cpu  "
+        f"clients {100 * (now.own_cpu - last.own_cpu) / interval:5.1f} % cpu",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def summarise(
+    first: Sample,
+    last: Sample,
+    publishers: int,
+    subscribers: int,
+    receivers: int,
+    plenary: bool,
+    join_ms: list[float],
+    memory: float | None,
+) -> dict[str, Any]:
+    duration = last.at - first.at
+    zero = (0, 0, 0, 0, 0)
+    delta = {
+        k: tuple(b - a for a, b in zip(first.streams.get(k, zero), v, strict=True))
+        for k, v in last.streams.items()
+    }
+    forwarded = sum(d[0] for d in delta.values())
+    lost = sum(max(0, d[2]) for d in delta.values())
+    server_cpu = last.server_cpu - first.server_cpu
+    own_cpu = last.own_cpu - first.own_cpu
+    # Each publisher's two streams reach every receiver but itself.
+    streams = 2 * publishers * (receivers - 1)
+    fps = [d[1] / duration for k, d in delta.items() if last.streams[k][4]]
+    expected = (last.sent - first.sent) * (receivers - 1)
+    load = own_cpu / duration
+    dropped = last.udp.get("RcvbufErrors", 0) - first.udp.get("RcvbufErrors", 0)
+    return {
+        "publishers": publishers,
+        "subscribers": subscribers,
+        "plenary": plenary,
         "seconds": round(duration, 2),
-        "forwarded_streams": 2 * args.publishers * receivers,
+        "forwarded_streams": streams,
         "forwarded_packets_per_s": round(forwarded / duration, 1),
+        "forwarded_mbit_per_s": round(sum(d[3] for d in delta.values()) * 8 / duration / 1e6, 2),
         "server_cpu_cores": round(server_cpu / duration, 3),
         "server_cpu_us_per_forwarded_packet": round(server_cpu / max(forwarded, 1) * 1e6, 2),
-        "loss_ratio": round(max(0.0, 1 - forwarded / expected), 5) if expected else None,
+        "server_cpu_cores_per_forwarded_stream": round(server_cpu / duration / max(streams, 1), 5),
+        "loss_ratio": round(lost / max(forwarded + lost, 1), 5),
+        "loss_ratio_vs_sent": round(max(0.0, 1 - forwarded / expected), 5) if expected else None,
+        "loss_ratio_video": round(
+            sum(max(0, d[2]) for k, d in delta.items() if last.streams[k][4])
+            / max(sum(d[0] + max(0, d[2]) for k, d in delta.items() if last.streams[k][4]), 1),
+            5,
+        ),
+        "udp_receive_buffer_drops": dropped,
+        "udp_drops_at_server_sockets": last.server_drops - first.server_drops,
+        "udp_drops_at_client_sockets": last.client_drops - first.client_drops,
         "subscriber_video_fps_min": round(min(fps), 1) if fps else None,
         "subscriber_video_fps_median": round(statistics.median(fps), 1) if fps else None,
         "join_time_ms_p50": round(percentile(join_ms, 0.5), 1),
         "join_time_ms_p95": round(percentile(join_ms, 0.95), 1),
-        "server_rss_mb": round(memory, 1),
-        "load_generator_cpu_cores": round(own_cpu / duration, 3),
-        "server_core": server_core,
+        "server_rss_mb": round(memory, 1) if memory is not None else None,
+        "load_generator_cpu_cores": round(load, 3),
+        "load_generator_saturated": load > 0.9,
     }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    available = cores()
+    server_core = available[0] if len(available) > 1 and not args.url else None
+    if server_core is not None:
+        os.sched_setaffinity(0, available[1:])
+    clips = (encode_video(), encode_audio())
+    result: dict[str, Any] = {}
+    loop_flag = ["--loop", args.loop]
+
+    async def one(
+        baseline: bool,
+        publishers: int,
+        subscribers: int,
+        seconds: float,
+        profile: str | None,
+        label: str,
+    ) -> dict[str, Any]:
+        if args.url:
+            target = Target(args.url, args.secret, args.conference, None)
+            return await measure(
+                target,
+                publishers,
+                subscribers,
+                args.plenary,
+                seconds,
+                args.warmup,
+                args.probes,
+                clips,
+                None,
+                label,
+            )
+        secret = secrets.token_urlsafe(32)
+        extra = [*loop_flag, "--delegations", str(publishers + subscribers + args.probes + 2)]
+        if baseline:
+            extra.append("--baseline")
+        with run_server(secret, server_core, extra) as server:
+            target = Target(server.ws_url, secret, BENCH_CONFERENCE, server.pid)
+            return await measure(
+                target,
+                publishers,
+                subscribers,
+                args.plenary and not baseline,
+                seconds,
+                args.warmup,
+                args.probes,
+                clips,
+                profile,
+                label,
+            )
+
+    with profile_server(os.getpid(), args.seconds + 120, args.profile_clients):
+        result = await one(False, args.publishers, args.subscribers, args.seconds, args.profile, "")
+    result["server_loop"] = "n/a (--url)" if args.url else args.loop
+    result["server_core"] = server_core
+    result["client_cores"] = available[1:] if server_core is not None else available
+    if args.baseline:
+        bp, bs, bt = args.baseline_publishers, args.baseline_subscribers, args.baseline_seconds
+        relay = await one(True, bp, bs, bt, None, "MediaRelay ")
+        palabra = await one(False, bp, bs, bt, None, "Palabra    ")
+        per_stream_relay = relay["server_cpu_cores_per_forwarded_stream"]
+        per_stream_palabra = palabra["server_cpu_cores_per_forwarded_stream"]
+        result["baseline"] = {
+            "size": f"{bp}x{bs}",
+            "media_relay": relay,
+            "palabra": palabra,
+            "media_relay_cores_per_forwarded_stream": per_stream_relay,
+            "palabra_cores_per_forwarded_stream": per_stream_palabra,
+            "ratio_per_forwarded_stream": round(per_stream_relay / per_stream_palabra, 1)
+            if per_stream_palabra
+            else None,
+        }
+    return result
+
+
+def print_table(result: dict[str, Any], indent: str = "") -> None:
+    width = max(map(len, result), default=0)
+    for key, value in result.items():
+        if isinstance(value, dict):
+            print(f"{indent}{key}:")
+            print_table(value, indent + "  ")
+        else:
+            print(f"{indent}{key:<{width}}  {value}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="palabra bench forwarding", description=__doc__)
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--subscribers", type=int, default=4)
+    parser.add_argument(
+        "--plenary",
+        action="store_true",
+        help="publishers are subscribers; --subscribers counts every receiver",
+    )
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument(
+        "--probes",
+        type=int,
+        default=4,
+        help="late joiners timed after the window when no subscriber joins late",
+    )
     parser.add_argument("--json", default=None, metavar="PATH")
+    parser.add_argument("--url", default=None, help="target a running server (its ws URL)")
+    parser.add_argument(
+        "--secret",
+        default=os.environ.get("PALABRA_SECRET", ""),
+        help="token secret of the --url server",
+    )
+    parser.add_argument(
+        "--conference",
+        default=BENCH_CONFERENCE,
+        help="conference of the --url server: open floor, no lobby, delegations d00...",
+    )
+    parser.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the server's event loop"
+    )
+    parser.add_argument("--client-loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="PATH",
+        help="py-spy profile of the server during the window (raw stacks)",
+    )
+    parser.add_argument(
+        "--profile-clients",
+        default=None,
+        metavar="PATH",
+        help="py-spy profile of the load generator itself (joins and window)",
+    )
+    parser.add_argument(
+        "--baseline", action="store_true", help="also measure MediaRelay transcoding side by side"
+    )
+    parser.add_argument("--baseline-publishers", type=int, default=1)
+    parser.add_argument("--baseline-subscribers", type=int, default=2)
+    parser.add_argument("--baseline-seconds", type=float, default=10)
     args = parser.parse_args(argv)
-    ensure_loopback_only([sys.executable, "-m", "bench.forwarding", *sys.argv[1:]])
+    if args.plenary and args.subscribers < args.publishers:
+        parser.error("--plenary needs --subscribers >= --publishers (publishers receive too)")
+    if args.url and not args.secret:
+        parser.error("--url needs --secret (or PALABRA_SECRET) to issue tokens")
+    if not args.url:
+        module_argv = sys.argv[1:] if argv is None else list(argv)
+        ensure_loopback_only([sys.executable, "-m", "bench.forwarding", *module_argv])
+    if args.client_loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     result = asyncio.run(run(args))
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    print_table(result)
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
@@ -173,4 +475,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,35 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def udp_counters() -> dict[str, int]:
+    """This network namespace's UDP counters (RcvbufErrors: datagrams dropped
+    because a receiver did not read its socket in time)."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
+    udp = [fields[1:] for fields in lines if fields and fields[0] == "Udp:"]
+    if len(udp) < 2:
+        return {}
+    return {name: int(value) for name, value in zip(udp[0], udp[1], strict=False)}
+
+
+def socket_drops(pid: int) -> int:
+    """Datagrams dropped at the UDP sockets of process ``pid`` (receive buffer full)."""
+    inodes = set()
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in fds.iterdir() if fds.exists() else ():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    drops = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 12 and fields[9] in inodes:
+                    drops += int(fields[12])
+    return drops
 
 
 def free_port() -> int:
@@ -55,23 +85,52 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
+def profile_server(pid: int, seconds: float, path: str | None) -> Iterator[None]:
+    """Sample ``pid`` with py-spy. It pauses the process per sample (that is
+    how it tells idle from busy with uvloop): figures of a profiled run are a
+    little worse; measure and profile in separate runs."""
+    if not path:
+        yield
+        return
+    local = Path(sys.executable).with_name("py-spy")
+    command = [
+        str(local) if local.exists() else "py-spy",
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, int(seconds))),
+        "--rate",
+        "250",
+        "--format",
+        "raw",
+        "--output",
+        path,
+    ]
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        # SIGINT makes py-spy stop sampling and write what it has.
+        spy.send_signal(signal.SIGINT)
+        try:
+            spy.wait(20)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+
+
+@contextlib.contextmanager
 def run_server(secret: str, core: int | None, extra: Sequence[str] = ()) -> Iterator[ServerProcess]:
-    """Start ``palabra serve --demo`` on a free port, pinned to ``core``."""
+    """Start the benchmark server (:mod:`bench.server`) on a free port, pinned to ``core``."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
-        "server",
-        "serve",
+        "bench.server",
         "--port",
         str(port),
-        "--media-address",
-        "127.0.0.1",
-        "--demo",
         "--secret",
         secret,
-        "--log-level",
-        "WARNING",
         *extra,
     ]
     if core is not None:

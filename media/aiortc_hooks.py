@@ -3,13 +3,20 @@
 aiortc has no supported way to forward RTP without decoding and re-encoding it
 (maintainer, aiortc #449 and #627), so Palabra hooks it at these points:
 
-- the publisher's receivers: ``_handle_rtp_packet`` is replaced per instance,
-  so packets leave before the jitter buffer and no decoder ever runs;
+- aioice's sockets: :class:`MediaSocket` replaces ``datagram_received`` per
+  protocol instance and uses the DTLS transport's SRTP sessions and the
+  nominated ICE pair directly: RTP and RTCP never go through aiortc's
+  receivers, senders, jitter buffer or ``RtpPacket`` objects;
+- the DTLS transport's ``_handle_rtp_data``/``_handle_rtcp_data`` (per
+  instance), for the few datagrams queued before the sockets were hooked;
 - the module global ``decoder_worker``: a receiver that forwards starts no
   decoder thread work at all;
-- the subscriber's senders: their track never yields a frame (no encoder), the
-  SFU writes rewritten packets with the sender's SRTP session, feeds its NACK
-  history and sender-report counters, and takes its keyframe requests;
+- senders' and receivers' ``_run_rtcp`` (per instance): the SFU sends batched
+  reports itself; the sender's ``_send_keyframe`` for clients that publish
+  pre-encoded media;
+- name-mangled attributes read once per negotiation: codecs, RTX SSRCs and
+  payload types, header extension ids, CNAME (:func:`receiver_info`,
+  :func:`sender_info`);
 - aioice's ``get_host_addresses``: the addresses announced for media.
 
 The pinned versions are checked at start-up by :func:`check_versions`; any
@@ -19,31 +26,30 @@ upgrade means re-reading the code these hooks reach into.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
+import logging
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from socket import SO_RCVBUF, SOL_SOCKET
 from typing import Any
 
 import aioice.ice
+import aiortc.rtcdtlstransport
 import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
-from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+import pylibsrtp
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtcrtpreceiver import StreamStatistics
-from aiortc.rtp import (
-    RTCP_PSFB_APP,
-    RTP_HISTORY_SIZE,
-    RtcpPsfbPacket,
-    RtpPacket,
-    pack_remb_fci,
-    unwrap_rtx,
-)
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from pylibsrtp import _binding as _srtp
 
-PINNED_VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "av": "18.1.0"}
+logger = logging.getLogger(__name__)
 
-PacketHandler = Callable[[RtpPacket], Awaitable[None]]
+PINNED_VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "av": "18.1.0", "pylibsrtp": "1.0.0"}
 
 
 def check_versions() -> None:
@@ -60,16 +66,28 @@ def check_versions() -> None:
         )
     required = [
         (aiortc.rtcrtpreceiver, "decoder_worker"),
-        (RTCRtpReceiver, "_handle_rtp_packet"),
-        (RTCRtpReceiver, "_send_rtcp_pli"),
-        (RTCRtpReceiver, "_send_rtcp_nack"),
+        (RTCRtpReceiver, "_run_rtcp"),
+        (RTCRtpSender, "_run_rtcp"),
         (RTCRtpSender, "_send_keyframe"),
-        (RTCRtpSender, "_retransmit"),
-        (RTCDtlsTransport, "_send_rtp"),
+        (RTCDtlsTransport, "_handle_rtp_data"),
+        (RTCDtlsTransport, "_handle_rtcp_data"),
+        (RTCDtlsTransport, "_setup_srtp"),
+        (aiortc.rtcdtlstransport.SRTPProtectionProfile, "get_key_and_salt"),
+        (aioice.ice.StunProtocol, "datagram_received"),
+        (aioice.ice.StunProtocol, "send_data"),
+        (aioice.ice.Connection, "sendto"),
         (aioice.ice, "get_host_addresses"),
+        (_srtp.lib, "srtp_protect"),
+        (pylibsrtp.Session, "protect"),
         (aiortc.rtcpeerconnection, "filter_preferred_codecs"),
     ]
     missing = [f"{owner!r}.{name}" for owner, name in required if not hasattr(owner, name)]
+    ids = HeaderExtensionsMap()._HeaderExtensionsMap__ids  # type: ignore[attr-defined]
+    missing += [
+        f"HeaderExtensions.{name}"
+        for name in ("mid", "audio_level", "abs_send_time")
+        if not hasattr(ids, name)
+    ]
     if missing:
         raise RuntimeError(f"aiortc internals changed, missing: {', '.join(missing)}")
 
@@ -137,111 +155,342 @@ def encoder_created(sender: RTCRtpSender) -> bool:
     return _private(sender)._RTCRtpSender__encoder is not None
 
 
-# --- publisher side: take RTP before the jitter buffer -----------------------
+# --- the bundled SRTP transport of a peer connection, used directly -----------
+
+RtpHandler = Callable[[bytes], None]
+# Bytes of socket receive buffer per media socket (the kernel caps it at
+# net.core.rmem_max); aioice's default of 256 KiB is ~100 ms of a subscriber's
+# traffic in a plenary.
+RECEIVE_BUFFER = 2 * 1024 * 1024
+Datagram = Callable[[bytes, Any], None]
+SRTP_BUFFER = 2048
+_memmove = _srtp.ffi.memmove
+_srtp_protect = _srtp.lib.srtp_protect
 
 
-class ReceiverTap:
-    """Takes a publisher receiver's RTP packets before aiortc depacketizes them.
+class MediaSocket:
+    """A peer connection's bundled SRTP transport, bypassing aiortc's RTP stack.
 
-    It keeps what the publisher needs from a receiver (receiver reports, REMB,
-    NACK for video, RTX unwrapping) and hands every media packet to ``handler``.
-    Must be installed before ``receiver.receive()`` runs, i.e. from the
-    peer connection's ``track`` event.
+    Incoming SRTP/SRTCP datagrams are taken in aioice's ``datagram_received``
+    of the connection's sockets, unprotected with the DTLS transport's receive
+    session and handed over as plain bytes, synchronously: no aioice queue, no
+    DTLS reader task, no ``RtpPacket`` objects, no jitter buffer. STUN and DTLS
+    datagrams keep their normal path. Outgoing packets are protected with the
+    transmit session and written with ``sendto`` on the nominated ICE pair.
+
+    Call :meth:`attach` after every local or remote description (aiortc
+    replaces the bundled transport during negotiation); sending works once
+    the connection is connected (:attr:`ready`).
     """
 
-    def __init__(self, receiver: RTCRtpReceiver, handler: PacketHandler) -> None:
-        self.receiver: Any = _private(receiver)
-        self._handler = handler
-        self._codecs: dict[int, Any] = self.receiver._RTCRtpReceiver__codecs
-        self._rtx_ssrc: dict[int, int] = self.receiver._RTCRtpReceiver__rtx_ssrc
-        self._streams: dict[int, StreamStatistics] = self.receiver._RTCRtpReceiver__remote_streams
-        self._nack = self.receiver._RTCRtpReceiver__nack_generator
-        self._estimator = self.receiver._RTCRtpReceiver__remote_bitrate_estimator
-        _FORWARDING_QUEUES.add(self.receiver.track._queue)
-        self.receiver._handle_rtp_packet = self._handle_rtp_packet
-
-    def statistics(self, ssrc: int) -> StreamStatistics | None:
-        return self._streams.get(ssrc)
-
-    async def request_keyframe(self, media_ssrc: int) -> None:
-        await self.receiver._send_rtcp_pli(media_ssrc)
-
-    async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
-        codec = self._codecs.get(packet.payload_type)
-        if codec is None:
-            return
-        stats = self._streams.get(packet.ssrc)
-        if stats is None:
-            stats = self._streams[packet.ssrc] = StreamStatistics(codec.clockRate)
-        stats.add(packet)
-
-        if self._estimator is not None and packet.extensions.abs_send_time is not None:
-            remb = self._estimator.add(
-                abs_send_time=packet.extensions.abs_send_time,
-                arrival_time_ms=arrival_time_ms,
-                payload_size=len(packet.payload) + packet.padding_size,
-                ssrc=packet.ssrc,
-            )
-            rtcp_ssrc = self.receiver._RTCRtpReceiver__rtcp_ssrc
-            if remb is not None and rtcp_ssrc is not None:
-                await self.receiver._send_rtcp(
-                    RtcpPsfbPacket(
-                        fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*remb)
-                    )
-                )
-
-        if is_rtx(codec):
-            original_ssrc = self._rtx_ssrc.get(packet.ssrc)
-            apt = codec.parameters.get("apt")
-            if original_ssrc is None or len(packet.payload) < 2 or apt not in self._codecs:
-                return  # bandwidth probing padding, or an RTX stream we never announced
-            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
-
-        if self._nack is not None and self._nack.add(packet):
-            await self.receiver._send_rtcp_nack(packet.ssrc, sorted(self._nack.missing))
-
-        if packet.payload:
-            await self._handler(packet)
-
-
-# --- subscriber side: write packets through a sender -------------------------
-
-
-class SenderTap:
-    """Writes forwarded packets through a subscriber-side sender.
-
-    The sender's track never yields a frame, so aiortc creates no encoder; this
-    tap sends already rewritten packets with the sender's SRTP session, records
-    them in aiortc's retransmission history (so aiortc answers NACKs with RTX)
-    and keeps the counters aiortc puts in its sender reports.
-    """
-
-    def __init__(self, sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) -> None:
-        self.sender: Any = _private(sender)
-        self.ssrc: int = sender._ssrc
-        self._history: dict[int, RtpPacket] = self.sender._RTCRtpSender__rtp_history
-        self._extensions_map = self.sender._RTCRtpSender__rtp_header_extensions_map
-        intercept_keyframe_requests(sender, on_keyframe_request)
+    def __init__(
+        self,
+        connection: RTCPeerConnection,
+        on_rtp: RtpHandler,
+        on_rtcp: RtpHandler,
+        receive_buffer: int = RECEIVE_BUFFER,
+    ) -> None:
+        self.connection: Any = connection
+        self.ready = False
+        self._receive_buffer = receive_buffer
+        self._on_rtp = on_rtp
+        self._on_rtcp = on_rtcp
+        self._dtls: Any = None
+        # libsrtp called directly on one reused buffer: pylibsrtp's wrapper
+        # allocates per packet (~1 us of a ~10 us forwarded packet). The
+        # forwarder inlines send_rtp with these public attributes.
+        self.buffer: Any = _srtp.ffi.new("char[]", SRTP_BUFFER)
+        self.view: Any = _srtp.ffi.buffer(self.buffer)
+        self.length: Any = _srtp.ffi.new("int *")
+        self.context: Any = None
+        self._protect_rtcp: Callable[[bytes], bytes] = bytes
+        self.sendto: Callable[[bytes, Any], None] = _not_connected
+        self.addr: Any = None
+        self._hooked: weakref.WeakSet[Any] = weakref.WeakSet()
+        # One single-stream transmit session per forwarded SSRC (see stream_context).
+        self._streams: dict[int, pylibsrtp.Session] = {}
+        self._streams_of: Any = None  # the DTLS transport they were keyed for
+        self._retired: list[dict[int, pylibsrtp.Session]] = []
+        connection.on("connectionstatechange", self.refresh)
 
     @property
-    def ready(self) -> bool:
-        """True once negotiation started the sender on a connected transport."""
-        started = bool(self.sender._RTCRtpSender__started)
-        return started and self.sender.transport.state == "connected"
+    def dtls(self) -> RTCDtlsTransport | None:
+        transport: RTCDtlsTransport | None = self._dtls
+        return transport
 
-    async def send(self, packet: RtpPacket, ntp_time: int) -> None:
-        self._history[packet.sequence_number % RTP_HISTORY_SIZE] = packet
-        await self.sender.transport._send_rtp(packet.serialize(self._extensions_map))
-        sender = self.sender
-        sender._RTCRtpSender__ntp_timestamp = ntp_time
-        sender._RTCRtpSender__rtp_timestamp = packet.timestamp
-        sender._RTCRtpSender__octet_count += len(packet.payload)
-        sender._RTCRtpSender__packet_count += 1
+    def attach(self) -> None:
+        transceivers = self.connection.getTransceivers()
+        if not transceivers:
+            return
+        dtls = transceivers[0].receiver.transport
+        if dtls is not self._dtls:
+            self._dtls = dtls
+            # Packets queued before the sockets were hooked still reach aiortc's
+            # reader task: divert them to the same handlers.
+            dtls._handle_rtp_data = self._slow_rtp
+            dtls._handle_rtcp_data = self._slow_rtcp
+        for protocol in dtls.transport._connection._protocols:
+            if protocol not in self._hooked:
+                protocol.datagram_received = self._hook(dtls, protocol.datagram_received)
+                self._hooked.add(protocol)
+                sock = protocol.transport.get_extra_info("socket")
+                if sock is not None and self._receive_buffer:
+                    # Video arrives in bursts (a keyframe is tens of packets per
+                    # stream): a deeper buffer rides out a busy event loop.
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(SOL_SOCKET, SO_RCVBUF, self._receive_buffer)
+        self.refresh()
 
-    def round_trip_time(self) -> float | None:
-        """Smoothed RTT from the subscriber's receiver reports, in seconds."""
-        rtt: float | None = self.sender._RTCRtpSender__rtt
-        return rtt
+    def refresh(self) -> None:
+        """Re-read the SRTP sessions and the nominated pair (on state changes)."""
+        dtls = self._dtls
+        pair = None
+        if dtls is not None and dtls.state == "connected" and dtls._tx_srtp is not None:
+            pair = dtls.transport._connection._nominated.get(1)
+        if pair is None or self.connection.connectionState in ("closed", "failed"):
+            self.ready = False
+            return
+        self.context = dtls._tx_srtp._srtp[0]
+        self._protect_rtcp = dtls._tx_srtp.protect_rtcp
+        self.sendto = pair.protocol.transport.sendto
+        self.addr = pair.remote_addr
+        self.ready = True
+
+    def stream_context(self, ssrc: int) -> Any:
+        """A libsrtp context that protects RTP of this one SSRC (once :attr:`ready`).
+
+        aiortc's transmit session holds every SSRC of the connection in a
+        list that libsrtp searches per packet, with a 1024-packet replay
+        window: in a plenary that search and window cost more than the
+        AES-GCM itself (native profile). A session per SSRC, keyed from the
+        same DTLS exporter, finds its stream at once. Packets of this SSRC
+        must then always go through this context (RTCP and RTX keep using
+        the shared session: SRTP keeps their state apart).
+        """
+        dtls = self._dtls
+        if self._streams_of is not dtls:
+            # Routes may still hold contexts of the old sessions: keep them alive.
+            self._retired.append(self._streams)
+            self._streams = {}
+            self._streams_of = dtls
+        session = self._streams.get(ssrc)
+        if session is None:
+            key, profile = _transmit_key(dtls)
+            policy = pylibsrtp.Policy(
+                key=key,
+                ssrc_type=pylibsrtp.Policy.SSRC_SPECIFIC,
+                ssrc_value=ssrc,
+                srtp_profile=profile,
+            )
+            policy.allow_repeat_tx = True  # retransmissions reuse an index
+            policy.window_size = 64
+            session = self._streams[ssrc] = pylibsrtp.Session(policy)
+        return session._srtp[0]
+
+    def send_rtp(self, data: bytes, context: Any = None) -> None:
+        """Protect (with ``context``, default the shared session) and send one
+        RTP packet; the caller checks :attr:`ready`."""
+        size = len(data)
+        if size > SRTP_BUFFER - 64:
+            return  # larger than any MTU: never produced by the forwarder
+        _memmove(self.buffer, data, size)
+        length = self.length
+        length[0] = size
+        if _srtp_protect(context or self.context, self.buffer, length) == 0:
+            self.sendto(self.view[0 : length[0]], self.addr)
+
+    def send_rtcp(self, data: bytes) -> bool:
+        if not self.ready:
+            return False
+        self.sendto(self._protect_rtcp(data), self.addr)
+        return True
+
+    def _hook(self, dtls: Any, original: Datagram) -> Datagram:
+        on_rtp, on_rtcp = self._on_rtp, self._on_rtcp
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            # RFC 7983 demultiplexing: 128..191 is RTP or RTCP.
+            if 127 < data[0] < 192 and len(data) > 12:
+                session = dtls._rx_srtp
+                if session is not None:
+                    try:
+                        if 191 < data[1] < 209:
+                            on_rtcp(session.unprotect_rtcp(data))
+                        else:
+                            on_rtp(session.unprotect(data))
+                    except pylibsrtp.Error:
+                        pass  # replayed, forged or from a stale session
+                    except Exception:
+                        logger.exception("media handler failed")
+                    return
+            original(data, addr)
+
+        return datagram_received
+
+    async def _slow_rtp(self, data: bytes, arrival_time_ms: int = 0) -> None:
+        self._on_rtp(data)
+
+    async def _slow_rtcp(self, data: bytes) -> None:
+        self._on_rtcp(data)
+
+
+# Decides the fate of one datagram: call ``deliver`` (now, later, or never).
+Impairment = Callable[[bytes, Callable[[bytes], None]], None]
+
+
+def impair(
+    connection: RTCPeerConnection,
+    incoming: Impairment | None = None,
+    outgoing: Impairment | None = None,
+) -> None:
+    """Put a lossy network in front of a connection's sockets (tests, benchmarks).
+
+    Every datagram received (``incoming``) or sent (``outgoing``) on the
+    connection's current sockets goes through the impairment, which may drop,
+    delay or reorder it. Install after negotiation, before media matters.
+    """
+    transceivers = _private(connection).getTransceivers()
+    if not transceivers:
+        raise ValueError("negotiate the connection before impairing it")
+    ice = transceivers[0].receiver.transport.transport._connection
+    for protocol in ice._protocols:
+        if incoming is not None:
+            received = protocol.datagram_received
+
+            def datagram_received(data: bytes, addr: Any, received: Datagram = received) -> None:
+                incoming(data, lambda d: received(d, addr))
+
+            protocol.datagram_received = datagram_received
+        if outgoing is not None:
+            transport = protocol.transport
+
+            async def send_data(data: bytes, addr: Any, transport: Any = transport) -> None:
+                outgoing(data, lambda d: transport.sendto(d, addr))
+
+            protocol.send_data = send_data
+
+
+def _transmit_key(dtls: Any) -> tuple[bytes, int]:
+    """The SRTP master key and salt this side sends with, and the libsrtp profile.
+
+    Derived from the DTLS exporter exactly as ``RTCDtlsTransport._setup_srtp``
+    does (RFC 5764 4.2).
+    """
+    selected = dtls._ssl.get_selected_srtp_profile()
+    profile = next(p for p in dtls._srtp_profiles if p.openssl_profile == selected)
+    material = dtls._ssl.export_keying_material(
+        b"EXTRACTOR-dtls_srtp", 2 * (profile.key_length + profile.salt_length)
+    )
+    key: bytes = profile.get_key_and_salt(material, 1 if dtls._role == "server" else 0)
+    return key, int(profile.libsrtp_profile)
+
+
+def _not_connected(data: bytes, addr: Any) -> None:
+    raise ConnectionError("the media socket is not connected")
+
+
+def srtp_protect_function() -> tuple[Callable[..., Any], Callable[..., int]]:
+    """(memmove, srtp_protect) for the forwarder's inlined :meth:`MediaSocket.send_rtp`."""
+    return _memmove, _srtp_protect
+
+
+def route_unknown_ssrc(socket: MediaSocket, data: bytes) -> RTCRtpReceiver | None:
+    """The receiver aiortc's router gives a packet of a new SSRC (SDP ssrc or payload type)."""
+    dtls: Any = socket.dtls
+    if dtls is None:
+        return None
+    try:
+        packet = RtpPacket.parse(data, dtls._rtp_header_extensions_map)
+    except ValueError:
+        return None
+    receiver: RTCRtpReceiver | None = dtls._rtp_router.route_rtp(packet)
+    return receiver
+
+
+def quiet_rtcp(endpoint: RTCRtpSender | RTCRtpReceiver) -> None:
+    """Replace aiortc's periodic RTCP task of a sender or receiver by an idle one.
+
+    The SFU sends batched reports itself (one compound packet per connection
+    and interval instead of one task per stream). Must run before aiortc
+    starts the endpoint (``send()``/``receive()``).
+    """
+    obj = _private(endpoint)
+    prefix = "_RTCRtpSender" if isinstance(endpoint, RTCRtpSender) else "_RTCRtpReceiver"
+    started: asyncio.Event = getattr(obj, f"{prefix}__rtcp_started")
+    exited: asyncio.Event = getattr(obj, f"{prefix}__rtcp_exited")
+
+    async def run_rtcp() -> None:
+        # stop() waits for both events: keep aiortc's shutdown handshake.
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.get_running_loop().create_future()
+        exited.set()
+
+    obj._run_rtcp = run_rtcp
+
+
+def skip_decoder(receiver: RTCRtpReceiver) -> None:
+    """The receiver's decoder thread returns at once (its packets never reach it)."""
+    _FORWARDING_QUEUES.add(_private(receiver).track._queue)
+
+
+@dataclass(frozen=True)
+class ReceiverInfo:
+    """What a publisher-side receiver negotiated, read once it started."""
+
+    clock_rate: int
+    media_payload_types: frozenset[int]
+    rtx_payload_types: frozenset[int]
+    rtcp_ssrc: int | None
+    audio_level_id: int | None
+
+
+def receiver_info(receiver: RTCRtpReceiver) -> ReceiverInfo | None:
+    obj = _private(receiver)
+    codecs: dict[int, Any] = obj._RTCRtpReceiver__codecs
+    if not codecs:
+        return None
+    media = [c for c in codecs.values() if not is_rtx(c)]
+    ids = obj.transport._rtp_header_extensions_map._HeaderExtensionsMap__ids
+    return ReceiverInfo(
+        clock_rate=media[0].clockRate if media else 90000,
+        media_payload_types=frozenset(c.payloadType for c in media),
+        rtx_payload_types=frozenset(c.payloadType for c in codecs.values() if is_rtx(c)),
+        rtcp_ssrc=obj._RTCRtpReceiver__rtcp_ssrc,
+        audio_level_id=ids.audio_level,
+    )
+
+
+def receiver_rtx_ssrcs(receiver: RTCRtpReceiver) -> dict[int, int]:
+    """RTX SSRC -> media SSRC, as the remote description announced them."""
+    return dict(_private(receiver)._RTCRtpReceiver__rtx_ssrc)
+
+
+@dataclass(frozen=True)
+class SenderInfo:
+    """What a subscriber-side sender negotiated."""
+
+    ssrc: int
+    rtx_ssrc: int
+    rtx_payload_type: int | None
+    cname: str | None
+    extension_ids: tuple[int | None, int | None, int | None]  # mid, audio level, abs-send-time
+
+
+def sender_info(sender: RTCRtpSender) -> SenderInfo:
+    obj = _private(sender)
+    ids = obj._RTCRtpSender__rtp_header_extensions_map._HeaderExtensionsMap__ids
+    return SenderInfo(
+        ssrc=obj._ssrc,
+        rtx_ssrc=obj._rtx_ssrc,
+        rtx_payload_type=obj._RTCRtpSender__rtx_payload_type,
+        cname=obj._RTCRtpSender__cname,
+        extension_ids=(ids.mid, ids.audio_level, ids.abs_send_time),
+    )
+
+
+def sender_started(sender: RTCRtpSender) -> bool:
+    return bool(_private(sender)._RTCRtpSender__started)
 
 
 def intercept_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:

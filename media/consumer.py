@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
-from aiortc.rtp import RtpPacket
-
-from .aiortc_hooks import SenderTap
+from . import rtcp
+from .aiortc_hooks import MediaSocket, SenderInfo, quiet_rtcp, sender_info, sender_started
+from .rtp import HEADER, MID_ID, extension_prefix
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpTransceiver
 
     from .producer import Producer
+
+_pack = HEADER.pack
+
+# payload type byte, sequence offset, timestamp offset, SSRC, extension prefix,
+# socket, libsrtp context of the SSRC
+Route = tuple[int, int, int, int, bytes, MediaSocket, Any]
 
 
 class Slot:
@@ -25,55 +31,186 @@ class Slot:
     one stream with no gap to ask retransmissions for.
     """
 
-    def __init__(self, transceiver: RTCRtpTransceiver, kind: str) -> None:
+    def __init__(self, transceiver: RTCRtpTransceiver, kind: str, socket: MediaSocket) -> None:
         self.transceiver = transceiver
         self.kind = kind
+        self.socket = socket
         self.consumer: Consumer | None = None
-        self.tap = SenderTap(transceiver.sender, self._on_keyframe_request)
         self.payload_type: int | None = None
+        self.info: SenderInfo | None = None
+        self.prefix = b""  # header extensions before the per-packet element
+        self.rtx_sequence = random.randint(0, 0x7FFF)
         self.next_sequence = random.randint(0, 0x7FFF)
         self.last_timestamp = random.randint(0, 0xFFFFFFFF)
+        self.ssrc: int = transceiver.sender._ssrc
+        # The SFU writes the reports of this sender itself, batched.
+        quiet_rtcp(transceiver.sender)
 
     @property
     def mid(self) -> str | None:
         mid: str | None = self.transceiver.mid
         return mid
 
-    def _on_keyframe_request(self) -> None:
-        if self.consumer is not None:
-            self.consumer.counters.keyframe_requests += 1
-            self.consumer.producer.request_keyframe()
+    @property
+    def started(self) -> bool:
+        return sender_started(self.transceiver.sender)
+
+    def negotiated(self, payload_type: int) -> None:
+        """The subscriber accepted an offer that maps this slot."""
+        self.payload_type = payload_type
+        self.info = None
+
+    def prepare(self) -> None:
+        """Read what the started sender negotiated and build the extension prefix.
+
+        The server offers and an answer keeps the offered extension ids (RFC
+        8285), so every subscriber has the ids of :mod:`media.rtp`; a receiver
+        that did not accept one ignores that element.
+        """
+        info = self.info = sender_info(self.transceiver.sender)
+        self.ssrc = info.ssrc
+        mid_id = info.extension_ids[0]
+        self.prefix = extension_prefix(self.mid if mid_id == MID_ID else None, 4)
 
 
-@dataclass
 class ConsumerCounters:
-    packets: int = 0
-    bytes: int = 0
-    keyframe_requests: int = 0
-    dropped_before_keyframe: int = 0
+    """Plain counters kept by the forwarder and the subscriber's RTCP; read only.
+
+    - sent: ``packets``, ``bytes`` (payload), ``frames`` (video: marker bits;
+      audio: packets), ``dropped_before_keyframe``. The first three are derived
+      from the producer's forwarded totals while the consumer runs (a running
+      consumer is sent every packet), so the hot path adds nothing per
+      subscriber;
+    - feedback: ``nacks_received`` (sequence numbers asked for),
+      ``retransmitted`` (answered from the SFU's cache), ``retransmit_misses``
+      (no longer cached), ``keyframe_requests`` (PLI/FIR received);
+    - from the subscriber's receiver reports: ``fraction_lost`` (/256),
+      ``cumulative_lost``, ``jitter`` (clock units), ``rtt`` (seconds, from
+      LSR/DLSR against our sender reports), ``remb`` (bits per second) and
+      ``remb_at`` (``time.monotonic()``), ``report_at``.
+    """
+
+    __slots__ = (
+        "_base",
+        "_mark",
+        "_producer",
+        "cumulative_lost",
+        "dropped_before_keyframe",
+        "fraction_lost",
+        "jitter",
+        "keyframe_requests",
+        "nacks_received",
+        "remb",
+        "remb_at",
+        "report_at",
+        "retransmit_misses",
+        "retransmitted",
+        "rtt",
+    )
+
+    FIELDS = (
+        "packets",
+        "bytes",
+        "frames",
+        "dropped_before_keyframe",
+        "nacks_received",
+        "retransmitted",
+        "retransmit_misses",
+        "keyframe_requests",
+        "fraction_lost",
+        "cumulative_lost",
+        "jitter",
+        "rtt",
+        "remb",
+        "remb_at",
+        "report_at",
+    )
+
+    def __init__(self, producer: Producer) -> None:
+        self._producer = producer
+        self._base = (0, 0, 0)  # packets, bytes, frames of earlier runs
+        self._mark: tuple[int, int, int] | None = None  # producer totals at start
+        self.dropped_before_keyframe = 0
+        self.nacks_received = 0
+        self.retransmitted = 0
+        self.retransmit_misses = 0
+        self.keyframe_requests = 0
+        self.fraction_lost = 0
+        self.cumulative_lost = 0
+        self.jitter = 0
+        self.rtt: float | None = None
+        self.remb: int | None = None
+        self.remb_at = 0.0
+        self.report_at: float | None = None
+
+    def _sent(self) -> tuple[int, int, int]:
+        mark = self._mark
+        if mark is None:
+            return self._base
+        now = self._producer.forwarded
+        return (
+            self._base[0] + now[0] - mark[0],
+            self._base[1] + now[1] - mark[1],
+            self._base[2] + now[2] - mark[2],
+        )
+
+    def running(self, running: bool) -> None:
+        """Start or stop accruing the producer's forwarded totals."""
+        if running and self._mark is None:
+            self._mark = self._producer.forwarded
+        elif not running and self._mark is not None:
+            self._base = self._sent()
+            self._mark = None
+
+    @property
+    def packets(self) -> int:
+        return self._sent()[0]
+
+    @property
+    def bytes(self) -> int:
+        return self._sent()[1]
+
+    @property
+    def frames(self) -> int:
+        return self._sent()[2]
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {name: getattr(self, name) for name in self.FIELDS}
 
 
 class Consumer:
     """Rewrites a producer's packets for one subscriber and sends them.
 
     Only the RTP header changes (SSRC, payload type, sequence number,
-    timestamp, header extensions); the payload is the publisher's bytes.
-    Video starts at a keyframe, asked for as soon as the subscriber can
-    receive.
+    timestamp, header extensions); the payload is the publisher's bytes,
+    protected with the subscriber connection's SRTP session and written to
+    its socket. Video starts at a keyframe, asked for as soon as the
+    subscriber can receive. NACKs are answered from the producer's cache (as
+    RTX when negotiated), PLI/FIR go to the producer's coalesced requests,
+    receiver reports and REMB land in ``counters`` (:class:`ConsumerCounters`).
     """
 
     def __init__(self, consumer_id: str, producer: Producer, slot: Slot) -> None:
         self.id = consumer_id
         self.producer = producer
         self.slot = slot
-        self.counters = ConsumerCounters()
+        self.counters = ConsumerCounters(producer)
         self.closed = False
         # Set once the subscriber accepted an offer that maps the slot to us.
         self.negotiated = False
-        self._sequence_offset: int | None = None
+        self._running = False  # offsets known and media flowing
+        self._socket = slot.socket
+        self._sequence_offset = 0
         self._timestamp_offset: int | None = None
-        self._waiting_keyframe = producer.kind == "video"
+        self._audio = producer.kind == "audio"
+        self._waiting_keyframe = not self._audio
         self._keyframe_asked = False
+        self._b1 = 0  # payload type; the marker bit is or-ed in per packet
+        self._ssrc = 0
+        self._prefix = b""
+        self._context: Any = None
+        self._lsr = 0
+        self._sr_sent_at = 0.0
         slot.consumer = self
 
     @property
@@ -83,58 +220,169 @@ class Consumer:
     @property
     def started(self) -> bool:
         """True once the subscriber is being sent media."""
-        return self._sequence_offset is not None
+        return self._running
+
+    def suspend(self) -> None:
+        """Forwarding stops (pause or close): remember where the numbering is."""
+        self.counters.running(False)
+        if self._running:
+            producer, slot = self.producer, self.slot
+            slot.next_sequence = (producer.max_seq + self._sequence_offset + 1) & 0xFFFF
+            if self._timestamp_offset is not None:
+                slot.last_timestamp = (producer.max_timestamp + self._timestamp_offset) & 0xFFFFFFFF
+        self._running = False
+        self.producer.reroute()
 
     def restart(self) -> None:
         """Start again after a pause: continue the numbering, wait for a keyframe."""
-        self._sequence_offset = None
+        self.counters.running(False)
+        self._running = False
+        self.producer.reroute()
         if self.kind == "video":
             self._waiting_keyframe = True
             self._keyframe_asked = False
 
-    async def forward(self, packet: RtpPacket, keyframe: bool, ntp_time: int) -> None:
+    def route(self) -> Route:
+        """What the producer's loop needs to rewrite and send for this consumer."""
+        return (
+            self._b1,
+            self._sequence_offset,
+            self._timestamp_offset or 0,
+            self._ssrc,
+            self._prefix,
+            self._socket,
+            self._context,
+        )
+
+    def try_start(self, seq: int, timestamp: int, keyframe: bool) -> bool:
+        """Called by the producer while this consumer does not run yet."""
+        if not self._start(seq, timestamp, keyframe):
+            return False
+        self.counters.running(True)
+        self.producer.reroute()
+        return True
+
+    def _start(self, seq: int, timestamp: int, keyframe: bool) -> bool:
         slot = self.slot
-        if self.closed or not self.negotiated or slot.payload_type is None or not slot.tap.ready:
-            return
+        if self.closed or not self.negotiated or slot.payload_type is None:
+            return False
+        if not self._socket.ready or not slot.started:
+            return False
         if self._waiting_keyframe:
             if not keyframe:
                 self.counters.dropped_before_keyframe += 1
                 if not self._keyframe_asked:
                     self._keyframe_asked = True
                     self.producer.request_keyframe()
-                return
+                return False
             self._waiting_keyframe = False
-        if self._sequence_offset is None:
-            self._sequence_offset = (slot.next_sequence - packet.sequence_number) & 0xFFFF
+        if slot.info is None:
+            slot.prepare()
+        self._b1 = slot.payload_type
+        self._ssrc = slot.ssrc
+        self._prefix = slot.prefix
+        # The slot's SSRC keeps one SRTP stream across consumers (its ROC).
+        self._context = self._socket.stream_context(slot.ssrc)
+        self._sequence_offset = (slot.next_sequence - seq) & 0xFFFF
         if self._timestamp_offset is None:
             # A recycled slot keeps a monotonic clock for the subscriber.
-            self._timestamp_offset = (slot.last_timestamp + 3000 - packet.timestamp) & 0xFFFFFFFF
+            self._timestamp_offset = (slot.last_timestamp + 3000 - timestamp) & 0xFFFFFFFF
+        self._running = True
+        return True
 
-        sequence = (packet.sequence_number + self._sequence_offset) & 0xFFFF
-        out = RtpPacket(
-            payload_type=slot.payload_type,
-            marker=packet.marker,
-            sequence_number=sequence,
-            timestamp=(packet.timestamp + self._timestamp_offset) & 0xFFFFFFFF,
-            ssrc=slot.tap.ssrc,
-            payload=packet.payload,
+    def send_now(self, seq: int, timestamp: int, marker: int, tail: bytes) -> None:
+        """Send one packet outside the producer's loop (the one that started us)."""
+        if self._socket.ready:
+            data = self._header(self._b1 | marker, seq, timestamp) + tail
+            self._socket.send_rtp(data, self._context)
+
+    def _header(self, b1: int, seq: int, timestamp: int) -> bytes:
+        return (
+            _pack(
+                0x90,
+                b1,
+                (seq + self._sequence_offset) & 0xFFFF,
+                (timestamp + (self._timestamp_offset or 0)) & 0xFFFFFFFF,
+                self._ssrc,
+            )
+            + self._prefix
         )
-        out.extensions.mid = slot.mid
-        out.extensions.abs_send_time = (ntp_time >> 14) & 0x00FFFFFF
-        out.extensions.audio_level = packet.extensions.audio_level
-        if (sequence - slot.next_sequence) & 0xFFFF < 0x8000:
-            slot.next_sequence = (sequence + 1) & 0xFFFF
-            slot.last_timestamp = out.timestamp
-        try:
-            await slot.tap.send(out, ntp_time)
-        except ConnectionError:
+
+    # --- feedback from the subscriber ---------------------------------------------------
+
+    def on_nack(self, sequences: tuple[int, ...]) -> None:
+        """Retransmit what the subscriber lost, from the producer's cache."""
+        counters = self.counters
+        counters.nacks_received += len(sequences)
+        if not self._running or not self._socket.ready:
             return
-        self.counters.packets += 1
-        self.counters.bytes += len(packet.payload)
+        slot, producer = self.slot, self.producer
+        info = slot.info
+        offset = self._sequence_offset
+        for out_seq in sequences:
+            entry = producer.cached((out_seq - offset) & 0xFFFF)
+            if entry is None:
+                counters.retransmit_misses += 1
+                continue
+            _, timestamp, marker, element, payload = entry
+            out_ts = (timestamp + self._timestamp_offset) & 0xFFFFFFFF  # type: ignore[operator]
+            if info is not None and info.rtx_payload_type is not None:
+                header = _pack(
+                    0x90, info.rtx_payload_type | marker, slot.rtx_sequence, out_ts, info.rtx_ssrc
+                )
+                slot.rtx_sequence = (slot.rtx_sequence + 1) & 0xFFFF
+                body = element + out_seq.to_bytes(2, "big") + payload
+                self._socket.send_rtp(header + self._prefix + body)
+            else:
+                header = _pack(0x90, self._b1 | marker, out_seq, out_ts, self._ssrc)
+                body = element + payload
+                self._socket.send_rtp(header + self._prefix + body, self._context)
+            counters.retransmitted += 1
+
+    def on_keyframe_request(self) -> None:
+        self.counters.keyframe_requests += 1
+        self.producer.request_keyframe()
+
+    def on_report(self, block: rtcp.ReportBlock) -> None:
+        counters = self.counters
+        counters.fraction_lost = block.fraction_lost
+        counters.cumulative_lost = block.cumulative_lost
+        counters.jitter = block.jitter
+        now = time.monotonic()
+        counters.report_at = now
+        if block.lsr and block.lsr == self._lsr:
+            rtt = now - self._sr_sent_at - block.dlsr / 65536
+            if rtt >= 0:
+                counters.rtt = rtt if counters.rtt is None else 0.85 * counters.rtt + 0.15 * rtt
+
+    def on_remb(self, bitrate: int) -> None:
+        self.counters.remb = bitrate
+        self.counters.remb_at = time.monotonic()
+
+    def sender_report(self) -> bytes | None:
+        """An SR mapping our timestamps to the publisher's NTP clock, for lip sync.
+
+        The publisher's last SR is extrapolated to now with its clock rate: the
+        audio and video of one publisher stay on one time line, and every SR
+        has a fresh NTP time for the subscriber's LSR/DLSR.
+        """
+        report = self.producer.sender_report
+        if not self._running or report is None or self._timestamp_offset is None:
+            return None
+        ntp, rtp_ts, at = report
+        elapsed = time.time() - at
+        ntp_now = ntp + int(elapsed * 4294967296.0)
+        rtp_now = rtp_ts + int(elapsed * self.producer.clock_rate) + self._timestamp_offset
+        self._lsr = (ntp_now >> 16) & 0xFFFFFFFF
+        self._sr_sent_at = time.monotonic()
+        counters = self.counters
+        return rtcp.sender_report(self._ssrc, ntp_now, rtp_now, counters.packets, counters.bytes)
 
     def close(self) -> None:
+        self.suspend()
         self.closed = True
         if self.slot.consumer is self:
             self.slot.consumer = None
         if self in self.producer.consumers:
             self.producer.consumers.remove(self)
+        self.producer.reroute()

@@ -5,31 +5,81 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aiortc import clock
-from aiortc.rtp import RtpPacket
-
-from .aiortc_hooks import ReceiverTap
+from . import rtcp
+from .aiortc_hooks import ReceiverInfo, receiver_info, srtp_protect_function
 from .keyframes import KeyframeRequests
+from .rtp import HEADER, abs_send_time_element, audio_level_element, find_extension
 from .vp8 import is_keyframe_start
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
 
-    from .consumer import Consumer
+    from .consumer import Consumer, Route
 
 logger = logging.getLogger(__name__)
 
+_pack = HEADER.pack
+_memmove, _protect = srtp_protect_function()
 
-@dataclass
+CACHE_SIZE = 512  # video packets kept for retransmission: ~5 s at 500 kbit/s
+NACK_RETRY = 0.05  # seconds between NACKs for a packet still missing
+NACK_GIVE_UP = 1.0  # then ask for a keyframe instead
+MAX_GAP = 300  # a larger jump is a restart of the stream, not a loss
+REMB_FRESH = 5.0  # seconds a subscriber's REMB counts for the upstream REMB
+
+# One cached packet: sequence, timestamp, marker (0x80/0), extension element, payload.
+CachedPacket = tuple[int, int, int, bytes, bytes]
+# Gets every forwarded packet: (sequence, timestamp, marker, payload); e.g. a recorder.
+PacketSink = Callable[[int, int, bool, bytes], None]
+
+
 class ProducerCounters:
-    packets: int = 0
-    bytes: int = 0
-    keyframes: int = 0
-    keyframe_requests_sent: int = 0
-    last_packet_at: float | None = None
+    """Plain counters kept by the hot path; read them, never write them.
+
+    - ``packets``, ``bytes`` (payload), ``frames`` (video: marker bits; audio:
+      packets), ``keyframes`` (packets that start a VP8 keyframe);
+    - ``nacks_sent`` (NACK packets sent to the publisher),
+      ``keyframe_requests_sent`` (PLIs sent to the publisher);
+    - ``retransmissions_received`` (RTX packets that filled a gap),
+      ``duplicates`` (dropped), ``last_packet_at`` (``time.monotonic()``);
+    - as seen by the SFU: ``packets_lost`` (cumulative, RFC 3550), ``jitter``
+      (clock units), ``fraction_lost`` (/256, over the last report interval).
+    """
+
+    __slots__ = (
+        "bytes",
+        "duplicates",
+        "fraction_lost",
+        "frames",
+        "jitter",
+        "keyframe_requests_sent",
+        "keyframes",
+        "last_packet_at",
+        "nacks_sent",
+        "packets",
+        "packets_lost",
+        "retransmissions_received",
+    )
+
+    def __init__(self) -> None:
+        self.packets = 0
+        self.bytes = 0
+        self.frames = 0
+        self.keyframes = 0
+        self.nacks_sent = 0
+        self.keyframe_requests_sent = 0
+        self.retransmissions_received = 0
+        self.duplicates = 0
+        self.last_packet_at: float | None = None
+        self.packets_lost = 0
+        self.jitter = 0
+        self.fraction_lost = 0
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class Producer:
@@ -38,27 +88,79 @@ class Producer:
     ``owner`` is an opaque tag for the layer above (the participant id); the
     media layer knows nothing of rooms or floors. ``paused`` stops forwarding
     without touching the publisher: that is how the floor is enforced.
+
+    The hot path (:meth:`on_rtp`, called synchronously from the socket) reads
+    the RTP header, drops duplicates, keeps reception statistics (RFC 3550),
+    asks the publisher for lost packets (NACK, retried, then a keyframe),
+    caches video packets for the subscribers' NACKs, and for every running
+    consumer rewrites the header (SSRC, payload type, sequence number,
+    timestamp, MID and abs-send-time extensions), protects and sends it, all
+    inlined. ``counters`` (:class:`ProducerCounters`) and ``forwarded``
+    (packets, payload bytes, frames sent to each running consumer) are
+    updated as it goes; ``sinks`` (e.g. a recorder) get every forwarded packet.
     """
 
-    def __init__(self, producer_id: str, owner: str, kind: str, receiver: RTCRtpReceiver) -> None:
+    def __init__(
+        self,
+        producer_id: str,
+        owner: str,
+        kind: str,
+        receiver: RTCRtpReceiver,
+        send_rtcp: Callable[[bytes], bool] | None = None,
+    ) -> None:
         self.id = producer_id
         self.owner = owner
         self.kind = kind
+        self.receiver = receiver
         self.consumers: list[Consumer] = []
+        # Called with every forwarded packet, synchronously: keep them cheap.
+        self.sinks: list[PacketSink] = []
         self.counters = ProducerCounters()
+        # Totals of what was forwarded: packets, payload bytes, frames.
+        self.forwarded = (0, 0, 0)
+        self._routes: list[Route] = []
         self.media_ssrc: int | None = None
         self.closed = False
+        self._send_rtcp = send_rtcp or (lambda data: False)
+        self._video = kind == "video"
+        self._info: ReceiverInfo | None = None
         self._paused = False
         self._keyframes = KeyframeRequests()
         self._deferred: asyncio.TimerHandle | None = None
-        self._tap = ReceiverTap(receiver, self._on_packet)
+        # Reception state (RFC 3550 A.1, A.8).
+        self.max_seq = -1
+        self.max_timestamp = 0
+        self._cycles = 0
+        self._base_seq = 0
+        self._received = 0
+        self._expected_prior = 0
+        self._received_prior = 0
+        self._transit: float | None = None
+        self._jitter = 0.0
+        self._clock_rate = 90000 if self._video else 48000
+        self._seen = [-1] * CACHE_SIZE  # sequence numbers received, for duplicates
+        self._cache: list[CachedPacket | None] = [None] * (CACHE_SIZE if self._video else 0)
+        self._missing: dict[int, float] = {}  # sequence -> first noticed (monotonic)
+        self._nack_timer: asyncio.TimerHandle | None = None
+        # The publisher's last sender report: NTP, RTP timestamp, when (time.time()).
+        self.sender_report: tuple[int, int, float] | None = None
+        self._lsr = 0
+        self._lsr_at = 0.0
 
     @property
     def paused(self) -> bool:
         return self._paused
 
+    @property
+    def clock_rate(self) -> int:
+        return self._clock_rate
+
     def pause(self) -> None:
+        if self._paused:
+            return
         self._paused = True
+        for consumer in self.consumers:
+            consumer.suspend()
 
     def resume(self) -> None:
         if not self._paused:
@@ -67,22 +169,217 @@ class Producer:
         for consumer in self.consumers:
             consumer.restart()
 
-    async def _on_packet(self, packet: RtpPacket) -> None:
+    # --- the hot path -----------------------------------------------------------
+
+    def on_rtp(self, data: bytes, rtx: bool) -> None:
+        """One plain RTP packet from the publisher (``rtx``: an RFC 4588 retransmission)."""
+        b0 = data[0]
+        start = 12 + 4 * (b0 & 0x0F)
+        if b0 & 0x10:
+            start += 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
+        end = len(data) - data[-1] if b0 & 0x20 else len(data)
+        _, b1, seq, timestamp, ssrc = HEADER.unpack_from(data)
+        if rtx:
+            if end - start < 2:
+                return  # bandwidth probe
+            seq = (data[start] << 8) | data[start + 1]
+            start += 2
+        if start >= end:
+            return  # padding only
         now = time.monotonic()
         counters = self.counters
+        index = seq % CACHE_SIZE
+        if self._seen[index] == seq:
+            counters.duplicates += 1
+            return
+        self._seen[index] = seq
+        payload = data[start:end]
+
+        max_seq = self.max_seq
+        delta = (seq - max_seq) & 0xFFFF
+        if max_seq < 0:
+            self.media_ssrc = ssrc
+            self._base_seq = seq
+            self.max_seq, self.max_timestamp = seq, timestamp
+        elif delta < 0x8000:  # newer
+            if seq < max_seq:
+                self._cycles += 0x10000
+            if delta > 1:
+                if delta > MAX_GAP:
+                    self._missing.clear()
+                elif self._video:
+                    self._lost(max_seq, seq, now)
+            self.max_seq, self.max_timestamp = seq, timestamp
+            if not rtx:
+                # Jitter from in-order packets only (RFC 3550 A.8).
+                transit = now * self._clock_rate - timestamp
+                if self._transit is not None:
+                    self._jitter += (abs(transit - self._transit) - self._jitter) / 16
+                self._transit = transit
+        elif self._missing and self._missing.pop(seq, None) is not None and rtx:
+            counters.retransmissions_received += 1
+        self._received += 1
         counters.packets += 1
-        counters.bytes += len(packet.payload)
+        counters.bytes += end - start
         counters.last_packet_at = now
-        self.media_ssrc = packet.ssrc
-        keyframe = self.kind == "video" and is_keyframe_start(packet.payload)
-        if keyframe:
-            counters.keyframes += 1
-            self._keyframes.keyframe_seen(now)
+        marker = b1 & 0x80
+        if self._video:
+            element = abs_send_time_element()
+            keyframe = is_keyframe_start(payload)
+            if keyframe:
+                counters.keyframes += 1
+                self._keyframes.keyframe_seen(now)
+            if marker:
+                counters.frames += 1
+            self._cache[index] = (seq, timestamp, marker, element, payload)
+        else:
+            keyframe = False
+            counters.frames += 1
+            level_id = self._info.audio_level_id if self._info is not None else None
+            element = audio_level_element(find_extension(data, level_id) if level_id else None)
         if self._paused or self.closed:
             return
-        ntp_time = clock.current_ntp_time()
-        for consumer in self.consumers:
-            await consumer.forward(packet, keyframe, ntp_time)
+        tail = element + payload
+        # Inlined per subscriber: header rewrite, SRTP protect, sendto. Each
+        # Python call costs ~0.5 us here, as much as the rewrite itself.
+        for b1, seq_offset, ts_offset, ssrc, prefix, socket, context in self._routes:
+            if socket.ready:
+                data = (
+                    _pack(
+                        0x90,
+                        b1 | marker,
+                        (seq + seq_offset) & 0xFFFF,
+                        (timestamp + ts_offset) & 0xFFFFFFFF,
+                        ssrc,
+                    )
+                    + prefix
+                    + tail
+                )
+                size = len(data)
+                buffer = socket.buffer
+                _memmove(buffer, data, size)
+                length = socket.length
+                length[0] = size
+                if _protect(context, buffer, length) == 0:
+                    socket.sendto(socket.view[0 : length[0]], socket.addr)
+        if len(self._routes) != len(self.consumers):
+            # Consumers not running yet: negotiating, waiting for a keyframe.
+            for consumer in self.consumers:
+                if not consumer.started and consumer.try_start(seq, timestamp, keyframe):
+                    consumer.send_now(seq, timestamp, marker, tail)
+        packets, octets, frames = self.forwarded
+        self.forwarded = (
+            packets + 1,
+            octets + end - start,
+            frames + (not self._video or marker > 0),
+        )
+        if self.sinks:
+            for sink in self.sinks:
+                try:
+                    sink(seq, timestamp, bool(marker), payload)
+                except Exception:
+                    logger.exception("packet sink failed")
+
+    def reroute(self) -> None:
+        """Rebuild the list of running consumers the hot path iterates."""
+        self._routes = [c.route() for c in self.consumers if c.started and not c.closed]
+
+    def cached(self, seq: int) -> CachedPacket | None:
+        """A recent video packet, by the publisher's sequence number."""
+        if not self._cache:
+            return None
+        entry = self._cache[seq % CACHE_SIZE]
+        if entry is None or entry[0] != seq:
+            return None
+        return entry
+
+    # --- loss recovery towards the publisher -------------------------------------
+
+    def _lost(self, last: int, seq: int, now: float) -> None:
+        missing = self._missing
+        gap = [(last + i) & 0xFFFF for i in range(1, (seq - last) & 0xFFFF)]
+        for lost in gap:
+            missing[lost] = now
+        self._send_nack(gap)
+        if self._nack_timer is None:
+            self._nack_timer = asyncio.get_running_loop().call_later(NACK_RETRY, self._retry_nacks)
+
+    def _retry_nacks(self) -> None:
+        self._nack_timer = None
+        if self.closed or not self._missing:
+            return
+        now = time.monotonic()
+        expired = [s for s, since in self._missing.items() if now - since > NACK_GIVE_UP]
+        for seq in expired:
+            del self._missing[seq]
+        if expired:
+            # The publisher no longer has them: a keyframe repairs every subscriber.
+            self.request_keyframe()
+        if self._missing:
+            self._send_nack(list(self._missing))
+            self._nack_timer = asyncio.get_running_loop().call_later(NACK_RETRY, self._retry_nacks)
+
+    def _send_nack(self, sequences: list[int]) -> None:
+        info = self.info()
+        if info is None or info.rtcp_ssrc is None or self.media_ssrc is None or not sequences:
+            return
+        if self._send_rtcp(rtcp.nack(info.rtcp_ssrc, self.media_ssrc, sequences)):
+            self.counters.nacks_sent += 1
+
+    def info(self) -> ReceiverInfo | None:
+        """What the receiver negotiated (read once it has started)."""
+        if self._info is None:
+            self._info = receiver_info(self.receiver)
+            if self._info is not None:
+                self._clock_rate = self._info.clock_rate
+        return self._info
+
+    # --- RTCP from and to the publisher ----------------------------------------------
+
+    def on_sender_report(self, report: rtcp.SenderReport) -> None:
+        self.sender_report = (report.ntp, report.rtp_timestamp, time.time())
+        self._lsr = (report.ntp >> 16) & 0xFFFFFFFF
+        self._lsr_at = time.monotonic()
+
+    def report_block(self) -> rtcp.ReportBlock | None:
+        """This stream's block for the receiver report the SFU sends the publisher."""
+        if self.media_ssrc is None or self.max_seq < 0:
+            return None
+        extended = self._cycles + self.max_seq
+        expected = extended - self._base_seq + 1
+        lost = expected - self._received
+        expected_interval = expected - self._expected_prior
+        received_interval = self._received - self._received_prior
+        self._expected_prior, self._received_prior = expected, self._received
+        lost_interval = expected_interval - received_interval
+        fraction = 0
+        if expected_interval > 0 and lost_interval > 0:
+            fraction = min(255, (lost_interval << 8) // expected_interval)
+        counters = self.counters
+        counters.packets_lost, counters.jitter = lost, int(self._jitter)
+        counters.fraction_lost = fraction
+        dlsr = 0
+        if self._lsr:
+            dlsr = min(0xFFFFFFFF, int((time.monotonic() - self._lsr_at) * 65536))
+        return rtcp.ReportBlock(
+            self.media_ssrc, fraction, lost, extended, int(self._jitter), self._lsr, dlsr
+        )
+
+    def subscriber_bitrate(self) -> int | None:
+        """The lowest recent REMB of this producer's subscribers, bits per second.
+
+        Without simulcast the publisher can only send one rate: the weakest
+        subscriber's estimate is passed upstream (as Janus and mediasoup do).
+        """
+        now = time.monotonic()
+        rates = [
+            c.counters.remb
+            for c in self.consumers
+            if c.counters.remb is not None and now - c.counters.remb_at < REMB_FRESH
+        ]
+        return min(rates) if rates else None
+
+    # --- keyframes ------------------------------------------------------------------
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe, coalesced with other requests."""
@@ -102,32 +399,29 @@ class Producer:
             self._send_pli()
 
     def _send_pli(self) -> None:
-        if self.media_ssrc is None:
+        info = self.info()
+        if self.media_ssrc is None or info is None or info.rtcp_ssrc is None:
             # Nothing received yet: the first packets will include a keyframe
             # soon enough, and consumers ask again when they see media.
             self._keyframes.last_sent = None
             return
-        self.counters.keyframe_requests_sent += 1
-        task = asyncio.ensure_future(self._tap.request_keyframe(self.media_ssrc))
-        task.add_done_callback(_log_failure)
+        if self._send_rtcp(rtcp.pli(info.rtcp_ssrc, self.media_ssrc)):
+            self.counters.keyframe_requests_sent += 1
+        else:
+            self._keyframes.last_sent = None
 
     def close(self) -> None:
         self.closed = True
-        if self._deferred is not None:
-            self._deferred.cancel()
-            self._deferred = None
+        for timer in (self._deferred, self._nack_timer):
+            if timer is not None:
+                timer.cancel()
+        self._deferred = self._nack_timer = None
         self.consumers.clear()
+        self._routes = []
 
     def loss_statistics(self) -> tuple[int, int, int] | None:
         """(packets received, packets lost, jitter in clock units) seen from the SFU."""
         if self.media_ssrc is None:
             return None
-        stats = self._tap.statistics(self.media_ssrc)
-        if stats is None:
-            return None
-        return stats.packets_received, stats.packets_lost, stats.jitter
-
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.debug("keyframe request failed: %s", task.exception())
+        expected = self._cycles + self.max_seq - self._base_seq + 1
+        return self._received, expected - self._received, int(self._jitter)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import secrets
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,7 +26,16 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from .aiortc_hooks import negotiated_codecs, restrict_codecs
+from . import rtcp
+from .aiortc_hooks import (
+    MediaSocket,
+    negotiated_codecs,
+    quiet_rtcp,
+    receiver_rtx_ssrcs,
+    restrict_codecs,
+    route_unknown_ssrc,
+    skip_decoder,
+)
 from .consumer import Consumer, Slot
 from .errors import BAD_SDP, STALE_REVISION, MediaError
 from .producer import Producer
@@ -48,6 +59,12 @@ class StreamMapping:
 
 SubscribeOfferHandler = Callable[[str, int, list[StreamMapping]], Awaitable[None]]
 ProducerHandler = Callable[["PeerTransport", Producer], None]
+# A publisher's incoming SSRC: the producer's packet handler and whether it is RTX.
+Route = tuple[Callable[[bytes, bool], None], bool, Producer]
+
+RTCP_INTERVAL = 1.0  # seconds, randomised by +-25 %
+MAX_RTCP_DATAGRAM = 1100  # bytes of plain RTCP per compound packet
+_SSRC = struct.Struct("!I")
 
 
 def forwarded_codec_preferences(kind: str) -> list[RTCRtpCodecCapability]:
@@ -94,6 +111,17 @@ class PeerTransport:
         self._negotiation: asyncio.Task[None] | None = None
         self._publish_lock = asyncio.Lock()
         self.publisher.on("track", self._on_track)
+        # Media bypasses aiortc's RTP stack: see MediaSocket.
+        self.publisher_socket = MediaSocket(
+            self.publisher, self._on_publisher_rtp, self._on_publisher_rtcp
+        )
+        self.subscriber_socket = MediaSocket(
+            self.subscriber, self._on_subscriber_rtp, self._on_subscriber_rtcp
+        )
+        self._routes: dict[int, Route] = {}
+        self._unroutable: set[int] = set()
+        self._slot_by_ssrc: dict[int, Slot] = {}
+        self._rtcp_task = asyncio.ensure_future(self._rtcp_loop())
 
     # --- publisher connection ---------------------------------------------
 
@@ -113,6 +141,8 @@ class PeerTransport:
                 restrict_codecs(transceiver, forwarded_codec_preferences(transceiver.kind))
             answer = await self.publisher.createAnswer()
             await self.publisher.setLocalDescription(answer)
+            self.publisher_socket.attach()
+            self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
             return sdp
 
@@ -120,7 +150,16 @@ class PeerTransport:
         receiver = self._receiver_of(track)
         if receiver is None:
             return
-        producer = Producer(f"p-{secrets.token_hex(6)}", self.peer_id, track.kind, receiver)
+        # Before aiortc starts the receiver: no RTCP task, no decoder work.
+        quiet_rtcp(receiver)
+        skip_decoder(receiver)
+        producer = Producer(
+            f"p-{secrets.token_hex(6)}",
+            self.peer_id,
+            track.kind,
+            receiver,
+            self.publisher_socket.send_rtcp,
+        )
         self.producers[producer.id] = producer
         self._on_producer(self, producer)
 
@@ -139,8 +178,9 @@ class PeerTransport:
         if slot is None:
             transceiver = self.subscriber.addTransceiver(IdleTrack(producer.kind), "sendonly")
             transceiver.setCodecPreferences(forwarded_codec_preferences(producer.kind))
-            slot = Slot(transceiver, producer.kind)
+            slot = Slot(transceiver, producer.kind, self.subscriber_socket)
             self.slots.append(slot)
+            self._slot_by_ssrc[slot.ssrc] = slot
         else:
             slot.transceiver.direction = "sendonly"
         consumer = Consumer(f"c-{secrets.token_hex(6)}", producer, slot)
@@ -172,6 +212,7 @@ class PeerTransport:
             consumers = [s.consumer for s in self.slots if s.consumer is not None]
             offer = await self.subscriber.createOffer()
             await self.subscriber.setLocalDescription(offer)
+            self.subscriber_socket.attach()
             self.revision += 1
             self._pending_revision = self.revision
             self._pending_consumers = [c for c in consumers if not c.closed]
@@ -201,10 +242,11 @@ class PeerTransport:
         except (ValueError, KeyError, IndexError) as exc:
             raise MediaError(BAD_SDP, f"the answer was refused: {exc}") from None
         self._pending_revision = None
+        self.subscriber_socket.attach()
         for consumer in self._pending_consumers:
             codecs = negotiated_codecs(consumer.slot.transceiver)
             if codecs and not consumer.closed:
-                consumer.slot.payload_type = codecs[0].payloadType
+                consumer.slot.negotiated(codecs[0].payloadType)
                 consumer.negotiated = True
         self._pending_consumers = []
         if self._renegotiate:
@@ -215,6 +257,8 @@ class PeerTransport:
         if self.closed:
             return
         self.closed = True
+        self._rtcp_task.cancel()
+        self.publisher_socket.ready = self.subscriber_socket.ready = False
         if self._negotiation is not None:
             self._negotiation.cancel()
         for consumer in list(self.consumers.values()):
@@ -223,6 +267,120 @@ class PeerTransport:
         for producer in self.producers.values():
             producer.close()
         await asyncio.gather(self.publisher.close(), self.subscriber.close())
+
+    # --- media -----------------------------------------------------------------
+
+    def _on_publisher_rtp(self, data: bytes) -> None:
+        route = self._routes.get(_SSRC.unpack_from(data, 8)[0])
+        if route is None:
+            route = self._route(data)
+            if route is None:
+                return
+        route[0](data, route[1])
+
+    def _route(self, data: bytes) -> Route | None:
+        """Find the producer of a new SSRC (slow path, once per SSRC)."""
+        ssrc = _SSRC.unpack_from(data, 8)[0]
+        if ssrc in self._unroutable:
+            return None
+        route: Route | None = None
+        for candidate in self.producers.values():
+            if ssrc in receiver_rtx_ssrcs(candidate.receiver):
+                route = (candidate.on_rtp, True, candidate)
+                break
+        if route is None:
+            receiver = route_unknown_ssrc(self.publisher_socket, data)
+            producer = next((p for p in self.producers.values() if p.receiver is receiver), None)
+            info = producer.info() if producer is not None else None
+            if producer is not None and info is not None:
+                payload_type = data[1] & 0x7F
+                if payload_type in info.rtx_payload_types:
+                    route = (producer.on_rtp, True, producer)
+                elif payload_type in info.media_payload_types:
+                    route = (producer.on_rtp, False, producer)
+        if route is None:
+            if len(self._unroutable) < 64:
+                self._unroutable.add(ssrc)
+            return None
+        self._routes[ssrc] = route
+        return route
+
+    def _on_publisher_rtcp(self, data: bytes) -> None:
+        for packet in rtcp.parse(data):
+            if isinstance(packet, rtcp.SenderReport):
+                route = self._routes.get(packet.ssrc)
+                if route is not None and not route[1]:
+                    route[2].on_sender_report(packet)
+
+    def _on_subscriber_rtp(self, data: bytes) -> None:
+        pass  # the subscriber connection is sendonly
+
+    def _on_subscriber_rtcp(self, data: bytes) -> None:
+        slots = self._slot_by_ssrc
+        for packet in rtcp.parse(data):
+            if isinstance(packet, rtcp.ReceiverReport | rtcp.SenderReport):
+                for block in packet.blocks:
+                    slot = slots.get(block.ssrc)
+                    if slot is not None and slot.consumer is not None:
+                        slot.consumer.on_report(block)
+            elif isinstance(packet, rtcp.Nack):
+                slot = slots.get(packet.media_ssrc)
+                if slot is not None and slot.consumer is not None:
+                    slot.consumer.on_nack(packet.sequences)
+            elif isinstance(packet, rtcp.KeyframeRequest):
+                for ssrc in packet.media_ssrcs:
+                    slot = slots.get(ssrc)
+                    if slot is not None and slot.consumer is not None:
+                        slot.consumer.on_keyframe_request()
+            elif isinstance(packet, rtcp.Remb):
+                for ssrc in packet.ssrcs:
+                    slot = slots.get(ssrc)
+                    if slot is not None and slot.consumer is not None:
+                        slot.consumer.on_remb(packet.bitrate)
+
+    async def _rtcp_loop(self) -> None:
+        """Batched reports: one compound packet per connection and interval."""
+        while not self.closed:
+            await asyncio.sleep(RTCP_INTERVAL * (0.75 + 0.5 * random.random()))
+            try:
+                self.send_reports()
+            except Exception:
+                logger.exception("RTCP reports failed for %s", self.peer_id)
+
+    def send_reports(self) -> None:
+        """Sender reports to the subscriber; receiver reports and REMB to the publisher."""
+        if self.subscriber_socket.ready:
+            reports: list[bytes] = []
+            cname_of: tuple[int, str] | None = None
+            for slot in self.slots:
+                consumer = slot.consumer
+                report = consumer.sender_report() if consumer is not None else None
+                if report is not None:
+                    reports.append(report)
+                    if cname_of is None and slot.info is not None and slot.info.cname:
+                        cname_of = (slot.ssrc, slot.info.cname)
+            sdes = rtcp.sdes_cname(*cname_of) if cname_of is not None else b""
+            batch = b""
+            for report in reports:
+                if len(batch) + len(report) + len(sdes) > MAX_RTCP_DATAGRAM:
+                    self.subscriber_socket.send_rtcp(batch + sdes)
+                    batch = b""
+                batch += report
+            if batch:
+                self.subscriber_socket.send_rtcp(batch + sdes)
+        if self.publisher_socket.ready and self.producers:
+            producers = list(self.producers.values())
+            infos = [p.info() for p in producers]
+            sender = next((i.rtcp_ssrc for i in infos if i is not None and i.rtcp_ssrc), None)
+            if sender is None:
+                return
+            blocks = [b for b in (p.report_block() for p in producers) if b is not None]
+            data = rtcp.receiver_report(sender, blocks)
+            for producer in producers:
+                bitrate = producer.subscriber_bitrate() if producer.kind == "video" else None
+                if bitrate is not None and producer.media_ssrc is not None:
+                    data += rtcp.remb(sender, bitrate, [producer.media_ssrc])
+            self.publisher_socket.send_rtcp(data)
 
     def transceivers(self) -> list[RTCRtpTransceiver]:
         return [*self.publisher.getTransceivers(), *self.subscriber.getTransceivers()]

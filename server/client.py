@@ -11,23 +11,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
+import random
+import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
 from aiortc import MediaStreamTrack, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RtpPacket
 
-from media.aiortc_hooks import ReceiverTap, announce_addresses, intercept_keyframe_requests
+from media import rtcp
+from media.aiortc_hooks import (
+    MediaSocket,
+    announce_addresses,
+    intercept_keyframe_requests,
+    quiet_rtcp,
+    receiver_rtx_ssrcs,
+    route_unknown_ssrc,
+    skip_decoder,
+)
 from media.router import rtc_configuration
 from media.transport import forwarded_codec_preferences
 from media.vp8 import is_keyframe_start
 from signaling import (
     PROTOCOL_VERSION,
     ClientMessage,
+    CloseCode,
     Error,
     Hello,
     Leave,
@@ -41,6 +53,9 @@ from signaling import (
     ProducerRemoved,
     PublishAnswer,
     PublishOffer,
+    Redirect,
+    RoomCommand,
+    RoomUpdate,
     ServerMessage,
     SubscribeAnswer,
     SubscribeOffer,
@@ -49,6 +64,11 @@ from signaling import (
     parse_server_message,
 )
 
+MAX_REDIRECTS = 3
+
+
+logger = logging.getLogger(__name__)
+
 
 class ClientError(Exception):
     """The server answered a request with an ``error`` message."""
@@ -56,6 +76,9 @@ class ClientError(Exception):
     def __init__(self, error: Error) -> None:
         super().__init__(f"{error.code}: {error.message}")
         self.error = error
+
+
+SILENCE = 0.2  # seconds without a frame that count as a pause of the stream
 
 
 @dataclass
@@ -71,14 +94,22 @@ class RemoteStream:
     packets: int = 0
     bytes: int = 0
     keyframes: int = 0
+    lost: int = 0  # decode=False: sequence gaps not (yet) repaired
+    retransmitted: int = 0  # decode=False: RTX packets that repaired a gap
     created_at: float = field(default_factory=time.monotonic)
     first_frame_at: float | None = None
     last_frame: Any = None  # av.VideoFrame / av.AudioFrame when decoding
+    last_frame_at: float | None = None
+    # The first frame after a silence of SILENCE seconds or more (floor granted).
+    resumed_at: float | None = None
 
     def record_frame(self, now: float) -> None:
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = now
+        if self.last_frame_at is None or now - self.last_frame_at >= SILENCE:
+            self.resumed_at = now
+        self.last_frame_at = now
 
 
 class PalabraClient:
@@ -101,17 +132,23 @@ class PalabraClient:
         self.producers: dict[str, ProducerInfo] = {}
         self.streams: dict[str, RemoteStream] = {}  # by mid, active m-lines only
         self.errors: list[Error] = []
+        # The room as the server last described it (room.update), and its events.
+        self.room: dict[str, Any] = {}
+        self.room_events: list[Mapping[str, object]] = []
+        self.room_seq = 0
         self.messages: list[ServerMessage] = []
         self.close_code: int | None = None
         self.close_reason: str = ""
         self.closed = asyncio.Event()
         self.hello_sent_at: float | None = None
+        self._closing = False
         self._configuration = rtc_configuration(ice_servers)
-        self.publisher = RTCPeerConnection(self._configuration)
-        self.subscriber = RTCPeerConnection(self._configuration)
-        self.subscriber.on("track", self._on_track)
+        # First time each step of a join happened (time.monotonic()): welcome,
+        # subscribe_offer, subscribe_answer, subscriber_connected.
+        self.timeline: dict[str, float] = {}
+        self._counter: PacketCounter | None = None
+        self._new_peer_connections()
         self._tracks: dict[str, MediaStreamTrack] = {}
-        self._taps: list[ReceiverTap] = []
         self._readers: list[asyncio.Task[None]] = []
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -121,29 +158,80 @@ class PalabraClient:
         self._changed = asyncio.Condition()
         self._negotiation = asyncio.Lock()
 
+    def _new_peer_connections(self) -> None:
+        self.publisher = RTCPeerConnection(self._configuration)
+        self.subscriber = RTCPeerConnection(self._configuration)
+        self.subscriber.on("track", self._on_track)
+
+        @self.subscriber.on("connectionstatechange")
+        def _connected() -> None:
+            if self.subscriber.connectionState == "connected":
+                self.timeline.setdefault("subscriber_connected", time.monotonic())
+
+        # decode=False counts at the socket of the (new) subscriber connection.
+        if self._counter is not None:
+            self._counter.close()
+        self._counter = None if self.decode else PacketCounter(self)
+
     # --- connection ---------------------------------------------------------
 
     async def connect(self) -> None:
         self._ws = await websockets.connect(self.url, max_size=None)
         self._reader = asyncio.ensure_future(self._read())
 
-    async def join(self, timeout: float = 10.0) -> Welcome:
-        """Connect (if needed), say hello and wait for the welcome."""
-        if self._ws is None:
-            await self.connect()
-        self.hello_sent_at = time.monotonic()
-        await self.send(Hello(version=PROTOCOL_VERSION, token=self.token))
-        done, _ = await asyncio.wait(
-            [self._welcome, asyncio.ensure_future(self.closed.wait())],
-            timeout=timeout,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        if self._welcome in done:
-            welcome: Welcome = self._welcome.result()
-            return welcome
+    async def join(self, timeout: float = 10.0, resume: str | None = None) -> Welcome:
+        """Connect (if needed), say hello and wait for the welcome.
+
+        Follows ``redirect`` to the node that serves the conference.
+        """
+        for _ in range(MAX_REDIRECTS + 1):
+            if self._ws is None:
+                await self.connect()
+            self.hello_sent_at = time.monotonic()
+            await self.send(Hello(version=PROTOCOL_VERSION, token=self.token, resume=resume))
+            done, _ = await asyncio.wait(
+                [self._welcome, asyncio.ensure_future(self.closed.wait())],
+                timeout=timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if self._welcome in done:
+                welcome: Welcome = self._welcome.result()
+                return welcome
+            moved = [m for m in self.messages if isinstance(m, Redirect)]
+            if self.close_code == CloseCode.REDIRECT and moved:
+                self.url = moved[-1].url
+                await self._reset_connection()
+                continue
+            break
         if self.errors:
             raise ClientError(self.errors[-1])
         raise TimeoutError(f"no welcome (closed with {self.close_code} {self.close_reason})")
+
+    async def reconnect(self, timeout: float = 10.0) -> Welcome:
+        """Drop the connection without leaving, and come back with the resume token.
+
+        The media starts afresh (new peer connections): publish again after it.
+        """
+        resume = self.welcome.resume_token if self.welcome is not None else None
+        await self._reset_connection()
+        for task in self._readers:
+            task.cancel()
+        await asyncio.gather(self.publisher.close(), self.subscriber.close())
+        self._new_peer_connections()
+        self.streams.clear()
+        self._tracks.clear()
+        return await self.join(timeout, resume=resume)
+
+    async def _reset_connection(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        self._ws = self._reader = None
+        self.closed.clear()
+        self.close_code, self.close_reason = None, ""
+        self._welcome = asyncio.get_running_loop().create_future()
 
     async def send(self, message: ClientMessage) -> None:
         await self.send_raw(encode(message))
@@ -165,6 +253,12 @@ class PalabraClient:
             raise ClientError(reply)
         return reply
 
+    async def command(self, kind: str, **fields: object) -> RoomUpdate:
+        """Send a room command (floor control, moderation); raise ClientError if refused."""
+        update = await self.request(RoomCommand(kind, fields, id=self.next_id()))
+        assert isinstance(update, RoomUpdate)
+        return update
+
     def next_id(self) -> int:
         return next(self._ids)
 
@@ -176,6 +270,12 @@ class PalabraClient:
                 await self._handle(message)
         except websockets.ConnectionClosed:
             pass
+        except Exception:
+            # A failed negotiation must not leave a half-dead client that
+            # the server only notices by its heartbeat timeout.
+            if not self._closing:
+                logger.exception("client %s: handling a server message failed", self.token[-8:])
+            await self._ws.close()
         finally:
             if self._ws.close_code is not None:
                 self.close_code = self._ws.close_code
@@ -192,6 +292,7 @@ class PalabraClient:
             self._waiters[ref].set_result(message)
         match message:
             case Welcome():
+                self.timeline.setdefault("welcome", time.monotonic())
                 self.welcome = message
                 self.participants = {p.id: p for p in message.participants}
                 self.producers = {p.id: p for p in message.producers}
@@ -209,6 +310,10 @@ class PalabraClient:
                 await self._answer_subscribe(message)
             case Ping():
                 await self.send(Pong())
+            case RoomUpdate():
+                self.room = dict(message.state)
+                self.room_events.extend(message.events)
+                self.room_seq = message.seq
             case Error():
                 self.errors.append(message)
         await self._notify()
@@ -218,11 +323,13 @@ class PalabraClient:
             self._changed.notify_all()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Wait until ``predicate()`` holds, re-checked on every message and frame."""
+        """Wait until ``predicate()`` holds (checked on every message, and every 20 ms)."""
 
         async def waiting() -> None:
-            async with self._changed:
-                await self._changed.wait_for(predicate)
+            while not predicate():
+                async with self._changed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), 0.02)
 
         await asyncio.wait_for(waiting(), timeout)
 
@@ -250,11 +357,14 @@ class PalabraClient:
     # --- subscribing ----------------------------------------------------------
 
     async def _answer_subscribe(self, offer: SubscribeOffer) -> None:
+        self.timeline.setdefault("subscribe_offer", time.monotonic())
         async with self._negotiation:
             await self.subscriber.setRemoteDescription(
                 RTCSessionDescription(sdp=offer.sdp, type="offer")
             )
             await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+            if self._counter is not None:
+                self._counter.socket.attach()
             active = {s.mid: s for s in offer.streams}
             for mid in list(self.streams):
                 current = self.streams[mid]
@@ -272,6 +382,7 @@ class PalabraClient:
             await self.send(
                 SubscribeAnswer(sdp=self.subscriber.localDescription.sdp, revision=offer.revision)
             )
+            self.timeline.setdefault("subscribe_answer", time.monotonic())
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(
@@ -284,7 +395,10 @@ class PalabraClient:
         if self.decode:
             self._readers.append(asyncio.ensure_future(self._read_frames(mid, track)))
         else:
-            self._taps.append(ReceiverTap(transceiver.receiver, self._packet_counter(mid)))
+            # Packets are counted at the socket (PacketCounter): the receiver
+            # never sees them, so it needs neither a decoder nor RTCP.
+            quiet_rtcp(transceiver.receiver)
+            skip_decoder(transceiver.receiver)
 
     async def _read_frames(self, mid: str, track: MediaStreamTrack) -> None:
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
@@ -295,22 +409,6 @@ class PalabraClient:
                     stream.last_frame = frame
                     stream.record_frame(time.monotonic())
                     await self._notify()
-
-    def _packet_counter(self, mid: str) -> Callable[[RtpPacket], Any]:
-        async def count(packet: RtpPacket) -> None:
-            stream = self.streams.get(mid)
-            if stream is None:
-                return
-            stream.packets += 1
-            stream.bytes += len(packet.payload)
-            if stream.kind == "video":
-                if is_keyframe_start(packet.payload):
-                    stream.keyframes += 1
-                if not packet.marker:
-                    return  # the marker bit closes a video frame
-            stream.record_frame(time.monotonic())
-
-        return count
 
     async def wait_for_streams(
         self, count: int, kind: str | None = None, timeout: float = 10.0, frames: int = 1
@@ -336,16 +434,163 @@ class PalabraClient:
     # --- leaving --------------------------------------------------------------
 
     async def leave(self) -> None:
+        self._closing = True
         with contextlib.suppress(websockets.ConnectionClosed):
             await self.send(Leave())
         await self.close()
 
     async def close(self) -> None:
+        self._closing = True
         for task in self._readers:
             task.cancel()
+        if self._counter is not None:
+            self._counter.close()
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         await asyncio.gather(self.publisher.close(), self.subscriber.close())
+
+
+_HEADER = struct.Struct("!BBHII")
+
+
+class _Inbound:
+    """Reception state of one SSRC at a counting subscriber."""
+
+    __slots__ = (
+        "base",
+        "cycles",
+        "expected_prior",
+        "max_seq",
+        "media_ssrc",
+        "mid",
+        "missing",
+        "received",
+        "received_prior",
+        "rtx",
+    )
+
+    def __init__(self, mid: str, media_ssrc: int, rtx: bool) -> None:
+        self.mid = mid
+        self.media_ssrc = media_ssrc
+        self.rtx = rtx
+        self.base = self.max_seq = -1
+        self.cycles = self.received = self.expected_prior = self.received_prior = 0
+        self.missing: set[int] = set()
+
+
+class PacketCounter:
+    """The ``decode=False`` subscriber: RTP counted at the transport.
+
+    Datagrams are taken at the socket (:class:`media.aiortc_hooks.MediaSocket`),
+    SRTP-unprotected (so every count is an authentic packet) and counted by
+    SSRC: packets, bytes, frames (marker bits), keyframes, gaps. No jitter
+    buffer, no depacketizing, no decoding. It still behaves as a receiver
+    towards the SFU: a NACK for every gap and one compound receiver report
+    per second, so the server's feedback path is measured too.
+    """
+
+    def __init__(self, client: PalabraClient) -> None:
+        self._client = client
+        self.socket = MediaSocket(client.subscriber, self._on_rtp, lambda data: None)
+        self._inbound: dict[int, _Inbound] = {}
+        self._ssrc = random.getrandbits(32)
+        self._task = asyncio.ensure_future(self._report_loop())
+
+    def close(self) -> None:
+        self._task.cancel()
+
+    def _on_rtp(self, data: bytes) -> None:
+        b0, b1, seq, _, ssrc = _HEADER.unpack_from(data)
+        inbound = self._inbound.get(ssrc)
+        if inbound is None:
+            inbound = self._route(ssrc, data)
+            if inbound is None:
+                return
+        stream = self._client.streams.get(inbound.mid)
+        if stream is None:
+            return
+        start = 12 + 4 * (b0 & 0x0F)
+        if b0 & 0x10:
+            start += 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
+        if inbound.rtx:
+            if len(data) - start < 3:
+                return  # padding
+            seq = (data[start] << 8) | data[start + 1]
+            start += 2
+            inbound = self._inbound.get(inbound.media_ssrc) or inbound
+            if seq in inbound.missing:
+                inbound.missing.discard(seq)
+                inbound.received += 1
+                stream.retransmitted += 1
+                stream.lost -= 1
+            return
+        max_seq = inbound.max_seq
+        if max_seq < 0:
+            inbound.base = inbound.max_seq = seq
+        else:
+            delta = (seq - max_seq) & 0xFFFF
+            if delta == 0:
+                return
+            if delta < 0x8000:
+                if seq < max_seq:
+                    inbound.cycles += 0x10000
+                if 1 < delta < 300:
+                    gap = [(max_seq + i) & 0xFFFF for i in range(1, delta)]
+                    inbound.missing.update(gap)
+                    stream.lost += len(gap)
+                    self.socket.send_rtcp(rtcp.nack(self._ssrc, ssrc, gap))
+                inbound.max_seq = seq
+            elif seq in inbound.missing:
+                inbound.missing.discard(seq)  # reordered, not lost
+                stream.lost -= 1
+            else:
+                return  # a duplicate or too old
+        inbound.received += 1
+        stream.packets += 1
+        stream.bytes += len(data) - start
+        if stream.kind == "video":
+            if data[start] & 0x10 and is_keyframe_start(data[start:]):
+                stream.keyframes += 1
+            if not b1 & 0x80:
+                return  # the marker bit closes a video frame
+        stream.record_frame(time.monotonic())
+
+    def _route(self, ssrc: int, data: bytes) -> _Inbound | None:
+        subscriber = self._client.subscriber
+        for transceiver in subscriber.getTransceivers():
+            media_ssrc = receiver_rtx_ssrcs(transceiver.receiver).get(ssrc)
+            if media_ssrc is not None and transceiver.mid:
+                inbound = self._inbound[ssrc] = _Inbound(transceiver.mid, media_ssrc, True)
+                return inbound
+        receiver = route_unknown_ssrc(self.socket, data)
+        for transceiver in subscriber.getTransceivers():
+            if transceiver.receiver is receiver and transceiver.mid:
+                inbound = self._inbound[ssrc] = _Inbound(transceiver.mid, ssrc, False)
+                return inbound
+        return None
+
+    async def _report_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.75 + 0.5 * random.random())
+            blocks = []
+            for ssrc, inbound in self._inbound.items():
+                if inbound.rtx or inbound.max_seq < 0:
+                    continue
+                extended = inbound.cycles + inbound.max_seq
+                expected = extended - inbound.base + 1
+                interval = expected - inbound.expected_prior
+                lost_interval = interval - (inbound.received - inbound.received_prior)
+                inbound.expected_prior, inbound.received_prior = expected, inbound.received
+                fraction = (lost_interval << 8) // interval if interval > 0 < lost_interval else 0
+                blocks.append(
+                    rtcp.ReportBlock(
+                        ssrc, min(fraction, 255), expected - inbound.received, extended, 0, 0, 0
+                    )
+                )
+                # Give up on packets the SFU could not repair within a report interval.
+                inbound.missing.clear()
+            for i in range(0, len(blocks), 31):
+                self.socket.send_rtcp(rtcp.receiver_report(self._ssrc, blocks[i : i + 31]))

@@ -1,0 +1,125 @@
+"""Forwarding stays correct when the network drops and reorders packets.
+
+Loss is put on one leg at a time, at the client's sockets: the SFU must
+repair it (NACK to the publisher, RTX from its own cache to the subscriber,
+a keyframe when nothing else helps) so that the subscriber keeps decoding
+the right picture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from media.aiortc_hooks import impair
+
+from .conftest import ClientFactory, RunningServer
+from .media_tracks import ColourTrack, ToneTrack, dominant_colour
+
+
+def is_rtp(data: bytes) -> bool:
+    return len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224
+
+
+async def poll_until(predicate: Callable[[], bool], timeout: float) -> None:
+    """The counting subscriber does not notify per packet: poll its counters."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+class LossyLink:
+    """Drops every ``drop_every``-th RTP datagram and swaps every ``swap_every``-th pair."""
+
+    def __init__(self, drop_every: int, swap_every: int) -> None:
+        self.drop_every = drop_every
+        self.swap_every = swap_every
+        self.seen = self.dropped = self.swapped = 0
+        self._held: tuple[bytes, Callable[[bytes], None]] | None = None
+
+    def __call__(self, data: bytes, deliver: Callable[[bytes], None]) -> None:
+        if not is_rtp(data):
+            deliver(data)
+            return
+        self.seen += 1
+        if self.seen % self.drop_every == 0:
+            self.dropped += 1
+            return
+        if self._held is not None:
+            deliver(data)
+            held, deliver_held = self._held
+            self._held = None
+            deliver_held(held)  # arrives after the packet sent after it
+            return
+        if self.seen % self.swap_every == 0:
+            self.swapped += 1
+            self._held = (data, deliver)
+            return
+        deliver(data)
+
+
+async def test_loss_and_reordering_towards_the_subscriber(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    publisher = await connect(name="Canciller", delegation="gt")
+    await publisher.publish(video=ColourTrack("blue"), audio=ToneTrack())
+    subscriber = await connect(name="Asesor", delegation="sv")
+    [stream] = await subscriber.wait_for_streams(1, kind="video", frames=5, timeout=15)
+
+    link = LossyLink(drop_every=9, swap_every=7)
+    impair(subscriber.subscriber, incoming=link)
+    before = stream.frames
+    await subscriber.wait_for(lambda: stream.frames > before + 60, timeout=30)
+
+    assert link.dropped > 5 and link.swapped > 5
+    assert dominant_colour(stream.last_frame) == "blue"
+    conference = server.palabra.conferences["demo"]
+    [producer] = [p for p in conference.router.producers.values() if p.kind == "video"]
+    [consumer] = producer.consumers
+    assert consumer.counters.nacks_received > 0
+    assert consumer.counters.retransmitted > 0
+    assert conference.router.codec_activity() == (0, 0)
+
+
+async def test_loss_and_reordering_from_the_publisher(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    publisher = await connect(name="Canciller", delegation="gt")
+    await publisher.publish(video=ColourTrack("green"), audio=ToneTrack())
+    subscriber = await connect(name="Asesor", delegation="sv")
+    [stream] = await subscriber.wait_for_streams(1, kind="video", frames=5, timeout=15)
+
+    link = LossyLink(drop_every=6, swap_every=5)
+    impair(publisher.publisher, outgoing=link)
+    before = stream.frames
+    await subscriber.wait_for(lambda: stream.frames > before + 60, timeout=30)
+
+    assert link.dropped > 5 and link.swapped > 5
+    assert dominant_colour(stream.last_frame) == "green"
+    conference = server.palabra.conferences["demo"]
+    [producer] = [p for p in conference.router.producers.values() if p.kind == "video"]
+    counters = producer.counters
+    assert counters.nacks_sent > 0
+    assert counters.retransmissions_received > 0
+
+
+async def test_counting_subscriber_reports_and_sees_repaired_loss(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    """The cheap (decode=False) subscriber of the benchmark: loss is repaired by RTX."""
+    publisher = await connect(name="Canciller", delegation="gt")
+    await publisher.publish(video=ColourTrack("red"), audio=ToneTrack())
+    counter = await connect(name="Sala", delegation="sv", decode=False)
+    streams = await counter.wait_for_streams(2, frames=5, timeout=15)
+    [video] = [s for s in streams if s.kind == "video"]
+
+    link = LossyLink(drop_every=10, swap_every=1000)
+    impair(counter.subscriber, incoming=link)
+    before = video.packets
+    await poll_until(lambda: video.packets > before + 150, timeout=30)
+    await poll_until(lambda: video.retransmitted > 5, timeout=10)
+
+    conference = server.palabra.conferences["demo"]
+    consumers = [c for p in conference.router.producers.values() for c in p.consumers]
+    # Receiver reports from the counting subscriber reach every consumer.
+    await poll_until(lambda: all(c.counters.report_at is not None for c in consumers), 10)
