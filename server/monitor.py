@@ -85,6 +85,9 @@ class StreamSampler:
                     silent_for=at - c.last_packet_at if c.last_packet_at is not None else None,
                 )
             )
+        # Receiver reports count loss from the publisher on: an "out" stream's
+        # own loss is what the subscriber lost beyond what never reached us.
+        upstream = {x.producer_id: x.loss for x in samples}
         for subscriber, transport in router.peers.items():
             for consumer in transport.consumers.values():
                 cc, producer = consumer.counters, consumer.producer
@@ -110,7 +113,7 @@ class StreamSampler:
                         fps=_rate(d.frames, d.at),
                         keyframes=0,
                         packets_lost=cc.cumulative_lost,
-                        loss=cc.fraction_lost / 256,
+                        loss=max(0.0, cc.fraction_lost / 256 - upstream.get(producer.id, 0.0)),
                         jitter_ms=cc.jitter / CLOCK_RATES[producer.kind] * 1000,
                         rtt_ms=cc.rtt * 1000 if cc.rtt is not None else None,
                         nacks=cc.nacks_received,
