@@ -61,16 +61,21 @@ class Palabra:
 
     async def start(self, plans: list[ConferencePlan]) -> None:
         """Join the cluster, open the start-up conferences and this node's others."""
+        try:
+            if self.registry is not None:
+                await self.registry.heartbeat(self._load())
+            for plan in plans:
+                await self.open_conference(plan)
+            if self.registry is not None:
+                # After a restart: take back this node's conferences, and orphans.
+                for conference_id in await self.store.conferences():
+                    with contextlib.suppress(PlacedElsewhere, JoinRefused):
+                        await self.conference_for(conference_id)
+        except StoreUnavailable:
+            # Serve anyway: /readyz says why, and conferences load on first use.
+            logger.warning("Redis unavailable at start-up; conferences load when it returns")
         if self.registry is not None:
-            await self.registry.heartbeat(self._load())
             self._heartbeat = asyncio.ensure_future(self._beat())
-        for plan in plans:
-            await self.open_conference(plan)
-        if self.registry is not None:
-            # After a restart: take back this node's conferences, and orphans.
-            for conference_id in await self.store.conferences():
-                with contextlib.suppress(PlacedElsewhere, JoinRefused):
-                    await self.conference_for(conference_id)
         self.ready = True
 
     async def open_conference(self, plan: ConferencePlan) -> LiveConference:
