@@ -76,7 +76,11 @@ async def test_an_intervention_is_recorded_while_recording_is_on(
     with av.open(str(path)) as container:
         audio = [p for p in container.demux(audio=0) if p.pts is not None]
     duration = float((audio[-1].pts - audio[0].pts) * audio[0].time_base) + 0.02
-    # Within a video frame (plus the audio packet in flight at either end).
-    assert abs(duration - spoken) < 1 / 30 + 0.02, (duration, spoken)
+    # The file holds every forwarded 20 ms packet, without gap or overlap: its
+    # duration is the intervention's media, to within a frame.
+    assert abs(duration - 0.02 * len(audio)) < 1 / 30, (duration, len(audio))
+    # That media covers the intervention and never more: the synthetic
+    # publisher paces itself by the clock, and lags when the machine is loaded.
+    assert spoken - 0.5 < duration < spoken + 1 / 30, (duration, spoken)
     video_span = float(video[-1].time or 0) - float(video[0].time or 0)
     assert video_span > spoken - 0.5  # from the first keyframe on
