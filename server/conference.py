@@ -149,6 +149,16 @@ _SENT_AWAY = {
 }
 
 
+@dataclass(frozen=True)
+class ConferenceOptions:
+    """What every conference of a process shares: its clock, totals and settings."""
+
+    clock: Callable[[], float] = time.time
+    totals: Totals = field(default_factory=Totals)
+    recordings: Path = DEFAULT_RECORDINGS
+    resume_grace: float = RESUME_GRACE
+
+
 class LiveConference:
     def __init__(
         self,
@@ -156,19 +166,17 @@ class LiveConference:
         seq: int,
         store: EventStore,
         router: Router,
-        clock: Callable[[], float] = time.time,
-        totals: Totals | None = None,
-        recordings: Path = DEFAULT_RECORDINGS,
-        resume_grace: float = RESUME_GRACE,
+        options: ConferenceOptions | None = None,
     ) -> None:
+        options = options or ConferenceOptions()
         self.state = state
         self.seq = seq
         self.store = store
         self.router = router
         self.members: dict[str, Member] = {}
-        self.totals = totals if totals is not None else Totals()
-        self.recorder = FloorRecorder(recordings / state.conference_id)
-        self.resume_grace = resume_grace
+        self.totals = options.totals
+        self.recorder = FloorRecorder(options.recordings / state.conference_id)
+        self.resume_grace = options.resume_grace
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
         # System commands that could not be stored (store down), retried in order.
@@ -176,7 +184,7 @@ class LiveConference:
         self.alerts = AlertRules()
         self._sampler = StreamSampler(self.totals)
         self._monitor: asyncio.Task[None] | None = None
-        self._clock = clock
+        self._clock = options.clock
         self._lock = asyncio.Lock()
         self._deadline: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -189,17 +197,15 @@ class LiveConference:
         plan: ConferencePlan,
         store: EventStore,
         router: Router,
-        totals: Totals | None = None,
-        clock: Callable[[], float] = time.time,
-        recordings: Path = DEFAULT_RECORDINGS,
-        resume_grace: float = RESUME_GRACE,
+        options: ConferenceOptions | None = None,
     ) -> LiveConference:
         """Create the conference in the store (if new) and load it."""
+        options = options or ConferenceOptions()
         if await store.last_seq(plan.id) == 0:
-            state, now = Conference(plan.id), clock()
+            state, now = Conference(plan.id), options.clock()
             events = [e for c in plan.commands() for e in state.execute(c, SYSTEM, now)]
             await store.append(plan.id, events, expected_seq=0)
-        return await cls.load(plan.id, store, router, totals, clock, recordings, resume_grace)
+        return await cls.load(plan.id, store, router, options)
 
     @classmethod
     async def load(
@@ -207,10 +213,7 @@ class LiveConference:
         conference_id: str,
         store: EventStore,
         router: Router,
-        totals: Totals | None = None,
-        clock: Callable[[], float] = time.time,
-        recordings: Path = DEFAULT_RECORDINGS,
-        resume_grace: float = RESUME_GRACE,
+        options: ConferenceOptions | None = None,
     ) -> LiveConference:
         """Rebuild the conference from its log and start its clocks.
 
@@ -219,7 +222,7 @@ class LiveConference:
         for the resume grace period.
         """
         state, seq = await load_conference(store, conference_id)
-        conference = cls(state, seq, store, router, clock, totals, recordings, resume_grace)
+        conference = cls(state, seq, store, router, options)
         for pid in [*state.participants, *(p.participant_id for p in state.lobby)]:
             conference._hold_seat(pid)
         conference._arm_deadline()

@@ -19,7 +19,7 @@ from rooms import EventStore, MemoryEventStore
 from signaling import CloseCode
 
 from .cluster import NodeRegistry
-from .conference import ConferencePlan, JoinRefused, LiveConference
+from .conference import ConferenceOptions, ConferencePlan, JoinRefused, LiveConference
 from .config import ServerConfig
 from .monitor import Totals
 from .redis_store import StoreUnavailable
@@ -51,6 +51,11 @@ class Palabra:
         self.conferences: dict[str, LiveConference] = {}
         self.connections: set[WebSocketConnection] = set()
         self.totals = Totals()  # process-wide figures for /metrics
+        self._options = ConferenceOptions(
+            totals=self.totals,
+            recordings=config.recordings,
+            resume_grace=config.resume_grace,
+        )
         self.ready = False  # set once the start-up conferences are open
         self._heartbeat: asyncio.Task[None] | None = None
         self._placing = asyncio.Lock()
@@ -84,14 +89,7 @@ class Palabra:
             if plan.id in self.conferences:
                 return self.conferences[plan.id]
             await self._claim(plan.id)
-            conference = await LiveConference.open(
-                plan,
-                self.store,
-                Router(),
-                self.totals,
-                recordings=self.config.recordings,
-                resume_grace=self.config.resume_grace,
-            )
+            conference = await LiveConference.open(plan, self.store, Router(), self._options)
             self.conferences[plan.id] = conference
             return conference
 
@@ -108,12 +106,7 @@ class Palabra:
                 return None
             await self._claim(conference_id)
             conference = await LiveConference.load(
-                conference_id,
-                self.store,
-                Router(),
-                self.totals,
-                recordings=self.config.recordings,
-                resume_grace=self.config.resume_grace,
+                conference_id, self.store, Router(), self._options
             )
             self.conferences[conference_id] = conference
             logger.info(
