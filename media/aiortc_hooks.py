@@ -47,6 +47,8 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import _binding as _srtp
 
+from . import fastpath
+
 logger = logging.getLogger(__name__)
 
 PINNED_VERSIONS = {"aiortc": "1.16.0", "aioice": "0.13.0", "av": "18.1.0", "pylibsrtp": "1.0.0"}
@@ -191,7 +193,8 @@ class MediaSocket:
         receive_buffer: int = RECEIVE_BUFFER,
     ) -> None:
         self.connection: Any = connection
-        self.ready = False
+        # Where the forwarder sends: native or Python (media/fastpath.py).
+        self.destination = fastpath.new_destination()
         self._receive_buffer = receive_buffer
         self._on_rtp = on_rtp
         self._on_rtcp = on_rtcp
@@ -206,12 +209,25 @@ class MediaSocket:
         self._protect_rtcp: Callable[[bytes], bytes] = bytes
         self.sendto: Callable[[bytes, Any], None] = _not_connected
         self.addr: Any = None
+        self._ready = False
         self._hooked: weakref.WeakSet[Any] = weakref.WeakSet()
         # One single-stream transmit session per forwarded SSRC (see stream_context).
         self._streams: dict[int, pylibsrtp.Session] = {}
         self._streams_of: Any = None  # the DTLS transport they were keyed for
         self._retired: list[dict[int, pylibsrtp.Session]] = []
         connection.on("connectionstatechange", self.refresh)
+
+    @property
+    def ready(self) -> bool:
+        """True while connected: the SRTP sessions and the nominated pair are known."""
+        return self._ready
+
+    @ready.setter
+    def ready(self, ready: bool) -> None:
+        if ready:
+            raise ValueError("a media socket becomes ready only by refresh()")
+        self._ready = False
+        self.destination.disconnect()
 
     @property
     def dtls(self) -> RTCDtlsTransport | None:
@@ -254,7 +270,8 @@ class MediaSocket:
         self._protect_rtcp = dtls._tx_srtp.protect_rtcp
         self.sendto = pair.protocol.transport.sendto
         self.addr = pair.remote_addr
-        self.ready = True
+        self.destination.connect(pair.protocol.transport, pair.remote_addr)
+        self._ready = True
 
     def stream_context(self, ssrc: int) -> Any:
         """A libsrtp context that protects RTP of this one SSRC (once :attr:`ready`).
@@ -387,11 +404,6 @@ def _transmit_key(dtls: Any) -> tuple[bytes, int]:
 
 def _not_connected(data: bytes, addr: Any) -> None:
     raise ConnectionError("the media socket is not connected")
-
-
-def srtp_protect_function() -> tuple[Callable[..., Any], Callable[..., int]]:
-    """(memmove, srtp_protect) for the forwarder's inlined :meth:`MediaSocket.send_rtp`."""
-    return _memmove, _srtp_protect
 
 
 def route_unknown_ssrc(socket: MediaSocket, data: bytes) -> RTCRtpReceiver | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import rtcp
 from .aiortc_hooks import MediaSocket, SenderInfo, quiet_rtcp, sender_info, sender_started
+from .fastpath import Route
 from .rtp import HEADER, MID_ID, extension_prefix
 
 if TYPE_CHECKING:
@@ -16,10 +17,6 @@ if TYPE_CHECKING:
     from .producer import Producer
 
 _pack = HEADER.pack
-
-# payload type byte, sequence offset, timestamp offset, SSRC, extension prefix,
-# socket, libsrtp context of the SSRC
-Route = tuple[int, int, int, int, bytes, MediaSocket, Any]
 
 
 class Slot:
@@ -250,7 +247,7 @@ class Consumer:
             self._timestamp_offset or 0,
             self._ssrc,
             self._prefix,
-            self._socket,
+            self._socket.destination,
             self._context,
         )
 

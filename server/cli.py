@@ -11,6 +11,8 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
+from media import fastpath
+
 from . import logs
 from .app import create_app
 from .config import ServerConfig
@@ -57,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--log-json", action="store_true", help="log JSON lines")
+    serve.add_argument(
+        "--forwarding",
+        choices=fastpath.IMPLEMENTATIONS,
+        default=None,
+        help="packet forwarding path (default: $PALABRA_FASTPATH, else native when built)",
+    )
 
     token = commands.add_parser("token", help="print a join token")
     token.add_argument("--secret", required=True)
@@ -94,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     logs.configure(args.log_level, args.log_json)
+    fastpath.select(args.forwarding)
     config = ServerConfig(
         host=args.host,
         port=args.port,

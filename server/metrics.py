@@ -16,6 +16,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from media import fastpath
+
 from .palabra import Palabra, palabra_of
 
 
@@ -71,6 +73,18 @@ class PalabraCollector(Collector):
         for event_type, count in sorted(totals.floor_events.items()):
             floor.add_metric([event_type], count)
         yield floor
+        path = GaugeMetricFamily(
+            "palabra_forwarding_path", "Packet forwarding implementation in use", labels=["path"]
+        )
+        for name in fastpath.IMPLEMENTATIONS:
+            path.add_metric([name], 1 if name == fastpath.implementation() else 0)
+        yield path
+        native = fastpath.native_stats()
+        yield CounterMetricFamily(
+            "palabra_forwarding_send_errors",
+            "Forwarded datagrams the kernel refused (native path)",
+            value=native.get("send_errors", 0),
+        )
 
 
 def registry_for(palabra: Palabra) -> CollectorRegistry:

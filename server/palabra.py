@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from media import fastpath
 from media.router import Router
 from rooms import EventStore, MemoryEventStore
 from signaling import CloseCode
@@ -66,6 +67,7 @@ class Palabra:
 
     async def start(self, plans: list[ConferencePlan]) -> None:
         """Join the cluster, open the start-up conferences and this node's others."""
+        logger.info("forwarding path: %s", fastpath.implementation())
         try:
             if self.registry is not None:
                 await self.registry.heartbeat(self._load())

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from media import fastpath
 from rooms import Settings
 from server.app import create_app
 from server.client import PalabraClient
@@ -51,6 +52,24 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@pytest.fixture(params=fastpath.IMPLEMENTATIONS)
+def forwarding_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once per forwarding implementation (media/fastpath.py).
+
+    Request it before the server (``pytestmark = pytest.mark.usefixtures(...)``):
+    connections created from then on use it.
+    """
+    name: str = request.param
+    if name not in fastpath.available():
+        pytest.skip(f"the {name} forwarding path is not built here")
+    previous = fastpath.implementation()
+    fastpath.select(name)
+    try:
+        yield name
+    finally:
+        fastpath.select(previous)
 
 
 @pytest.fixture

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
+
+# Both forwarding implementations, so that they never drift.
+pytestmark = pytest.mark.usefixtures("forwarding_path")
 
 
 async def test_each_participant_receives_the_others(

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ColourTrack, ToneTrack
+
+# Both forwarding implementations, so that they never drift.
+pytestmark = pytest.mark.usefixtures("forwarding_path")
 
 
 async def poll_until(predicate: Callable[[], bool], timeout: float) -> None:

@@ -11,10 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from media.aiortc_hooks import impair
 
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
+
+# Both forwarding implementations, so that they never drift.
+pytestmark = pytest.mark.usefixtures("forwarding_path")
 
 
 def is_rtp(data: bytes) -> bool:

@@ -18,6 +18,9 @@ from signaling import MonitorAlert, MonitorStats, ParticipantDisconnect, Produce
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ColourTrack, ToneTrack
 
+# Both forwarding implementations, so that they never drift.
+pytestmark = pytest.mark.usefixtures("forwarding_path")
+
 
 @pytest.fixture
 def settings() -> Settings:
@@ -152,7 +155,7 @@ async def test_technician_actions_and_their_refusal(connect: ClientFactory) -> N
 
 
 async def test_metrics_parse_and_move_with_the_traffic(
-    server: RunningServer, connect: ClientFactory
+    server: RunningServer, connect: ClientFactory, forwarding_path: str
 ) -> None:
     async def scrape() -> dict[str, float]:
         url = f"http://127.0.0.1:{server.port}/metrics"
@@ -180,6 +183,9 @@ async def test_metrics_parse_and_move_with_the_traffic(
     assert after["palabra_forwarded_packets_total"] > before["palabra_forwarded_packets_total"]
     assert after["palabra_forwarded_bytes_total"] > 0
     assert after["process_resident_memory_bytes"] > 0
+    assert after[f"palabra_forwarding_path,path={forwarding_path}"] == 1
+    assert sum(v for k, v in after.items() if k.startswith("palabra_forwarding_path,")) == 1
+    assert after["palabra_forwarding_send_errors_total"] == 0
 
 
 async def test_health_and_readiness(server: RunningServer) -> None:

@@ -15,6 +15,9 @@ from server.tokens import issue_token
 from .conftest import SECRET, ClientFactory, RunningServer
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
 
+# Both forwarding implementations, so that they never drift.
+pytestmark = pytest.mark.usefixtures("forwarding_path")
+
 
 @pytest.fixture
 def settings() -> Settings:

@@ -1,0 +1,400 @@
+/* Native twin of media/fastpath.py: the per-packet fan-out of a producer.
+ *
+ * One call per incoming packet (Fanout.forward): for every route (a running
+ * consumer) write the rewritten RTP header, the subscriber's extension
+ * prefix and the shared tail (per-packet extension element + payload) into a
+ * preallocated buffer, SRTP-protect it, and hand the datagrams to the kernel
+ * with sendmmsg, one call per run of routes that share a socket.
+ *
+ * SRTP goes through the libsrtp that pylibsrtp loaded: media/fastpath.py
+ * passes the address of its srtp_protect and each route's srtp_t as integers,
+ * so there is one libsrtp with one global state, and no headers or library
+ * to link here.
+ *
+ * Behaviour must stay identical to the Python twin; tests run both.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define SRTP_BUFFER 2048
+#define SRTP_MARGIN 64 /* room for the SRTP tag (at most 16 bytes) and MKI */
+#define MAX_PREFIX 64
+
+typedef int (*protect_fn)(void *ctx, void *hdr, int *len);
+
+static protect_fn srtp_protect_ptr = NULL;
+static unsigned long long send_errors = 0;
+static unsigned long long protect_errors = 0;
+static unsigned long long syscalls = 0;
+
+/* --- Destination: the nominated ICE pair of one media socket ------------- */
+
+typedef struct {
+    PyObject_HEAD
+    int fd; /* -1 while not connected */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+} Destination;
+
+static int Destination_init(Destination *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "", kwlist))
+        return -1;
+    self->fd = -1;
+    self->addrlen = 0;
+    memset(&self->addr, 0, sizeof(self->addr));
+    return 0;
+}
+
+static PyObject *Destination_bind(Destination *self, PyObject *args) {
+    int fd, port;
+    const char *host;
+    if (!PyArg_ParseTuple(args, "isi", &fd, &host, &port))
+        return NULL;
+    if (fd < 0 || port < 0 || port > 65535) {
+        PyErr_SetString(PyExc_ValueError, "invalid socket or port");
+        return NULL;
+    }
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof(addr));
+    socklen_t addrlen;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        addrlen = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        addrlen = sizeof(*v6);
+    } else {
+        PyErr_Format(PyExc_ValueError, "not a numeric address: %s", host);
+        return NULL;
+    }
+    self->addr = addr;
+    self->addrlen = addrlen;
+    self->fd = fd;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Destination_disconnect(Destination *self, PyObject *unused) {
+    self->fd = -1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Destination_get_ready(Destination *self, void *closure) {
+    return PyBool_FromLong(self->fd >= 0);
+}
+
+static PyMethodDef Destination_methods[] = {
+    {"bind", (PyCFunction)Destination_bind, METH_VARARGS,
+     "bind(fd, host, port): send on socket fd to this numeric address."},
+    {"disconnect", (PyCFunction)Destination_disconnect, METH_NOARGS,
+     "Stop sending (the connection is gone or renegotiating)."},
+    {NULL}};
+
+static PyGetSetDef Destination_getset[] = {
+    {"ready", (getter)Destination_get_ready, NULL, "True while connected.", NULL}, {NULL}};
+
+static PyTypeObject DestinationType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "media._fastpath.Destination",
+    .tp_basicsize = sizeof(Destination),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Where one media socket sends: a UDP socket and the peer's address.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Destination_init,
+    .tp_methods = Destination_methods,
+    .tp_getset = Destination_getset,
+};
+
+/* --- Fanout: the running consumers of one producer ------------------------ */
+
+typedef struct {
+    uint8_t b1; /* payload type; the marker bit is or-ed in per packet */
+    uint16_t seq_offset;
+    uint32_t ts_offset;
+    uint32_t ssrc;
+    uint8_t prefix[MAX_PREFIX];
+    size_t prefix_len;
+    Destination *dest; /* borrowed: the Fanout holds the route tuples */
+    void *context;     /* srtp_t */
+} Route;
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t count;
+    Route *routes;
+    PyObject *keep; /* the route tuples: they own the Destinations */
+    uint8_t *buffers;
+    struct mmsghdr *messages;
+    struct iovec *iovecs;
+} Fanout;
+
+static void Fanout_dealloc(Fanout *self) {
+    PyMem_Free(self->routes);
+    PyMem_Free(self->buffers);
+    PyMem_Free(self->messages);
+    PyMem_Free(self->iovecs);
+    Py_XDECREF(self->keep);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int route_from_tuple(PyObject *item, Route *route) {
+    PyObject *prefix, *dest;
+    unsigned int b1;
+    unsigned long seq_offset, ts_offset, ssrc;
+    unsigned long long context;
+    if (!PyTuple_Check(item)) {
+        PyErr_SetString(PyExc_TypeError, "a route is a tuple");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(item, "IkkkSOK", &b1, &seq_offset, &ts_offset, &ssrc, &prefix, &dest,
+                          &context))
+        return -1;
+    if (!PyObject_TypeCheck(dest, &DestinationType)) {
+        PyErr_SetString(PyExc_TypeError, "route destination is not a native Destination");
+        return -1;
+    }
+    Py_ssize_t prefix_len = PyBytes_GET_SIZE(prefix);
+    if (b1 > 0x7F || seq_offset > 0xFFFF || ts_offset > 0xFFFFFFFFUL || ssrc > 0xFFFFFFFFUL ||
+        prefix_len > MAX_PREFIX || context == 0) {
+        PyErr_SetString(PyExc_ValueError, "route field out of range");
+        return -1;
+    }
+    route->b1 = (uint8_t)b1;
+    route->seq_offset = (uint16_t)seq_offset;
+    route->ts_offset = (uint32_t)ts_offset;
+    route->ssrc = (uint32_t)ssrc;
+    memcpy(route->prefix, PyBytes_AS_STRING(prefix), (size_t)prefix_len);
+    route->prefix_len = (size_t)prefix_len;
+    route->dest = (Destination *)dest;
+    route->context = (void *)(uintptr_t)context;
+    return 0;
+}
+
+static int compare_routes(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)((const Route *)a)->dest, y = (uintptr_t)((const Route *)b)->dest;
+    return (x > y) - (x < y);
+}
+
+static int Fanout_init(Fanout *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"routes", NULL};
+    PyObject *routes;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O", kwlist, &routes))
+        return -1;
+    if (srtp_protect_ptr == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "call media._fastpath.init(srtp_protect) first");
+        return -1;
+    }
+    PyObject *tuple = PySequence_Tuple(routes);
+    if (tuple == NULL)
+        return -1;
+    Py_ssize_t count = PyTuple_GET_SIZE(tuple);
+    size_t n = count > 0 ? (size_t)count : 1;
+    Route *parsed = PyMem_Calloc(n, sizeof(Route));
+    uint8_t *buffers = PyMem_Malloc(n * SRTP_BUFFER);
+    struct mmsghdr *messages = PyMem_Calloc(n, sizeof(struct mmsghdr));
+    struct iovec *iovecs = PyMem_Calloc(n, sizeof(struct iovec));
+    if (!parsed || !buffers || !messages || !iovecs) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (route_from_tuple(PyTuple_GET_ITEM(tuple, i), &parsed[i]) < 0)
+            goto fail;
+    }
+    /* Routes of one socket next to each other: one sendmmsg per socket. */
+    qsort(parsed, (size_t)count, sizeof(Route), compare_routes);
+    PyMem_Free(self->routes);
+    PyMem_Free(self->buffers);
+    PyMem_Free(self->messages);
+    PyMem_Free(self->iovecs);
+    Py_XSETREF(self->keep, tuple);
+    self->routes = parsed;
+    self->buffers = buffers;
+    self->messages = messages;
+    self->iovecs = iovecs;
+    self->count = count;
+    return 0;
+fail:
+    PyMem_Free(parsed);
+    PyMem_Free(buffers);
+    PyMem_Free(messages);
+    PyMem_Free(iovecs);
+    Py_DECREF(tuple);
+    return -1;
+}
+
+static inline void put16(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Send messages[start:end) on fd; a refused datagram is skipped (UDP). */
+static void send_run(int fd, struct mmsghdr *messages, unsigned int count) {
+    unsigned int done = 0;
+    while (done < count) {
+        syscalls++;
+        int sent = sendmmsg(fd, messages + done, count - done, MSG_DONTWAIT);
+        if (sent < 0) {
+            if (errno == EINTR)
+                continue;
+            send_errors++;
+            done++;
+        } else {
+            done += (unsigned int)sent;
+        }
+    }
+}
+
+/* forward(marker, seq, timestamp, tail) -> datagrams handed to the kernel */
+static PyObject *Fanout_forward(Fanout *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "forward(marker, seq, timestamp, tail)");
+        return NULL;
+    }
+    unsigned long marker = PyLong_AsUnsignedLong(args[0]);
+    unsigned long seq = PyLong_AsUnsignedLong(args[1]);
+    unsigned long timestamp = PyLong_AsUnsignedLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyBytes_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "tail must be bytes");
+        return NULL;
+    }
+    if (marker & ~0x80UL || seq > 0xFFFF || timestamp > 0xFFFFFFFFUL) {
+        PyErr_SetString(PyExc_ValueError, "marker, sequence or timestamp out of range");
+        return NULL;
+    }
+    const uint8_t *tail = (const uint8_t *)PyBytes_AS_STRING(args[3]);
+    size_t tail_len = (size_t)PyBytes_GET_SIZE(args[3]);
+
+    Py_ssize_t queued = 0, sent = 0;
+    int run_fd = -1;
+    Py_ssize_t run_start = 0;
+    for (Py_ssize_t i = 0; i < self->count; i++) {
+        Route *route = &self->routes[i];
+        int fd = route->dest->fd;
+        if (fd < 0)
+            continue;
+        size_t size = 12 + route->prefix_len + tail_len;
+        if (size > SRTP_BUFFER - SRTP_MARGIN)
+            continue; /* larger than any MTU: never produced by a publisher */
+        uint8_t *buffer = self->buffers + (size_t)queued * SRTP_BUFFER;
+        buffer[0] = 0x90;
+        buffer[1] = (uint8_t)(route->b1 | marker);
+        put16(buffer + 2, (uint32_t)((seq + route->seq_offset) & 0xFFFF));
+        put32(buffer + 4, (uint32_t)((timestamp + route->ts_offset) & 0xFFFFFFFFUL));
+        put32(buffer + 8, route->ssrc);
+        memcpy(buffer + 12, route->prefix, route->prefix_len);
+        memcpy(buffer + 12 + route->prefix_len, tail, tail_len);
+        int length = (int)size;
+        if (srtp_protect_ptr(route->context, buffer, &length) != 0) {
+            protect_errors++;
+            continue;
+        }
+        if (fd != run_fd) {
+            if (queued > run_start)
+                send_run(run_fd, self->messages + run_start, (unsigned int)(queued - run_start));
+            run_fd = fd;
+            run_start = queued;
+        }
+        struct iovec *iov = &self->iovecs[queued];
+        iov->iov_base = buffer;
+        iov->iov_len = (size_t)length;
+        struct msghdr *header = &self->messages[queued].msg_hdr;
+        header->msg_name = &route->dest->addr;
+        header->msg_namelen = route->dest->addrlen;
+        header->msg_iov = iov;
+        header->msg_iovlen = 1;
+        header->msg_control = NULL;
+        header->msg_controllen = 0;
+        header->msg_flags = 0;
+        queued++;
+        sent++;
+    }
+    if (queued > run_start)
+        send_run(run_fd, self->messages + run_start, (unsigned int)(queued - run_start));
+    return PyLong_FromSsize_t(sent);
+}
+
+static Py_ssize_t Fanout_len(Fanout *self) { return self->count; }
+
+static PyMethodDef Fanout_methods[] = {
+    {"forward", (PyCFunction)(void (*)(void))Fanout_forward, METH_FASTCALL,
+     "forward(marker, seq, timestamp, tail): rewrite, protect and send to every route."},
+    {NULL}};
+
+static PySequenceMethods Fanout_as_sequence = {.sq_length = (lenfunc)Fanout_len};
+
+static PyTypeObject FanoutType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "media._fastpath.Fanout",
+    .tp_basicsize = sizeof(Fanout),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Fanout(routes): the running consumers of one producer.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Fanout_init,
+    .tp_dealloc = (destructor)Fanout_dealloc,
+    .tp_methods = Fanout_methods,
+    .tp_as_sequence = &Fanout_as_sequence,
+};
+
+/* --- module ---------------------------------------------------------------- */
+
+static PyObject *fastpath_init(PyObject *module, PyObject *arg) {
+    unsigned long long address = PyLong_AsUnsignedLongLong(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (address == 0) {
+        PyErr_SetString(PyExc_ValueError, "null srtp_protect");
+        return NULL;
+    }
+    srtp_protect_ptr = (protect_fn)(uintptr_t)address;
+    Py_RETURN_NONE;
+}
+
+static PyObject *fastpath_stats(PyObject *module, PyObject *unused) {
+    return Py_BuildValue("{sKsKsK}", "send_errors", send_errors, "protect_errors", protect_errors,
+                         "syscalls", syscalls);
+}
+
+static PyMethodDef module_methods[] = {
+    {"init", fastpath_init, METH_O,
+     "init(address): the srtp_protect function of the libsrtp pylibsrtp loaded."},
+    {"stats", fastpath_stats, METH_NOARGS, "Datagrams refused, protect failures, syscalls."},
+    {NULL}};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "media._fastpath", "Native forwarding fast path.", -1, module_methods};
+
+PyMODINIT_FUNC PyInit__fastpath(void) {
+    if (PyType_Ready(&DestinationType) < 0 || PyType_Ready(&FanoutType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL)
+        return NULL;
+    Py_INCREF(&DestinationType);
+    Py_INCREF(&FanoutType);
+    if (PyModule_AddObject(module, "Destination", (PyObject *)&DestinationType) < 0 ||
+        PyModule_AddObject(module, "Fanout", (PyObject *)&FanoutType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
