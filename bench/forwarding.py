@@ -14,6 +14,10 @@ its own core; the clients share this process on the other cores. When the
 load generator's own CPU nears one core, the figures are the clients' limit,
 not the server's: the JSON says so (``load_generator_saturated``).
 
+``--forwarding both`` measures the native and the Python forwarding paths
+(media/fastpath.py) back to back in one run, with fresh servers, and reports
+the ratio.
+
 ``--baseline`` also measures aiortc's MediaRelay (decode + re-encode per
 subscriber, :mod:`bench.baseline`) and Palabra side by side at a small size
 (``--baseline-publishers`` x ``--baseline-subscribers``) and reports the cost
@@ -335,6 +339,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         seconds: float,
         profile: str | None,
         label: str,
+        forwarding: str | None = None,
     ) -> dict[str, Any]:
         if args.url:
             target = Target(args.url, args.secret, args.conference, None)
@@ -354,6 +359,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         extra = [*loop_flag, "--delegations", str(publishers + subscribers + args.probes + 2)]
         if baseline:
             extra.append("--baseline")
+        if forwarding:
+            extra += ["--forwarding", forwarding]
         with run_server(secret, server_core, extra) as server:
             target = Target(server.ws_url, secret, BENCH_CONFERENCE, server.pid)
             return await measure(
@@ -369,8 +376,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 label,
             )
 
+    paths = ["native", "python"] if args.forwarding == "both" else [args.forwarding]
     with profile_server(os.getpid(), args.seconds + 120, args.profile_clients):
-        result = await one(False, args.publishers, args.subscribers, args.seconds, args.profile, "")
+        result = await one(
+            False, args.publishers, args.subscribers, args.seconds, args.profile, "", paths[0]
+        )
+    result["forwarding"] = paths[0] or "default"
+    for other in paths[1:]:
+        label = f"{other:<7}"
+        second = await one(
+            False, args.publishers, args.subscribers, args.seconds, None, label, other
+        )
+        result[f"{other}_path"] = second
+        key = "server_cpu_us_per_forwarded_packet"
+        if result[key]:
+            result[f"{other}_over_{paths[0]}"] = round(second[key] / result[key], 2)
     result["server_loop"] = "n/a (--url)" if args.url else args.loop
     result["server_core"] = server_core
     result["client_cores"] = available[1:] if server_core is not None else available
@@ -436,6 +456,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the server's event loop"
     )
     parser.add_argument("--client-loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--forwarding",
+        choices=("native", "python", "both"),
+        default=None,
+        help="the server's forwarding path; both: native then Python, same run (default: native"
+        " when built)",
+    )
     parser.add_argument(
         "--profile",
         default=None,

@@ -3,7 +3,8 @@
 Runs the real application (``server.app.create_app``) with one conference
 ``bench`` of ``--delegations`` delegations, open floor and no lobby, so that
 synthetic participants are admitted and heard without a chair. ``--loop``
-picks the event loop; ``--baseline`` swaps the forwarding Router for
+picks the event loop, ``--forwarding`` the packet forwarding path;
+``--baseline`` swaps the forwarding Router for
 :class:`bench.baseline.RelayRouter` (decode + re-encode per subscriber).
 """
 
@@ -32,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop")
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument(
+        "--forwarding", choices=("native", "python"), default=None, help="packet forwarding path"
+    )
+    parser.add_argument(
         "--formal", action="store_true", help="floor control enforced (no open floor)"
     )
     parser.add_argument("--log", action="append", default=[], help="a logger to show at INFO")
@@ -49,12 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The conference service builds its Router by this name.
         vars(server.palabra)["Router"] = RelayRouter
 
+    from media import fastpath
     from rooms import Settings
     from server.app import create_app
     from server.conference import ConferencePlan, DelegationPlan
     from server.config import ServerConfig
 
     logging.basicConfig(level=logging.WARNING, format="server %(levelname)s %(name)s: %(message)s")
+    fastpath.select(args.forwarding)
     for name in args.log:
         logging.getLogger(name).setLevel(logging.INFO)
     plan = ConferencePlan(
