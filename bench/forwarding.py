@@ -146,6 +146,7 @@ async def measure(
     clips: tuple[Clip, Clip],
     profile: str | None = None,
     label: str = "",
+    profile_native: bool = False,
 ) -> dict[str, Any]:
     video_clip, audio_clip = clips
     publishers: list[PalabraClient] = []
@@ -175,7 +176,7 @@ async def measure(
     await asyncio.sleep(warmup)
     first = await sample(target, clients, publishers)
     last = first
-    with profile_server(target.pid or 0, seconds, profile if target.pid else None):
+    with profile_server(target.pid or 0, seconds, profile if target.pid else None, profile_native):
         while last.at - first.at < seconds:
             await asyncio.sleep(min(1.0, seconds - (time.monotonic() - first.at)) or 0.01)
             current = await sample(target, clients, publishers)
@@ -374,6 +375,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 clips,
                 profile,
                 label,
+                args.profile_native,
             )
 
     paths = ["native", "python"] if args.forwarding == "both" else [args.forwarding]
@@ -468,6 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         metavar="PATH",
         help="py-spy profile of the server during the window (raw stacks)",
+    )
+    parser.add_argument(
+        "--profile-native", action="store_true", help="with --profile: C frames too (py-spy)"
     )
     parser.add_argument(
         "--profile-clients",

@@ -85,7 +85,9 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def profile_server(pid: int, seconds: float, path: str | None) -> Iterator[None]:
+def profile_server(
+    pid: int, seconds: float, path: str | None, native: bool = False
+) -> Iterator[None]:
     """Sample ``pid`` with py-spy. It pauses the process per sample (that is
     how it tells idle from busy with uvloop): figures of a profiled run are a
     little worse; measure and profile in separate runs."""
@@ -106,6 +108,7 @@ def profile_server(pid: int, seconds: float, path: str | None) -> Iterator[None]
         "raw",
         "--output",
         path,
+        *(["--native"] if native else []),
     ]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

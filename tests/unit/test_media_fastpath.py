@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import random
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -330,3 +332,30 @@ async def test_random_and_truncated_packets_never_break_the_hot_path(
     # Same counters, same packets out, whichever path forwards.
     for outcome in outcomes.values():
         assert outcome == python
+
+
+def _implementation_in_child(code: str, **env: str) -> str:
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+        timeout=60,
+    )
+    return run.stdout.strip()
+
+
+def test_the_environment_forces_the_python_path() -> None:
+    code = "from media import fastpath; print(fastpath.implementation())"
+    assert _implementation_in_child(code, PALABRA_FASTPATH="python") == "python"
+    assert _implementation_in_child(code, PALABRA_FASTPATH="native") == "native"
+
+
+def test_without_the_extension_the_python_twin_runs() -> None:
+    code = (
+        "import sys; sys.modules['media._fastpath'] = None\n"
+        "from media import fastpath\n"
+        "print(fastpath.implementation(), fastpath.available())"
+    )
+    assert _implementation_in_child(code) == "python ('python',)"
