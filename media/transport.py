@@ -74,6 +74,10 @@ def forwarded_codec_preferences(kind: str) -> list[RTCRtpCodecCapability]:
     return [c for c in codecs if c.mimeType.lower() in wanted]
 
 
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class IdleTrack(MediaStreamTrack):
     """The track of a subscriber-side sender: never yields, so nothing encodes."""
 
@@ -135,12 +139,12 @@ class PeerTransport:
                 await self.publisher.setRemoteDescription(
                     RTCSessionDescription(sdp=offer_sdp, type="offer")
                 )
-            except (ValueError, KeyError, IndexError) as exc:
-                raise MediaError(BAD_SDP, f"the offer was refused: {exc}") from None
-            for transceiver in self.publisher.getTransceivers():
-                restrict_codecs(transceiver, forwarded_codec_preferences(transceiver.kind))
-            answer = await self.publisher.createAnswer()
-            await self.publisher.setLocalDescription(answer)
+                for transceiver in self.publisher.getTransceivers():
+                    restrict_codecs(transceiver, forwarded_codec_preferences(transceiver.kind))
+                answer = await self.publisher.createAnswer()
+                await self.publisher.setLocalDescription(answer)
+            except Exception as exc:  # aiortc raises whatever the offer triggers
+                raise MediaError(BAD_SDP, f"the offer was refused: {_reason(exc)}") from None
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
@@ -239,8 +243,8 @@ class PeerTransport:
             await self.subscriber.setRemoteDescription(
                 RTCSessionDescription(sdp=answer_sdp, type="answer")
             )
-        except (ValueError, KeyError, IndexError) as exc:
-            raise MediaError(BAD_SDP, f"the answer was refused: {exc}") from None
+        except Exception as exc:  # aiortc raises whatever the answer triggers
+            raise MediaError(BAD_SDP, f"the answer was refused: {_reason(exc)}") from None
         self._pending_revision = None
         self.subscriber_socket.attach()
         for consumer in self._pending_consumers:

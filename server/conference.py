@@ -636,8 +636,12 @@ class LiveConference:
         member.transport = self.router.create_transport(member.info.id, offer)
 
     async def _drop_media(self, member: Member) -> None:
+        """Tear down a member's media; a failure is logged, never in the way of leaving."""
         member.transport = None
-        await self.router.close_transport(member.info.id)
+        try:
+            await self.router.close_transport(member.info.id)
+        except Exception:
+            logger.exception("closing the media of %s failed", member.info.id)
 
     def _apply_floor_to_media(self) -> None:
         """The floor is enforced here: audio is forwarded only from who may be heard."""

@@ -14,6 +14,7 @@ from media.errors import MediaError
 from rooms import RoomError
 from signaling import (
     MAX_MESSAGE_BYTES,
+    ClientMessage,
     Close,
     CloseCode,
     Dispatch,
@@ -219,7 +220,14 @@ class WebSocketConnection:
                 case Dispatch(message):
                     await self._dispatch(message)
 
-    async def _dispatch(self, message: object) -> None:
+    async def _dispatch(self, message: ClientMessage) -> None:
+        try:
+            await self._act_on(message)
+        except Exception:  # a defect: answer it, keep the connection, log the traceback
+            logger.exception("handling %s failed", type(message).__name__)
+            await self.send(Error(ErrorCode.INTERNAL, "the server failed; retry", ref=message.id))
+
+    async def _act_on(self, message: ClientMessage) -> None:
         match message:
             case Hello():
                 await self._hello(message)
