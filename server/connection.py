@@ -167,8 +167,12 @@ class WebSocketConnection:
         try:
             async for frame in self.ws:
                 if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    if self._admit(time.monotonic()):
-                        await self._carry_out(self.session.receive(frame.data, time.monotonic()))
+                    if not self._admit(time.monotonic()):
+                        continue
+                    if frame.type == WSMsgType.BINARY:  # the protocol is text frames only
+                        self._post(Error(ErrorCode.BAD_JSON, "binary frames are not accepted"))
+                        continue
+                    await self._carry_out(self.session.receive(frame.data, time.monotonic()))
                 elif frame.type == WSMsgType.ERROR:
                     break
         finally:
@@ -369,8 +373,9 @@ class WebSocketConnection:
 
 
 async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
-    # Frames over the cap make aiohttp close with 1009 (message too big).
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES)
+    # Frames over the cap close with 1009 (message too big). aiohttp refuses a
+    # frame of exactly max_msg_size, the protocol allows it: one byte more.
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES + 1)
     await ws.prepare(request)
     palabra = palabra_of(request.app)
     connection = WebSocketConnection(ws, palabra, request.transport)
