@@ -300,7 +300,8 @@ class WebSocketConnection:
     async def _publish(self, offer: PublishOffer) -> None:
         conference, member = self._joined()
         try:
-            sdp = await conference.publisher(member).answer_publish(offer.sdp)
+            publisher = conference.publisher(member)
+            sdp = await publisher.answer_publish(offer.sdp, self.limits.max_tracks)
         except (MediaError, JoinRefused) as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=offer.id))
             return
