@@ -151,7 +151,7 @@ def credentials(args: argparse.Namespace) -> dict[str, str]:
         if not value:
             path = Path(args.state_dir) / filename
             value, made = read_or_create(path, what)
-            print(f"{what.capitalize()}: {path}{' (generated)' if made else ''}")
+            print(f"{what[0].upper()}{what[1:]}: {path}{' (generated)' if made else ''}")
         found[option] = value
     return found
 
