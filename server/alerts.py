@@ -47,7 +47,7 @@ class StreamSample:
 @dataclass(frozen=True)
 class Alert:
     id: str
-    kind: Literal["freeze", "loss", "rtt", "publisher_gone"]
+    kind: Literal["freeze", "loss", "rtt", "publisher_gone", "log_lost"]
     participant_id: str
     producer_id: str | None
     subscriber_id: str | None
@@ -150,6 +150,30 @@ class AlertRules:
 
     def publisher_back(self, participant_id: str) -> list[tuple[Alert, Transition]]:
         alert = self.active.pop(f"gone:{participant_id}", None)
+        return [(alert, "cleared")] if alert is not None else []
+
+    def log_lost(
+        self, conference_id: str, kept: int, known: int, now: float
+    ) -> list[tuple[Alert, Transition]]:
+        """The event store holds fewer events than were applied (Redis lost data)."""
+        key = f"log:{conference_id}"
+        if key in self.active:
+            return []
+        alert = Alert(
+            key,
+            "log_lost",
+            "",
+            None,
+            None,
+            now,
+            float(known - kept),
+            f"event store lost events {kept + 1}-{known}; restoring them from memory",
+        )
+        self.active[key] = alert
+        return [(alert, "raised")]
+
+    def log_restored(self, conference_id: str) -> list[tuple[Alert, Transition]]:
+        alert = self.active.pop(f"log:{conference_id}", None)
         return [(alert, "cleared")] if alert is not None else []
 
     def _judge(

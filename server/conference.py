@@ -36,7 +36,6 @@ from rooms import (
     RoomError,
     Settings,
     StoreConflict,
-    load_conference,
 )
 from rooms import Role as RoomRole
 from rooms.events import (
@@ -87,6 +86,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_RECORDINGS = Path("recordings")
 RESUME_GRACE = 30.0  # seconds a dropped participant keeps its seat, request and floor
 MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
+# After the store failed, commands are refused at once for this long (instead
+# of each waiting for the store's timeout in turn behind the lock).
+STORE_BACKOFF = 1.0
 # Roles that receive the monitoring feed and may act on streams.
 MONITORING_ROLES = frozenset({Role.TECHNICIAN, Role.CHAIR})
 # Roles whose members may publish camera and microphone.
@@ -99,6 +101,10 @@ class Connection(Protocol):
     async def send(self, message: ServerMessage) -> None: ...
 
     async def close(self, code: CloseCode, reason: str) -> None: ...
+
+
+class LogMovedOn(StoreUnavailable):
+    """The log was not where this node left it; the node has caught up (or restored it)."""
 
 
 class JoinRefused(Exception):
@@ -171,6 +177,12 @@ class LiveConference:
         options = options or ConferenceOptions()
         self.state = state
         self.seq = seq
+        # Every event of the log, in order (len == seq): what rewrites the log
+        # if the store loses it.
+        self.events: list[Event] = []
+        # True while the store holds less than this node applied (until rewritten).
+        self.restoring = False
+        self._store_down_until = 0.0  # time.monotonic()
         self.store = store
         self.router = router
         self.members: dict[str, Member] = {}
@@ -221,8 +233,10 @@ class LiveConference:
         reconnect (a restarted node has no connections): each keeps its seat
         for the resume grace period.
         """
-        state, seq = await load_conference(store, conference_id)
-        conference = cls(state, seq, store, router, options)
+        stored = await store.read(conference_id)
+        state = Conference.replay(conference_id, (s.event for s in stored))
+        conference = cls(state, stored[-1].seq if stored else 0, store, router, options)
+        conference.events = [s.event for s in stored]
         for pid in [*state.participants, *(p.participant_id for p in state.lobby)]:
             conference._hold_seat(pid)
         conference._arm_deadline()
@@ -397,17 +411,34 @@ class LiveConference:
 
         The update sent to the issuer carries ``ref``, even when nothing changed.
         """
+        self._check_store()
         async with self._lock:
+            self._check_store()
             events = await self._commit(command, actor, ref)
             issuer = self.members.get(actor)
             if not events and issuer is not None:
                 await issuer.connection.send(self._update([], ref))
 
+    @property
+    def store_failing(self) -> bool:
+        """The store failed just now: commands are refused until it answers again."""
+        return time.monotonic() < self._store_down_until
+
+    def _check_store(self) -> None:
+        """Refuse at once while the store has just failed (it is retried shortly)."""
+        if self.store_failing:
+            raise StoreUnavailable(f"{self.id}: the event store failed just now")
+
     async def _commit(
         self, command: Command, actor: str, ref: MessageId | None = None
     ) -> list[Event]:
         events = self.state.decide(command, actor, self._clock())
-        await self._persist(events)
+        try:
+            await self._persist(events)
+        except LogMovedOn:
+            # Caught up with the log: decide again on the state as it now is.
+            events = self.state.decide(command, actor, self._clock())
+            await self._persist(events)
         await self._publish(events, ref=(actor, ref))
         return events
 
@@ -417,17 +448,83 @@ class LiveConference:
             return
         try:
             seqs = await self.store.append(self.id, events, expected_seq=self.seq)
-        except StoreConflict:
-            # The log has more than this process knows (an append whose answer
-            # was lost, or another node): take the log's word, and retry later.
-            self.state, self.seq = await load_conference(self.store, self.id)
-            raise StoreUnavailable(f"{self.id}: the log moved on; state reloaded") from None
+        except StoreConflict as conflict:
+            await self._reconcile(conflict.actual_seq)
+            raise LogMovedOn(f"{self.id}: the log was at {conflict.actual_seq}") from None
+        except StoreUnavailable:
+            self._store_down_until = time.monotonic() + STORE_BACKOFF
+            raise
+        self._store_down_until = 0.0
         self.state.apply_all(events)
+        self.events.extend(events)
         self.seq = seqs[-1]
         try:
             await self.store.save_snapshot(self.id, self.seq, self.state.snapshot())
         except StoreUnavailable:
             logger.warning("snapshot of %s not saved (store unavailable)", self.id)
+
+    async def _reconcile(self, last: int) -> None:
+        """The log's last seq is not this node's: catch up with it, or rewrite it.
+
+        More events than this node applied (another writer): apply them and
+        carry them out like our own: media, everyone told, deadlines re-armed.
+        Fewer (Redis restarted without its data): the log is wrong, not the
+        meeting; write back what it lost from memory.
+        """
+        if last > self.seq:
+            stored = await self.store.read(self.id, after=self.seq)
+            events = [s.event for s in stored]
+            logger.warning(
+                "log of %s moved on from %d to %d: catching up",
+                self.id,
+                self.seq,
+                stored[-1].seq if stored else self.seq,
+                extra={"conference": self.id},
+            )
+            self.state.apply_all(events)
+            self.events.extend(events)
+            self.seq = stored[-1].seq if stored else self.seq
+            await self._publish(events)
+        elif last < self.seq:
+            await self._restore_log(last)
+
+    async def _restore_log(self, last: int) -> None:
+        if not self.restoring:
+            self.restoring = True
+            logger.error(
+                "log of %s lost events %d-%d: rewriting it from memory",
+                self.id,
+                last + 1,
+                self.seq,
+                extra={"conference": self.id},
+            )
+            lost = self.alerts.log_lost(self.id, last, self.seq, self._clock())
+            await self._announce_alerts(lost)
+        try:
+            await self.store.append(self.id, self.events[last:], expected_seq=last)
+        except StoreConflict as conflict:  # written meanwhile: look again next second
+            raise StoreUnavailable(
+                f"{self.id}: log at {conflict.actual_seq} while restoring"
+            ) from None
+        self.restoring = False
+        await self._announce_alerts(self.alerts.log_restored(self.id))
+        logger.warning("log of %s restored up to %d", self.id, self.seq)
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.save_snapshot(self.id, self.seq, self.state.snapshot())
+
+    async def check_log(self) -> None:
+        """Compare the log's end with this node's seq; reconcile if they differ."""
+        if self.store_failing:
+            return
+        async with self._lock:
+            try:
+                last = await self.store.last_seq(self.id)
+            except StoreUnavailable:
+                self._store_down_until = time.monotonic() + STORE_BACKOFF
+                raise
+            self._store_down_until = 0.0
+            if last != self.seq:
+                await self._reconcile(last)
 
     async def _publish(
         self,
@@ -524,6 +621,8 @@ class LiveConference:
                 logger.exception("monitoring of %s failed", self.id)
 
     async def _monitor_once(self) -> None:
+        with contextlib.suppress(StoreUnavailable):
+            await self.check_log()
         if self._unstored:
             await self._store_backlog()
         samples = self._sampler.sample(self.router)

@@ -216,7 +216,7 @@ export const PROTOCOL_VERSION = 1;
 /**
  * @typedef {object} Alert
  * @property {string} id
- * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | string} kind
+ * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | 'log_lost' | string} kind
  * @property {string} participant_id
  * @property {string | null} producer_id
  * @property {string | null} subscriber_id

@@ -333,4 +333,5 @@ export default {
   'alert.kind.loss': 'Packet loss',
   'alert.kind.rtt': 'High latency',
   'alert.kind.publisher_gone': 'Publisher silent',
+  'alert.kind.log_lost': 'Event log lost data',
 };

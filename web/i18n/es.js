@@ -334,4 +334,5 @@ export default {
   'alert.kind.loss': 'Pérdida de paquetes',
   'alert.kind.rtt': 'Latencia alta',
   'alert.kind.publisher_gone': 'Emisor sin señal',
+  'alert.kind.log_lost': 'Registro de eventos con pérdidas',
 };
