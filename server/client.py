@@ -125,6 +125,9 @@ class PalabraClient:
         if media_addresses is not None:
             announce_addresses(media_addresses)
         self.url = url
+        # Where the client first connects; a redirect changes `url` only until
+        # an attempt there fails (the owner may have died and been replaced).
+        self.entry_url = url
         self.token = token
         self.decode = decode
         self.welcome: Welcome | None = None
@@ -186,7 +189,15 @@ class PalabraClient:
         """
         for _ in range(MAX_REDIRECTS + 1):
             if self._ws is None:
-                await self.connect()
+                try:
+                    await self.connect()
+                except OSError:
+                    if self.url == self.entry_url:
+                        raise
+                    # The node we were sent to is gone: ask the entry again,
+                    # which knows the conference's current owner.
+                    self.url = self.entry_url
+                    continue
             self.hello_sent_at = time.monotonic()
             await self.send(Hello(version=PROTOCOL_VERSION, token=self.token, resume=resume))
             done, _ = await asyncio.wait(

@@ -273,9 +273,16 @@ function showReconnecting(info) {
   const until = Date.now() + info.delay;
   const render = () => {
     const seconds = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    const params = {seconds, attempt: info.attempt};
+    if (info.unavailable) {
+      ui.bannerText.textContent = seconds > 0
+        ? t('reconnect.unavailableIn', params)
+        : t('reconnect.unavailableTrying', params);
+      return;
+    }
     ui.bannerText.textContent = seconds > 0
-      ? t('reconnect.in', {seconds, attempt: info.attempt})
-      : t('reconnect.trying', {attempt: info.attempt});
+      ? t('reconnect.in', params)
+      : t('reconnect.trying', params);
   };
   clearInterval(bannerTimer);
   bannerTimer = setInterval(render, 500);

@@ -26,7 +26,11 @@
 // rejoin's `hello` sends it as `resume` (the server keeps the seat for a grace
 // period, even past the link's expiry, and falls back to the join token).
 // A `redirect` (the conference lives on another node of a cluster) is
-// followed at once: the same `hello` goes to the URL it names.
+// followed at once: the same `hello` goes to the URL it names. A rejoin
+// starts again from the entry URL (the node the page came from): the node
+// redirected to may have died and its conferences moved. A rejoin refused
+// `unavailable` (close 4001: the server cannot record arrivals, its event
+// store is down) keeps retrying with backoff.
 
 export const PROTOCOL_VERSION = 1;
 
@@ -275,6 +279,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} delay    ms until this attempt
  * @property {number} code     close code of the connection that dropped
  * @property {string} reason
+ * @property {boolean} unavailable  the last attempt was refused `unavailable` (the server cannot admit anyone now)
  */
 
 /**
@@ -422,6 +427,8 @@ export class PalabraConnection extends EventTarget {
     /** @private */ this._token = options.token;
     /** Where the socket connects; a `redirect` changes it. */
     this.url = options.url ?? defaultSignalingUrl();
+    /** Where every rejoin starts (a `redirect` changes `url` for one attempt). @private */
+    this._entryUrl = this.url;
     /** @readonly @type {RTCConfiguration} */
     this.rtcConfiguration = {
       iceServers: options.iceServers ?? [],
@@ -489,6 +496,8 @@ export class PalabraConnection extends EventTarget {
     /** URL of a `redirect` received, followed when the socket closes. @private @type {string | null} */
     this._redirect = null;
     /** @private */ this._redirects = 0;
+    /** Code of the `error` that refused the last `hello`. @private @type {string | null} */
+    this._refusal = null;
     /** @private */ this._leaving = false;
     /** @private @type {Promise<unknown>} */ this._publishQueue = Promise.resolve();
     /** @private @type {Promise<unknown>} */ this._subscribeQueue = Promise.resolve();
@@ -721,25 +730,32 @@ export class PalabraConnection extends EventTarget {
       return;
     }
     const everJoined = this.you !== null;
-    if (this._leaving || !this._reconnect || !everJoined || FINAL_CLOSE_CODES.has(code)) {
+    // Refused because the server cannot record arrivals now: worth retrying.
+    const unavailable = code === 4001 && this._refusal === 'unavailable';
+    this._refusal = null;
+    const final = FINAL_CLOSE_CODES.has(code) && !unavailable;
+    if (this._leaving || !this._reconnect || !everJoined || final) {
       this._shutdown(code, reason, false);
       return;
     }
-    this._scheduleRejoin(code, reason);
+    this._scheduleRejoin(code, reason, unavailable);
   }
 
   /**
    * @private
    * @param {number} code
    * @param {string} reason
+   * @param {boolean} [unavailable]
    */
-  _scheduleRejoin(code, reason) {
+  _scheduleRejoin(code, reason, unavailable = false) {
     this._teardownSession(code, reason);
+    // A redirect's target may be the node that just failed: start over.
+    this.url = this._entryUrl;
     this._attempt += 1;
     const delay = backoffDelay(this._attempt, this._reconnectBase, this._reconnectMax);
     if (this.state !== 'reconnecting') this._setState('reconnecting');
     /** @type {ReconnectInfo} */
-    const info = {attempt: this._attempt, delay, code, reason};
+    const info = {attempt: this._attempt, delay, code, reason, unavailable};
     this._emit('reconnecting', info);
     clearTimeout(this._retryTimer);
     this._retryTimer = setTimeout(() => this._attemptRejoin(), delay);
@@ -946,6 +962,7 @@ export class PalabraConnection extends EventTarget {
       let pending = this._takePending('error', msg.ref);
       // A refused hello may come back without ref: it still fails the join.
       const joining = this.state === 'connecting' || this.state === 'reconnecting';
+      if (joining) this._refusal = err.code;
       if (!pending && joining) pending = this._takePending('welcome', undefined);
       pending?.reject(failed);
     }

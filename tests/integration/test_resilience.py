@@ -293,3 +293,26 @@ async def test_redis_outage_under_a_running_node(redis_server: RedisServer, tmp_
             await http.close()
             for client in (chair, speaker, watcher, leaving):
                 await client.close()
+
+
+async def test_a_client_sent_to_a_node_that_dies_goes_back_to_its_entry(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    common = {"redis_url": redis_server.url, "node_ttl": 1.0, "recordings": tmp_path}
+    async with running_server([], node_id="beta", **common) as beta:
+        client = client_for(beta, "Viajera", "cr")
+        try:
+            async with running_server([demo_plan(MEETING)], node_id="alpha", **common) as alpha:
+                await client.join()
+                assert client.url == alpha.ws_url  # redirected to the owner
+                # Alpha dies without a word: no heartbeat, no release.
+                assert alpha.palabra._heartbeat is not None
+                alpha.palabra._heartbeat.cancel()
+                alpha.palabra.registry = None
+            await asyncio.sleep(1.5)  # past alpha's ttl: beta may take over
+            welcome = await client.reconnect()
+            assert welcome.you.id == "Viajera"
+            assert client.url == beta.ws_url
+            assert "demo" in beta.palabra.conferences
+        finally:
+            await client.close()

@@ -40,6 +40,8 @@ export default {
 
   'reconnect.in': 'The connection to the server was lost. Reconnecting in {seconds} s (attempt {attempt})…',
   'reconnect.trying': 'The connection to the server was lost. Reconnecting (attempt {attempt})…',
+  'reconnect.unavailableIn': 'The server cannot admit participants right now (its records are unavailable). Trying again in {seconds} s (attempt {attempt})…',
+  'reconnect.unavailableTrying': 'The server cannot admit participants right now (its records are unavailable). Trying again (attempt {attempt})…',
   'reconnect.now': 'Retry now',
   'reconnect.done': 'Connection restored',
   'reconnect.again': 'Connect again',

@@ -41,6 +41,8 @@ export default {
 
   'reconnect.in': 'Se perdió la conexión con el servidor. Reconectando en {seconds} s (intento {attempt})…',
   'reconnect.trying': 'Se perdió la conexión con el servidor. Reconectando (intento {attempt})…',
+  'reconnect.unavailableIn': 'El servidor no puede admitir participantes en este momento (sus registros no están disponibles). Nuevo intento en {seconds} s (intento {attempt})…',
+  'reconnect.unavailableTrying': 'El servidor no puede admitir participantes en este momento (sus registros no están disponibles). Reintentando (intento {attempt})…',
   'reconnect.now': 'Reintentar ahora',
   'reconnect.done': 'Conexión restablecida',
   'reconnect.again': 'Volver a conectar',
