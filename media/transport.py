@@ -228,6 +228,17 @@ class PeerTransport:
         finally:
             self._negotiation = None
 
+    async def resend_pending_offer(self) -> None:
+        """Offer again what is waiting for an answer (the offer went to a dropped socket)."""
+        description = self.subscriber.localDescription
+        if self._pending_revision is None or self._negotiation is not None or description is None:
+            return
+        streams = [
+            StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
+            for c in self._pending_consumers
+        ]
+        await self._on_subscribe_offer(description.sdp, self._pending_revision, streams)
+
     async def apply_subscribe_answer(self, answer_sdp: str, revision: int) -> None:
         if revision != self._pending_revision:
             raise MediaError(

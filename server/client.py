@@ -145,6 +145,7 @@ class PalabraClient:
         self.closed = asyncio.Event()
         self.hello_sent_at: float | None = None
         self._closing = False
+        self._keeping_media = False  # a resume() asked the server to keep the media
         self._configuration = rtc_configuration(ice_servers)
         # First time each step of a join happened (time.monotonic()): welcome,
         # subscribe_offer, subscribe_answer, subscriber_connected.
@@ -182,7 +183,9 @@ class PalabraClient:
         self._ws = await websockets.connect(self.url, max_size=None)
         self._reader = asyncio.ensure_future(self._read())
 
-    async def join(self, timeout: float = 10.0, resume: str | None = None) -> Welcome:
+    async def join(
+        self, timeout: float = 10.0, resume: str | None = None, keep_media: bool = False
+    ) -> Welcome:
         """Connect (if needed), say hello and wait for the welcome.
 
         Follows ``redirect`` to the node that serves the conference.
@@ -199,7 +202,14 @@ class PalabraClient:
                     self.url = self.entry_url
                     continue
             self.hello_sent_at = time.monotonic()
-            await self.send(Hello(version=PROTOCOL_VERSION, token=self.token, resume=resume))
+            await self.send(
+                Hello(
+                    version=PROTOCOL_VERSION,
+                    token=self.token,
+                    resume=resume,
+                    keep_media=keep_media,
+                )
+            )
             done, _ = await asyncio.wait(
                 [self._welcome, asyncio.ensure_future(self.closed.wait())],
                 timeout=timeout,
@@ -225,13 +235,36 @@ class PalabraClient:
         """
         resume = self.welcome.resume_token if self.welcome is not None else None
         await self._reset_connection()
+        await self._restart_media()
+        return await self.join(timeout, resume=resume)
+
+    async def resume(self, timeout: float = 10.0) -> Welcome:
+        """After a dropped connection, come back keeping the peer connections.
+
+        Only signaling is re-established when the server kept its side
+        (``welcome.media_kept``); otherwise the media starts afresh as in
+        :meth:`reconnect` and the caller publishes again.
+        """
+        resume = self.welcome.resume_token if self.welcome is not None else None
+        await self._reset_connection()
+        self._keeping_media = True
+        try:
+            return await self.join(timeout, resume=resume, keep_media=True)
+        finally:
+            self._keeping_media = False
+
+    def abort_connection(self) -> None:
+        """Cut the WebSocket's TCP connection at once, as a network failure would."""
+        if self._ws is not None:
+            self._ws.transport.abort()
+
+    async def _restart_media(self) -> None:
         for task in self._readers:
             task.cancel()
         await asyncio.gather(self.publisher.close(), self.subscriber.close())
         self._new_peer_connections()
         self.streams.clear()
         self._tracks.clear()
-        return await self.join(timeout, resume=resume)
 
     async def _reset_connection(self) -> None:
         if self._ws is not None:
@@ -303,6 +336,9 @@ class PalabraClient:
             self._waiters[ref].set_result(message)
         match message:
             case Welcome():
+                if self._keeping_media and not message.media_kept:
+                    # Before any subscribe.offer for the new connections is read.
+                    await self._restart_media()
                 self.timeline.setdefault("welcome", time.monotonic())
                 self.welcome = message
                 self.participants = {p.id: p for p in message.participants}

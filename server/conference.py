@@ -191,6 +191,9 @@ class LiveConference:
         self.resume_grace = options.resume_grace
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
+        # Dropped members whose peer connections go on through the grace
+        # period, waiting for their signaling to come back.
+        self.detached: dict[str, Member] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
         self.alerts = AlertRules()
@@ -298,11 +301,17 @@ class LiveConference:
         connection: Connection,
         hello_id: MessageId | None,
         resume_token: str | None = None,
+        keep_media: bool = False,
     ) -> Member:
-        """Enter the room or the lobby; a seat already connected moves to this connection."""
+        """Enter the room or the lobby; a seat already connected moves to this connection.
+
+        With ``keep_media``, a seat whose peer connections were kept since its
+        connection dropped goes on with them (signaling re-attached only).
+        """
         pid = participant.id
         async with self._lock:
             events: list[Event] = []
+            detached = self.detached.pop(pid, None)
             previous = self.members.pop(pid, None)
             if previous is not None:
                 await self._drop_media(previous)
@@ -318,12 +327,17 @@ class LiveConference:
                         "unavailable", "the conference cannot record arrivals now; retry"
                     ) from None
             member = Member(participant, connection)
+            if detached is not None and keep_media and previous is None:
+                member.transport = detached.transport
+            elif detached is not None:
+                await self._drop_media(detached)
             self.members[pid] = member
             held = self.away.pop(pid, None)
             if held is not None:
                 held.cancel()  # back within the grace period: the seat is as it was
             await self._announce_alerts(self.alerts.publisher_back(pid))
-            others = tuple(m.info for m in self._in_room() if m is not member)
+            present = [*self._in_room(), *self.detached.values()]
+            others = tuple(m.info for m in present if m is not member)
             await connection.send(
                 Welcome(
                     PROTOCOL_VERSION,
@@ -333,11 +347,14 @@ class LiveConference:
                     tuple(_producer_info(p) for p in self.router.producers.values()),
                     ref=hello_id,
                     resume_token=resume_token,
+                    media_kept=member.transport is not None,
                 )
             )
+            if member.transport is not None:
+                await member.transport.resend_pending_offer()
             if pid in self.state.participants:
                 self._start_media(member)
-                if previous is None:
+                if previous is None and detached is None:
                     await self._broadcast(ParticipantJoined(participant), exclude=pid)
             await connection.send(self._update([]))
             await self._publish(events, exclude=pid)
@@ -356,11 +373,16 @@ class LiveConference:
                 return  # replaced by a newer connection, or already sent away
             del self.members[pid]
             published = bool(self.router.producers_of(pid))
-            await self._drop_media(member)
             dropped = reason in (LeaveReason.DISCONNECTED, LeaveReason.TIMEOUT)
+            # A dropped seat's media goes on through the grace period.
+            keep = dropped and member.transport is not None and pid in self.state.participants
+            if keep:
+                self.detached[pid] = member
+            else:
+                await self._drop_media(member)
             if published and dropped:
                 await self._announce_alerts(self.alerts.publisher_gone(pid, self._clock()))
-            if pid in self.state.participants:
+            if pid in self.state.participants and not keep:
                 await self._broadcast(ParticipantLeft(pid, reason))
             if pid in self.state.participants or pid in self.state.lobby:
                 if dropped:
@@ -378,8 +400,16 @@ class LiveConference:
         async with self._lock:
             if self.away.pop(pid, None) is None or pid in self.members:
                 return
+            await self._end_detached(pid, LeaveReason.DISCONNECTED)
             if pid in self.state.participants or pid in self.state.lobby:
                 await self._system(LeaveConference(pid, reason=LeaveReason.DISCONNECTED.value))
+
+    async def _end_detached(self, pid: str, reason: LeaveReason) -> None:
+        """Close the media kept for a dropped seat, and tell the others it is gone."""
+        kept = self.detached.pop(pid, None)
+        if kept is not None:
+            await self._drop_media(kept)
+            await self._broadcast(ParticipantLeft(pid, reason))
 
     async def _system(self, command: Command) -> None:
         """A consequence the server itself must record; kept for later if the store is down."""
@@ -560,6 +590,7 @@ class LiveConference:
                 self._start_media(member)
                 await self._broadcast(ParticipantJoined(member.info), exclude=pid)
             case ParticipantRejected(participant_id=pid) | ParticipantRemoved(participant_id=pid):
+                await self._end_detached(pid, LeaveReason.REMOVED)
                 gone = self.members.pop(pid, None)
                 if gone is not None:
                     await gone.connection.send(self._update([event]))
@@ -578,6 +609,8 @@ class LiveConference:
                 self.recorder.stop_all()
             case ConferenceClosed():
                 self.recorder.stop_all()
+                for pid in list(self.detached):
+                    await self._end_detached(pid, LeaveReason.LEFT)
                 for member in list(self.members.values()):
                     await self._drop_media(member)
                     await member.connection.send(self._update([event]))
@@ -712,12 +745,16 @@ class LiveConference:
     def _start_media(self, member: Member) -> None:
         if member.transport is not None:
             return
-        connection = member.connection
+        pid = member.info.id
 
         async def offer(sdp: str, revision: int, streams: list[StreamMapping]) -> None:
-            await connection.send(
-                SubscribeOffer(sdp, revision, tuple(_stream_info(s) for s in streams))
-            )
+            # To whichever connection the seat has now (none while it is
+            # dropped: the offer is sent again when it comes back).
+            current = self.members.get(pid)
+            if current is not None:
+                await current.connection.send(
+                    SubscribeOffer(sdp, revision, tuple(_stream_info(s) for s in streams))
+                )
 
         member.transport = self.router.create_transport(member.info.id, offer)
 

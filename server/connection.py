@@ -143,7 +143,9 @@ class WebSocketConnection:
             return
         try:
             resume = issue_resume_token(secret, grant)
-            self.member = await conference.join(participant, self, hello.id, resume)
+            self.member = await conference.join(
+                participant, self, hello.id, resume, keep_media=hello.keep_media
+            )
         except JoinRefused as exc:  # the room changed since the check (locked meanwhile)
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=hello.id))
             await self._carry_out(self.session.close(CloseCode.HANDSHAKE_FAILED, exc.code))

@@ -109,6 +109,8 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
 _OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token"})
+# Flags absent from the wire when false.
+_OMIT_IF_FALSE = frozenset({"keep_media", "media_kept"})
 
 
 def _to_wire(value: object) -> object:
@@ -124,6 +126,8 @@ def _to_wire(value: object) -> object:
         for f in dataclasses.fields(value):
             item = getattr(value, f.name)
             if item is None and f.name in _OMIT_IF_NONE:
+                continue
+            if item is False and f.name in _OMIT_IF_FALSE:
                 continue
             out[f.name] = _to_wire(item)
         return out
@@ -206,6 +210,13 @@ class _Fields:
 
     def optional_text(self, key: str) -> str | None:
         return None if self.obj.get(key) is None else self.text(key)
+
+    def flag(self, key: str) -> bool:
+        """A boolean that is false when absent."""
+        value = self.obj.get(key, False)
+        if not isinstance(value, bool):
+            self.fail(key, "must be true or false")
+        return value
 
     def optional_id(self, key: str) -> MessageId | None:
         value = self.obj.get(key)
@@ -341,7 +352,13 @@ def _hello(f: _Fields) -> Hello:
         # Read no further: the session answers unsupported_version, not bad_message.
         token = f.obj.get("token")
         return Hello(version, token if isinstance(token, str) else "", id=f.ref)
-    return Hello(version, f.text("token", required=True), f.optional_text("resume"), id=f.ref)
+    return Hello(
+        version,
+        f.text("token", required=True),
+        f.optional_text("resume"),
+        id=f.ref,
+        keep_media=f.flag("keep_media"),
+    )
 
 
 def _ping(f: _Fields) -> Ping:
@@ -383,6 +400,7 @@ def _welcome(f: _Fields) -> Welcome:
         id=f.ref,
         ref=f.optional_id("ref"),
         resume_token=f.optional_text("resume_token"),
+        media_kept=f.flag("media_kept"),
     )
 
 

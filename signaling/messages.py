@@ -159,6 +159,9 @@ class Hello(Message):
     version: int
     token: str
     resume: str | None = None  # reserved for session resume; ignored in v1
+    # The client still has its peer connections from before the drop and
+    # would like to go on with them (a resume of signaling only).
+    keep_media: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,9 @@ class Welcome(Message):
     # Present in `hello.resume` to come back after a dropped connection, even
     # once the join link has expired (within the resume grace period).
     resume_token: str | None = field(default=None, kw_only=True)
+    # The server kept the client's peer connections (hello.keep_media within
+    # the resume grace): nothing to renegotiate, media never stopped.
+    media_kept: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)
