@@ -67,6 +67,9 @@ class Thresholds:
     rtt: float = 300.0  # milliseconds
     rtt_clear: float = 250.0
     sustain: int = 3  # consecutive samples over the threshold before raising
+    # Consecutive samples under the lower threshold before clearing: at a loss
+    # near the threshold, single good seconds come by chance.
+    clear_sustain: int = 3
 
 
 @dataclass
@@ -74,6 +77,7 @@ class AlertRules:
     thresholds: Thresholds = field(default_factory=Thresholds)
     active: dict[str, Alert] = field(default_factory=dict)
     _streak: dict[str, int] = field(default_factory=dict)
+    _good: dict[str, int] = field(default_factory=dict)  # clearing streaks
 
     def evaluate(
         self, samples: Iterable[StreamSample], now: float
@@ -93,7 +97,7 @@ class AlertRules:
                     f"video frozen: no packet for {s.silent_for or 0:.1f} s",
                 )
                 seen.add(alert.id)
-                changes += self._judge(alert, frozen, not frozen, sustain=1)
+                changes += self._judge(alert, frozen, not frozen, sustain=1, clear_sustain=1)
             if s.packets or s.packets_lost:
                 alert = self._alert(
                     "loss", s, now, s.loss, f"packet loss {s.loss:.0%} ({s.direction})"
@@ -109,6 +113,8 @@ class AlertRules:
             changes.append((self.active.pop(key), "cleared"))
         for key in [k for k in self._streak if k not in seen]:
             del self._streak[key]
+        for key in [k for k in self._good if k not in seen]:
+            del self._good[key]
         return changes
 
     @staticmethod
@@ -177,11 +183,20 @@ class AlertRules:
         return [(alert, "cleared")] if alert is not None else []
 
     def _judge(
-        self, alert: Alert, bad: bool, good: bool, sustain: int | None = None
+        self,
+        alert: Alert,
+        bad: bool,
+        good: bool,
+        sustain: int | None = None,
+        clear_sustain: int | None = None,
     ) -> list[tuple[Alert, Transition]]:
         key = alert.id
         if key in self.active:
-            if good:
+            streak = self._good.get(key, 0) + 1 if good else 0
+            self._good[key] = streak
+            needed = self.thresholds.clear_sustain if clear_sustain is None else clear_sustain
+            if streak >= needed:
+                del self._good[key]
                 return [(self.active.pop(key), "cleared")]
             return []
         streak = self._streak.get(key, 0) + 1 if bad else 0

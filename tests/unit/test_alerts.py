@@ -1,3 +1,4 @@
+import random
 from dataclasses import replace
 
 from server.alerts import AlertRules, StreamSample, Thresholds
@@ -56,7 +57,7 @@ def test_a_paused_or_audio_stream_never_freezes() -> None:
 
 
 def test_loss_must_be_sustained_and_clears_below_the_lower_threshold() -> None:
-    rules = AlertRules(Thresholds(sustain=3))
+    rules = AlertRules(Thresholds(sustain=3, clear_sustain=1))
     lossy = replace(AUDIO_OUT, loss=0.08, packets_lost=4)
     assert rules.evaluate([lossy], 0.0) == []
     assert rules.evaluate([lossy], 1.0) == []
@@ -65,6 +66,32 @@ def test_loss_must_be_sustained_and_clears_below_the_lower_threshold() -> None:
     assert rules.evaluate([replace(lossy, loss=0.03)], 3.0) == []  # hysteresis
     [(_, state)] = rules.evaluate([replace(lossy, loss=0.0)], 4.0)
     assert state == "cleared"
+
+
+def test_loss_must_stay_low_to_clear() -> None:
+    rules = AlertRules(Thresholds(sustain=1, clear_sustain=3))
+    lossy = replace(AUDIO_OUT, loss=0.08, packets_lost=4)
+    [(_, state)] = rules.evaluate([lossy], 0.0)
+    assert state == "raised"
+    assert rules.evaluate([AUDIO_OUT], 1.0) == []
+    assert rules.evaluate([AUDIO_OUT], 2.0) == []
+    assert rules.evaluate([lossy], 3.0) == []  # the good streak starts over
+    assert rules.evaluate([AUDIO_OUT], 4.0) == []
+    assert rules.evaluate([AUDIO_OUT], 5.0) == []
+    [(_, state)] = rules.evaluate([AUDIO_OUT], 6.0)
+    assert state == "cleared"
+
+
+def test_no_flicker_at_five_percent_random_loss() -> None:
+    """50 packets a second, each lost with probability 5 %, for two minutes."""
+    rules = AlertRules()
+    chance = random.Random(5)
+    changes = []
+    for second in range(120):
+        lost = sum(chance.random() < 0.05 for _ in range(50))
+        sample = replace(AUDIO_OUT, packets=50 - lost, packets_lost=lost, loss=lost / 50)
+        changes += [state for _, state in rules.evaluate([sample], float(second))]
+    assert changes == ["raised"]
 
 
 def test_a_good_second_resets_the_streak() -> None:
@@ -76,7 +103,7 @@ def test_a_good_second_resets_the_streak() -> None:
 
 
 def test_high_rtt() -> None:
-    rules = AlertRules(Thresholds(sustain=1))
+    rules = AlertRules(Thresholds(sustain=1, clear_sustain=1))
     [(alert, state)] = rules.evaluate([replace(AUDIO_OUT, rtt_ms=450.0)], 0.0)
     assert (alert.kind, state, alert.value) == ("rtt", "raised", 450.0)
     assert rules.evaluate([replace(AUDIO_OUT, rtt_ms=280.0)], 1.0) == []
