@@ -196,6 +196,9 @@ class LiveConference:
         self.detached: dict[str, Member] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
+        # Time events due but not stored yet (store down): enforced in the
+        # media already, recorded (dated at their deadline) once stored.
+        self._ahead: list[Event] = []
         self.alerts = AlertRules()
         self._sampler = StreamSampler(self.totals)
         self._monitor: asyncio.Task[None] | None = None
@@ -485,6 +488,7 @@ class LiveConference:
             self._store_down_until = time.monotonic() + STORE_BACKOFF
             raise
         self._store_down_until = 0.0
+        self._ahead = []  # any decision includes the time events due by now
         self.state.apply_all(events)
         self.events.extend(events)
         self.seq = seqs[-1]
@@ -501,6 +505,7 @@ class LiveConference:
         Fewer (Redis restarted without its data): the log is wrong, not the
         meeting; write back what it lost from memory.
         """
+        self._ahead = []  # decided on a state that was not the log's
         if last > self.seq:
             stored = await self.store.read(self.id, after=self.seq)
             events = [s.event for s in stored]
@@ -728,10 +733,15 @@ class LiveConference:
     async def _tick(self) -> None:
         async with self._lock:
             events = self.state.tick(self._clock())
+            # The floor ends on time in the media, even before (or without)
+            # the store's answer: what listeners hear agrees with the
+            # minutes, which date a revoke at its deadline.
+            self._ahead = events
+            self._apply_floor_to_media()
             try:
                 await self._persist(events)
             except StoreUnavailable:
-                # Nothing is applied unless stored: try again shortly.
+                # Nothing else is applied unless stored: try again shortly.
                 asyncio.get_running_loop().call_later(1.0, self._spawn_tick)
                 return
             await self._publish(events)
@@ -764,9 +774,17 @@ class LiveConference:
 
     def _apply_floor_to_media(self) -> None:
         """The floor is enforced here: audio is forwarded only from who may be heard."""
-        audible = self.state.audible_participants()
+        audible = self._audible()
         for producer in self.router.producers.values():
             _gate(producer, audible)
+
+    def _audible(self) -> frozenset[str]:
+        """Who may be heard now, counting time events not stored yet."""
+        if not self._ahead:
+            return self.state.audible_participants()
+        ahead = self.state.copy()
+        ahead.apply_all(self._ahead)
+        return ahead.audible_participants()
 
     def publisher(self, member: Member) -> PeerTransport:
         if member.info.role not in PUBLISHING_ROLES:
@@ -783,7 +801,7 @@ class LiveConference:
     def _producer_added(self, producer: Producer) -> None:
         # Synchronous, before the first packet: a new microphone starts closed
         # unless its owner may be heard.
-        _gate(producer, self.state.audible_participants())
+        _gate(producer, self._audible())
         self.recorder.attach(producer)
         self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
 

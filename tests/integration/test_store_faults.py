@@ -227,3 +227,41 @@ async def test_redis_restarted_empty_gets_the_log_back_and_the_meeting_goes_on(
     released = await retried(speaker, "floor.release", request_id=request["request_id"])
     assert [e["type"] for e in released.events] == ["floor.released"]
     assert await stored_types(redis_server) == [*before, "floor.released"]
+
+
+async def test_the_floor_ends_on_time_in_the_media_while_redis_is_frozen(
+    node: RunningServer, redis_server: RedisServer, clients: list[PalabraClient]
+) -> None:
+    chair = await join(node, clients, "Presidencia", None, "chair")
+    speaker = await join(node, clients, "Canciller", "gt")
+    listener = await join(node, clients, "Escucha", "sv")
+    await speaker.publish(audio=ToneTrack())
+    update = await speaker.command("floor.request", delegation_id="gt")
+    [request] = [e for e in update.events if e["type"] == "floor.requested"]
+    granted = await chair.command("floor.grant", request_id=request["request_id"], time_limit=3)
+    [grant] = [e for e in granted.events if e["type"] == "floor.granted"]
+    revoke_at = float(grant["revoke_at"])  # type: ignore[arg-type]
+    [stream] = await listener.wait_for_streams(1, kind="audio", timeout=15, frames=0)
+    await listener.wait_for(lambda: stream.packets > 20, timeout=5)
+    last_heard = time.time()
+    redis_server.freeze()
+    try:
+        packets = stream.packets
+        while time.time() < revoke_at + 3.0:  # the deadline passes while Redis is frozen
+            if stream.packets != packets:
+                packets, last_heard = stream.packets, time.time()
+            await asyncio.sleep(0.02)
+        assert holders(chair) == ["gt"]  # not recorded yet: nothing told
+    finally:
+        redis_server.thaw()
+    # The microphone closed at the deadline, not when Redis came back.
+    assert last_heard < revoke_at + 0.5, last_heard - revoke_at
+
+    def revoked() -> bool:
+        return any(e["type"] == "floor.revoked" for e in chair.room_events)
+
+    await chair.wait_for(revoked, timeout=10)
+    event = next(e for e in chair.room_events if e["type"] == "floor.revoked")
+    assert event["reason"] == "time_limit"
+    assert event["at"] == pytest.approx(revoke_at, abs=0.01)  # dated truthfully
+    assert (await stored_types(redis_server)).count("floor.revoked") == 1
