@@ -379,7 +379,10 @@ async def test_a_signaling_blip_is_not_a_media_outage(connect: ClientFactory) ->
     assert listener.room_seq == seq and holders(listener) == ["gt"]
 
 
-async def test_a_client_whose_media_vanished_is_dropped_in_seconds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signaling_too", [False, True])
+async def test_a_client_whose_media_vanished_is_dropped_in_seconds(
+    tmp_path: Path, signaling_too: bool
+) -> None:
     async with running_server(
         [demo_plan(MEETING)], media_timeout=2.0, recordings=tmp_path
     ) as server:
@@ -396,6 +399,8 @@ async def test_a_client_whose_media_vanished_is_dropped_in_seconds(tmp_path: Pat
             # dead Wi-Fi with a live wired signaling path...).
             blackhole = Blackhole(udp_ports(gone.publisher, gone.subscriber))
             blackhole.on()
+            if signaling_too:  # and its WebSocket with it: the media kept is dead too
+                gone.abort_connection()
             try:
                 started = time.monotonic()
 
@@ -407,8 +412,9 @@ async def test_a_client_whose_media_vanished_is_dropped_in_seconds(tmp_path: Pat
             finally:
                 blackhole.off()
             assert detected < 5.0, detected
-            await gone.closed.wait()
-            assert gone.close_code == CloseCode.HEARTBEAT_TIMEOUT
+            if not signaling_too:
+                await gone.closed.wait()
+                assert gone.close_code == CloseCode.HEARTBEAT_TIMEOUT
             # The seat is held for the resume grace, as for any drop.
             assert holders(chair) == [] and chair.room_events[-1]["type"] != "participant.left"
         finally:
