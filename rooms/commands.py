@@ -47,6 +47,7 @@ __all__ = [
     "SetSpeakingTime",
     "StartRecording",
     "StopRecording",
+    "UnbanParticipant",
     "UnlockRoom",
     "UnmuteParticipant",
 ]
@@ -218,7 +219,18 @@ class RejectFromLobby(Command):
 
 @dataclass(frozen=True)
 class RemoveParticipant(Command):
+    """``ban``: the seat may not come back (same link) until the chair lifts it."""
+
     kind = "participant.remove"
+    participant_id: str
+    ban: bool = False
+
+
+@dataclass(frozen=True)
+class UnbanParticipant(Command):
+    """Lift a ban: the removed seat may join again."""
+
+    kind = "participant.unban"
     participant_id: str
 
 
@@ -354,6 +366,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         AdmitFromLobby,
         RejectFromLobby,
         RemoveParticipant,
+        UnbanParticipant,
         MuteParticipant,
         UnmuteParticipant,
         RequestFloor,

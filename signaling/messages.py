@@ -287,6 +287,7 @@ ROOM_COMMAND_TYPES = frozenset(
         "lobby.admit",
         "lobby.reject",
         "participant.remove",
+        "participant.unban",
         "participant.mute",
         "participant.unmute",
         "floor.request",

@@ -364,7 +364,7 @@ async def test_redirect_is_followed(server: RunningServer, browser_page: Browser
     front.router.add_static("/web/", REPO / "web")
     runner = web.AppRunner(front)
     await runner.setup()
-    port = free_port()
+    port = server.front_port  # an origin the server accepts, as another node's
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         token = server.token(role="chair", name="Presidencia (Honduras)", delegation=None)
@@ -426,7 +426,7 @@ async def test_rejoin_after_a_redirect_starts_from_the_entry(
     front.router.add_static("/web/", REPO / "web")
     runner = web.AppRunner(front)
     await runner.setup()
-    port = free_port()
+    port = server.front_port  # an origin the server accepts, as another node's
     await web.TCPSite(runner, "127.0.0.1", port).start()
     page = browser_page.page
     try:
