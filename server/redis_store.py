@@ -42,7 +42,7 @@ it runs later than that (Redis's clock, so the nodes' clocks do not matter).
 The caller waits `timeout` (more than the budget) and then knows: a batch that
 timed out was either applied before the deadline, which a read shows, or
 never will be. Every other call is bounded by `timeout` too, so an outage
-surfaces within a second instead of redis-py's retries (~6 s).
+surfaces within 1.5 s instead of redis-py's retries (~6 s).
 
 Failure: when Redis cannot be reached or cannot take writes (connection
 refused or lost, timeout, still loading its data after a restart, a read-only
@@ -102,8 +102,8 @@ READ_PAGE: Final = 1000
 # Seconds after an append started past which Redis refuses to run it, and
 # seconds a caller waits for any store call (more than the budget, so that a
 # call given up on can no longer be applied).
-APPEND_BUDGET: Final = 0.5
-STORE_TIMEOUT: Final = 1.0
+APPEND_BUDGET: Final = 1.0
+STORE_TIMEOUT: Final = 1.5
 
 # KEYS: events stream, conference index.
 # ARGV: expected seq ('' for none), batch token, conference id,

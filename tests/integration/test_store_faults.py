@@ -133,10 +133,10 @@ async def test_a_grant_refused_while_redis_is_frozen_is_never_applied(
             started = time.monotonic()
             assert not await ready(http)
             ready_after = time.monotonic() - started
-            await asyncio.sleep(1.0)  # Redis stays frozen past the append's deadline
+            await asyncio.sleep(1.5)  # Redis stays frozen past the append's deadline
         finally:
             redis_server.thaw()
-        assert refused_after < 2.0 and again_after < 1.5 and ready_after < 1.0
+        assert refused_after < 3.0 and again_after < 1.5 and ready_after < 1.0
         await wait_ready(http)
         # "Nothing changed" was true: Redis, woken up, refused the late batch.
         assert "floor.granted" not in await stored_types(redis_server)
