@@ -698,9 +698,6 @@ class LiveConference:
 
     async def _drop_vanished(self) -> None:
         """Close the connection of a client whose media went silent (its seat is held)."""
-        for pid, kept in list(self.detached.items()):
-            if kept.transport is not None and self._media_silent(kept.transport):
-                await self._end_detached(pid, LeaveReason.TIMEOUT)  # nothing left to keep
         for member in list(self.members.values()):
             if member.transport is not None and self._media_silent(member.transport):
                 logger.warning(
