@@ -12,7 +12,6 @@ import logging
 import random
 import secrets
 import struct
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -103,9 +102,6 @@ class PeerTransport:
         self.consumers: dict[str, Consumer] = {}  # by producer id
         self.slots: list[Slot] = []
         self.revision = 0
-        # When the client's RTCP last arrived on either connection (monotonic);
-        # None until the media is up.
-        self.heard_at: float | None = None
         self.closed = False
         self._on_subscribe_offer = on_subscribe_offer
         self._on_producer = on_producer
@@ -321,7 +317,6 @@ class PeerTransport:
         return route
 
     def _on_publisher_rtcp(self, data: bytes) -> None:
-        self.heard_at = time.monotonic()
         for packet in rtcp.parse(data):
             if isinstance(packet, rtcp.SenderReport):
                 route = self._routes.get(packet.ssrc)
@@ -332,7 +327,6 @@ class PeerTransport:
         pass  # the subscriber connection is sendonly
 
     def _on_subscriber_rtcp(self, data: bytes) -> None:
-        self.heard_at = time.monotonic()
         slots = self._slot_by_ssrc
         for packet in rtcp.parse(data):
             if isinstance(packet, rtcp.ReceiverReport | rtcp.SenderReport):

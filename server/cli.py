@@ -86,20 +86,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="SECONDS",
         help="how long a dropped participant keeps its seat (default 30)",
     )
-    serve.add_argument(
-        "--media-timeout",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="drop a client whose peer connections sent no RTCP this long (0: never; default 10)",
-    )
-    serve.add_argument(
-        "--heartbeat-timeout",
-        type=float,
-        default=45.0,
-        metavar="SECONDS",
-        help="drop a client whose WebSocket was silent this long (default 45)",
-    )
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--log-json", action="store_true", help="log JSON lines")
 
@@ -183,8 +169,6 @@ def serve_command(args: argparse.Namespace) -> int:
         log_json=args.log_json,
         recordings=Path(args.recordings),
         resume_grace=args.resume_grace,
-        media_timeout=args.media_timeout,
-        heartbeat_timeout=args.heartbeat_timeout,
         redis_url=args.redis_url,
         secret=found["secret"],
         admin_token=found["admin_token"],

@@ -86,7 +86,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_RECORDINGS = Path("recordings")
 RESUME_GRACE = 30.0  # seconds a dropped participant keeps its seat, request and floor
 MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
-MEDIA_TIMEOUT = 10.0  # seconds without RTCP from a client before it counts as vanished
 # After the store failed, commands are refused at once for this long (instead
 # of each waiting for the store's timeout in turn behind the lock).
 STORE_BACKOFF = 1.0
@@ -164,7 +163,6 @@ class ConferenceOptions:
     totals: Totals = field(default_factory=Totals)
     recordings: Path = DEFAULT_RECORDINGS
     resume_grace: float = RESUME_GRACE
-    media_timeout: float = MEDIA_TIMEOUT
 
 
 class LiveConference:
@@ -191,7 +189,6 @@ class LiveConference:
         self.totals = options.totals
         self.recorder = FloorRecorder(options.recordings / state.conference_id)
         self.resume_grace = options.resume_grace
-        self.media_timeout = options.media_timeout
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
         # Dropped members whose peer connections go on through the grace
@@ -380,13 +377,8 @@ class LiveConference:
             del self.members[pid]
             published = bool(self.router.producers_of(pid))
             dropped = reason in (LeaveReason.DISCONNECTED, LeaveReason.TIMEOUT)
-            # A dropped seat's media goes on through the grace period (if it still flows).
-            keep = (
-                dropped
-                and member.transport is not None
-                and not self._media_silent(member.transport)
-                and pid in self.state.participants
-            )
+            # A dropped seat's media goes on through the grace period.
+            keep = dropped and member.transport is not None and pid in self.state.participants
             if keep:
                 self.detached[pid] = member
             else:
@@ -671,7 +663,6 @@ class LiveConference:
             await self.check_log()
         if self._unstored:
             await self._store_backlog()
-        await self._drop_vanished()
         samples = self._sampler.sample(self.router)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
         technicians = self._technicians()
@@ -682,33 +673,6 @@ class LiveConference:
                 tuple(a.to_dict() for a in self.alerts.active.values()),
             )
             await asyncio.gather(*(m.connection.send(stats) for m in technicians))
-
-    def _media_silent(self, transport: PeerTransport) -> bool:
-        """No RTCP from the client for media_timeout: its media is gone, whatever signaling says."""
-        if not (transport.consumers or transport.producers):
-            # Nothing to send reports about: judge again once media flows.
-            transport.heard_at = None
-            return False
-        heard = transport.heard_at
-        return (
-            self.media_timeout > 0
-            and heard is not None
-            and time.monotonic() - heard > self.media_timeout
-        )
-
-    async def _drop_vanished(self) -> None:
-        """Close the connection of a client whose media went silent (its seat is held)."""
-        for member in list(self.members.values()):
-            if member.transport is not None and self._media_silent(member.transport):
-                logger.warning(
-                    "no media from %s for %.0f s: dropping its connection",
-                    member.info.id,
-                    self.media_timeout,
-                    extra={"conference": self.id, "participant": member.info.id},
-                )
-                await member.connection.close(
-                    CloseCode.HEARTBEAT_TIMEOUT, "no media from the client"
-                )
 
     async def _announce_alerts(self, changes: list[tuple[Alert, Transition]]) -> None:
         for alert, state in changes:

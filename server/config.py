@@ -31,12 +31,6 @@ class ServerConfig:
     recordings: Path = Path("recordings")
     # Seconds a participant whose connection dropped keeps its seat.
     resume_grace: float = 30.0
-    # Seconds without RTCP from a client's peer connections (which send
-    # reports every second or so) before it counts as vanished; 0: never.
-    media_timeout: float = 10.0
-    # Seconds of WebSocket silence before a client counts as gone (a ping is
-    # sent at half of it).
-    heartbeat_timeout: float = 45.0
     # Redis for durable state and several nodes; None keeps state in memory.
     redis_url: str | None = None
     node_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

@@ -48,10 +48,7 @@ class WebSocketConnection:
     def __init__(self, ws: web.WebSocketResponse, palabra: Palabra) -> None:
         self.ws = ws
         self.palabra = palabra
-        timeout = palabra.config.heartbeat_timeout
-        self.session = SignalingSession(
-            time.monotonic(), ping_after=timeout * 4 / 9, drop_after=timeout
-        )
+        self.session = SignalingSession(time.monotonic())
         self.member: Member | None = None
         self.conference: LiveConference | None = None
         self._leave_reason = LeaveReason.DISCONNECTED
