@@ -7,6 +7,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signaling import Limits
+
 from .credentials import check_credential, check_distinct, generate
 
 
@@ -36,6 +38,8 @@ class ServerConfig:
     node_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     node_ttl: float = 10.0  # a node that misses heartbeats this long is dead
     log_json: bool = False
+    # Queue, rate and quota bounds of every connection (docs/protocol.md, "Limits").
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         # A credential not given is made up for this process alone: links then

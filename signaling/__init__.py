@@ -14,6 +14,7 @@ from .codec import (
     parse_server_message,
 )
 from .errors import CloseCode, ErrorCode, MessageId, MessageTooBig, ProtocolError
+from .limits import Limits, RateLimiter, Verdict
 from .messages import (
     PROTOCOL_VERSION,
     ROOM_COMMAND_TYPES,
@@ -71,6 +72,7 @@ __all__ = [
     "Hello",
     "Leave",
     "LeaveReason",
+    "Limits",
     "MediaKind",
     "Message",
     "MessageId",
@@ -91,6 +93,7 @@ __all__ = [
     "ProtocolError",
     "PublishAnswer",
     "PublishOffer",
+    "RateLimiter",
     "Redirect",
     "Role",
     "RoomCommand",
@@ -102,6 +105,7 @@ __all__ = [
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
+    "Verdict",
     "Welcome",
     "check_size",
     "encode",
