@@ -62,7 +62,7 @@ class Role(enum.StrEnum):
     DELEGATE = "delegate"
     OBSERVER = "observer"
     TECHNICIAN = "technician"
-    INTERPRETER = "interpreter"  # reserved: no interpreter features in v1
+    INTERPRETER = "interpreter"  # sits in an interpretation booth
 
 
 class MediaKind(enum.StrEnum):
@@ -292,6 +292,17 @@ ROOM_COMMAND_TYPES = frozenset(
         "floor.set_time",
         "floor.revoke",
         "floor.release",
+        "interpretation.set_languages",
+        "interpretation.open_channel",
+        "interpretation.close_channel",
+        "interpretation.assign",
+        "interpretation.unassign",
+        "interpretation.set_source",
+        "interpretation.on_air",
+        "interpretation.off_air",
+        "interpretation.request_handover",
+        "interpretation.accept_handover",
+        "interpretation.slow_down",
     }
 )
 
