@@ -42,6 +42,8 @@ from signaling import (
     CloseCode,
     Error,
     Hello,
+    InterpretationListen,
+    InterpretationListening,
     Leave,
     ParticipantInfo,
     ParticipantJoined,
@@ -102,6 +104,9 @@ class RemoteStream:
     last_frame_at: float | None = None
     # The first frame after a silence of SILENCE seconds or more (floor granted).
     resumed_at: float | None = None
+    # decode=False: set to a list to log (arrival, sequence, timestamp, payload bytes)
+    # of every packet.
+    trace: list[tuple[float, int, int, int]] | None = None
 
     def record_frame(self, now: float) -> None:
         self.frames += 1
@@ -258,6 +263,27 @@ class PalabraClient:
         update = await self.request(RoomCommand(kind, fields, id=self.next_id()))
         assert isinstance(update, RoomUpdate)
         return update
+
+    # --- interpretation ---------------------------------------------------------
+
+    LISTEN_FEED = "feed:listen"  # the channel a listener chose, or an interpreter's relay
+    PARTNER_FEED = "feed:partner"  # a passive interpreter's partner on air
+
+    async def listen(self, channel: str | None) -> InterpretationListening:
+        """Hear ``channel`` (a language) besides the floor; None: the floor only."""
+        reply = await self.request(InterpretationListen(channel, id=self.next_id()))
+        assert isinstance(reply, InterpretationListening)
+        return reply
+
+    def feed_stream(self, feed: str = LISTEN_FEED) -> RemoteStream | None:
+        """The stream of a feed (``LISTEN_FEED`` or ``PARTNER_FEED``), once offered."""
+        return next((s for s in self.streams.values() if s.producer_id == feed), None)
+
+    @property
+    def interpretation(self) -> dict[str, Any]:
+        """The room's interpretation state: languages, channels, booths."""
+        state: dict[str, Any] = self.room.get("interpretation") or {}
+        return state
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -503,7 +529,7 @@ class PacketCounter:
         self._task.cancel()
 
     def _on_rtp(self, data: bytes) -> None:
-        b0, b1, seq, _, ssrc = _HEADER.unpack_from(data)
+        b0, b1, seq, timestamp, ssrc = _HEADER.unpack_from(data)
         inbound = self._inbound.get(ssrc)
         if inbound is None:
             inbound = self._route(ssrc, data)
@@ -551,6 +577,8 @@ class PacketCounter:
         inbound.received += 1
         stream.packets += 1
         stream.bytes += len(data) - start
+        if stream.trace is not None:
+            stream.trace.append((time.monotonic(), seq, timestamp, len(data) - start))
         if stream.kind == "video":
             if data[start] & 0x10 and is_keyframe_start(data[start:]):
                 stream.keyframes += 1

@@ -19,6 +19,7 @@ from signaling import (
     Error,
     ErrorCode,
     Hello,
+    InterpretationListen,
     Leave,
     LeaveReason,
     Outcome,
@@ -106,6 +107,8 @@ class WebSocketConnection:
                 await self._room_command(message)
             case ProducerKeyframe() | ParticipantDisconnect():
                 await self._technical(message)
+            case InterpretationListen():
+                await self._listen(message)
             case Leave():
                 self._leave_reason = LeaveReason.LEFT
                 await self._depart()
@@ -199,6 +202,13 @@ class WebSocketConnection:
                 conference.request_keyframe(member, message.producer_id)
             else:
                 await conference.disconnect(member, message.participant_id)
+        except JoinRefused as exc:
+            await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
+
+    async def _listen(self, message: InterpretationListen) -> None:
+        conference, member = self._joined()
+        try:
+            await conference.listen(member, message.channel, message.id)
         except JoinRefused as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
 

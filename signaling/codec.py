@@ -23,6 +23,8 @@ from .messages import (
     DelegationInfo,
     Error,
     Hello,
+    InterpretationListen,
+    InterpretationListening,
     Leave,
     LeaveReason,
     MediaKind,
@@ -204,6 +206,10 @@ class _Fields:
             self.fail(key, "must be a non-empty string")
         return value
 
+    def nullable_text(self, key: str) -> str | None:
+        """A string or null, present either way."""
+        return None if self._get(key) is None else self.text(key, required=True)
+
     def optional_text(self, key: str) -> str | None:
         return None if self.obj.get(key) is None else self.text(key)
 
@@ -367,6 +373,7 @@ _CLIENT_PARSERS: Mapping[str, Callable[[_Fields], ClientMessage]] = {
     ParticipantDisconnect.TYPE: lambda f: ParticipantDisconnect(
         f.text("participant_id", required=True), id=f.ref
     ),
+    InterpretationListen.TYPE: lambda f: InterpretationListen(f.nullable_text("channel"), id=f.ref),
 }
 
 
@@ -422,6 +429,9 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
     ),
     MonitorAlert.TYPE: lambda f: MonitorAlert(
         f.json_object("alert"), f.choice("state", AlertState), id=f.ref
+    ),
+    InterpretationListening.TYPE: lambda f: InterpretationListening(
+        f.nullable_text("channel"), id=f.ref, ref=f.optional_id("ref")
     ),
     Redirect.TYPE: lambda f: Redirect(
         f.text("url", required=True), id=f.ref, ref=f.optional_id("ref")

@@ -24,6 +24,8 @@ __all__ = [
     "DelegationInfo",
     "Error",
     "Hello",
+    "InterpretationListen",
+    "InterpretationListening",
     "Leave",
     "LeaveReason",
     "MediaKind",
@@ -381,6 +383,23 @@ class ParticipantDisconnect(Message):
     participant_id: str
 
 
+@dataclass(frozen=True)
+class InterpretationListen(Message):
+    """A listener chooses the channel it hears besides the floor (null: the floor only)."""
+
+    TYPE: ClassVar[str] = "interpretation.listen"
+    channel: str | None
+
+
+@dataclass(frozen=True)
+class InterpretationListening(Message):
+    """The channel now forwarded on the listener's `feed:listen` stream."""
+
+    TYPE: ClassVar[str] = "interpretation.listening"
+    channel: str | None
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
 ClientMessage: TypeAlias = (
     Hello
     | PublishOffer
@@ -391,6 +410,7 @@ ClientMessage: TypeAlias = (
     | RoomCommand
     | ProducerKeyframe
     | ParticipantDisconnect
+    | InterpretationListen
 )
 ServerMessage: TypeAlias = (
     Welcome
@@ -403,6 +423,7 @@ ServerMessage: TypeAlias = (
     | RoomUpdate
     | MonitorStats
     | MonitorAlert
+    | InterpretationListening
     | Redirect
     | Error
     | Ping
