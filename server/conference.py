@@ -143,11 +143,14 @@ class ConferencePlan:
     title: str
     delegations: Sequence[DelegationPlan] = ()
     settings: Settings = field(default_factory=Settings)
+    # Further set-up, issued by the service (e.g. interpretation booths).
+    setup: Sequence[Command] = ()
 
     def commands(self) -> list[Command]:
         return [
             CreateConference(self.title, self.settings),
             *(AddDelegation(d.id, d.name, d.code) for d in self.delegations),
+            *self.setup,
         ]
 
 
