@@ -167,6 +167,31 @@ export const PROTOCOL_VERSION = 1;
  * @property {FloorRequest[]} queue            the speakers list, next first
  * @property {FloorRequest[]} holders          who has the floor
  * @property {number | null} next_deadline
+ * @property {Interpretation} [interpretation]  languages, channels and booths
+ */
+
+/**
+ * @typedef {object} InterpretationSeat
+ * @property {string} participant_id
+ * @property {string[]} working_languages
+ * @property {string} source  "floor" or a channel's language (relay)
+ * @property {boolean} active  on air
+ */
+
+/**
+ * @typedef {object} InterpretationChannel
+ * @property {string} language  ISO 639-1; also the booth
+ * @property {boolean} open
+ * @property {string | null} active  the interpreter on air
+ * @property {number | null} since
+ * @property {string | null} handover_to  a partner who asked for the microphone
+ * @property {InterpretationSeat[]} interpreters
+ */
+
+/**
+ * @typedef {object} Interpretation
+ * @property {string[]} languages  the floor languages
+ * @property {InterpretationChannel[]} channels
  */
 
 /**
@@ -564,6 +589,18 @@ export class PalabraConnection extends EventTarget {
   }
 
   /**
+   * Chooses the interpretation channel heard besides the floor (null: the
+   * floor only). Resolves with the channel once the server's `feed:listen`
+   * stream carries it; rejects with a {@link PalabraError}.
+   * @param {string | null} channel  an open channel's language, or null
+   * @returns {Promise<string | null>}
+   */
+  async listen(channel) {
+    const reply = await this._request({type: 'interpretation.listen', channel}, 'interpretation.listening');
+    return reply.channel ?? null;
+  }
+
+  /**
    * The server's clock now (unix seconds), from the offset measured on the
    * latest `room.update`: countdowns use it, not the local clock.
    * @returns {number}
@@ -910,6 +947,10 @@ export class PalabraConnection extends EventTarget {
         const producer = this.producers.get(id) ?? null;
         this.producers.delete(id);
         this._emit('producerremoved', {producer_id: id, producer});
+        return;
+      }
+      case 'interpretation.listening': {
+        this._takePending('interpretation.listening', msg.ref)?.resolve(msg);
         return;
       }
       case 'publish.answer': {
