@@ -68,10 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bench = commands.add_parser(
         "bench",
-        help="benchmarks: forwarding (load generator, MediaRelay baseline) or floor latency",
+        help="benchmarks: forwarding (load generator, MediaRelay baseline), floor latency, "
+        "interpretation (channel switch, handover)",
         add_help=False,
     )
-    bench.add_argument("benchmark", choices=("forwarding", "floor"))
+    bench.add_argument("benchmark", choices=("forwarding", "floor", "interpretation"))
     bench.add_argument("options", nargs=argparse.REMAINDER, help="see palabra bench NAME --help")
 
     args = parser.parse_args(argv)
@@ -128,6 +129,10 @@ def bench_command(benchmark: str, options: Sequence[str]) -> int:
         from bench import floor
 
         return floor.main(options)
+    if benchmark == "interpretation":
+        from bench import interpretation
+
+        return interpretation.main(options)
     from bench import forwarding
 
     return forwarding.main(options)
