@@ -81,7 +81,7 @@ from signaling import (
     Welcome,
 )
 
-from .alerts import Alert, AlertRules, Transition
+from .alerts import Alert, AlertRules, StreamSample, Transition
 from .monitor import StreamSampler, Totals
 from .recording import FloorRecorder
 from .redis_store import StoreUnavailable
@@ -559,6 +559,7 @@ class LiveConference:
             await self._store_backlog()
         samples = self._sampler.sample(self.router)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
+        await self._announce_alerts(self._channel_alerts(samples))
         technicians = self._technicians()
         if technicians:
             stats = MonitorStats(
@@ -581,6 +582,20 @@ class LiveConference:
             )
             message = MonitorAlert(alert.to_dict(), AlertState(state))
             await asyncio.gather(*(m.connection.send(message) for m in self._technicians()))
+
+    def _channel_alerts(self, samples: list[StreamSample]) -> list[tuple[Alert, Transition]]:
+        """Open channels whose interpreter's microphone is silent while the floor speaks."""
+        live = {s.participant_id for s in samples if _sounding(s)}
+        interpretation = self.state.interpretation
+        floor_speaking = any(
+            s.participant_id not in interpretation.seats and _sounding(s) for s in samples
+        )
+        active = interpretation.active_interpreters()
+        sounding = {
+            channel: active[channel] if active.get(channel) in live else None
+            for channel in interpretation.open_channels()
+        }
+        return self.alerts.channels(sounding, floor_speaking, self._clock())
 
     def _technicians(self) -> list[Member]:
         return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
@@ -796,6 +811,17 @@ class LiveConference:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _sounding(sample: StreamSample) -> bool:
+    """An incoming audio stream forwarded and sending in the last second."""
+    return (
+        sample.direction == "in"
+        and sample.kind == "audio"
+        and not sample.paused
+        and sample.silent_for is not None
+        and sample.silent_for < 1.0
+    )
 
 
 def _gate(producer: Producer, audible: frozenset[str]) -> None:

@@ -333,6 +333,7 @@ export default {
   'alert.kind.loss': 'Packet loss',
   'alert.kind.rtt': 'High latency',
   'alert.kind.publisher_gone': 'Publisher silent',
+  'alert.kind.channel_silent': 'Interpretation channel silent',
   'interp.title': 'Interpretation',
   'interp.floorLanguages': 'Floor languages',
   'interp.setLanguages': 'Set',

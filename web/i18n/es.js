@@ -334,6 +334,7 @@ export default {
   'alert.kind.loss': 'Pérdida de paquetes',
   'alert.kind.rtt': 'Latencia alta',
   'alert.kind.publisher_gone': 'Emisor sin señal',
+  'alert.kind.channel_silent': 'Canal de interpretación en silencio',
   'interp.title': 'Interpretación',
   'interp.floorLanguages': 'Idiomas de la sala',
   'interp.setLanguages': 'Fijar',
