@@ -59,6 +59,7 @@ __all__ = [
     "StartRecording",
     "StopRecording",
     "UnassignInterpreter",
+    "UnbanParticipant",
     "UnlockRoom",
     "UnmuteParticipant",
 ]
@@ -230,7 +231,18 @@ class RejectFromLobby(Command):
 
 @dataclass(frozen=True)
 class RemoveParticipant(Command):
+    """``ban``: the seat may not come back (same link) until the chair lifts it."""
+
     kind = "participant.remove"
+    participant_id: str
+    ban: bool = False
+
+
+@dataclass(frozen=True)
+class UnbanParticipant(Command):
+    """Lift a ban: the removed seat may join again."""
+
+    kind = "participant.unban"
     participant_id: str
 
 
@@ -510,6 +522,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         AdmitFromLobby,
         RejectFromLobby,
         RemoveParticipant,
+        UnbanParticipant,
         MuteParticipant,
         UnmuteParticipant,
         RequestFloor,

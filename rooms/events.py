@@ -53,6 +53,7 @@ __all__ = [
     "ParticipantMuted",
     "ParticipantRejected",
     "ParticipantRemoved",
+    "ParticipantUnbanned",
     "ParticipantUnmuted",
     "ParticipantWaiting",
     "RecordingStarted",
@@ -210,6 +211,13 @@ class ParticipantLeft(Event):
 @dataclass(frozen=True)
 class ParticipantRemoved(Event):
     type = "participant.removed"
+    participant_id: str
+    banned: bool = False  # may not join again until participant.unbanned
+
+
+@dataclass(frozen=True)
+class ParticipantUnbanned(Event):
+    type = "participant.unbanned"
     participant_id: str
 
 
@@ -433,6 +441,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ParticipantRejected,
         ParticipantLeft,
         ParticipantRemoved,
+        ParticipantUnbanned,
         ParticipantMuted,
         ParticipantUnmuted,
         FloorRequested,

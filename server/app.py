@@ -9,6 +9,7 @@ from aiohttp import web
 
 from media.aiortc_hooks import announce_addresses, check_versions
 
+from . import http_security
 from .admin import add_routes
 from .cluster import NodeRegistry
 from .conference import ConferencePlan
@@ -35,6 +36,7 @@ def create_app(config: ServerConfig, plans: Sequence[ConferencePlan] = ()) -> we
         palabra = Palabra(config)
     app = web.Application()
     app[PALABRA] = palabra
+    http_security.setup(app)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/c/{conference}", _page("conference.html"))
     app.router.add_get("/ws", websocket_handler)

@@ -145,7 +145,7 @@ class WebSocketConnection:
         if self.session.state is not State.JOINED:
             return
         try:
-            resume = issue_resume_token(secret, grant)
+            resume = issue_resume_token(secret, grant, self.palabra.config.resume_grace)
             self.member = await conference.join(participant, self, hello.id, resume)
         except JoinRefused as exc:  # the room changed since the check (locked meanwhile)
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=hello.id))

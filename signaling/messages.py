@@ -283,6 +283,7 @@ ROOM_COMMAND_TYPES = frozenset(
         "lobby.admit",
         "lobby.reject",
         "participant.remove",
+        "participant.unban",
         "participant.mute",
         "participant.unmute",
         "floor.request",
