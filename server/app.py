@@ -14,6 +14,7 @@ from .cluster import NodeRegistry
 from .conference import ConferencePlan
 from .config import ServerConfig
 from .connection import websocket_handler
+from .https import forwarded_middleware
 from .metrics import add_routes as add_metrics_routes
 from .palabra import PALABRA, Palabra, palabra_of
 from .redis_store import RedisEventStore, connect
@@ -33,7 +34,7 @@ def create_app(config: ServerConfig, plans: Sequence[ConferencePlan] = ()) -> we
         palabra = Palabra(config, RedisEventStore(client), registry)
     else:
         palabra = Palabra(config)
-    app = web.Application()
+    app = web.Application(middlewares=[forwarded_middleware(config)])
     app[PALABRA] = palabra
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/c/{conference}", _page("conference.html"))

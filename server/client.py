@@ -143,6 +143,8 @@ class PalabraClient:
         self.hello_sent_at: float | None = None
         self._closing = False
         self._configuration = rtc_configuration(ice_servers)
+        # Without servers of its own, the client uses the TURN servers of each welcome.
+        self._turn_from_welcome = not ice_servers
         # First time each step of a join happened (time.monotonic()): welcome,
         # subscribe_offer, subscribe_answer, subscriber_connected.
         self.timeline: dict[str, float] = {}
@@ -294,6 +296,12 @@ class PalabraClient:
             case Welcome():
                 self.timeline.setdefault("welcome", time.monotonic())
                 self.welcome = message
+                if self._turn_from_welcome:
+                    # The peer connections share this object and read it when they gather.
+                    self._configuration.iceServers = [
+                        RTCIceServer(list(s.urls), s.username, s.credential)
+                        for s in message.ice_servers
+                    ]
                 self.participants = {p.id: p for p in message.participants}
                 self.producers = {p.id: p for p in message.producers}
                 if not self._welcome.done():

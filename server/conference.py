@@ -57,6 +57,7 @@ from signaling import (
     CloseCode,
     ConferenceInfo,
     DelegationInfo,
+    IceServer,
     LeaveReason,
     MediaKind,
     MessageId,
@@ -284,6 +285,8 @@ class LiveConference:
         connection: Connection,
         hello_id: MessageId | None,
         resume_token: str | None = None,
+        *,
+        ice_servers: tuple[IceServer, ...] = (),
     ) -> Member:
         """Enter the room or the lobby; a seat already connected moves to this connection."""
         pid = participant.id
@@ -319,6 +322,7 @@ class LiveConference:
                     tuple(_producer_info(p) for p in self.router.producers.values()),
                     ref=hello_id,
                     resume_token=resume_token,
+                    ice_servers=ice_servers,
                 )
             )
             if pid in self.state.participants:

@@ -1,12 +1,22 @@
-"""Server settings, from the command line or the environment."""
+"""Server settings, from the command line, the config file or the environment.
+
+``server.options`` reads and checks them; this is only what they are.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .turn import TurnUrl
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass
@@ -17,7 +27,7 @@ class ServerConfig:
     # 127.0.0.1 for tests); empty means the machine's own interfaces.
     media_addresses: list[str] = field(default_factory=list)
     # HMAC secret of join tokens and of the admin API.
-    secret: str = field(default_factory=lambda: os.environ.get("PALABRA_SECRET", ""))
+    secret: str = field(default_factory=lambda: os.environ.get("PALABRA_SECRET", ""), repr=False)
     # Base of the join links printed and returned (defaults to http://host:port).
     public_url: str = ""
     demo: bool = False
@@ -30,6 +40,25 @@ class ServerConfig:
     node_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     node_ttl: float = 10.0  # a node that misses heartbeats this long is dead
     log_json: bool = False
+    log_level: str = "INFO"
+    # HTTPS and WSS on `port` when both are set (PEM files).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # A plain-HTTP listener on this port that redirects to HTTPS.
+    redirect_http_port: int | None = None
+    hsts_max_age: int = 365 * 24 * 3600  # sent with every answer over TLS; 0: none
+    # Reverse proxies whose X-Forwarded-Proto/-Host/-For are believed.
+    trusted_proxies: list[IPNetwork] = field(default_factory=list)
+    # TURN servers handed to clients, with credentials minted from turn_secret
+    # (coturn's static-auth-secret, never sent nor logged).
+    turn_urls: list[TurnUrl] = field(default_factory=list)
+    turn_secret: str = field(default="", repr=False)
+    turn_ttl: float = 12 * 3600.0
+    turn_check: bool = True  # allocate on every TURN URL before serving
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     def __post_init__(self) -> None:
         if not self.secret:
@@ -47,4 +76,4 @@ class ServerConfig:
         if self.public_url:
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"

@@ -39,7 +39,7 @@ from signaling import (
 from .conference import JoinRefused, LiveConference, Member
 from .palabra import Palabra, PlacedElsewhere, palabra_of
 from .redis_store import StoreUnavailable
-from .tokens import RESUME, TokenError, issue_resume_token, verify_token
+from .tokens import RESUME, RESUME_TTL, TokenError, issue_resume_token, verify_token
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +142,13 @@ class WebSocketConnection:
         if self.session.state is not State.JOINED:
             return
         try:
-            resume = issue_resume_token(secret, grant)
-            self.member = await conference.join(participant, self, hello.id, resume)
+            resume = issue_resume_token(secret, grant, RESUME_TTL)
+            now = time.time()
+            # Fresh TURN credentials with every welcome, lapsing with the seat.
+            ice_servers = self.palabra.turn.ice_servers(grant.participant, now, now + RESUME_TTL)
+            self.member = await conference.join(
+                participant, self, hello.id, resume, ice_servers=ice_servers
+            )
         except JoinRefused as exc:  # the room changed since the check (locked meanwhile)
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=hello.id))
             await self._carry_out(self.session.close(CloseCode.HANDSHAKE_FAILED, exc.code))

@@ -67,7 +67,10 @@ def issue_token(
 RESUME = "resume"  # the `typ` claim of resume tokens
 
 
-def issue_resume_token(secret: str, grant: JoinGrant, ttl: float = 12 * 3600) -> str:
+RESUME_TTL = 12 * 3600.0  # seconds a seat can be resumed after its welcome
+
+
+def issue_resume_token(secret: str, grant: JoinGrant, ttl: float = RESUME_TTL) -> str:
     """A token to come back with after a dropped connection (``hello.resume``).
 
     It names the same seat as the join token it was issued for, and outlives

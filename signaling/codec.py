@@ -23,6 +23,7 @@ from .messages import (
     DelegationInfo,
     Error,
     Hello,
+    IceServer,
     Leave,
     LeaveReason,
     MediaKind,
@@ -109,6 +110,7 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
 _OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token"})
+_OMIT_IF_EMPTY = frozenset({"ice_servers"})  # absent when the server has no TURN
 
 
 def _to_wire(value: object) -> object:
@@ -124,6 +126,8 @@ def _to_wire(value: object) -> object:
         for f in dataclasses.fields(value):
             item = getattr(value, f.name)
             if item is None and f.name in _OMIT_IF_NONE:
+                continue
+            if item == () and f.name in _OMIT_IF_EMPTY:
                 continue
             out[f.name] = _to_wire(item)
         return out
@@ -266,6 +270,14 @@ class _Fields:
             self.fail(key, "must be an array of objects")
         return tuple(value)
 
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and _is_wire_text(v) for v in value
+        ):
+            self.fail(key, "must be an array of strings")
+        return tuple(value)
+
     def array(self, key: str, parse: Callable[[_Fields], _T]) -> tuple[_T, ...]:
         value = self._get(key)
         if not isinstance(value, list):
@@ -383,6 +395,15 @@ def _welcome(f: _Fields) -> Welcome:
         id=f.ref,
         ref=f.optional_id("ref"),
         resume_token=f.optional_text("resume_token"),
+        ice_servers=f.array("ice_servers", _ice_server) if "ice_servers" in f.obj else (),
+    )
+
+
+def _ice_server(f: _Fields) -> IceServer:
+    return IceServer(
+        f.texts("urls"),
+        f.text("username", required=True),
+        f.text("credential", required=True),
     )
 
 
