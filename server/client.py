@@ -121,6 +121,7 @@ class PalabraClient:
         media_addresses: Sequence[str] | None = None,
         ice_servers: Sequence[RTCIceServer] = (),
         decode: bool = True,
+        prefer_turn: str | None = None,
     ) -> None:
         if media_addresses is not None:
             announce_addresses(media_addresses)
@@ -144,7 +145,10 @@ class PalabraClient:
         self._closing = False
         self._configuration = rtc_configuration(ice_servers)
         # Without servers of its own, the client uses the TURN servers of each welcome.
+        # aiortc uses one TURN URL only: the first, or the first starting with
+        # ``prefer_turn`` ("turns:" behind a firewall that lets only TLS out).
         self._turn_from_welcome = not ice_servers
+        self._prefer_turn = prefer_turn
         # First time each step of a join happened (time.monotonic()): welcome,
         # subscribe_offer, subscribe_answer, subscriber_connected.
         self.timeline: dict[str, float] = {}
@@ -208,6 +212,12 @@ class PalabraClient:
         if self.errors:
             raise ClientError(self.errors[-1])
         raise TimeoutError(f"no welcome (closed with {self.close_code} {self.close_reason})")
+
+    def _ordered(self, urls: Sequence[str]) -> list[str]:
+        preferred = self._prefer_turn
+        if preferred is None:
+            return list(urls)
+        return sorted(urls, key=lambda url: not url.startswith(preferred))
 
     async def reconnect(self, timeout: float = 10.0) -> Welcome:
         """Drop the connection without leaving, and come back with the resume token.
@@ -299,7 +309,7 @@ class PalabraClient:
                 if self._turn_from_welcome:
                     # The peer connections share this object and read it when they gather.
                     self._configuration.iceServers = [
-                        RTCIceServer(list(s.urls), s.username, s.credential)
+                        RTCIceServer(self._ordered(s.urls), s.username, s.credential)
                         for s in message.ice_servers
                     ]
                 self.participants = {p.id: p for p in message.participants}
