@@ -10,6 +10,7 @@ from aiohttp import web
 from media.aiortc_hooks import announce_addresses, check_versions
 
 from .admin import add_routes
+from .check import add_routes as add_check_routes
 from .cluster import NodeRegistry
 from .conference import ConferencePlan
 from .config import ServerConfig
@@ -38,6 +39,8 @@ def create_app(config: ServerConfig, plans: Sequence[ConferencePlan] = ()) -> we
     app[PALABRA] = palabra
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/c/{conference}", _page("conference.html"))
+    app.router.add_get("/check", _page("check.html"))
+    add_check_routes(app)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", _healthz)
     app.router.add_static("/web/", WEB_ROOT, append_version=False)

@@ -52,6 +52,8 @@ class Palabra:
         self.conferences: dict[str, LiveConference] = {}
         self.connections: set[WebSocketConnection] = set()
         self.turn = TurnPolicy(config.turn_urls, config.turn_secret, config.turn_ttl)
+        # The latest connectivity check of each seat, by (conference, participant).
+        self.check_reports: dict[tuple[str, str], dict[str, object]] = {}
         self.totals = Totals()  # process-wide figures for /metrics
         self._options = ConferenceOptions(
             totals=self.totals,

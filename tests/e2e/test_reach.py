@@ -386,3 +386,106 @@ async def test_locked_down_ministry_joins_through_turn_over_tls(
                 await boss.command("participant.remove", participant_id="p-gt")
                 page.save_log("reach-locked-down")
                 await page.page.context.close()
+
+
+async def check_page(browser: Browser, url: str) -> BrowserPage:
+    context = await browser.new_context(permissions=["camera", "microphone"])
+    page = BrowserPage(await context.new_page())
+    page.listen()
+    await page.page.goto(url)
+    await page.wait_js("() => document.body.dataset.checked === 'true'", timeout=60)
+    return page
+
+
+async def statuses(page: BrowserPage) -> dict[str, str]:
+    found: dict[str, str] = await page.js(
+        "() => Object.fromEntries([...document.querySelectorAll('.check-step')]"
+        ".map((r) => [r.dataset.step, r.dataset.status]))"
+    )
+    return found
+
+
+def technician_reports(server: SecureServer, pki: Pki) -> list[dict[str, Any]]:
+    import ssl
+    import urllib.request
+
+    token = server.token("technician", "Técnico", None, "p-tech")
+    context = ssl.create_default_context(cafile=str(pki.ca_cert))
+    with urllib.request.urlopen(
+        f"{server.base_url}/check/reports?t={token}", context=context, timeout=5
+    ) as answer:
+        reports: list[dict[str, Any]] = json.loads(answer.read())["reports"]
+        return reports
+
+
+async def test_connectivity_check_on_an_open_network(
+    server: SecureServer, browser: Browser, pki: Pki
+) -> None:
+    token = server.token("head", "Jefatura — Costa Rica", "cr", "p-cr")
+    page = await check_page(browser, f"{server.base_url}/check?t={token}")
+    try:
+        found = await statuses(page)
+        assert found == {
+            "https": "green",
+            "websocket": "green",
+            "udp": "green",
+            "turnUdp": "green",
+            "turnTls": "green",
+            "rtt": "green",
+            "rate": "green",
+            "devices": "green",
+        }, found
+        assert await page.js("() => document.querySelector('#check-summary').dataset.status") == (
+            "green"
+        )
+        await page.screenshot("check-open-network")
+        await page.page.locator("#check-send").click()
+        await page.wait_js("() => document.querySelector('#check-sent').dataset.sent === 'true'")
+        [report] = [r for r in technician_reports(server, pki) if r["participant_id"] == "p-cr"]
+        assert report["steps"]["turnTls"] == "green" and report["delegation"] == "cr"
+        # English, with the same results.
+        await page.page.locator("[data-lang=en]").click()
+        assert await page.js("() => document.querySelector('h1').textContent") == (
+            "Connectivity check"
+        )
+        assert not page.errors
+    finally:
+        page.save_log("check-open-network")
+        await page.page.context.close()
+
+
+async def test_connectivity_check_in_the_locked_down_ministry(
+    server: SecureServer, browser: Browser
+) -> None:
+    token = server.token("head", "Jefatura — El Salvador", "sv", "p-sv")
+    with locked_down(server.turn):
+        page = await check_page(browser, f"{server.base_url}/check?t={token}")
+    try:
+        found = await statuses(page)
+        assert found["udp"] == "amber" and found["turnUdp"] == "amber", found
+        assert found["turnTls"] == "green" and found["websocket"] == "green", found
+        assert await page.js("() => document.querySelector('#check-summary').dataset.status") == (
+            "amber"
+        )
+        advice = await page.js(
+            "() => document.querySelector('[data-step=turnUdp] .check-advice').textContent"
+        )
+        assert "3478" in advice
+        await page.screenshot("check-locked-down")
+    finally:
+        page.save_log("check-locked-down")
+        await page.page.context.close()
+
+
+async def test_connectivity_check_without_a_link(server: SecureServer, browser: Browser) -> None:
+    page = await check_page(browser, f"{server.base_url}/check")
+    try:
+        found = await statuses(page)
+        assert found["https"] == "green" and found["devices"] == "green", found
+        assert found["turnTls"] == "amber" and found["udp"] == "amber", found
+        advice = await page.js(
+            "() => document.querySelector('[data-step=turnTls] .check-advice').textContent"
+        )
+        assert "enlace de su invitación" in advice
+    finally:
+        await page.page.context.close()
