@@ -29,6 +29,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from server.client import PalabraClient
 from server.tokens import issue_token
+from signaling import MonitorStats
 from tests.pki import Pki, make_pki
 from tests.turn_server import TurnServer, coturn
 
@@ -310,6 +311,24 @@ async def joins_and_is_heard_only_with_the_floor(
         ),
         20,
     )
+
+    # The technicians' feed (the chair receives it too) shows the relayed path.
+    def relayed_in_the_feed() -> bool:
+        for message in reversed(boss.messages):
+            if isinstance(message, MonitorStats):
+                paths = {
+                    (s["direction"], s.get("subscriber_id")): s.get("path")
+                    for s in message.streams
+                    if s["participant_id"] == "p-gt" or s.get("subscriber_id") == "p-gt"
+                }
+                # The publisher's checks may reach the server before its
+                # offer names the relay: aioice then learns it as prflx.
+                return paths.get(("in", None)) in ("relay udp", "prflx udp") and (
+                    paths.get(("out", "p-gt")) == "relay udp"
+                )
+        return False
+
+    await boss.wait_for(relayed_in_the_feed, 10)
     # Without the floor the delegation's microphone is not forwarded.
     await page.page.wait_for_timeout(1500)
     assert heard_frames(boss, "p-gt") == 0
