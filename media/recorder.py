@@ -60,7 +60,9 @@ class _Track:
 
 @dataclass(frozen=True)
 class RecordedFile:
-    path: Path
+    """``path`` is None when nothing was recorded (no packet came): no file is written."""
+
+    path: Path | None
     started_at: float  # unix seconds
     ended_at: float
     video_frames: int
@@ -160,9 +162,12 @@ class Recording:
             for queued in self._queue:
                 if queued.stream is self._audio.stream:
                     self._container.mux(queued)
-            self._container.close()
+            # Nothing muxed: the muxer never opened the file; there is nothing to close.
+            if self._audio.frames or self._video.frames:
+                self._container.close()
+        written = self.path.exists() and self.path.stat().st_size > 0
         return RecordedFile(
-            self.path,
+            self.path if written else None,
             self.started_at,
             time.time(),
             self._video.frames,

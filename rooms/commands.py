@@ -9,7 +9,9 @@ its id: a command aimed at a request that has moved on is rejected as stale.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -47,6 +49,7 @@ __all__ = [
     "SetSpeakingTime",
     "StartRecording",
     "StopRecording",
+    "UnbanParticipant",
     "UnlockRoom",
     "UnmuteParticipant",
 ]
@@ -79,6 +82,17 @@ class Command:
         if cls is None:
             raise invalid(f"unknown command kind {kind!r}")
         command: Command = decode_fields(cls, raw, skip=frozenset({"kind"}))
+        return command
+
+    @classmethod
+    def from_arguments(cls, raw: Mapping[str, Any]) -> Command:
+        """This command from a request's fields: only its own arguments are read.
+
+        Anything else in `raw` (a `kind`, an `actor`, fields of another command)
+        is ignored, so nothing in it can choose another command.
+        """
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        command: Command = decode_fields(cls, {k: v for k, v in raw.items() if k in names})
         return command
 
 
@@ -218,7 +232,18 @@ class RejectFromLobby(Command):
 
 @dataclass(frozen=True)
 class RemoveParticipant(Command):
+    """``ban``: the seat may not come back (same link) until the chair lifts it."""
+
     kind = "participant.remove"
+    participant_id: str
+    ban: bool = False
+
+
+@dataclass(frozen=True)
+class UnbanParticipant(Command):
+    """Lift a ban: the removed seat may join again."""
+
+    kind = "participant.unban"
     participant_id: str
 
 
@@ -354,6 +379,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         AdmitFromLobby,
         RejectFromLobby,
         RemoveParticipant,
+        UnbanParticipant,
         MuteParticipant,
         UnmuteParticipant,
         RequestFloor,

@@ -38,6 +38,7 @@ from .events import (
     ParticipantMuted,
     ParticipantRejected,
     ParticipantRemoved,
+    ParticipantUnbanned,
     ParticipantUnmuted,
     ParticipantWaiting,
     RecordingStarted,
@@ -70,6 +71,8 @@ class Conference:
         self._participants: dict[str, Participant] = {}  # in the room (not the lobby)
         # Mutes outlive a departure, so that leaving and rejoining does not undo the chair's.
         self._muted: set[str] = set()
+        # Seats removed with a ban: they may not join again until the chair lifts it.
+        self._banned: set[str] = set()
 
     @classmethod
     def replay(cls, conference_id: str, events: Iterable[Event]) -> Conference:
@@ -86,6 +89,7 @@ class Conference:
         other._delegations = dict(self._delegations)
         other._participants = dict(self._participants)
         other._muted = set(self._muted)
+        other._banned = set(self._banned)
         return other
 
     # Deciding ------------------------------------------------------------------
@@ -175,6 +179,10 @@ class Conference:
             case ParticipantLeft() | ParticipantRemoved():
                 if self._participants.pop(event.participant_id, None) is None:
                     self.lobby.pop(event.participant_id)
+                if isinstance(event, ParticipantRemoved) and event.banned:
+                    self._banned.add(event.participant_id)
+            case ParticipantUnbanned():
+                self._banned.discard(event.participant_id)
             case ParticipantMuted():
                 self._muted.add(event.participant_id)
             case ParticipantUnmuted():
@@ -201,6 +209,10 @@ class Conference:
     @property
     def muted(self) -> frozenset[str]:
         return frozenset(self._muted)
+
+    @property
+    def banned(self) -> frozenset[str]:
+        return frozenset(self._banned)
 
     def members(self, delegation_id: str) -> list[Participant]:
         """The delegation's participants in the room, any role."""
@@ -259,6 +271,7 @@ class Conference:
                 for position, r in enumerate(self.floor.queue(), start=1)
             ],
             "holders": [_fields(r) for r in holders],
+            "banned": [pid for pid in sorted(self._banned)],
             "next_deadline": self.next_deadline(),
         }
 
@@ -281,6 +294,7 @@ class Conference:
             self._delegations,
             self._participants,
             self._muted,
+            self._banned,
             dict(self.floor.requests),
             [r.request_id for r in self.floor.queue()],
         )

@@ -28,6 +28,7 @@ from .events import (
     ParticipantMuted,
     ParticipantRejected,
     ParticipantRemoved,
+    ParticipantUnbanned,
     ParticipantUnmuted,
     ParticipantWaiting,
     RecordingStarted,
@@ -106,6 +107,8 @@ def decide(d: Draft, command: c.Command, actor: str) -> None:
             _depart(d, command.participant_id, ParticipantLeft, actor, command.reason)
         case c.RemoveParticipant():
             _remove(d, command, actor)
+        case c.UnbanParticipant():
+            _unban(d, command, actor)
         case c.AdmitFromLobby() | c.RejectFromLobby():
             _lobby_decision(d, command, actor)
         case c.MuteParticipant() | c.UnmuteParticipant():
@@ -271,6 +274,8 @@ def _join(d: Draft, command: c.JoinConference, actor: str) -> None:
         raise RoomError(ErrorCode.INVALID_ARGUMENT, f"{SYSTEM!r} is reserved")
     if pid in state.participants or pid in state.lobby:
         raise RoomError(ErrorCode.ALREADY_EXISTS, f"{pid} is already here")
+    if pid in state.banned:
+        raise _forbidden("removed by the chair; only the chair can readmit this seat")
     if command.delegation_id is not None:
         _require_delegation(d, command.delegation_id)
     staff = command.role.is_staff
@@ -294,7 +299,18 @@ def _remove(d: Draft, command: c.RemoveParticipant, actor: str) -> None:
     _, scope = _authorise(d, actor, command.kind)
     target = _present_or_waiting(d, command.participant_id)
     _check_target(scope, target)
-    _depart(d, command.participant_id, ParticipantRemoved, actor, command.reason)
+    _depart(
+        d, command.participant_id, ParticipantRemoved, actor, command.reason, banned=command.ban
+    )
+
+
+def _unban(d: Draft, command: c.UnbanParticipant, actor: str) -> None:
+    _authorise(d, actor, command.kind)
+    if command.participant_id not in d.state.banned:
+        raise RoomError(ErrorCode.NOT_FOUND, f"{command.participant_id} is not banned")
+    d.emit(
+        ParticipantUnbanned(command.participant_id, at=d.now, actor=actor, reason=command.reason)
+    )
 
 
 def _present_or_waiting(d: Draft, participant_id: str) -> Participant:
@@ -322,10 +338,17 @@ def _depart(
     event: type[ParticipantLeft | ParticipantRemoved],
     actor: str,
     reason: str | None,
+    *,
+    banned: bool = False,
 ) -> None:
     participant = _present_or_waiting(d, participant_id)
     was_present = participant_id in d.state.participants
-    d.emit(event(participant_id, at=d.now, actor=actor, reason=reason))
+    if banned:
+        d.emit(
+            ParticipantRemoved(participant_id, banned=True, at=d.now, actor=actor, reason=reason)
+        )
+    else:
+        d.emit(event(participant_id, at=d.now, actor=actor, reason=reason))
     delegation_id = participant.delegation_id
     if not was_present or delegation_id is None or not participant.role.speaks_for_delegation:
         return

@@ -45,6 +45,7 @@ __all__ = [
     "ParticipantMuted",
     "ParticipantRejected",
     "ParticipantRemoved",
+    "ParticipantUnbanned",
     "ParticipantUnmuted",
     "ParticipantWaiting",
     "RecordingStarted",
@@ -196,6 +197,13 @@ class ParticipantLeft(Event):
 class ParticipantRemoved(Event):
     type = "participant.removed"
     participant_id: str
+    banned: bool = False  # may not join again until participant.unbanned
+
+
+@dataclass(frozen=True)
+class ParticipantUnbanned(Event):
+    type = "participant.unbanned"
+    participant_id: str
 
 
 @dataclass(frozen=True)
@@ -325,6 +333,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ParticipantRejected,
         ParticipantLeft,
         ParticipantRemoved,
+        ParticipantUnbanned,
         ParticipantMuted,
         ParticipantUnmuted,
         FloorRequested,

@@ -436,17 +436,24 @@ def _md(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+# Cells a spreadsheet would read as a formula (OWASP "CSV injection").
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: object) -> str | float | int | bool:
     if value is None:
         return ""
     encoded = encode(value)
     assert isinstance(encoded, str | float | int | bool)
+    if isinstance(encoded, str) and encoded.startswith(_FORMULA_PREFIXES):
+        return "'" + encoded  # shown as text, never evaluated
     return encoded
 
 
 def _csv(columns: list[str], rows: list[dict[str, str | float | int | bool]]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    # RFC 4180 line ends: a CR inside a value is then quoted, never a bare row break.
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()

@@ -44,6 +44,7 @@ _CHAIR_ONLY = (
     c.AddDelegation,
     c.AdmitFromLobby,
     c.RejectFromLobby,
+    c.UnbanParticipant,
     c.AcceptRequest,
     c.DenyRequest,
     c.ReorderRequest,

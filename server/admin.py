@@ -1,7 +1,8 @@
 """HTTP endpoints outside the signaling WebSocket.
 
-- the REST admin API, guarded by the server secret (``Authorization: Bearer``):
-  conferences, delegations and join tokens;
+- the REST admin API, guarded by the admin token (``Authorization: Bearer``),
+  its own credential, not the token signing key: conferences, delegations
+  and join tokens; every refusal a typed JSON error;
 - the minutes of a conference, for a chair or technician join token.
 """
 
@@ -19,9 +20,9 @@ from rooms import SYSTEM, AddDelegation, RoomError, Settings, build_minutes
 
 from .conference import ConferencePlan, DelegationPlan, JoinRefused, LiveConference
 from .https import public_base
-from .palabra import Palabra, PlacedElsewhere, palabra_of
+from .palabra import PlacedElsewhere, palabra_of
 from .redis_store import StoreUnavailable
-from .tokens import TokenError, issue_token, verify_token
+from .tokens import TokenError, check_ttl, issue_token, verify_token
 
 CONFERENCE_ID = re.compile(r"[a-z0-9_-]{1,64}")
 MINUTES_FORMATS = {
@@ -36,34 +37,93 @@ def problem(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-def _authorised(request: web.Request, palabra: Palabra) -> bool:
+def bearer_matches(request: web.Request, expected: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <expected>``."""
     header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    expected = palabra.config.secret.encode()
-    return scheme.lower() == "bearer" and hmac.compare_digest(secret.encode(), expected)
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.encode(errors="replace"), expected.encode()
+    )
+
+
+MAX_DEPTH = 8  # of nesting in a request body; the API's own bodies need 3
+
+
+class BadRequest(Exception):
+    """A request body that is not what the endpoint takes (400 ``invalid_argument``)."""
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
+    text = await request.text()
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="body must be JSON") from None
+        body = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise BadRequest("body must be JSON") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
+        raise BadRequest("body must be a JSON object")
+    if _too_deep(body):
+        raise BadRequest(f"body nests deeper than {MAX_DEPTH} levels")
     return body
+
+
+def _too_deep(value: object, depth: int = 1) -> bool:
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(value, dict):
+        return any(_too_deep(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_deep(v, depth + 1) for v in value)
+    return False
+
+
+def _text(body: dict[str, Any], name: str, *, optional: bool = False) -> str | None:
+    """A string field; missing only if ``optional``."""
+    if name not in body or (optional and body[name] is None):
+        if optional:
+            return None
+        raise BadRequest(f"missing field {name!r}")
+    value = body[name]
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string")
+    return value
+
+
+def _required(body: dict[str, Any], name: str) -> str:
+    value = _text(body, name)
+    assert value is not None
+    return value
+
+
+def _objects(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise BadRequest(f"{name} must be a list of objects")
+    return value
+
+
+# HTTP refusals aiohttp raises itself (unknown path, wrong method, body too large).
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 @web.middleware
 async def admin_guard(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path.startswith("/api/"):
-        if not _authorised(request, palabra_of(request.app)):
-            return problem(401, "unauthorized", "the admin API needs the server secret")
+        if not bearer_matches(request, palabra_of(request.app).config.admin_token):
+            return problem(401, "unauthorized", "the admin API needs the admin token")
         try:
             response: web.StreamResponse = await handler(request)
-        except web.HTTPBadRequest as exc:
-            return problem(400, "bad_request", exc.text or "bad request")
-        except KeyError as exc:
-            return problem(400, "invalid_argument", f"missing field {exc}")
+        except BadRequest as exc:
+            return problem(400, "invalid_argument", str(exc))
+        except web.HTTPException as exc:
+            if exc.content_type == "application/json":
+                raise
+            code = _HTTP_CODES.get(exc.status, "bad_request")
+            return problem(exc.status, code, exc.reason)
         except StoreUnavailable:
             return problem(503, "unavailable", "the event store is unavailable; retry later")
         except PlacedElsewhere as exc:
@@ -99,15 +159,17 @@ async def create_conference(request: web.Request) -> web.Response:
     """``{id, title, delegations?: [{id, name, code}], settings?: {...}}``."""
     body = await _body(request)
     delegations = [
-        DelegationPlan(d["id"], d["name"], d["code"]) for d in body.get("delegations", [])
+        DelegationPlan(_required(d, "id"), _required(d, "name"), _required(d, "code"))
+        for d in _objects(body, "delegations")
     ]
-    if not isinstance(body["id"], str) or not CONFERENCE_ID.fullmatch(body["id"]):
+    conference_id = _required(body, "id")
+    if not CONFERENCE_ID.fullmatch(conference_id):
         return problem(400, "invalid_argument", "id must be 1-64 of a-z, 0-9, '-' and '_'")
+    settings = body.get("settings", {})
+    if not isinstance(settings, dict):
+        raise BadRequest("settings must be an object")
     plan = ConferencePlan(
-        str(body["id"]),
-        str(body["title"]),
-        delegations,
-        Settings.from_dict(body.get("settings", {})),
+        conference_id, _required(body, "title"), delegations, Settings.from_dict(settings)
     )
     palabra = palabra_of(request.app)
     if plan.id in palabra.conferences:
@@ -125,7 +187,8 @@ async def add_delegation(request: web.Request) -> web.Response:
     """``{id, name, code}``."""
     conference = _conference(request)
     body = await _body(request)
-    await conference.execute(AddDelegation(body["id"], body["name"], body["code"]), SYSTEM)
+    command = AddDelegation(_required(body, "id"), _required(body, "name"), _required(body, "code"))
+    await conference.execute(command, SYSTEM)
     return web.json_response(conference.state.snapshot(), status=201)
 
 
@@ -134,20 +197,20 @@ async def create_token(request: web.Request) -> web.Response:
     conference = _conference(request)
     palabra = palabra_of(request.app)
     body = await _body(request)
-    ttl = float(body.get("ttl", 24 * 3600))
+    ttl = check_ttl(body.get("ttl", 24 * 3600))
     token = issue_token(
         palabra.config.secret,
         conference=conference.id,
-        role=str(body["role"]),
-        name=str(body["name"]),
-        delegation=body.get("delegation"),
+        role=_required(body, "role"),
+        name=_required(body, "name"),
+        delegation=_text(body, "delegation", optional=True),
         ttl=ttl,
-        participant=body.get("participant"),
+        participant=_text(body, "participant", optional=True),
     )
     # Check it the way a join will, so a bad role or delegation fails here, not later.
     try:
         conference.participant_from(verify_token(palabra.config.secret, token))
-    except JoinRefused as exc:
+    except (TokenError, JoinRefused) as exc:
         return problem(400, exc.code, exc.message)
     return web.json_response(
         {

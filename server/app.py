@@ -9,6 +9,7 @@ from aiohttp import web
 
 from media.aiortc_hooks import announce_addresses, check_versions
 
+from . import http_security
 from .admin import add_routes
 from .check import add_routes as add_check_routes
 from .cluster import NodeRegistry
@@ -37,6 +38,7 @@ def create_app(config: ServerConfig, plans: Sequence[ConferencePlan] = ()) -> we
         palabra = Palabra(config)
     app = web.Application(middlewares=[forwarded_middleware(config)])
     app[PALABRA] = palabra
+    http_security.setup(app)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/c/{conference}", _page("conference.html"))
     app.router.add_get("/check", _page("check.html"))

@@ -9,6 +9,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvloop
 from aiohttp import web
@@ -16,10 +17,11 @@ from aiohttp import web
 from . import logs, preflight
 from .app import create_app
 from .config import ServerConfig
+from .credentials import check_credential
 from .demo import DEMO_CONFERENCE, demo_links
 from .https import redirect_app
 from .options import ConfigError, add_serve_arguments, merged_settings
-from .tokens import issue_token
+from .tokens import check_ttl, issue_token
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_serve_arguments(serve)
 
     token = commands.add_parser("token", help="print a join token")
-    token.add_argument("--secret", required=True)
+    key = token.add_mutually_exclusive_group(required=True)
+    key.add_argument("--secret", help="the server's token signing key")
+    key.add_argument("--secret-file", type=Path, help="file holding it (e.g. state/secret)")
     token.add_argument("--conference", required=True)
     token.add_argument("--role", required=True)
     token.add_argument("--name", required=True)
@@ -49,25 +53,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         return bench_command(args.benchmark, args.options)
     if args.command == "token":
-        print(
-            issue_token(
-                args.secret,
-                conference=args.conference,
-                role=args.role,
-                name=args.name,
-                delegation=args.delegation,
-                ttl=args.ttl,
+        try:
+            secret = args.secret or args.secret_file.read_text(encoding="utf-8").strip()
+            print(
+                issue_token(
+                    check_credential(secret, "token secret"),
+                    conference=args.conference,
+                    role=args.role,
+                    name=args.name,
+                    delegation=args.delegation,
+                    ttl=check_ttl(args.ttl),
+                )
             )
-        )
+        except (OSError, ValueError) as exc:
+            token.error(str(exc))
         return 0
     return serve_command(args)
+
+
+def _say_where(what: str, path: Path, made: bool) -> None:
+    """Where a credential is kept is printed, never its value."""
+    print(f"{what[0].upper()}{what[1:]}: {path}{' (generated)' if made else ''}")
 
 
 def serve_command(args: argparse.Namespace) -> int:
     """Check every setting, the certificate, the ports and TURN; then serve."""
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
-        config = merged_settings(flags)
+        config = merged_settings(flags, credential_files=_say_where)
         logs.configure(config.log_level, config.log_json)
         context = preflight.tls_context(config)
         sockets = [preflight.listen(config.host, config.port, "port")]

@@ -51,6 +51,9 @@ from rooms.events import (
     RecordingStarted,
     RecordingStopped,
 )
+from rooms.events import (
+    ParticipantLeft as SeatLeft,
+)
 from signaling import (
     PROTOCOL_VERSION,
     AlertState,
@@ -69,6 +72,7 @@ from signaling import (
     ProducerAdded,
     ProducerInfo,
     ProducerRemoved,
+    RateLimiter,
     Role,
     RoomUpdate,
     ServerMessage,
@@ -180,6 +184,8 @@ class LiveConference:
         self.resume_grace = options.resume_grace
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
+        # Each seat's floor.request/floor.cancel budget (kept across its reconnections).
+        self.floor_toggles: dict[str, RateLimiter] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
         self.alerts = AlertRules()
@@ -474,6 +480,13 @@ class LiveConference:
                     if gone.transport is not None:
                         await self._drop_media(gone)
                         await self._broadcast(ParticipantLeft(pid, LeaveReason.REMOVED))
+            case SeatLeft(participant_id=pid) if pid in self.members:
+                # The seat ended while connected: nothing more reaches it (no offers).
+                gone = self.members.pop(pid)
+                await self._drop_media(gone)
+                await gone.connection.send(self._update([event]))
+                await gone.connection.close(CloseCode.NORMAL, "left the conference")
+                await self._broadcast(ParticipantLeft(pid, LeaveReason.LEFT))
             case RecordingStarted():
                 for request in self.state.floor.holders():
                     self._record(request.request_id)
@@ -627,8 +640,12 @@ class LiveConference:
         member.transport = self.router.create_transport(member.info.id, offer)
 
     async def _drop_media(self, member: Member) -> None:
+        """Tear down a member's media; a failure is logged, never in the way of leaving."""
         member.transport = None
-        await self.router.close_transport(member.info.id)
+        try:
+            await self.router.close_transport(member.info.id)
+        except Exception:
+            logger.exception("closing the media of %s failed", member.info.id)
 
     def _apply_floor_to_media(self) -> None:
         """The floor is enforced here: audio is forwarded only from who may be heard."""

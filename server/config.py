@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from signaling import Limits
+
+from .credentials import check_credential, check_distinct, generate
 
 if TYPE_CHECKING:
     from .turn import TurnUrl
@@ -26,10 +29,19 @@ class ServerConfig:
     # Addresses announced as ICE host candidates (public address behind NAT,
     # 127.0.0.1 for tests); empty means the machine's own interfaces.
     media_addresses: list[str] = field(default_factory=list)
-    # HMAC secret of join tokens and of the admin API.
+    # HMAC key of join and resume tokens (at least 32 bytes).
     secret: str = field(default_factory=lambda: os.environ.get("PALABRA_SECRET", ""), repr=False)
+    # Bearer credential of the admin API, and of GET /metrics: each its own.
+    admin_token: str = field(
+        default_factory=lambda: os.environ.get("PALABRA_ADMIN_TOKEN", ""), repr=False
+    )
+    metrics_token: str = field(
+        default_factory=lambda: os.environ.get("PALABRA_METRICS_TOKEN", ""), repr=False
+    )
     # Base of the join links printed and returned (defaults to http://host:port).
     public_url: str = ""
+    # Further origins (scheme://host[:port]) whose pages may open the signaling socket.
+    allowed_origins: list[str] = field(default_factory=list)
     demo: bool = False
     # Where recordings of the floor are written, one folder per conference.
     recordings: Path = Path("recordings")
@@ -56,14 +68,32 @@ class ServerConfig:
     turn_ttl: float = 12 * 3600.0
     turn_check: bool = True  # allocate on every TURN URL before serving
 
+    # Queue, rate and quota bounds of every connection (docs/protocol.md, "Limits").
+    limits: Limits = field(default_factory=Limits)
+
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
 
     def __post_init__(self) -> None:
-        if not self.secret:
-            # Links then only work until the process stops: fine for a demo.
-            self.secret = secrets.token_urlsafe(32)
+        # A credential not given is made up for this process alone: links then
+        # only work until it stops, and nobody can call the admin API or scrape
+        # metrics (the command line keeps them in files instead).
+        self.secret = check_credential(self.secret or generate(), "token secret")
+        self.admin_token = check_credential(self.admin_token or generate(), "admin token")
+        self.metrics_token = check_credential(self.metrics_token or generate(), "metrics token")
+        check_distinct(
+            token_secret=self.secret,
+            admin_token=self.admin_token,
+            metrics_token=self.metrics_token,
+        )
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The browser origins allowed to open /ws (besides the request's own host
+        when no public URL is configured)."""
+        found = {_origin(url) for url in [self.public_url, *self.allowed_origins] if url}
+        return frozenset(found)
 
     @property
     def ws_url(self) -> str:
@@ -77,3 +107,10 @@ class ServerConfig:
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower case, as browsers send in ``Origin``."""
+    scheme, _, rest = url.strip().partition("://")
+    host = rest.split("/", 1)[0]
+    return f"{scheme.lower()}://{host.lower()}"

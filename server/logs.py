@@ -1,10 +1,31 @@
-"""Logging setup: readable lines for a terminal, or JSON lines for a collector."""
+"""Logging setup: readable lines for a terminal, or JSON lines for a collector.
+
+Every line is redacted: a join or resume token (a JWT, or any ``t=``,
+``token=`` or ``resume=`` query value, as the access log writes request
+URLs) is replaced by ``[redacted]`` before it is written.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+
+# A JWT (three base64url parts, the first a JSON header "{"...), and query values.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_QUERY_TOKEN = re.compile(r"([?&](?:t|token|resume)=)[^&\s\"'\\]+")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    return _QUERY_TOKEN.sub(r"\1" + REDACTED, _JWT.sub(REDACTED, text))
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
 
 # Context a record may carry (``logger.info(..., extra={"conference": ...})``).
 CONTEXT_FIELDS = ("conference", "participant", "role", "reason")
@@ -27,7 +48,7 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return redact(json.dumps(entry, ensure_ascii=False))
 
 
 def configure(level: str, json_lines: bool) -> None:
@@ -35,7 +56,7 @@ def configure(level: str, json_lines: bool) -> None:
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

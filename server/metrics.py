@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from .admin import bearer_matches, problem
 from .palabra import Palabra, palabra_of
 
 
@@ -85,6 +86,9 @@ METRICS_REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("metrics", Collecto
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Only with the metrics token: the figures name every open conference."""
+    if not bearer_matches(request, palabra_of(request.app).config.metrics_token):
+        return problem(401, "unauthorized", "metrics need the metrics token")
     body = generate_latest(request.app[METRICS_REGISTRY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

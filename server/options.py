@@ -12,13 +12,23 @@ import argparse
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from .config import ServerConfig
+from .credentials import CredentialError, read_or_create
 from .turn import TurnUrl, parse_turn_url
+
+# Each credential: its key, its environment variable, its file in the state folder.
+CREDENTIALS = (
+    ("secret", "PALABRA_SECRET", "secret", "token signing key"),
+    ("admin_token", "PALABRA_ADMIN_TOKEN", "admin-token", "admin API token"),
+    ("metrics_token", "PALABRA_METRICS_TOKEN", "metrics-token", "metrics token"),
+)
+# Reports where a credential read from (or made into) the state folder is kept.
+CredentialFileSeen = Callable[[str, Path, bool], None]
 
 Kind = Literal["str", "int", "port", "seconds", "bool", "path", "list", "networks", "turn_urls"]
 
@@ -48,8 +58,36 @@ OPTIONS: tuple[Option, ...] = (
         "address announced as ICE host candidate (repeatable); default: the machine's interfaces",
         "ADDR",
     ),
-    Option("secret", "str", "token secret (default: $PALABRA_SECRET)"),
+    Option(
+        "secret",
+        "str",
+        "token signing key, >= 32 bytes (default: $PALABRA_SECRET, else STATE/secret)",
+    ),
+    Option(
+        "admin_token",
+        "str",
+        "admin API bearer token, >= 32 bytes "
+        "(default: $PALABRA_ADMIN_TOKEN, else STATE/admin-token)",
+    ),
+    Option(
+        "metrics_token",
+        "str",
+        "GET /metrics bearer token, >= 32 bytes "
+        "(default: $PALABRA_METRICS_TOKEN, else STATE/metrics-token)",
+    ),
+    Option(
+        "state_dir",
+        "path",
+        "where credentials not given are generated and kept, mode 0600 (default ./state)",
+        "DIR",
+    ),
     Option("public_url", "str", "base URL of printed links (e.g. https://meet.example.org)"),
+    Option(
+        "allowed_origin",
+        "list",
+        "another origin (scheme://host[:port]) whose pages may connect (repeatable)",
+        "ORIGIN",
+    ),
     Option("demo", "bool", "create the demo conference"),
     Option(
         "recordings", "path", "folder for recordings of the floor (default ./recordings)", "DIR"
@@ -118,7 +156,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def merged_settings(
-    flags: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    credential_files: CredentialFileSeen | None = None,
 ) -> ServerConfig:
     """The file named by ``flags['config']`` (if any), overridden by the flags."""
     environ = os.environ if environ is None else environ
@@ -134,17 +174,47 @@ def merged_settings(
                 f"{source}: unknown key {key!r} (known keys: {', '.join(sorted(_BY_KEY))})"
             )
     values.update({k: v for k, v in flags.items() if k != "config"})
-    return build_config(values, environ)
+    return build_config(values, environ, credential_files)
 
 
-def build_config(values: Mapping[str, Any], environ: Mapping[str, str]) -> ServerConfig:
+def build_config(
+    values: Mapping[str, Any],
+    environ: Mapping[str, str],
+    credential_files: CredentialFileSeen | None = None,
+) -> ServerConfig:
+    """The checked settings. A credential given neither as a key nor in the
+    environment is kept in the state folder when ``credential_files`` is given
+    (it hears where), and made up for this process alone otherwise."""
     checked = {key: _check(_BY_KEY[key], value) for key, value in values.items()}
-    config = ServerConfig()
+    state_dir = checked.get("state_dir", Path("state"))
+    found: dict[str, str] = {}
+    for key, variable, filename, what in CREDENTIALS:
+        value = checked.get(key) or environ.get(variable, "")
+        if not value and credential_files is not None:
+            path = state_dir / filename
+            try:
+                value, made = read_or_create(path, what)
+            except OSError as exc:
+                raise ConfigError(f"state_dir: cannot keep {path}: {exc.strerror}") from None
+            except CredentialError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+            credential_files(what, path, made)
+        if value:
+            found[key] = value
+    try:
+        config = ServerConfig(
+            secret=found.get("secret", ""),
+            admin_token=found.get("admin_token", ""),
+            metrics_token=found.get("metrics_token", ""),
+        )
+    except CredentialError as exc:
+        raise ConfigError(str(exc)) from None
     simple = {
         "host": "host",
         "port": "port",
         "media_address": "media_addresses",
         "public_url": "public_url",
+        "allowed_origin": "allowed_origins",
         "demo": "demo",
         "recordings": "recordings",
         "redis_url": "redis_url",
@@ -164,10 +234,6 @@ def build_config(values: Mapping[str, Any], environ: Mapping[str, str]) -> Serve
     for key, attribute in simple.items():
         if key in checked:
             setattr(config, attribute, checked[key])
-    if checked.get("secret"):
-        config.secret = checked["secret"]
-    elif environ.get("PALABRA_SECRET"):
-        config.secret = environ["PALABRA_SECRET"]
     if config.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(
             f"log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {config.log_level!r}"

@@ -15,6 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import av
+
 from media.producer import PacketSink, Producer
 from media.recorder import RecordedFile, Recording
 
@@ -93,15 +95,27 @@ class FloorRecorder:
                 producer.request_keyframe()  # the file starts at a keyframe
 
     def stop(self, request_id: str) -> RecordingEntry | None:
+        """End a recording; None if there was none, or nothing came to record.
+
+        Never raises: stopping is a consequence of the floor ending, which must
+        reach everyone whatever happens to the file.
+        """
         active = self._active.pop(request_id, None)
         if active is None:
             return None
         for producer, sink in active.taps:
             if sink in producer.sinks:
                 producer.sinks.remove(sink)
-        recorded = active.recording.close()
-        entry = _entry(recorded)
-        self._append_to_index(entry)
+        try:
+            recorded = active.recording.close()
+            if recorded.path is None:
+                logger.info("nothing to record for %s: no media came", request_id)
+                return None
+            entry = _entry(recorded, recorded.path)
+            self._append_to_index(entry)
+        except (OSError, ValueError, av.FFmpegError):
+            logger.exception("recording of %s could not be finished", request_id)
+            return None
         logger.info("recorded %s", entry.name)
         return entry
 
@@ -148,10 +162,10 @@ def _sink(recording: Recording, kind: str) -> PacketSink:
     return audio
 
 
-def _entry(recorded: RecordedFile) -> RecordingEntry:
+def _entry(recorded: RecordedFile, path: Path) -> RecordingEntry:
     meta = recorded.metadata
     return RecordingEntry(
-        name=recorded.path.name,
+        name=path.name,
         request_id=meta["request_id"],
         delegation=meta["delegation"],
         speaker=meta["speaker"],
@@ -159,5 +173,5 @@ def _entry(recorded: RecordedFile) -> RecordingEntry:
         ended_at=recorded.ended_at,
         video_frames=recorded.video_frames,
         audio_frames=recorded.audio_frames,
-        bytes=recorded.path.stat().st_size,
+        bytes=path.stat().st_size,
     )

@@ -14,6 +14,7 @@ from .codec import (
     parse_server_message,
 )
 from .errors import CloseCode, ErrorCode, MessageId, MessageTooBig, ProtocolError
+from .limits import Limits, RateLimiter, Verdict
 from .messages import (
     PROTOCOL_VERSION,
     ROOM_COMMAND_TYPES,
@@ -73,6 +74,7 @@ __all__ = [
     "IceServer",
     "Leave",
     "LeaveReason",
+    "Limits",
     "MediaKind",
     "Message",
     "MessageId",
@@ -93,6 +95,7 @@ __all__ = [
     "ProtocolError",
     "PublishAnswer",
     "PublishOffer",
+    "RateLimiter",
     "Redirect",
     "Role",
     "RoomCommand",
@@ -104,6 +107,7 @@ __all__ = [
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
+    "Verdict",
     "Welcome",
     "check_size",
     "encode",

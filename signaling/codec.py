@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
@@ -160,6 +161,44 @@ def _load(data: str | bytes) -> dict[str, object]:
     return value
 
 
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in a client frame."""
+
+
+def _check_values(obj: object, ref: MessageId | None) -> None:
+    """Refuse values no field may hold, at any depth: invalid_argument.
+
+    Room commands' fields are passed on untyped, so they are checked here: text
+    that UTF-8 cannot carry (a lone surrogate, which could never be sent back
+    out), integers beyond 2^53 (seconds, positions) and non-finite numbers.
+    """
+    pending: list[tuple[object, int]] = [(obj, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if not _is_wire_text(value):
+                raise ProtocolError(
+                    ErrorCode.INVALID_ARGUMENT, "text must be valid Unicode (a lone surrogate)", ref
+                )
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not -MAX_INTEGER <= value <= MAX_INTEGER:
+                raise ProtocolError(
+                    ErrorCode.INVALID_ARGUMENT, "integers must be within -(2^53-1)..2^53-1", ref
+                )
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ProtocolError(ErrorCode.INVALID_ARGUMENT, "numbers must be finite", ref)
+        elif isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ProtocolError(
+                    ErrorCode.BAD_MESSAGE, f"nested deeper than {MAX_DEPTH} levels", ref
+                )
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+
+
 def _is_wire_text(value: str) -> bool:
     # JSON escapes can smuggle lone surrogates in, which could never be sent back out.
     if value.isascii():
@@ -300,6 +339,7 @@ def _parse(obj: dict[str, object], parsers: Mapping[str, Callable[[_Fields], _T]
     parser = parsers.get(kind)
     if parser is None and kind in ROOM_COMMAND_TYPES and parsers is _CLIENT_PARSERS:
         fields = {k: v for k, v in obj.items() if k not in ("type", "id")}
+        _check_values(fields, ref)
         return RoomCommand(kind, fields, id=ref)  # type: ignore[return-value]
     if parser is None:
         shown = kind if len(kind) <= 40 else kind[:40] + "..."

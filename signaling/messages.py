@@ -293,6 +293,7 @@ ROOM_COMMAND_TYPES = frozenset(
         "lobby.admit",
         "lobby.reject",
         "participant.remove",
+        "participant.unban",
         "participant.mute",
         "participant.unmute",
         "floor.request",

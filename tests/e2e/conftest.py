@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def server() -> Iterator[RunningServer]:
     """`python -m server serve --demo` on a free loopback port."""
     ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
+    port, front_port = free_port(), free_port()
     secret = f"e2e-{secrets.token_hex(16)}"
     log_path = ARTIFACTS / f"e2e-server-{port}.log"
     command = [
@@ -57,13 +58,15 @@ def server() -> Iterator[RunningServer]:
         "--media-address", "127.0.0.1",
         "--demo",
         "--secret", secret,
+        "--state-dir", tempfile.mkdtemp(prefix="palabra-e2e-state-"),
+        "--allowed-origin", f"http://127.0.0.1:{front_port}",
         "--log-level", "INFO",
     ]  # fmt: skip
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", log_path)
-        yield RunningServer(port, secret, log_path)
+        yield RunningServer(port, secret, log_path, front_port)
     finally:
         proc.terminate()
         try:

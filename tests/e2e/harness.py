@@ -53,6 +53,8 @@ class RunningServer:
     port: int
     secret: str
     log_path: Path
+    # The port of a stand-in for another node, whose pages may open this one's socket.
+    front_port: int = 0
 
     @property
     def base_url(self) -> str:

@@ -20,7 +20,7 @@ from playwright.async_api import Page
 
 from server.client import PalabraClient, RemoteStream
 
-from .harness import REPO, BrowserPage, RunningServer, eventually, free_port
+from .harness import REPO, BrowserPage, RunningServer, eventually
 from .media import BLUE, ORANGE, RGB, SolidColorVideoTrack
 
 pytestmark = pytest.mark.e2e
@@ -363,7 +363,7 @@ async def test_redirect_is_followed(server: RunningServer, browser_page: Browser
     front.router.add_static("/web/", REPO / "web")
     runner = web.AppRunner(front)
     await runner.setup()
-    port = free_port()
+    port = server.front_port  # an origin the server accepts, as another node's
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         token = server.token(role="chair", name="Presidencia (Honduras)", delegation=None)

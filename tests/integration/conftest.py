@@ -23,6 +23,9 @@ from server.tokens import issue_token
 OPEN_FLOOR = Settings(lobby_enabled=False, open_floor=True)
 
 SECRET = "integration-secret-of-at-least-32-bytes"
+# The admin API's and /metrics' own credentials (never the token signing key).
+ADMIN_TOKEN = "integration-admin-token-of-32-bytes-or-more"
+METRICS_TOKEN = "integration-metrics-token-of-32-bytes-or-more"
 
 
 @dataclass
@@ -71,8 +74,9 @@ async def running_server(
 ) -> AsyncIterator[RunningServer]:
     """A real server on a loopback port; ``config`` overrides ServerConfig fields."""
     port = port or free_port()
+    credentials = {"secret": SECRET, "admin_token": ADMIN_TOKEN, "metrics_token": METRICS_TOKEN}
     settings = ServerConfig(
-        host="127.0.0.1", port=port, media_addresses=["127.0.0.1"], secret=SECRET, **config
+        host="127.0.0.1", port=port, media_addresses=["127.0.0.1"], **{**credentials, **config}
     )
     app = create_app(settings, plans)
     runner = web.AppRunner(app, shutdown_timeout=2.0)

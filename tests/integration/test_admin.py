@@ -13,7 +13,7 @@ import pytest
 from server.client import PalabraClient
 from server.tokens import issue_token
 
-from .conftest import SECRET, ClientFactory, RunningServer
+from .conftest import ADMIN_TOKEN, SECRET, ClientFactory, RunningServer
 from .media_tracks import ToneTrack
 
 
@@ -23,7 +23,7 @@ async def http(server: RunningServer) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-ADMIN = {"Authorization": f"Bearer {SECRET}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def call(
@@ -124,8 +124,13 @@ async def test_admin_api_refusals(
     assert server.palabra.conferences["demo"].seq == seq
 
 
-async def test_admin_api_needs_the_secret(http: aiohttp.ClientSession) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": SECRET}):
+async def test_admin_api_needs_the_admin_token(http: aiohttp.ClientSession) -> None:
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": ADMIN_TOKEN},
+        {"Authorization": f"Bearer {SECRET}"},  # the token signing key is not the credential
+    ):
         status, body = await call(http, "GET", "/api/conferences", headers=headers)
         assert (status, body["error"]["code"]) == (401, "unauthorized")
 

@@ -15,7 +15,7 @@ from rooms import Settings
 from server.client import ClientError, PalabraClient
 from signaling import MonitorAlert, MonitorStats, ParticipantDisconnect, ProducerKeyframe
 
-from .conftest import ClientFactory, RunningServer
+from .conftest import METRICS_TOKEN, ClientFactory, RunningServer
 from .media_tracks import ColourTrack, ToneTrack
 
 
@@ -156,7 +156,8 @@ async def test_metrics_parse_and_move_with_the_traffic(
 ) -> None:
     async def scrape() -> dict[str, float]:
         url = f"http://127.0.0.1:{server.port}/metrics"
-        async with aiohttp.ClientSession() as http, http.get(url) as response:
+        headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
             text = await response.text()
         values: dict[str, float] = {}
         for family in text_string_to_metric_families(text):

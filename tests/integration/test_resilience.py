@@ -14,7 +14,7 @@ from rooms import Settings
 from server.client import ClientError, PalabraClient
 from server.redis_store import RedisEventStore, connect
 
-from .conftest import SECRET, ClientFactory, RunningServer, demo_plan, running_server
+from .conftest import ADMIN_TOKEN, ClientFactory, RunningServer, demo_plan, running_server
 from .media_tracks import ColourTrack, ToneTrack
 from .redis_server import RedisServer, running_redis
 
@@ -256,7 +256,7 @@ async def test_redis_outage_under_a_running_node(redis_server: RedisServer, tmp_
             async with http.post(
                 "/api/conferences",
                 json={"id": "nueva", "title": "Nueva"},
-                headers={"Authorization": f"Bearer {SECRET}"},
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             ) as response:
                 assert response.status == 503
                 assert (await response.json())["error"]["code"] == "unavailable"

@@ -22,7 +22,7 @@ import pytest
 
 from tests.pki import Pki, make_pki
 
-from .conftest import SECRET, free_port
+from .conftest import ADMIN_TOKEN, METRICS_TOKEN, SECRET, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,13 @@ def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={"PALABRA_SECRET": SECRET, "PATH": "/usr/bin:/bin", **(env or {})},
+        env={
+            "PALABRA_SECRET": SECRET,
+            "PALABRA_ADMIN_TOKEN": ADMIN_TOKEN,
+            "PALABRA_METRICS_TOKEN": METRICS_TOKEN,
+            "PATH": "/usr/bin:/bin",
+            **(env or {}),
+        },
     )
 
 
@@ -107,7 +113,7 @@ def admin_link(port: int, headers: dict[str, str]) -> str:
         f"http://127.0.0.1:{port}/api/conferences/demo/tokens",
         data=json.dumps({"role": "head", "name": "Ana", "delegation": "gt"}).encode(),
         headers={
-            "Authorization": f"Bearer {SECRET}",
+            "Authorization": f"Bearer {ADMIN_TOKEN}",
             "Content-Type": "application/json",
             **headers,
         },

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from test_rooms_support import T0, meeting, rejects, request, types
+from test_rooms_support import T0, meeting, meeting_and_log, rejects, request, types
 
 from rooms import (
     SYSTEM,
@@ -16,6 +16,7 @@ from rooms import (
     Conference,
     CreateConference,
     ErrorCode,
+    Event,
     GrantFloor,
     JoinConference,
     LeaveConference,
@@ -35,6 +36,7 @@ from rooms import (
     StartRecording,
     StopRecording,
     SystemReason,
+    UnbanParticipant,
     UnlockRoom,
     UnmuteParticipant,
 )
@@ -296,6 +298,35 @@ def test_remove_from_the_lobby() -> None:
     conference.execute(JoinConference("late", "X", Role.OBSERVER), "late", T0)
     conference.execute(RemoveParticipant("late"), "chair", T0)
     assert "late" not in conference.lobby
+
+
+def test_a_banned_seat_cannot_join_again_until_the_chair_lifts_the_ban() -> None:
+    conference = meeting()
+    events = conference.execute(RemoveParticipant("obs", ban=True), "chair", T0)
+    assert [e.to_dict()["banned"] for e in events] == [True]
+    assert conference.banned == {"obs"} and conference.snapshot()["banned"] == ["obs"]
+    rejoin = JoinConference("obs", "X", Role.OBSERVER)
+    rejects(conference, rejoin, "obs", ErrorCode.FORBIDDEN)
+    rejects(conference, UnbanParticipant("obs"), "tech", ErrorCode.FORBIDDEN)
+    conference.execute(UnbanParticipant("obs"), "chair", T0 + 1)
+    rejects(conference, UnbanParticipant("obs"), "chair", ErrorCode.NOT_FOUND)
+    assert types(conference.execute(rejoin, "obs", T0 + 2)) == ["lobby.waiting"]
+
+
+def test_a_plain_removal_is_not_a_ban() -> None:
+    conference = meeting()
+    conference.execute(RemoveParticipant("obs"), "chair", T0)
+    assert conference.banned == frozenset()
+    conference.execute(JoinConference("obs", "X", Role.OBSERVER), "obs", T0 + 1)
+
+
+def test_bans_are_replayed_from_the_log() -> None:
+    conference, log = meeting_and_log()
+    log += conference.execute(RemoveParticipant("obs", ban=True), "chair", T0)
+    log += conference.execute(RemoveParticipant("gt_head", ban=True), "chair", T0)
+    log += conference.execute(UnbanParticipant("gt_head"), "chair", T0)
+    replayed = Conference.replay("c1", [Event.from_dict(e.to_dict()) for e in log])
+    assert replayed == conference and replayed.banned == {"obs"}
 
 
 def test_remove_rejections() -> None:

@@ -182,3 +182,18 @@ def test_settings_changes_read_as_words() -> None:
         "Presidencia set the open floor to on",
         "Presidencia set the number of delegations that may hold the floor at once to 2",
     ]
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    """OWASP CSV injection: names and reasons that a spreadsheet would evaluate."""
+    conference, log = meeting_and_log()
+    formulas = ['=HYPERLINK("http://x.example","y")', "+1", "-1", "@SUM(A1)", "\tx", "\rx"]
+    for text in formulas:
+        requested = conference.execute(RequestFloor("hn"), "hn_head", T0)
+        rid = requested[0].request_id  # type: ignore[attr-defined]
+        log += requested
+        log += conference.execute(GrantFloor(rid), "chair", T0)
+        log += conference.execute(RevokeFloor(rid, reason=text), "chair", T0 + 1)
+    rows = list(csv.DictReader(io.StringIO(build_minutes(log).to_csv())))
+    assert [row["end_reason"] for row in rows] == ["'" + f for f in formulas]
+    assert rows[0]["duration"] == "1.0"  # numbers stay numbers

@@ -46,6 +46,7 @@ from rooms import (
     SetSpeakingTime,
     StartRecording,
     StopRecording,
+    UnbanParticipant,
     UnlockRoom,
     UnmuteParticipant,
     scope_of,
@@ -97,6 +98,11 @@ def stop_recording(conference: Conference) -> Command:
     return StopRecording()
 
 
+def unban(conference: Conference) -> Command:
+    conference.execute(RemoveParticipant("gt_head", ban=True), SYSTEM, T0)
+    return UnbanParticipant("gt_head")
+
+
 def unmute(conference: Conference) -> Command:
     conference.execute(MuteParticipant("gt_head"), SYSTEM, T0)
     return UnmuteParticipant("gt_head")
@@ -118,6 +124,7 @@ SCENARIOS: dict[str, Callable[[Conference, str], Command]] = {
     AdmitFromLobby.kind: lambda c, a: AdmitFromLobby("waiting"),
     RejectFromLobby.kind: lambda c, a: RejectFromLobby("waiting"),
     RemoveParticipant.kind: lambda c, a: RemoveParticipant("gt_head"),
+    UnbanParticipant.kind: lambda c, a: unban(c),
     MuteParticipant.kind: lambda c, a: MuteParticipant("gt_head"),
     UnmuteParticipant.kind: lambda c, a: unmute(c),
     RequestFloor.kind: lambda c, a: RequestFloor("hn"),

@@ -83,6 +83,7 @@ export default {
   'error.already_requested': 'Your delegation already has an open request for the floor.',
   'error.already_exists': 'It already exists.',
   'error.limit_reached': 'A delegation already has the floor. Take it back before giving it.',
+  'error.rate_limited': 'Too many requests in a short time. Wait a moment and try again.',
   'error.in_lobby': 'You are still in the waiting room.',
   'error.bad_sdp': 'The browser and the server could not agree on an audio and video format.',
   'error.unsupported_codec': 'The browser and the server could not agree on an audio and video format.',

@@ -84,6 +84,7 @@ export default {
   'error.already_requested': 'Su delegación ya tiene una solicitud de palabra abierta.',
   'error.already_exists': 'Ya existe.',
   'error.limit_reached': 'Ya hay una delegación en el uso de la palabra. Retírele la palabra antes de concederla.',
+  'error.rate_limited': 'Demasiadas solicitudes en poco tiempo. Espere un momento y vuelva a intentarlo.',
   'error.in_lobby': 'Aún está en la sala de espera.',
   'error.bad_sdp': 'El navegador y el servidor no acordaron un formato de audio y vídeo compatible.',
   'error.unsupported_codec': 'El navegador y el servidor no acordaron un formato de audio y vídeo compatible.',
