@@ -15,3 +15,4 @@ class MediaError(Exception):
 BAD_SDP = "bad_sdp"
 UNSUPPORTED_CODEC = "unsupported_codec"
 STALE_REVISION = "stale_revision"
+LIMIT_REACHED = "limit_reached"

@@ -31,8 +31,17 @@ def check_publish_offer(text: str) -> sdp.SessionDescription:
             f"the offer has {len(description.media)} media sections, at most "
             f"{MAX_PUBLISHED_SECTIONS} are accepted",
         )
+    mids = {media.rtp.muxId for media in description.media}
+    for group in description.group:
+        missing = [mid for mid in group.items if str(mid) not in mids]
+        if missing:
+            raise MediaError(
+                BAD_SDP, f"the {group.semantic} group names missing sections {missing}"
+            )
     for media in description.media:
         where = f"m={media.kind} (mid {media.rtp.muxId})"
+        if media.direction not in _DIRECTIONS:
+            raise MediaError(BAD_SDP, f"{where}: no valid direction attribute")
         if media.kind not in FORWARDED_CODECS:
             raise MediaError(BAD_SDP, f"{where}: only audio and video can be published")
         if not media.rtp.muxId:
@@ -52,6 +61,14 @@ def check_publish_offer(text: str) -> sdp.SessionDescription:
                 UNSUPPORTED_CODEC,
                 f"{where}: the server forwards {wanted} only (offered: {offered})",
             )
+        for codec in media.rtp.codecs:
+            expected = _CLOCKS.get(codec.mimeType.lower())
+            if expected is not None and (codec.clockRate, codec.channels) != expected:
+                raise MediaError(
+                    UNSUPPORTED_CODEC,
+                    f"{where}: {codec.mimeType}/{codec.clockRate}/{codec.channels} is not "
+                    f"{codec.mimeType}/{expected[0]}" + (f"/{expected[1]}" if expected[1] else ""),
+                )
     return description
 
 
@@ -99,3 +116,8 @@ def _pairs(text: str) -> list[tuple[str, str]]:
         if key:
             pairs.append((key, value))
     return pairs
+
+
+_DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
+# Clock rate and channels of the forwarded codecs (RFC 7587: Opus is always 48000/2).
+_CLOCKS = {"audio/opus": (48000, 2), "video/vp8": (90000, None)}

@@ -37,7 +37,7 @@ from .aiortc_hooks import (
     skip_decoder,
 )
 from .consumer import Consumer, Slot
-from .errors import BAD_SDP, STALE_REVISION, MediaError
+from .errors import BAD_SDP, LIMIT_REACHED, STALE_REVISION, MediaError
 from .producer import Producer
 from .sdp import FORWARDED_CODECS, check_publish_offer, with_opus_parameters
 
@@ -62,6 +62,7 @@ ProducerHandler = Callable[["PeerTransport", Producer], None]
 # A publisher's incoming SSRC: the producer's packet handler and whether it is RTX.
 Route = tuple[Callable[[bytes, bool], None], bool, Producer]
 
+MAX_TRACKS = 4  # media sections one publisher connection may hold (camera, mic, screen...)
 RTCP_INTERVAL = 1.0  # seconds, randomised by +-25 %
 MAX_RTCP_DATAGRAM = 1100  # bytes of plain RTCP per compound packet
 _SSRC = struct.Struct("!I")
@@ -72,6 +73,10 @@ def forwarded_codec_preferences(kind: str) -> list[RTCRtpCodecCapability]:
     wanted = {FORWARDED_CODECS[kind].lower(), f"{kind}/rtx"}
     codecs = RTCRtpSender.getCapabilities(kind).codecs
     return [c for c in codecs if c.mimeType.lower() in wanted]
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class IdleTrack(MediaStreamTrack):
@@ -113,6 +118,8 @@ class PeerTransport:
         self._renegotiate = False
         self._negotiation: asyncio.Task[None] | None = None
         self._publish_lock = asyncio.Lock()
+        self._published_mids: set[str] = set()
+        self._max_tracks = MAX_TRACKS
         self.publisher.on("track", self._on_track)
         # Media bypasses aiortc's RTP stack: see MediaSocket.
         self.publisher_socket = MediaSocket(
@@ -128,22 +135,35 @@ class PeerTransport:
 
     # --- publisher connection ---------------------------------------------
 
-    async def answer_publish(self, offer_sdp: str) -> str:
-        """Apply a client's publisher offer and return the server's answer."""
-        check_publish_offer(offer_sdp)
+    async def answer_publish(self, offer_sdp: str, max_tracks: int = MAX_TRACKS) -> str:
+        """Apply a client's publisher offer and return the server's answer.
+
+        At most ``max_tracks`` mids are ever published on it, counting those of
+        earlier offers: offers with fresh mids cannot pile up producers.
+        """
+        description = check_publish_offer(offer_sdp)
         async with self._publish_lock:
             if self.closed:
                 raise MediaError(BAD_SDP, "the connection is closed")
+            mids = self._published_mids | {m.rtp.muxId for m in description.media}
+            if len(mids) > max_tracks:
+                raise MediaError(
+                    LIMIT_REACHED,
+                    f"at most {max_tracks} media sections may be published "
+                    f"({len(mids)} with this offer)",
+                )
+            self._max_tracks = max_tracks
             try:
                 await self.publisher.setRemoteDescription(
                     RTCSessionDescription(sdp=offer_sdp, type="offer")
                 )
-            except (ValueError, KeyError, IndexError) as exc:
-                raise MediaError(BAD_SDP, f"the offer was refused: {exc}") from None
-            for transceiver in self.publisher.getTransceivers():
-                restrict_codecs(transceiver, forwarded_codec_preferences(transceiver.kind))
-            answer = await self.publisher.createAnswer()
-            await self.publisher.setLocalDescription(answer)
+                for transceiver in self.publisher.getTransceivers():
+                    restrict_codecs(transceiver, forwarded_codec_preferences(transceiver.kind))
+                answer = await self.publisher.createAnswer()
+                await self.publisher.setLocalDescription(answer)
+            except Exception as exc:  # aiortc raises whatever the offer triggers
+                raise MediaError(BAD_SDP, f"the offer was refused: {_reason(exc)}") from None
+            self._published_mids = mids
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
@@ -151,8 +171,8 @@ class PeerTransport:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         receiver = self._receiver_of(track)
-        if receiver is None:
-            return
+        if receiver is None or len(self.producers) >= self._max_tracks:
+            return  # the quota holds whatever the WebRTC stack makes of an offer
         # Before aiortc starts the receiver: no RTCP task, no decoder work.
         quiet_rtcp(receiver)
         skip_decoder(receiver)
@@ -291,8 +311,8 @@ class PeerTransport:
             await self.subscriber.setRemoteDescription(
                 RTCSessionDescription(sdp=answer_sdp, type="answer")
             )
-        except (ValueError, KeyError, IndexError) as exc:
-            raise MediaError(BAD_SDP, f"the answer was refused: {exc}") from None
+        except Exception as exc:  # aiortc raises whatever the answer triggers
+            raise MediaError(BAD_SDP, f"the answer was refused: {_reason(exc)}") from None
         self._pending_revision = None
         self.subscriber_socket.attach()
         for consumer in self._pending_consumers:

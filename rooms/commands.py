@@ -9,7 +9,9 @@ its id: a command aimed at a request that has moved on is rejected as stale.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -92,6 +94,17 @@ class Command:
         if cls is None:
             raise invalid(f"unknown command kind {kind!r}")
         command: Command = decode_fields(cls, raw, skip=frozenset({"kind"}))
+        return command
+
+    @classmethod
+    def from_arguments(cls, raw: Mapping[str, Any]) -> Command:
+        """This command from a request's fields: only its own arguments are read.
+
+        Anything else in `raw` (a `kind`, an `actor`, fields of another command)
+        is ignored, so nothing in it can choose another command.
+        """
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        command: Command = decode_fields(cls, {k: v for k, v in raw.items() if k in names})
         return command
 
 

@@ -39,6 +39,9 @@ class StreamSample:
     nacks: int
     plis: int
     silent_for: float | None  # seconds since the last packet ("in" only)
+    # The client's end of the connection carrying it: ICE candidate type and
+    # transport as the server sees it ("host udp", "srflx udp", "relay udp").
+    path: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

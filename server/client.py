@@ -126,6 +126,7 @@ class PalabraClient:
         media_addresses: Sequence[str] | None = None,
         ice_servers: Sequence[RTCIceServer] = (),
         decode: bool = True,
+        prefer_turn: str | None = None,
     ) -> None:
         if media_addresses is not None:
             announce_addresses(media_addresses)
@@ -148,6 +149,11 @@ class PalabraClient:
         self.hello_sent_at: float | None = None
         self._closing = False
         self._configuration = rtc_configuration(ice_servers)
+        # Without servers of its own, the client uses the TURN servers of each welcome.
+        # aiortc uses one TURN URL only: the first, or the first starting with
+        # ``prefer_turn`` ("turns:" behind a firewall that lets only TLS out).
+        self._turn_from_welcome = not ice_servers
+        self._prefer_turn = prefer_turn
         # First time each step of a join happened (time.monotonic()): welcome,
         # subscribe_offer, subscribe_answer, subscriber_connected.
         self.timeline: dict[str, float] = {}
@@ -211,6 +217,12 @@ class PalabraClient:
         if self.errors:
             raise ClientError(self.errors[-1])
         raise TimeoutError(f"no welcome (closed with {self.close_code} {self.close_reason})")
+
+    def _ordered(self, urls: Sequence[str]) -> list[str]:
+        preferred = self._prefer_turn
+        if preferred is None:
+            return list(urls)
+        return sorted(urls, key=lambda url: not url.startswith(preferred))
 
     async def reconnect(self, timeout: float = 10.0) -> Welcome:
         """Drop the connection without leaving, and come back with the resume token.
@@ -320,6 +332,12 @@ class PalabraClient:
             case Welcome():
                 self.timeline.setdefault("welcome", time.monotonic())
                 self.welcome = message
+                if self._turn_from_welcome:
+                    # The peer connections share this object and read it when they gather.
+                    self._configuration.iceServers = [
+                        RTCIceServer(self._ordered(s.urls), s.username, s.credential)
+                        for s in message.ice_servers
+                    ]
                 self.participants = {p.id: p for p in message.participants}
                 self.producers = {p.id: p for p in message.producers}
                 if not self._welcome.done():

@@ -55,12 +55,16 @@ from rooms.events import (
     RecordingStopped,
     SystemReason,
 )
+from rooms.events import (
+    ParticipantLeft as SeatLeft,
+)
 from signaling import (
     PROTOCOL_VERSION,
     AlertState,
     CloseCode,
     ConferenceInfo,
     DelegationInfo,
+    IceServer,
     InterpretationListening,
     LeaveReason,
     MediaKind,
@@ -73,6 +77,7 @@ from signaling import (
     ProducerAdded,
     ProducerInfo,
     ProducerRemoved,
+    RateLimiter,
     Role,
     RoomUpdate,
     ServerMessage,
@@ -200,6 +205,8 @@ class LiveConference:
         self.resume_grace = options.resume_grace
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
+        # Each seat's floor.request/floor.cancel budget (kept across its reconnections).
+        self.floor_toggles: dict[str, RateLimiter] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
         # Each listener's chosen channel (None: the floor only); interpreters hear their source.
@@ -308,6 +315,8 @@ class LiveConference:
         connection: Connection,
         hello_id: MessageId | None,
         resume_token: str | None = None,
+        *,
+        ice_servers: tuple[IceServer, ...] = (),
     ) -> Member:
         """Enter the room or the lobby; a seat already connected moves to this connection."""
         pid = participant.id
@@ -345,6 +354,7 @@ class LiveConference:
                     ),
                     ref=hello_id,
                     resume_token=resume_token,
+                    ice_servers=ice_servers,
                 )
             )
             if pid in self.state.participants:
@@ -501,6 +511,13 @@ class LiveConference:
                     if gone.transport is not None:
                         await self._drop_media(gone)
                         await self._broadcast(ParticipantLeft(pid, LeaveReason.REMOVED))
+            case SeatLeft(participant_id=pid) if pid in self.members:
+                # The seat ended while connected: nothing more reaches it (no offers).
+                gone = self.members.pop(pid)
+                await self._drop_media(gone)
+                await gone.connection.send(self._update([event]))
+                await gone.connection.close(CloseCode.NORMAL, "left the conference")
+                await self._broadcast(ParticipantLeft(pid, LeaveReason.LEFT))
             case RecordingStarted():
                 for request in self.state.floor.holders():
                     self._record(request.request_id)
@@ -672,8 +689,12 @@ class LiveConference:
         self._apply_interpretation_to_media()
 
     async def _drop_media(self, member: Member) -> None:
+        """Tear down a member's media; a failure is logged, never in the way of leaving."""
         member.transport = None
-        await self.router.close_transport(member.info.id)
+        try:
+            await self.router.close_transport(member.info.id)
+        except Exception:
+            logger.exception("closing the media of %s failed", member.info.id)
 
     def _apply_floor_to_media(self) -> None:
         """The floor is enforced here: audio is forwarded only from who may be heard."""

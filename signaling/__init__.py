@@ -14,6 +14,7 @@ from .codec import (
     parse_server_message,
 )
 from .errors import CloseCode, ErrorCode, MessageId, MessageTooBig, ProtocolError
+from .limits import Limits, RateLimiter, Verdict
 from .messages import (
     PROTOCOL_VERSION,
     ROOM_COMMAND_TYPES,
@@ -23,6 +24,7 @@ from .messages import (
     DelegationInfo,
     Error,
     Hello,
+    IceServer,
     InterpretationListen,
     InterpretationListening,
     Leave,
@@ -71,10 +73,12 @@ __all__ = [
     "Error",
     "ErrorCode",
     "Hello",
+    "IceServer",
     "InterpretationListen",
     "InterpretationListening",
     "Leave",
     "LeaveReason",
+    "Limits",
     "MediaKind",
     "Message",
     "MessageId",
@@ -95,6 +99,7 @@ __all__ = [
     "ProtocolError",
     "PublishAnswer",
     "PublishOffer",
+    "RateLimiter",
     "Redirect",
     "Role",
     "RoomCommand",
@@ -106,6 +111,7 @@ __all__ = [
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
+    "Verdict",
     "Welcome",
     "check_size",
     "encode",

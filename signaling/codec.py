@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
@@ -23,6 +24,7 @@ from .messages import (
     DelegationInfo,
     Error,
     Hello,
+    IceServer,
     InterpretationListen,
     InterpretationListening,
     Leave,
@@ -111,6 +113,7 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
 _OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token"})
+_OMIT_IF_EMPTY = frozenset({"ice_servers"})  # absent when the server has no TURN
 
 
 def _to_wire(value: object) -> object:
@@ -126,6 +129,8 @@ def _to_wire(value: object) -> object:
         for f in dataclasses.fields(value):
             item = getattr(value, f.name)
             if item is None and f.name in _OMIT_IF_NONE:
+                continue
+            if item == () and f.name in _OMIT_IF_EMPTY:
                 continue
             out[f.name] = _to_wire(item)
         return out
@@ -156,6 +161,44 @@ def _load(data: str | bytes) -> dict[str, object]:
     if not isinstance(value, dict):
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not a JSON object")
     return value
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in a client frame."""
+
+
+def _check_values(obj: object, ref: MessageId | None) -> None:
+    """Refuse values no field may hold, at any depth: invalid_argument.
+
+    Room commands' fields are passed on untyped, so they are checked here: text
+    that UTF-8 cannot carry (a lone surrogate, which could never be sent back
+    out), integers beyond 2^53 (seconds, positions) and non-finite numbers.
+    """
+    pending: list[tuple[object, int]] = [(obj, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if not _is_wire_text(value):
+                raise ProtocolError(
+                    ErrorCode.INVALID_ARGUMENT, "text must be valid Unicode (a lone surrogate)", ref
+                )
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not -MAX_INTEGER <= value <= MAX_INTEGER:
+                raise ProtocolError(
+                    ErrorCode.INVALID_ARGUMENT, "integers must be within -(2^53-1)..2^53-1", ref
+                )
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ProtocolError(ErrorCode.INVALID_ARGUMENT, "numbers must be finite", ref)
+        elif isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ProtocolError(
+                    ErrorCode.BAD_MESSAGE, f"nested deeper than {MAX_DEPTH} levels", ref
+                )
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
 
 
 def _is_wire_text(value: str) -> bool:
@@ -272,6 +315,14 @@ class _Fields:
             self.fail(key, "must be an array of objects")
         return tuple(value)
 
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and _is_wire_text(v) for v in value
+        ):
+            self.fail(key, "must be an array of strings")
+        return tuple(value)
+
     def array(self, key: str, parse: Callable[[_Fields], _T]) -> tuple[_T, ...]:
         value = self._get(key)
         if not isinstance(value, list):
@@ -294,6 +345,7 @@ def _parse(obj: dict[str, object], parsers: Mapping[str, Callable[[_Fields], _T]
     parser = parsers.get(kind)
     if parser is None and kind in ROOM_COMMAND_TYPES and parsers is _CLIENT_PARSERS:
         fields = {k: v for k, v in obj.items() if k not in ("type", "id")}
+        _check_values(fields, ref)
         return RoomCommand(kind, fields, id=ref)  # type: ignore[return-value]
     if parser is None:
         shown = kind if len(kind) <= 40 else kind[:40] + "..."
@@ -390,6 +442,15 @@ def _welcome(f: _Fields) -> Welcome:
         id=f.ref,
         ref=f.optional_id("ref"),
         resume_token=f.optional_text("resume_token"),
+        ice_servers=f.array("ice_servers", _ice_server) if "ice_servers" in f.obj else (),
+    )
+
+
+def _ice_server(f: _Fields) -> IceServer:
+    return IceServer(
+        f.texts("urls"),
+        f.text("username", required=True),
+        f.text("credential", required=True),
     )
 
 

@@ -36,6 +36,7 @@ class ErrorCode(enum.StrEnum):
     ROOM_LOCKED = "room_locked"
     LIMIT_REACHED = "limit_reached"
     IN_LOBBY = "in_lobby"
+    RATE_LIMITED = "rate_limited"  # too many messages: this one was not acted on
     UNAVAILABLE = "unavailable"  # the event store is down: nothing was changed, retry later
     INTERNAL = "internal"
 
@@ -53,6 +54,8 @@ class CloseCode(enum.IntEnum):
     HEARTBEAT_TIMEOUT = 4008
     REPLACED = 4009
     REDIRECT = 4010  # the conference is on another node; a `redirect` message says where
+    SLOW_CONSUMER = 4011  # the client did not read: its outgoing queue overflowed
+    RATE_LIMITED = 4029  # the client kept sending over its rate after rate_limited errors
 
 
 class ProtocolError(Exception):

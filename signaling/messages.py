@@ -24,6 +24,7 @@ __all__ = [
     "DelegationInfo",
     "Error",
     "Hello",
+    "IceServer",
     "InterpretationListen",
     "InterpretationListening",
     "Leave",
@@ -95,6 +96,15 @@ class ParticipantInfo:
     name: str
     role: Role
     delegation: DelegationInfo | None  # always on the wire, null when none
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A TURN server for the client's peer connections (an RTCIceServer)."""
+
+    urls: tuple[str, ...]
+    username: str
+    credential: str
 
 
 @dataclass(frozen=True)
@@ -202,6 +212,8 @@ class Welcome(Message):
     # Present in `hello.resume` to come back after a dropped connection, even
     # once the join link has expired (within the resume grace period).
     resume_token: str | None = field(default=None, kw_only=True)
+    # TURN servers with this seat's short-lived credential; fresh in every welcome.
+    ice_servers: tuple[IceServer, ...] = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True)

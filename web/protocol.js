@@ -86,6 +86,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {Participant[]} participants
  * @property {Producer[]} producers
  * @property {string} [resume_token]  session resume: sent back as `hello.resume` after a drop
+ * @property {RTCIceServer[]} [ice_servers]  TURN servers with this seat's short-lived credential
  */
 
 // ------------------------------------------------------------ room state
@@ -306,7 +307,7 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {object} ConnectionOptions
  * @property {string} token                  join token from the link (`?t=`)
  * @property {string} [url]                  WebSocket URL; default: `/ws` on the page's origin
- * @property {RTCIceServer[]} [iceServers]   default: [] (the SFU announces reachable host candidates)
+ * @property {RTCIceServer[]} [iceServers]   default: the TURN servers of each `welcome` (`ice_servers`)
  * @property {number} [gatherTimeout]        ms to wait for ICE gathering before sending what we have (5000)
  * @property {number} [pingAfter]            ms of silence before we send a `ping` (15000)
  * @property {number} [deadAfter]            ms without any message from the server before giving up (45000)
@@ -447,12 +448,13 @@ export class PalabraConnection extends EventTarget {
     /** @private */ this._token = options.token;
     /** Where the socket connects; a `redirect` changes it. */
     this.url = options.url ?? defaultSignalingUrl();
-    /** @readonly @type {RTCConfiguration} */
+    /** @type {RTCConfiguration} */
     this.rtcConfiguration = {
       iceServers: options.iceServers ?? [],
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
     };
+    /** @private */ this._turnFromWelcome = options.iceServers === undefined;
     /** @private */ this._gatherTimeout = options.gatherTimeout ?? 5000;
     /** @private */ this._pingAfter = options.pingAfter ?? 15000;
     /** @private */ this._deadAfter = options.deadAfter ?? 45000;
@@ -1000,6 +1002,10 @@ export class PalabraConnection extends EventTarget {
     // Session resume: the server hands out a token to come back with after a drop.
     const resume = msg.resume_token ?? /** @type {any} */ (msg).resume;
     if (typeof resume === 'string' && resume) this.resumeToken = resume;
+    // Short-lived TURN credentials, fresh in every welcome (used by the next peer connections).
+    if (this._turnFromWelcome) {
+      this.rtcConfiguration.iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
+    }
     this.participants.clear();
     for (const p of msg.participants ?? []) {
       if (p.id !== msg.you?.id) this.participants.set(p.id, p);

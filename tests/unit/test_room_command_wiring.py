@@ -28,3 +28,14 @@ def test_every_documented_room_command_is_accepted_by_the_domain() -> None:
     for example in commands:
         fields = {k: v for k, v in example.items() if k not in ("type", "id")}
         Command.from_dict({"kind": example["type"], **fields})
+
+
+def test_no_client_command_takes_a_reserved_field() -> None:
+    """A reserved name is never read from a message: no client command may need one."""
+    import dataclasses
+
+    from server.client_commands import RESERVED_FIELDS
+
+    for kind in ROOM_COMMAND_TYPES:
+        names = {f.name for f in dataclasses.fields(COMMAND_TYPES[kind])}
+        assert not names & RESERVED_FIELDS, kind
