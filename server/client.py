@@ -42,6 +42,8 @@ from signaling import (
     CloseCode,
     Error,
     Hello,
+    InterpretationListen,
+    InterpretationListening,
     Leave,
     ParticipantInfo,
     ParticipantJoined,
@@ -102,6 +104,9 @@ class RemoteStream:
     last_frame_at: float | None = None
     # The first frame after a silence of SILENCE seconds or more (floor granted).
     resumed_at: float | None = None
+    # decode=False: set to a list to log (arrival, sequence, timestamp, payload bytes)
+    # of every packet.
+    trace: list[tuple[float, int, int, int]] | None = None
 
     def record_frame(self, now: float) -> None:
         self.frames += 1
@@ -121,6 +126,7 @@ class PalabraClient:
         media_addresses: Sequence[str] | None = None,
         ice_servers: Sequence[RTCIceServer] = (),
         decode: bool = True,
+        prefer_turn: str | None = None,
     ) -> None:
         if media_addresses is not None:
             announce_addresses(media_addresses)
@@ -147,6 +153,11 @@ class PalabraClient:
         self._closing = False
         self._keeping_media = False  # a resume() asked the server to keep the media
         self._configuration = rtc_configuration(ice_servers)
+        # Without servers of its own, the client uses the TURN servers of each welcome.
+        # aiortc uses one TURN URL only: the first, or the first starting with
+        # ``prefer_turn`` ("turns:" behind a firewall that lets only TLS out).
+        self._turn_from_welcome = not ice_servers
+        self._prefer_turn = prefer_turn
         # First time each step of a join happened (time.monotonic()): welcome,
         # subscribe_offer, subscribe_answer, subscriber_connected.
         self.timeline: dict[str, float] = {}
@@ -228,6 +239,12 @@ class PalabraClient:
             raise ClientError(self.errors[-1])
         raise TimeoutError(f"no welcome (closed with {self.close_code} {self.close_reason})")
 
+    def _ordered(self, urls: Sequence[str]) -> list[str]:
+        preferred = self._prefer_turn
+        if preferred is None:
+            return list(urls)
+        return sorted(urls, key=lambda url: not url.startswith(preferred))
+
     async def reconnect(self, timeout: float = 10.0) -> Welcome:
         """Drop the connection without leaving, and come back with the resume token.
 
@@ -303,6 +320,27 @@ class PalabraClient:
         assert isinstance(update, RoomUpdate)
         return update
 
+    # --- interpretation ---------------------------------------------------------
+
+    LISTEN_FEED = "feed:listen"  # the channel a listener chose, or an interpreter's relay
+    PARTNER_FEED = "feed:partner"  # a passive interpreter's partner on air
+
+    async def listen(self, channel: str | None) -> InterpretationListening:
+        """Hear ``channel`` (a language) besides the floor; None: the floor only."""
+        reply = await self.request(InterpretationListen(channel, id=self.next_id()))
+        assert isinstance(reply, InterpretationListening)
+        return reply
+
+    def feed_stream(self, feed: str = LISTEN_FEED) -> RemoteStream | None:
+        """The stream of a feed (``LISTEN_FEED`` or ``PARTNER_FEED``), once offered."""
+        return next((s for s in self.streams.values() if s.producer_id == feed), None)
+
+    @property
+    def interpretation(self) -> dict[str, Any]:
+        """The room's interpretation state: languages, channels, booths."""
+        state: dict[str, Any] = self.room.get("interpretation") or {}
+        return state
+
     def next_id(self) -> int:
         return next(self._ids)
 
@@ -341,6 +379,12 @@ class PalabraClient:
                     await self._restart_media()
                 self.timeline.setdefault("welcome", time.monotonic())
                 self.welcome = message
+                if self._turn_from_welcome:
+                    # The peer connections share this object and read it when they gather.
+                    self._configuration.iceServers = [
+                        RTCIceServer(self._ordered(s.urls), s.username, s.credential)
+                        for s in message.ice_servers
+                    ]
                 self.participants = {p.id: p for p in message.participants}
                 self.producers = {p.id: p for p in message.producers}
                 if not self._welcome.done():
@@ -550,7 +594,7 @@ class PacketCounter:
         self._task.cancel()
 
     def _on_rtp(self, data: bytes) -> None:
-        b0, b1, seq, _, ssrc = _HEADER.unpack_from(data)
+        b0, b1, seq, timestamp, ssrc = _HEADER.unpack_from(data)
         inbound = self._inbound.get(ssrc)
         if inbound is None:
             inbound = self._route(ssrc, data)
@@ -598,6 +642,8 @@ class PacketCounter:
         inbound.received += 1
         stream.packets += 1
         stream.bytes += len(data) - start
+        if stream.trace is not None:
+            stream.trace.append((time.monotonic(), seq, timestamp, len(data) - start))
         if stream.kind == "video":
             if data[start] & 0x10 and is_keyframe_start(data[start:]):
                 stream.keyframes += 1

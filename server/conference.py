@@ -25,12 +25,15 @@ from media.producer import Producer
 from media.router import Router
 from media.transport import PeerTransport, StreamMapping
 from rooms import (
+    FLOOR,
+    ISO_639_1,
     SYSTEM,
     AddDelegation,
     Command,
     Conference,
     CreateConference,
     EventStore,
+    GoOffAir,
     JoinConference,
     LeaveConference,
     RoomError,
@@ -49,6 +52,7 @@ from rooms.events import (
     ParticipantRemoved,
     RecordingStarted,
     RecordingStopped,
+    SystemReason,
 )
 from rooms.events import (
     ParticipantLeft as SeatLeft,
@@ -59,6 +63,8 @@ from signaling import (
     CloseCode,
     ConferenceInfo,
     DelegationInfo,
+    IceServer,
+    InterpretationListening,
     LeaveReason,
     MediaKind,
     MessageId,
@@ -79,7 +85,7 @@ from signaling import (
     Welcome,
 )
 
-from .alerts import Alert, AlertRules, Transition
+from .alerts import Alert, AlertRules, StreamSample, Transition
 from .monitor import StreamSampler, Totals
 from .recording import FloorRecorder
 from .redis_store import StoreUnavailable
@@ -97,6 +103,19 @@ STORE_BACKOFF = 1.0
 MONITORING_ROLES = frozenset({Role.TECHNICIAN, Role.CHAIR})
 # Roles whose members may publish camera and microphone.
 PUBLISHING_ROLES = frozenset({Role.CHAIR, Role.HEAD, Role.DELEGATE, Role.INTERPRETER})
+# The two feeds of a subscriber connection: the channel it listens to (a
+# listener's choice, an interpreter's relay source) and, for a passive
+# interpreter, the partner on air in its own booth.
+LISTEN, PARTNER = "listen", "partner"
+# What the server's answer asks of an interpreter's Opus encoder: full band, mono,
+# a generous bitrate (ISO 24019 wants 125 Hz-15 kHz).
+INTERPRETER_OPUS = {
+    "maxplaybackrate": "48000",
+    "stereo": "0",
+    "sprop-stereo": "0",
+    "maxaveragebitrate": "64000",
+    "useinbandfec": "1",
+}
 
 
 class Connection(Protocol):
@@ -135,11 +154,14 @@ class ConferencePlan:
     title: str
     delegations: Sequence[DelegationPlan] = ()
     settings: Settings = field(default_factory=Settings)
+    # Further set-up, issued by the service (e.g. interpretation booths).
+    setup: Sequence[Command] = ()
 
     def commands(self) -> list[Command]:
         return [
             CreateConference(self.title, self.settings),
             *(AddDelegation(d.id, d.name, d.code) for d in self.delegations),
+            *self.setup,
         ]
 
 
@@ -205,6 +227,8 @@ class LiveConference:
         # Time events due but not stored yet (store down): enforced in the
         # media already, recorded (dated at their deadline) once stored.
         self._ahead: list[Event] = []
+        # Each listener's chosen channel (None: the floor only); interpreters hear their source.
+        self.listening: dict[str, str | None] = {}
         self.alerts = AlertRules()
         self._sampler = StreamSampler(self.totals)
         self._monitor: asyncio.Task[None] | None = None
@@ -214,6 +238,7 @@ class LiveConference:
         self._background: set[asyncio.Task[None]] = set()
         router.on_producer_added = self._producer_added
         router.on_producer_removed = self._producer_removed
+        router.direct = self._direct
 
     @classmethod
     async def open(
@@ -311,6 +336,8 @@ class LiveConference:
         hello_id: MessageId | None,
         resume_token: str | None = None,
         keep_media: bool = False,
+        *,
+        ice_servers: tuple[IceServer, ...] = (),
     ) -> Member:
         """Enter the room or the lobby; a seat already connected moves to this connection.
 
@@ -353,10 +380,13 @@ class LiveConference:
                     self.info(),
                     participant,
                     others,
-                    tuple(_producer_info(p) for p in self.router.producers.values()),
+                    tuple(
+                        _producer_info(p) for p in self.router.producers.values() if self._direct(p)
+                    ),
                     ref=hello_id,
                     resume_token=resume_token,
                     media_kept=member.transport is not None,
+                    ice_servers=ice_servers,
                 )
             )
             if member.transport is not None:
@@ -396,6 +426,10 @@ class LiveConference:
             if pid in self.state.participants or pid in self.state.lobby:
                 if dropped:
                     self._hold_seat(pid)
+                    if self.state.interpretation.is_active(pid):
+                        # Off air at once: the partner is told and can take over.
+                        drop = SystemReason.INTERPRETER_DROPPED
+                        await self._system(GoOffAir(pid, reason=drop))
                 else:
                     await self._system(LeaveConference(pid, reason=reason.value))
 
@@ -581,6 +615,7 @@ class LiveConference:
                 self.totals.floor_events[event.type] += 1
             await self._consequence(event)
         self._apply_floor_to_media()
+        self._apply_interpretation_to_media()
         update = self._update(events)
         issuer, issuer_update = None, update
         if ref is not None and ref[1] is not None:
@@ -678,6 +713,7 @@ class LiveConference:
             await self._store_backlog()
         samples = self._sampler.sample(self.router)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
+        await self._announce_alerts(self._channel_alerts(samples))
         technicians = self._technicians()
         if technicians:
             stats = MonitorStats(
@@ -700,6 +736,20 @@ class LiveConference:
             )
             message = MonitorAlert(alert.to_dict(), AlertState(state))
             await asyncio.gather(*(m.connection.send(message) for m in self._technicians()))
+
+    def _channel_alerts(self, samples: list[StreamSample]) -> list[tuple[Alert, Transition]]:
+        """Open channels whose interpreter's microphone is silent while the floor speaks."""
+        live = {s.participant_id for s in samples if _sounding(s)}
+        interpretation = self.state.interpretation
+        floor_speaking = any(
+            s.participant_id not in interpretation.seats and _sounding(s) for s in samples
+        )
+        active = interpretation.active_interpreters()
+        sounding = {
+            channel: active[channel] if active.get(channel) in live else None
+            for channel in interpretation.open_channels()
+        }
+        return self.alerts.channels(sounding, floor_speaking, self._clock())
 
     def _technicians(self) -> list[Member]:
         return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
@@ -780,6 +830,9 @@ class LiveConference:
                 )
 
         member.transport = self.router.create_transport(member.info.id, offer)
+        if member.info.role is Role.INTERPRETER:
+            member.transport.opus_parameters = dict(INTERPRETER_OPUS)
+        self._apply_interpretation_to_media()
 
     async def _drop_media(self, member: Member) -> None:
         """Tear down a member's media; a failure is logged, never in the way of leaving."""
@@ -796,12 +849,83 @@ class LiveConference:
             _gate(producer, audible)
 
     def _audible(self) -> frozenset[str]:
-        """Who may be heard now, counting time events not stored yet."""
-        if not self._ahead:
-            return self.state.audible_participants()
-        ahead = self.state.copy()
-        ahead.apply_all(self._ahead)
-        return ahead.audible_participants()
+        """Who may be heard now: the floor's rule, and interpreters (unless muted).
+
+        An interpreter's audio reaches no one directly (see ``_direct``), only
+        as its booth's channel while it is on air: the floor never gates it.
+        """
+        state = self.state
+        if self._ahead:  # time events due but not stored yet count already
+            state = state.copy()
+            state.apply_all(self._ahead)
+        interpreters = {
+            p.participant_id
+            for p in state.participants.values()
+            if p.role is RoomRole.INTERPRETER and p.participant_id not in state.muted
+        }
+        return state.audible_participants() | interpreters
+
+    def _direct_producers(self) -> list[Producer]:
+        return [p for p in self.router.producers.values() if self._direct(p)]
+
+    def _direct(self, producer: Producer) -> bool:
+        """Whether every peer receives the producer: not an interpreter's microphone."""
+        owner = self.state.participants.get(producer.owner)
+        return producer.kind != "audio" or owner is None or owner.role is not RoomRole.INTERPRETER
+
+    def _apply_interpretation_to_media(self) -> None:
+        """Point every subscriber's feeds at the interpreters on air it should hear.
+
+        A listener hears the floor plus its chosen channel; an interpreter its
+        relay source (if not the floor) and, while passive, the partner on
+        air: never its own channel. A switch is a source change inside one
+        outgoing stream, so it takes effect at the next packet.
+        """
+        interpretation = self.state.interpretation
+        on_air = {
+            language: next((p for p in self.router.producers_of(pid) if p.kind == "audio"), None)
+            for language, pid in interpretation.active_interpreters().items()
+        }
+        any_channel = bool(interpretation.open_channels())
+        for member in self._in_room():
+            transport = member.transport
+            assert transport is not None
+            pid = member.info.id
+            if pid in interpretation.seats:
+                listen, partner = interpretation.hears(pid)
+            else:
+                listen, partner = self.listening.get(pid), None
+                if listen is not None and not interpretation.is_open(listen):
+                    listen = None
+            for name, language in ((LISTEN, listen), (PARTNER, partner)):
+                if language is None and name not in transport.feeds:
+                    if name == LISTEN and any_channel:
+                        transport.open_feed(name)  # ready before the first switch
+                    continue
+                transport.feed(name, on_air.get(language) if language is not None else None)
+
+    async def listen(self, member: Member, channel: str | None, ref: MessageId | None) -> None:
+        """A listener's channel choice (None: the floor only); JoinRefused if refused."""
+        async with self._lock:
+            pid = member.info.id
+            if pid in self.state.interpretation.seats:
+                raise JoinRefused(
+                    "forbidden", "an interpreter hears its source: use interpretation.set_source"
+                )
+            if channel is not None:
+                if channel == FLOOR:
+                    channel = None
+                elif channel not in ISO_639_1:
+                    raise JoinRefused(
+                        "invalid_argument", f"{channel!r} is not an ISO 639-1 language code"
+                    )
+                elif not self.state.interpretation.is_open(channel):
+                    raise JoinRefused("invalid_state", f"the {channel} channel is not open")
+            if member.transport is None:
+                raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
+            self.listening[pid] = channel
+            self._apply_interpretation_to_media()
+        await member.connection.send(InterpretationListening(channel, ref=ref))
 
     def publisher(self, member: Member) -> PeerTransport:
         if member.info.role not in PUBLISHING_ROLES:
@@ -820,10 +944,16 @@ class LiveConference:
         # unless its owner may be heard.
         _gate(producer, self._audible())
         self.recorder.attach(producer)
-        self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
+        if self._direct(producer):
+            self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
+        else:
+            self._apply_interpretation_to_media()
 
     def _producer_removed(self, producer: Producer) -> None:
-        self._spawn(self._broadcast(ProducerRemoved(producer.id)))
+        if self._direct(producer):
+            self._spawn(self._broadcast(ProducerRemoved(producer.id)))
+        else:
+            self._apply_interpretation_to_media()
 
     async def _broadcast(self, message: ServerMessage, exclude: str | None = None) -> None:
         members = [m for m in self._in_room() if m.info.id != exclude]
@@ -851,6 +981,17 @@ class LiveConference:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _sounding(sample: StreamSample) -> bool:
+    """An incoming audio stream forwarded and sending in the last second."""
+    return (
+        sample.direction == "in"
+        and sample.kind == "audio"
+        and not sample.paused
+        and sample.silent_for is not None
+        and sample.silent_for < 1.0
+    )
 
 
 def _gate(producer: Producer, audible: frozenset[str]) -> None:

@@ -23,6 +23,7 @@ from .conference import ConferenceOptions, ConferencePlan, JoinRefused, LiveConf
 from .config import ServerConfig
 from .monitor import Totals
 from .redis_store import StoreUnavailable
+from .turn import TurnPolicy
 
 if TYPE_CHECKING:
     from .connection import WebSocketConnection
@@ -52,6 +53,9 @@ class Palabra:
         self.registry = registry
         self.conferences: dict[str, LiveConference] = {}
         self.connections: set[WebSocketConnection] = set()
+        self.turn = TurnPolicy(config.turn_urls, config.turn_secret, config.turn_ttl)
+        # The latest connectivity check of each seat, by (conference, participant).
+        self.check_reports: dict[tuple[str, str], dict[str, object]] = {}
         self.totals = Totals()  # process-wide figures for /metrics
         self._options = ConferenceOptions(
             totals=self.totals,

@@ -90,6 +90,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {Participant[]} participants
  * @property {Producer[]} producers
  * @property {string} [resume_token]  session resume: sent back as `hello.resume` after a drop
+ * @property {RTCIceServer[]} [ice_servers]  TURN servers with this seat's short-lived credential
  */
 
 // ------------------------------------------------------------ room state
@@ -171,6 +172,31 @@ export const PROTOCOL_VERSION = 1;
  * @property {FloorRequest[]} queue            the speakers list, next first
  * @property {FloorRequest[]} holders          who has the floor
  * @property {number | null} next_deadline
+ * @property {Interpretation} [interpretation]  languages, channels and booths
+ */
+
+/**
+ * @typedef {object} InterpretationSeat
+ * @property {string} participant_id
+ * @property {string[]} working_languages
+ * @property {string} source  "floor" or a channel's language (relay)
+ * @property {boolean} active  on air
+ */
+
+/**
+ * @typedef {object} InterpretationChannel
+ * @property {string} language  ISO 639-1; also the booth
+ * @property {boolean} open
+ * @property {string | null} active  the interpreter on air
+ * @property {number | null} since
+ * @property {string | null} handover_to  a partner who asked for the microphone
+ * @property {InterpretationSeat[]} interpreters
+ */
+
+/**
+ * @typedef {object} Interpretation
+ * @property {string[]} languages  the floor languages
+ * @property {InterpretationChannel[]} channels
  */
 
 /**
@@ -286,7 +312,7 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {object} ConnectionOptions
  * @property {string} token                  join token from the link (`?t=`)
  * @property {string} [url]                  WebSocket URL; default: `/ws` on the page's origin
- * @property {RTCIceServer[]} [iceServers]   default: [] (the SFU announces reachable host candidates)
+ * @property {RTCIceServer[]} [iceServers]   default: the TURN servers of each `welcome` (`ice_servers`)
  * @property {number} [gatherTimeout]        ms to wait for ICE gathering before sending what we have (5000)
  * @property {number} [pingAfter]            ms of silence before we send a `ping` (15000)
  * @property {number} [deadAfter]            ms without any message from the server before giving up (45000)
@@ -429,12 +455,13 @@ export class PalabraConnection extends EventTarget {
     this.url = options.url ?? defaultSignalingUrl();
     /** Where every rejoin starts (a `redirect` changes `url` for one attempt). @private */
     this._entryUrl = this.url;
-    /** @readonly @type {RTCConfiguration} */
+    /** @type {RTCConfiguration} */
     this.rtcConfiguration = {
       iceServers: options.iceServers ?? [],
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
     };
+    /** @private */ this._turnFromWelcome = options.iceServers === undefined;
     /** @private */ this._gatherTimeout = options.gatherTimeout ?? 5000;
     /** @private */ this._pingAfter = options.pingAfter ?? 15000;
     /** @private */ this._deadAfter = options.deadAfter ?? 45000;
@@ -570,6 +597,18 @@ export class PalabraConnection extends EventTarget {
       }, this._commandGrace);
       this._commands.set(id, {resolve, reject, timer});
     });
+  }
+
+  /**
+   * Chooses the interpretation channel heard besides the floor (null: the
+   * floor only). Resolves with the channel once the server's `feed:listen`
+   * stream carries it; rejects with a {@link PalabraError}.
+   * @param {string | null} channel  an open channel's language, or null
+   * @returns {Promise<string | null>}
+   */
+  async listen(channel) {
+    const reply = await this._request({type: 'interpretation.listen', channel}, 'interpretation.listening');
+    return reply.channel ?? null;
   }
 
   /**
@@ -928,6 +967,10 @@ export class PalabraConnection extends EventTarget {
         this._emit('producerremoved', {producer_id: id, producer});
         return;
       }
+      case 'interpretation.listening': {
+        this._takePending('interpretation.listening', msg.ref)?.resolve(msg);
+        return;
+      }
       case 'publish.answer': {
         const pending = this._takePending('publish.answer', msg.ref);
         pending?.resolve(msg);
@@ -976,6 +1019,10 @@ export class PalabraConnection extends EventTarget {
     // Session resume: the server hands out a token to come back with after a drop.
     const resume = msg.resume_token ?? /** @type {any} */ (msg).resume;
     if (typeof resume === 'string' && resume) this.resumeToken = resume;
+    // Short-lived TURN credentials, fresh in every welcome (used by the next peer connections).
+    if (this._turnFromWelcome) {
+      this.rtcConfiguration.iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
+    }
     this.participants.clear();
     for (const p of msg.participants ?? []) {
       if (p.id !== msg.you?.id) this.participants.set(p.id, p);

@@ -127,3 +127,35 @@ def test_publisher_gone_until_back() -> None:
     [(_, state)] = rules.publisher_back("gt")
     assert state == "cleared"
     assert rules.publisher_back("gt") == []
+
+
+# Interpretation channels --------------------------------------------------------
+
+
+def test_a_channel_silent_while_the_floor_speaks_raises_after_five_seconds() -> None:
+    rules = AlertRules()
+    assert rules.channels({"en": None}, True, 100.0) == []
+    assert rules.channels({"en": None}, True, 104.0) == []
+    [(alert, state)] = rules.channels({"en": None}, True, 105.5)
+    assert (alert.kind, alert.id, state) == ("channel_silent", "channel:en", "raised")
+    assert rules.channels({"en": None}, True, 106.5) == []  # raised once
+    [(cleared, state)] = rules.channels({"en": "interp-1"}, True, 107.0)
+    assert cleared.id == "channel:en" and state == "cleared"
+
+
+def test_a_channel_is_not_judged_while_the_floor_is_silent() -> None:
+    rules = AlertRules()
+    for second in range(10):
+        assert rules.channels({"en": None}, False, 100.0 + second) == []
+    # The floor starts speaking: the count starts then.
+    assert rules.channels({"en": None}, True, 110.0) == []
+    assert rules.channels({"en": None}, True, 114.0) == []
+
+
+def test_a_closed_channel_takes_its_alert_with_it() -> None:
+    rules = AlertRules()
+    rules.channels({"en": None}, True, 100.0)
+    rules.channels({"en": None}, True, 106.0)
+    [(alert, state)] = rules.channels({}, True, 107.0)
+    assert alert.id == "channel:en" and state == "cleared"
+    assert rules.evaluate([], 108.0) == []  # stream alerts leave it alone
