@@ -599,7 +599,10 @@ async function main() {
       void page.remote?.resume().then((ok) => { if (ok && notice?.text === 'audio.blocked') hideNotice(); });
     };
     showNotice('audio.blocked', {label: 'audio.enable', run: resume});
-    document.addEventListener('pointerdown', resume, {once: true});
+    // On click, not pointerdown: hiding the notice moves the page up, and a
+    // notice gone between pointerdown and pointerup would swallow that click
+    // (the chair's first "Admit" would do nothing).
+    document.addEventListener('click', resume, {once: true});
     document.addEventListener('keydown', resume, {once: true});
   });
 
