@@ -38,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--formal", action="store_true", help="floor control enforced (no open floor)"
     )
+    parser.add_argument(
+        "--interpretation",
+        action="store_true",
+        help="floor in es, en, pt; en and pt channels; interpreter-0/1 in en, -2 in pt",
+    )
     parser.add_argument("--log", action="append", default=[], help="a logger to show at INFO")
     args = parser.parse_args(argv)
 
@@ -54,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         vars(server.palabra)["Router"] = RelayRouter
 
     from media import fastpath
-    from rooms import Settings
+    from rooms import AssignInterpreter, Command, OpenChannel, SetLanguages, Settings
     from server.app import create_app
     from server.conference import ConferencePlan, DelegationPlan
     from server.config import ServerConfig
@@ -63,6 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     fastpath.select(args.forwarding)
     for name in args.log:
         logging.getLogger(name).setLevel(logging.INFO)
+    setup: list[Command] = []
+    if args.interpretation:
+        setup = [SetLanguages(("es", "en", "pt")), OpenChannel("en"), OpenChannel("pt")]
+        setup += [
+            AssignInterpreter(f"interpreter-{i}", booth, (booth, "es", "en"))
+            for i, booth in enumerate(("en", "en", "pt"))
+        ]
     plan = ConferencePlan(
         BENCH_CONFERENCE,
         "Benchmark plenary",
@@ -77,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             open_floor=not args.formal,
             default_time_limit=None if args.formal else 180.0,
         ),
+        setup,
     )
     config = ServerConfig(
         host="127.0.0.1",

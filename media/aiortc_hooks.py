@@ -17,7 +17,9 @@ aiortc has no supported way to forward RTP without decoding and re-encoding it
 - name-mangled attributes read once per negotiation: codecs, RTX SSRCs and
   payload types, header extension ids, CNAME (:func:`receiver_info`,
   :func:`sender_info`);
-- aioice's ``get_host_addresses``: the addresses announced for media.
+- aioice's ``get_host_addresses``: the addresses announced for media;
+- aioice's nominated pair (``Connection._nominated``): the path a client's
+  media takes, for the technicians (:func:`selected_path`).
 
 The pinned versions are checked at start-up by :func:`check_versions`; any
 upgrade means re-reading the code these hooks reach into.
@@ -537,3 +539,22 @@ def restrict_codecs(transceiver: RTCRtpTransceiver, preferred: Sequence[Any]) ->
 def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[Any]:
     codecs: list[Any] = transceiver._codecs
     return codecs
+
+
+def selected_path(connection: RTCPeerConnection) -> str | None:
+    """The nominated ICE pair's remote candidate: type and transport ("relay udp").
+
+    What the server sees of the client's end: a relayed client shows "relay"
+    whatever it uses to reach the TURN server (UDP, TCP or TLS).
+    """
+    transceivers = connection.getTransceivers()
+    if not transceivers:
+        return None
+    dtls: Any = transceivers[0].receiver.transport
+    if dtls is None:
+        return None
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        return None
+    candidate = pair.remote_candidate
+    return f"{candidate.type} {candidate.transport.lower()}"

@@ -40,6 +40,10 @@ class Slot:
         self.next_sequence = random.randint(0, 0x7FFF)
         self.last_timestamp = random.randint(0, 0xFFFFFFFF)
         self.ssrc: int = transceiver.sender._ssrc
+        # A named feed (e.g. an interpretation channel): its source producer changes
+        # without renegotiation, inside one outgoing stream.
+        self.feed: str | None = None
+        self.suspended_at: float | None = None  # time.monotonic() of the last switch away
         # The SFU writes the reports of this sender itself, batched.
         quiet_rtcp(transceiver.sender)
 
@@ -68,6 +72,19 @@ class Slot:
         self.ssrc = info.ssrc
         mid_id = info.extension_ids[0]
         self.prefix = extension_prefix(self.mid if mid_id == MID_ID else None, 4)
+
+
+def _step(slot: Slot) -> int:
+    """How far the subscriber's clock moves between two sources of one slot.
+
+    A feed's switch (an interpreters' handover) advances it by the time that
+    passed, at least one 20 ms Opus frame: the listener's jitter buffer sees
+    a continuous stream, not a jump. Other slots keep their fixed step.
+    """
+    if slot.feed is None or slot.suspended_at is None:
+        return 3000
+    elapsed = time.monotonic() - slot.suspended_at
+    return max(960, min(int(elapsed * 48000), 0x7FFFFFFF))
 
 
 class ConsumerCounters:
@@ -227,6 +244,7 @@ class Consumer:
             slot.next_sequence = (producer.max_seq + self._sequence_offset + 1) & 0xFFFF
             if self._timestamp_offset is not None:
                 slot.last_timestamp = (producer.max_timestamp + self._timestamp_offset) & 0xFFFFFFFF
+            slot.suspended_at = time.monotonic()
         self._running = False
         self.producer.reroute()
 
@@ -283,7 +301,7 @@ class Consumer:
         self._sequence_offset = (slot.next_sequence - seq) & 0xFFFF
         if self._timestamp_offset is None:
             # A recycled slot keeps a monotonic clock for the subscriber.
-            self._timestamp_offset = (slot.last_timestamp + 3000 - timestamp) & 0xFFFFFFFF
+            self._timestamp_offset = (slot.last_timestamp + _step(slot) - timestamp) & 0xFFFFFFFF
         self._running = True
         return True
 

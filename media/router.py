@@ -1,6 +1,8 @@
 """Router: the media of one conference, who publishes and who receives what.
 
-Every peer consumes every other peer's producers; whether a producer is heard
+Every peer consumes every other peer's producers, except those the layer above
+keeps for feeds (``direct``: an interpreter's microphone reaches listeners
+only as a channel, see ``PeerTransport.feed``); whether a producer is heard
 is decided above (``Producer.pause``/``resume``), not by renegotiating.
 """
 
@@ -16,6 +18,7 @@ from .producer import Producer
 from .transport import PeerTransport, SubscribeOfferHandler
 
 ProducerListener = Callable[[Producer], None]
+ProducerFilter = Callable[[Producer], bool]
 
 
 def rtc_configuration(ice_servers: Sequence[RTCIceServer] = ()) -> RTCConfiguration:
@@ -30,6 +33,8 @@ class Router:
         self.producers: dict[str, Producer] = {}
         self.on_producer_added: ProducerListener | None = None
         self.on_producer_removed: ProducerListener | None = None
+        # Whether a producer goes to every other peer; the others only reach feeds.
+        self.direct: ProducerFilter = lambda producer: True
 
     def create_transport(
         self, peer_id: str, on_subscribe_offer: SubscribeOfferHandler
@@ -44,14 +49,16 @@ class Router:
         )
         self.peers[peer_id] = transport
         for producer in self.producers.values():
-            transport.consume(producer)
+            if self.direct(producer):
+                transport.consume(producer)
         return transport
 
     def _producer_added(self, owner: PeerTransport, producer: Producer) -> None:
         self.producers[producer.id] = producer
-        for peer in self.peers.values():
-            if peer is not owner:
-                peer.consume(producer)
+        if self.direct(producer):
+            for peer in self.peers.values():
+                if peer is not owner:
+                    peer.consume(producer)
         if self.on_producer_added is not None:
             self.on_producer_added(producer)
 

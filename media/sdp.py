@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from aiortc import sdp
 
 from .errors import BAD_SDP, UNSUPPORTED_CODEC, MediaError
@@ -67,6 +70,52 @@ def check_publish_offer(text: str) -> sdp.SessionDescription:
                     f"{codec.mimeType}/{expected[0]}" + (f"/{expected[1]}" if expected[1] else ""),
                 )
     return description
+
+
+def with_opus_parameters(text: str, parameters: Mapping[str, str]) -> str:
+    """The SDP with ``parameters`` set on the fmtp of every Opus payload type.
+
+    In an answer these are the receiver's wishes (RFC 7587): a browser sizes
+    its encoder to them (``maxplaybackrate``, ``stereo``, ``maxaveragebitrate``).
+    """
+    if not parameters:
+        return text
+    lines = text.split("\r\n")
+    opus = {m.group(1) for line in lines if (m := _OPUS_RTPMAP.match(line))}
+    out: list[str] = []
+    done: set[str] = set()
+    for line in lines:
+        fmtp = _FMTP.match(line)
+        if fmtp and fmtp.group(1) in opus:
+            merged = dict(_pairs(fmtp.group(2)))
+            merged.update(parameters)
+            line = f"a=fmtp:{fmtp.group(1)} " + ";".join(f"{k}={v}" for k, v in merged.items())
+            done.add(fmtp.group(1))
+        out.append(line)
+        rtpmap = _OPUS_RTPMAP.match(line)
+        if rtpmap and rtpmap.group(1) not in done and not _has_fmtp(lines, rtpmap.group(1)):
+            out.append(
+                f"a=fmtp:{rtpmap.group(1)} " + ";".join(f"{k}={v}" for k, v in parameters.items())
+            )
+            done.add(rtpmap.group(1))
+    return "\r\n".join(out)
+
+
+_OPUS_RTPMAP = re.compile(r"a=rtpmap:(\d+) opus/48000", re.IGNORECASE)
+_FMTP = re.compile(r"a=fmtp:(\d+) (.*)")
+
+
+def _has_fmtp(lines: list[str], payload_type: str) -> bool:
+    return any(line.startswith(f"a=fmtp:{payload_type} ") for line in lines)
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.split(";"):
+        key, _, value = item.strip().partition("=")
+        if key:
+            pairs.append((key, value))
+    return pairs
 
 
 _DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})

@@ -39,7 +39,7 @@ from .aiortc_hooks import (
 from .consumer import Consumer, Slot
 from .errors import BAD_SDP, LIMIT_REACHED, STALE_REVISION, MediaError
 from .producer import Producer
-from .sdp import FORWARDED_CODECS, check_publish_offer
+from .sdp import FORWARDED_CODECS, check_publish_offer, with_opus_parameters
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
@@ -106,6 +106,9 @@ class PeerTransport:
         self.producers: dict[str, Producer] = {}
         self.consumers: dict[str, Consumer] = {}  # by producer id
         self.slots: list[Slot] = []
+        self.feeds: dict[str, Slot] = {}  # by feed name
+        # Opus parameters asked of this publisher in the server's answers.
+        self.opus_parameters: dict[str, str] = {}
         self.revision = 0
         self.closed = False
         self._on_subscribe_offer = on_subscribe_offer
@@ -164,7 +167,7 @@ class PeerTransport:
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
-            return sdp
+            return with_opus_parameters(sdp, self.opus_parameters)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         receiver = self._receiver_of(track)
@@ -194,20 +197,64 @@ class PeerTransport:
 
     def consume(self, producer: Producer) -> Consumer:
         """Forward ``producer`` to this peer (after the next negotiation)."""
-        slot = next((s for s in self.slots if s.kind == producer.kind and s.consumer is None), None)
-        if slot is None:
-            transceiver = self.subscriber.addTransceiver(IdleTrack(producer.kind), "sendonly")
-            transceiver.setCodecPreferences(forwarded_codec_preferences(producer.kind))
-            slot = Slot(transceiver, producer.kind, self.subscriber_socket)
-            self.slots.append(slot)
-            self._slot_by_ssrc[slot.ssrc] = slot
-        else:
-            slot.transceiver.direction = "sendonly"
+        slot = self._free_slot(producer.kind)
         consumer = Consumer(f"c-{secrets.token_hex(6)}", producer, slot)
         self.consumers[producer.id] = consumer
         producer.consumers.append(consumer)
         self._schedule_negotiation()
         return consumer
+
+    def _free_slot(self, kind: str) -> Slot:
+        """An inactive m-line of this kind made sendonly again, or a new one."""
+        slot = next(
+            (s for s in self.slots if s.kind == kind and s.consumer is None and s.feed is None),
+            None,
+        )
+        if slot is None:
+            transceiver = self.subscriber.addTransceiver(IdleTrack(kind), "sendonly")
+            transceiver.setCodecPreferences(forwarded_codec_preferences(kind))
+            slot = Slot(transceiver, kind, self.subscriber_socket)
+            self.slots.append(slot)
+            self._slot_by_ssrc[slot.ssrc] = slot
+        else:
+            slot.transceiver.direction = "sendonly"
+        return slot
+
+    # --- feeds: one outgoing audio stream whose source changes --------------------
+
+    def open_feed(self, name: str) -> Slot:
+        """A named audio m-line (negotiated once) that :meth:`feed` points at a producer."""
+        slot = self.feeds.get(name)
+        if slot is None:
+            slot = self._free_slot("audio")
+            slot.feed = name
+            self.feeds[name] = slot
+            self._schedule_negotiation()
+        return slot
+
+    def feed(self, name: str, producer: Producer | None) -> None:
+        """Forward ``producer`` on the feed from its next packet (None: silence).
+
+        No renegotiation: the m-line, its SSRC and SRTP stream stay; sequence
+        numbers continue and the timestamp advances by the time the switch
+        took (:class:`Slot`), so the subscriber hears one continuous stream.
+        """
+        slot = self.open_feed(name)
+        current = slot.consumer
+        if current is not None and current.producer is producer:
+            return
+        if current is not None:
+            current.close()
+        if producer is None or producer.closed:
+            return
+        consumer = Consumer(f"c-{secrets.token_hex(6)}", producer, slot)
+        consumer.negotiated = True  # the slot's own negotiation is checked when it starts
+        producer.consumers.append(consumer)
+        producer.reroute()
+
+    def feed_source(self, name: str) -> Producer | None:
+        slot = self.feeds.get(name)
+        return slot.consumer.producer if slot is not None and slot.consumer else None
 
     def stop_consuming(self, producer_id: str) -> None:
         consumer = self.consumers.pop(producer_id, None)
@@ -239,6 +286,11 @@ class PeerTransport:
             streams = [
                 StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
                 for c in self._pending_consumers
+                if c.slot.feed is None
+            ]
+            streams += [
+                StreamMapping(slot.mid or "", f"feed:{name}", "interpretation", "audio")
+                for name, slot in self.feeds.items()
             ]
             sdp: str = self.subscriber.localDescription.sdp
             await self._on_subscribe_offer(sdp, self.revision, streams)
@@ -247,6 +299,17 @@ class PeerTransport:
                 logger.exception("subscriber negotiation failed for %s", self.peer_id)
         finally:
             self._negotiation = None
+
+    async def resend_pending_offer(self) -> None:
+        """Offer again what is waiting for an answer (the offer went to a dropped socket)."""
+        description = self.subscriber.localDescription
+        if self._pending_revision is None or self._negotiation is not None or description is None:
+            return
+        streams = [
+            StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
+            for c in self._pending_consumers
+        ]
+        await self._on_subscribe_offer(description.sdp, self._pending_revision, streams)
 
     async def apply_subscribe_answer(self, answer_sdp: str, revision: int) -> None:
         if revision != self._pending_revision:
@@ -269,6 +332,11 @@ class PeerTransport:
                 consumer.slot.negotiated(codecs[0].payloadType)
                 consumer.negotiated = True
         self._pending_consumers = []
+        for slot in self.feeds.values():
+            if slot.payload_type is None and slot.mid is not None:
+                codecs = negotiated_codecs(slot.transceiver)
+                if codecs:
+                    slot.negotiated(codecs[0].payloadType)
         if self._renegotiate:
             self._renegotiate = False
             self._schedule_negotiation()
@@ -284,6 +352,9 @@ class PeerTransport:
         for consumer in list(self.consumers.values()):
             consumer.close()
         self.consumers.clear()
+        for slot in self.feeds.values():
+            if slot.consumer is not None:
+                slot.consumer.close()
         for producer in self.producers.values():
             producer.close()
         await asyncio.gather(self.publisher.close(), self.subscriber.close())

@@ -17,38 +17,50 @@ from typing import Any, ClassVar
 
 from ._checks import check_id, check_name, check_reason, check_seconds, invalid
 from ._codec import JSON, decode_fields, encode
+from .languages import check_language, check_source
 from .priority import Priority
 from .roles import Role
 from .settings import Settings
 
 __all__ = [
     "COMMAND_TYPES",
+    "AcceptHandover",
     "AcceptRequest",
     "AddDelegation",
     "AdmitFromLobby",
+    "AskSlowDown",
+    "AssignInterpreter",
     "CancelRequest",
+    "CloseChannel",
     "CloseConference",
     "Command",
     "CreateConference",
     "DenyRequest",
+    "GoOffAir",
+    "GoOnAir",
     "GrantFloor",
     "JoinConference",
     "LeaveConference",
     "LockRoom",
     "MuteParticipant",
+    "OpenChannel",
     "RejectFromLobby",
     "ReleaseFloor",
     "RemoveParticipant",
     "ReorderRequest",
     "RequestFloor",
+    "RequestHandover",
     "RevokeFloor",
     "SetDefaultTimeLimit",
     "SetDelegatesMayRequest",
+    "SetInterpretationSource",
+    "SetLanguages",
     "SetMaxHolders",
     "SetOpenFloor",
     "SetSpeakingTime",
     "StartRecording",
     "StopRecording",
+    "UnassignInterpreter",
     "UnbanParticipant",
     "UnlockRoom",
     "UnmuteParticipant",
@@ -360,6 +372,150 @@ class ReleaseFloor(Command):
     request_id: str
 
 
+# Interpretation ----------------------------------------------------------------
+#
+# The chair sets the floor languages, opens a channel per target language (its
+# booth) and assigns interpreters; an interpreter acts for itself: the commands
+# with an optional `participant_id` name the interpreter only when the service
+# (SYSTEM) or the chair acts for one (None: the actor itself).
+
+
+def _check_interpreter(participant_id: str | None) -> None:
+    if participant_id is not None:
+        check_id(participant_id, "participant_id")
+
+
+@dataclass(frozen=True)
+class SetLanguages(Command):
+    """The languages spoken on the floor; channels are opened among them."""
+
+    kind = "interpretation.set_languages"
+    languages: tuple[str, ...]
+
+    def _check(self) -> None:
+        for language in self.languages:
+            check_language(language, "languages")
+        if len(set(self.languages)) != len(self.languages):
+            raise invalid("languages: each language once")
+
+
+@dataclass(frozen=True)
+class OpenChannel(Command):
+    """Open the channel (and booth) of a target language; listeners may choose it."""
+
+    kind = "interpretation.open_channel"
+    language: str
+
+    def _check(self) -> None:
+        check_language(self.language, "language")
+
+
+@dataclass(frozen=True)
+class CloseChannel(Command):
+    """Close a channel: its interpreter goes off air, its listeners hear the floor only."""
+
+    kind = "interpretation.close_channel"
+    language: str
+
+    def _check(self) -> None:
+        check_language(self.language, "language")
+
+
+@dataclass(frozen=True)
+class AssignInterpreter(Command):
+    """Seat an interpreter in the booth of `booth` (a target language)."""
+
+    kind = "interpretation.assign"
+    participant_id: str
+    booth: str
+    working_languages: tuple[str, ...]
+
+    def _check(self) -> None:
+        check_id(self.participant_id, "participant_id")
+        check_language(self.booth, "booth")
+        for language in self.working_languages:
+            check_language(language, "working_languages")
+        if self.booth not in self.working_languages:
+            raise invalid("working_languages must include the booth's language")
+
+
+@dataclass(frozen=True)
+class UnassignInterpreter(Command):
+    kind = "interpretation.unassign"
+    participant_id: str
+
+    def _check(self) -> None:
+        check_id(self.participant_id, "participant_id")
+
+
+@dataclass(frozen=True)
+class SetInterpretationSource(Command):
+    """What the interpreter works from: the floor, or another channel (relay)."""
+
+    kind = "interpretation.set_source"
+    source: str
+    participant_id: str | None = None
+
+    def _check(self) -> None:
+        check_source(self.source)
+        _check_interpreter(self.participant_id)
+
+
+@dataclass(frozen=True)
+class GoOnAir(Command):
+    """Start speaking into the booth's channel (also: take over an idle booth)."""
+
+    kind = "interpretation.on_air"
+    participant_id: str | None = None
+
+    def _check(self) -> None:
+        _check_interpreter(self.participant_id)
+
+
+@dataclass(frozen=True)
+class GoOffAir(Command):
+    """Stop speaking into the channel (the cough button); the partner may take over."""
+
+    kind = "interpretation.off_air"
+    participant_id: str | None = None
+
+    def _check(self) -> None:
+        _check_interpreter(self.participant_id)
+
+
+@dataclass(frozen=True)
+class RequestHandover(Command):
+    """A passive interpreter asks the active partner for the microphone."""
+
+    kind = "interpretation.request_handover"
+    participant_id: str | None = None
+
+    def _check(self) -> None:
+        _check_interpreter(self.participant_id)
+
+
+@dataclass(frozen=True)
+class AcceptHandover(Command):
+    """The active interpreter hands the channel to the partner who asked: no gap."""
+
+    kind = "interpretation.accept_handover"
+    participant_id: str | None = None
+
+    def _check(self) -> None:
+        _check_interpreter(self.participant_id)
+
+
+@dataclass(frozen=True)
+class AskSlowDown(Command):
+    """An interpreter signals the chair that the speaker is too fast."""
+
+    kind = "interpretation.slow_down"
+    participant_id: str | None = None
+
+    def _check(self) -> None:
+        _check_interpreter(self.participant_id)
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {
     cls.kind: cls
     for cls in (
@@ -391,5 +547,16 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         SetSpeakingTime,
         RevokeFloor,
         ReleaseFloor,
+        SetLanguages,
+        OpenChannel,
+        CloseChannel,
+        AssignInterpreter,
+        UnassignInterpreter,
+        SetInterpretationSource,
+        GoOnAir,
+        GoOffAir,
+        RequestHandover,
+        AcceptHandover,
+        AskSlowDown,
     )
 }

@@ -32,6 +32,7 @@ from .events import (
     DelegationAdded,
     Event,
     FloorEvent,
+    InterpretationEvent,
     ParticipantAdmitted,
     ParticipantJoined,
     ParticipantLeft,
@@ -48,6 +49,7 @@ from .events import (
     SettingsChanged,
 )
 from .floor import FloorControl
+from .interpretation import Interpretation
 from .lobby import Lobby
 from .participant import Participant
 from .roles import Role
@@ -67,6 +69,7 @@ class Conference:
         self.clock: float | None = None  # time of the last applied event
         self.lobby = Lobby()
         self.floor = FloorControl()
+        self.interpretation = Interpretation()
         self._delegations: dict[str, Delegation] = {}
         self._participants: dict[str, Participant] = {}  # in the room (not the lobby)
         # Mutes outlive a departure, so that leaving and rejoining does not undo the chair's.
@@ -86,6 +89,7 @@ class Conference:
         other.closed, other.locked, other.clock = self.closed, self.locked, self.clock
         other.recording = self.recording
         other.lobby, other.floor = self.lobby.copy(), self.floor.copy()
+        other.interpretation = self.interpretation.copy()
         other._delegations = dict(self._delegations)
         other._participants = dict(self._participants)
         other._muted = set(self._muted)
@@ -144,6 +148,8 @@ class Conference:
         match event:
             case FloorEvent():
                 self.floor.apply(event)
+            case InterpretationEvent():
+                self.interpretation.apply(event)
             case ConferenceCreated():
                 self.title, self.settings = event.title, event.settings
             case ConferenceClosed():
@@ -177,6 +183,7 @@ class Conference:
             case ParticipantRejected():
                 self.lobby.pop(event.participant_id)
             case ParticipantLeft() | ParticipantRemoved():
+                self.interpretation.departed(event.participant_id)
                 if self._participants.pop(event.participant_id, None) is None:
                     self.lobby.pop(event.participant_id)
                 if isinstance(event, ParticipantRemoved) and event.banned:
@@ -273,6 +280,7 @@ class Conference:
             "holders": [_fields(r) for r in holders],
             "banned": [pid for pid in sorted(self._banned)],
             "next_deadline": self.next_deadline(),
+            "interpretation": self.interpretation.snapshot(),
         }
 
     def __eq__(self, other: object) -> bool:
@@ -297,6 +305,7 @@ class Conference:
             self._banned,
             dict(self.floor.requests),
             [r.request_id for r in self.floor.queue()],
+            self.interpretation.state(),
         )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import commands as c
+from . import interpretation_rules
 from .errors import ErrorCode, RoomError
 from .events import (
     ConferenceClosed,
@@ -125,6 +126,8 @@ def decide(d: Draft, command: c.Command, actor: str) -> None:
             _grant(d, command, actor)
         case c.SetSpeakingTime():
             _set_speaking_time(d, command, actor)
+        case _ if isinstance(command, interpretation_rules.INTERPRETATION_COMMANDS):
+            interpretation_rules.decide(d, command, actor)
         case _:
             raise TypeError(f"unknown command {command!r}")
 
@@ -171,6 +174,7 @@ def _close(d: Draft, command: c.CloseConference, actor: str) -> None:
     floor = d.state.floor
     for request in [r for r in floor.requests.values() if r.status.is_open]:
         d.emit(floor.end(request, at=d.now, reason=SystemReason.CONFERENCE_CLOSED))
+    interpretation_rules.on_closing(d)
     d.emit(ConferenceClosed(at=d.now, actor=actor, reason=command.reason))
 
 
@@ -343,6 +347,7 @@ def _depart(
 ) -> None:
     participant = _present_or_waiting(d, participant_id)
     was_present = participant_id in d.state.participants
+    interpretation_rules.on_departure(d, participant_id)
     if banned:
         d.emit(
             ParticipantRemoved(participant_id, banned=True, at=d.now, actor=actor, reason=reason)

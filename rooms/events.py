@@ -22,6 +22,8 @@ from .settings import Settings
 
 __all__ = [
     "EVENT_TYPES",
+    "ChannelClosed",
+    "ChannelOpened",
     "ConferenceClosed",
     "ConferenceCreated",
     "DelegatesMayRequestChanged",
@@ -39,6 +41,12 @@ __all__ = [
     "FloorRevoked",
     "FloorTimeChanged",
     "FloorWarning",
+    "HandedOver",
+    "HandoverRequested",
+    "InterpretationEvent",
+    "InterpreterAssigned",
+    "InterpreterUnassigned",
+    "LanguagesSet",
     "ParticipantAdmitted",
     "ParticipantJoined",
     "ParticipantLeft",
@@ -53,6 +61,10 @@ __all__ = [
     "RoomLocked",
     "RoomUnlocked",
     "SettingsChanged",
+    "ShiftEnded",
+    "ShiftStarted",
+    "SlowDownAsked",
+    "SourceChanged",
     "SystemReason",
 ]
 
@@ -64,6 +76,9 @@ class SystemReason(StrEnum):
     TIME_LIMIT = "time_limit"  # limit and grace period are over
     DELEGATION_ABSENT = "delegation_absent"  # its last head or delegate left
     CONFERENCE_CLOSED = "conference_closed"
+    CHANNEL_CLOSED = "channel_closed"  # an interpreter's channel or relay source closed
+    INTERPRETER_DROPPED = "interpreter_dropped"  # connection lost while on air
+    INTERPRETER_LEFT = "interpreter_left"  # left, was removed or was unassigned
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -315,6 +330,99 @@ class FloorRevoked(FloorEvent):
     type = "floor.revoked"
 
 
+# Interpretation ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InterpretationEvent(Event):
+    """Base of the interpretation events (languages, channels, booths, shifts)."""
+
+
+@dataclass(frozen=True)
+class LanguagesSet(InterpretationEvent):
+    type = "interpretation.languages_set"
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChannelOpened(InterpretationEvent):
+    type = "interpretation.channel_opened"
+    language: str
+
+
+@dataclass(frozen=True)
+class ChannelClosed(InterpretationEvent):
+    type = "interpretation.channel_closed"
+    language: str
+
+
+@dataclass(frozen=True)
+class InterpreterAssigned(InterpretationEvent):
+    type = "interpretation.interpreter_assigned"
+    participant_id: str
+    booth: str
+    working_languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InterpreterUnassigned(InterpretationEvent):
+    type = "interpretation.interpreter_unassigned"
+    participant_id: str
+    booth: str
+
+
+@dataclass(frozen=True)
+class SourceChanged(InterpretationEvent):
+    """What an interpreter hears and works from: "floor" or a channel's language."""
+
+    type = "interpretation.source_changed"
+    participant_id: str
+    booth: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ShiftStarted(InterpretationEvent):
+    """The interpreter is on air: their audio is the booth's channel."""
+
+    type = "interpretation.shift_started"
+    participant_id: str
+    booth: str
+
+
+@dataclass(frozen=True)
+class ShiftEnded(InterpretationEvent):
+    """The interpreter went off air (by choice, or see `reason`); the channel is silent."""
+
+    type = "interpretation.shift_ended"
+    participant_id: str
+    booth: str
+
+
+@dataclass(frozen=True)
+class HandoverRequested(InterpretationEvent):
+    type = "interpretation.handover_requested"
+    participant_id: str
+    booth: str
+
+
+@dataclass(frozen=True)
+class HandedOver(InterpretationEvent):
+    """One shift ends and the next starts at the same instant: the channel never pauses."""
+
+    type = "interpretation.handed_over"
+    booth: str
+    from_id: str
+    to_id: str
+
+
+@dataclass(frozen=True)
+class SlowDownAsked(InterpretationEvent):
+    type = "interpretation.slow_down_asked"
+    participant_id: str
+    booth: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -347,5 +455,16 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FloorCancelled,
         FloorReleased,
         FloorRevoked,
+        LanguagesSet,
+        ChannelOpened,
+        ChannelClosed,
+        InterpreterAssigned,
+        InterpreterUnassigned,
+        SourceChanged,
+        ShiftStarted,
+        ShiftEnded,
+        HandoverRequested,
+        HandedOver,
+        SlowDownAsked,
     )
 }

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 from ._codec import JSON, encode
 from .events import (
+    ChannelClosed,
+    ChannelOpened,
     ConferenceClosed,
     ConferenceCreated,
     DelegatesMayRequestChanged,
@@ -34,6 +36,11 @@ from .events import (
     FloorRevoked,
     FloorTimeChanged,
     FloorWarning,
+    HandedOver,
+    HandoverRequested,
+    InterpreterAssigned,
+    InterpreterUnassigned,
+    LanguagesSet,
     ParticipantAdmitted,
     ParticipantJoined,
     ParticipantLeft,
@@ -47,12 +54,16 @@ from .events import (
     RoomLocked,
     RoomUnlocked,
     SettingsChanged,
+    ShiftEnded,
+    ShiftStarted,
+    SlowDownAsked,
+    SourceChanged,
     SystemReason,
 )
 from .permissions import SYSTEM
 from .priority import Priority
 
-__all__ = ["DelegationTotal", "Entry", "Intervention", "Minutes", "build_minutes"]
+__all__ = ["DelegationTotal", "Entry", "Intervention", "Minutes", "Shift", "build_minutes"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,20 @@ class DelegationTotal:
 
 
 @dataclass(frozen=True)
+class Shift:
+    """One interpreter on air in one booth, from going on air (or taking over) to the end."""
+
+    booth: str  # the channel's language
+    participant_id: str
+    interpreter: str
+    start: float
+    end: float | None  # None while on air
+    duration: float | None
+    ended: str | None  # "off_air" (by choice or see end_reason) or "handed_over"
+    end_reason: str | None
+
+
+@dataclass(frozen=True)
 class Entry:
     """One line of the record of proceedings: one event, in words."""
 
@@ -105,6 +130,7 @@ class Minutes:
     interventions: tuple[Intervention, ...]
     totals: tuple[DelegationTotal, ...]
     record: tuple[Entry, ...]
+    shifts: tuple[Shift, ...] = ()  # interpretation, in order of start
 
     def to_dict(self) -> dict[str, JSON]:
         encoded = encode(self)
@@ -152,6 +178,17 @@ class Minutes:
             f"| {_duration(t.speaking_time)} |"
             for t in self.totals
         ]
+        if self.shifts:
+            lines += ["", "## Interpretation shifts", ""]
+            lines += [
+                "| Booth | Interpreter | Start | End | Duration |",
+                "| --- | --- | --- | --- | ---: |",
+            ]
+            lines += [
+                f"| {s.booth} | {_md(s.interpreter)} | {_hms(s.start)} | {_hms(s.end)} "
+                f"| {_duration(s.duration)} |"
+                for s in self.shifts
+            ]
         lines += ["", "## Record of proceedings", ""]
         lines += [f"- {_hms(e.at)} {_md(e.text)}" for e in self.record]
         return "\n".join(lines) + "\n"
@@ -173,6 +210,9 @@ _SYSTEM_REASON_WORDS: dict[str, str] = {
     SystemReason.TIME_LIMIT: "speaking time over",
     SystemReason.DELEGATION_ABSENT: "the delegation left",
     SystemReason.CONFERENCE_CLOSED: "the conference closed",
+    SystemReason.CHANNEL_CLOSED: "the channel closed",
+    SystemReason.INTERPRETER_DROPPED: "connection lost",
+    SystemReason.INTERPRETER_LEFT: "the interpreter left",
 }
 
 
@@ -194,6 +234,8 @@ class _Reader:
         self.delegations: dict[str, DelegationAdded] = {}
         self.requests: dict[str, FloorRequested] = {}
         self.interventions: dict[str, Intervention] = {}
+        self.shifts: list[Shift] = []
+        self.on_air: dict[str, int] = {}  # booth -> index of its running shift
         self.record: list[Entry] = []
 
     def name(self, participant_id: str | None) -> str:
@@ -221,6 +263,13 @@ class _Reader:
                 self._granted(event)
             case FloorTimeChanged() | FloorOvertime() | FloorReleased() | FloorRevoked():
                 self._turn_changed(event)
+            case ShiftStarted():
+                self._shift_starts(event.booth, event.participant_id, event.at)
+            case ShiftEnded():
+                self._shift_ends(event.booth, event.at, "off_air", event.reason)
+            case HandedOver():
+                self._shift_ends(event.booth, event.at, "handed_over", event.reason)
+                self._shift_starts(event.booth, event.to_id, event.at)
         self.record.append(Entry(event.at, event.type, self.describe(event)))
 
     def _granted(self, event: FloorGranted) -> None:
@@ -245,6 +294,18 @@ class _Reader:
             ended=None,
             ended_by=None,
             end_reason=None,
+        )
+
+    def _shift_starts(self, booth: str, participant_id: str, at: float) -> None:
+        self.on_air[booth] = len(self.shifts)
+        name = self.name(participant_id)
+        self.shifts.append(Shift(booth, participant_id, name, at, None, None, None, None))
+
+    def _shift_ends(self, booth: str, at: float, ended: str, reason: str | None) -> None:
+        index = self.on_air.pop(booth)
+        shift = self.shifts[index]
+        self.shifts[index] = dataclasses.replace(
+            shift, end=at, duration=at - shift.start, ended=ended, end_reason=reason
         )
 
     def _turn_changed(
@@ -286,8 +347,20 @@ class _Reader:
             )
             for d in self.delegations.values()
         )
+        shifts = tuple(
+            dataclasses.replace(s, duration=max(0.0, now - s.start))
+            if s.end is None and now is not None
+            else s
+            for s in self.shifts
+        )
         return Minutes(
-            self.title, self.opened_at, self.closed_at, interventions, totals, tuple(self.record)
+            self.title,
+            self.opened_at,
+            self.closed_at,
+            interventions,
+            totals,
+            tuple(self.record),
+            shifts,
         )
 
     def describe(self, event: Event) -> str:
@@ -341,6 +414,39 @@ class _Reader:
                 return f"{who} unmuted {self.name(event.participant_id)}"
         return self._floor_sentence(event, who)
 
+    def _interpretation_sentence(self, event: Event, who: str) -> str:
+        match event:
+            case LanguagesSet():
+                return f"{who} set the floor languages to {', '.join(event.languages) or 'none'}"
+            case ChannelOpened():
+                return f"{who} opened the {event.language} interpretation channel"
+            case ChannelClosed():
+                return f"{who} closed the {event.language} interpretation channel"
+            case InterpreterAssigned():
+                languages = ", ".join(event.working_languages)
+                interpreter = self.name(event.participant_id)
+                return f"{who} seated {interpreter} in the {event.booth} booth ({languages})"
+            case InterpreterUnassigned():
+                interpreter = self.name(event.participant_id)
+                return f"{who} took {interpreter} out of the {event.booth} booth"
+            case SourceChanged():
+                interpreter = self.name(event.participant_id)
+                return f"{interpreter} ({event.booth}) works from {event.source}"
+            case ShiftStarted():
+                return f"{self.name(event.participant_id)} went on air in {event.booth}"
+            case ShiftEnded():
+                return f"{self.name(event.participant_id)} went off air in {event.booth}"
+            case HandoverRequested():
+                interpreter = self.name(event.participant_id)
+                return f"{interpreter} asked to take over in {event.booth}"
+            case HandedOver():
+                giver, taker = self.name(event.from_id), self.name(event.to_id)
+                return f"{giver} handed {event.booth} over to {taker}"
+            case SlowDownAsked():
+                interpreter = self.name(event.participant_id)
+                return f"{interpreter} ({event.booth}) asked the speaker to slow down"
+        return event.type
+
     def _floor_sentence(self, event: Event, who: str) -> str:
         match event:
             case FloorRequested():
@@ -377,7 +483,7 @@ class _Reader:
                 return f"{self.delegation(event.delegation_id)} yielded the floor"
             case FloorRevoked():
                 return f"{who} ended the floor of {self.delegation(event.delegation_id)}"
-        return event.type
+        return self._interpretation_sentence(event, who)
 
     def _badge(self, event: ParticipantJoined | ParticipantWaiting) -> str:
         if event.delegation_id is None:

@@ -51,7 +51,25 @@ _CHAIR_ONLY = (
     c.GrantFloor,
     c.SetSpeakingTime,
     c.RevokeFloor,
+    c.SetLanguages,
+    c.OpenChannel,
+    c.CloseChannel,
+    c.AssignInterpreter,
+    c.UnassignInterpreter,
 )
+
+# An interpreter acts in its own booth only (the seat the chair assigned it).
+_INTERPRETER_SELF = {
+    cls.kind: Scope.SELF
+    for cls in (
+        c.SetInterpretationSource,
+        c.GoOnAir,
+        c.GoOffAir,
+        c.RequestHandover,
+        c.AcceptHandover,
+        c.AskSlowDown,
+    )
+}
 
 MATRIX: Final[Mapping[Role, Mapping[str, Scope]]] = {
     Role.CHAIR: {
@@ -63,6 +81,7 @@ MATRIX: Final[Mapping[Role, Mapping[str, Scope]]] = {
         c.UnmuteParticipant.kind: Scope.ANY,
         c.RequestFloor.kind: Scope.ANY,  # on a delegation's behalf
         c.CancelRequest.kind: Scope.ANY,
+        c.GoOffAir.kind: Scope.ANY,  # an interpreter's microphone left open
         # No ReleaseFloor: the chair revokes, so the minutes tell yielding from being cut off.
     },
     Role.HEAD: {
@@ -85,7 +104,7 @@ MATRIX: Final[Mapping[Role, Mapping[str, Scope]]] = {
         c.UnmuteParticipant.kind: Scope.NOT_CHAIR,
     },
     Role.OBSERVER: dict(_EVERYONE_SELF),
-    Role.INTERPRETER: dict(_EVERYONE_SELF),
+    Role.INTERPRETER: {**_EVERYONE_SELF, **_INTERPRETER_SELF},
 }
 
 

@@ -15,7 +15,7 @@ class Role(StrEnum):
     DELEGATE = "delegate"  # adviser in a delegation
     OBSERVER = "observer"
     TECHNICIAN = "technician"
-    INTERPRETER = "interpreter"  # reserved: joins, but has no powers yet
+    INTERPRETER = "interpreter"  # sits in a booth: see rooms.interpretation
 
     @property
     def speaks_for_delegation(self) -> bool:

@@ -19,6 +19,7 @@ from aiohttp import web
 from rooms import SYSTEM, AddDelegation, RoomError, Settings, build_minutes
 
 from .conference import ConferencePlan, DelegationPlan, JoinRefused, LiveConference
+from .https import public_base
 from .palabra import PlacedElsewhere, palabra_of
 from .redis_store import StoreUnavailable
 from .tokens import TokenError, check_ttl, issue_token, verify_token
@@ -214,7 +215,7 @@ async def create_token(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "token": token,
-            "url": f"{palabra.config.base_url}/c/{conference.id}?t={token}",
+            "url": f"{public_base(request, palabra.config)}/c/{conference.id}?t={token}",
             "expires_at": time.time() + ttl,
         },
         status=201,

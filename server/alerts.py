@@ -39,6 +39,9 @@ class StreamSample:
     nacks: int
     plis: int
     silent_for: float | None  # seconds since the last packet ("in" only)
+    # The client's end of the connection carrying it: ICE candidate type and
+    # transport as the server sees it ("host udp", "srflx udp", "relay udp").
+    path: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -47,7 +50,7 @@ class StreamSample:
 @dataclass(frozen=True)
 class Alert:
     id: str
-    kind: Literal["freeze", "loss", "rtt", "publisher_gone"]
+    kind: Literal["freeze", "loss", "rtt", "publisher_gone", "log_lost", "channel_silent"]
     participant_id: str
     producer_id: str | None
     subscriber_id: str | None
@@ -67,6 +70,10 @@ class Thresholds:
     rtt: float = 300.0  # milliseconds
     rtt_clear: float = 250.0
     sustain: int = 3  # consecutive samples over the threshold before raising
+    # Consecutive samples under the lower threshold before clearing: at a loss
+    # near the threshold, single good seconds come by chance.
+    clear_sustain: int = 3
+    channel_silent_after: float = 5.0  # seconds an open channel is mute while the floor speaks
 
 
 @dataclass
@@ -74,6 +81,9 @@ class AlertRules:
     thresholds: Thresholds = field(default_factory=Thresholds)
     active: dict[str, Alert] = field(default_factory=dict)
     _streak: dict[str, int] = field(default_factory=dict)
+    _good: dict[str, int] = field(default_factory=dict)  # clearing streaks
+    # Open channel -> since when it has been silent while the floor spoke.
+    _channel_silent: dict[str, float] = field(default_factory=dict)
 
     def evaluate(
         self, samples: Iterable[StreamSample], now: float
@@ -93,7 +103,7 @@ class AlertRules:
                     f"video frozen: no packet for {s.silent_for or 0:.1f} s",
                 )
                 seen.add(alert.id)
-                changes += self._judge(alert, frozen, not frozen, sustain=1)
+                changes += self._judge(alert, frozen, not frozen, sustain=1, clear_sustain=1)
             if s.packets or s.packets_lost:
                 alert = self._alert(
                     "loss", s, now, s.loss, f"packet loss {s.loss:.0%} ({s.direction})"
@@ -104,11 +114,15 @@ class AlertRules:
                 alert = self._alert("rtt", s, now, s.rtt_ms, f"round-trip time {s.rtt_ms:.0f} ms")
                 seen.add(alert.id)
                 changes += self._judge(alert, s.rtt_ms > t.rtt, s.rtt_ms < t.rtt_clear)
-        # Streams that are gone take their alerts with them, except publisher_gone.
-        for key in [k for k in self.active if k not in seen and not k.startswith("gone:")]:
+        # Streams that are gone take their alerts with them, except publisher_gone
+        # and the channels' (judged by `channels`).
+        kept = ("gone:", "channel:")
+        for key in [k for k in self.active if k not in seen and not k.startswith(kept)]:
             changes.append((self.active.pop(key), "cleared"))
         for key in [k for k in self._streak if k not in seen]:
             del self._streak[key]
+        for key in [k for k in self._good if k not in seen]:
+            del self._good[key]
         return changes
 
     @staticmethod
@@ -148,16 +162,87 @@ class AlertRules:
         self.active[key] = alert
         return [(alert, "raised")]
 
+    def channels(
+        self, sounding: dict[str, str | None], floor_speaking: bool, now: float
+    ) -> list[tuple[Alert, Transition]]:
+        """Interpretation: an open channel silent for too long while the floor speaks.
+
+        ``sounding`` maps each open channel to its interpreter on air whose
+        microphone is sending, or None (nobody on air, or a dead microphone).
+        """
+        changes: list[tuple[Alert, Transition]] = []
+        for channel in list(self._channel_silent):
+            if channel not in sounding:
+                del self._channel_silent[channel]
+        for key in [k for k in self.active if k.startswith("channel:")]:
+            channel = key.removeprefix("channel:")
+            if sounding.get(channel) is not None or channel not in sounding or not floor_speaking:
+                changes.append((self.active.pop(key), "cleared"))
+                self._channel_silent.pop(channel, None)
+        for channel, interpreter in sounding.items():
+            if interpreter is not None or not floor_speaking:
+                self._channel_silent.pop(channel, None)
+                continue
+            since = self._channel_silent.setdefault(channel, now)
+            key = f"channel:{channel}"
+            if key not in self.active and now - since > self.thresholds.channel_silent_after:
+                alert = Alert(
+                    key,
+                    "channel_silent",
+                    "",
+                    None,
+                    None,
+                    since,
+                    now - since,
+                    f"the {channel} channel is silent while the floor speaks",
+                )
+                self.active[key] = alert
+                changes.append((alert, "raised"))
+        return changes
+
     def publisher_back(self, participant_id: str) -> list[tuple[Alert, Transition]]:
         alert = self.active.pop(f"gone:{participant_id}", None)
         return [(alert, "cleared")] if alert is not None else []
 
+    def log_lost(
+        self, conference_id: str, kept: int, known: int, now: float
+    ) -> list[tuple[Alert, Transition]]:
+        """The event store holds fewer events than were applied (Redis lost data)."""
+        key = f"log:{conference_id}"
+        if key in self.active:
+            return []
+        alert = Alert(
+            key,
+            "log_lost",
+            "",
+            None,
+            None,
+            now,
+            float(known - kept),
+            f"event store lost events {kept + 1}-{known}; restoring them from memory",
+        )
+        self.active[key] = alert
+        return [(alert, "raised")]
+
+    def log_restored(self, conference_id: str) -> list[tuple[Alert, Transition]]:
+        alert = self.active.pop(f"log:{conference_id}", None)
+        return [(alert, "cleared")] if alert is not None else []
+
     def _judge(
-        self, alert: Alert, bad: bool, good: bool, sustain: int | None = None
+        self,
+        alert: Alert,
+        bad: bool,
+        good: bool,
+        sustain: int | None = None,
+        clear_sustain: int | None = None,
     ) -> list[tuple[Alert, Transition]]:
         key = alert.id
         if key in self.active:
-            if good:
+            streak = self._good.get(key, 0) + 1 if good else 0
+            self._good[key] = streak
+            needed = self.thresholds.clear_sustain if clear_sustain is None else clear_sustain
+            if streak >= needed:
+                del self._good[key]
                 return [(self.active.pop(key), "cleared")]
             return []
         streak = self._streak.get(key, 0) + 1 if bad else 0

@@ -11,10 +11,12 @@ from media.aiortc_hooks import announce_addresses, check_versions
 
 from . import http_security
 from .admin import add_routes
+from .check import add_routes as add_check_routes
 from .cluster import NodeRegistry
 from .conference import ConferencePlan
 from .config import ServerConfig
 from .connection import websocket_handler
+from .https import forwarded_middleware
 from .metrics import add_routes as add_metrics_routes
 from .palabra import PALABRA, Palabra, palabra_of
 from .redis_store import RedisEventStore, connect
@@ -34,11 +36,13 @@ def create_app(config: ServerConfig, plans: Sequence[ConferencePlan] = ()) -> we
         palabra = Palabra(config, RedisEventStore(client), registry)
     else:
         palabra = Palabra(config)
-    app = web.Application()
+    app = web.Application(middlewares=[forwarded_middleware(config)])
     app[PALABRA] = palabra
     http_security.setup(app)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/c/{conference}", _page("conference.html"))
+    app.router.add_get("/check", _page("check.html"))
+    add_check_routes(app)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_get("/healthz", _healthz)
     app.router.add_static("/web/", WEB_ROOT, append_version=False)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import signal
+import socket
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,11 +16,13 @@ from aiohttp import web
 
 from media import fastpath
 
-from . import logs
+from . import logs, preflight
 from .app import create_app
 from .config import ServerConfig
-from .credentials import CredentialError, check_credential, read_or_create
+from .credentials import check_credential
 from .demo import DEMO_CONFERENCE, demo_links
+from .https import redirect_app
+from .options import ConfigError, add_serve_arguments, merged_settings
 from .tokens import check_ttl, issue_token
 
 
@@ -27,75 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the signaling server and SFU")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument(
-        "--media-address",
-        action="append",
-        default=[],
-        metavar="ADDR",
-        help="address announced as ICE host candidate (repeatable); "
-        "default: the machine's interfaces",
-    )
-    serve.add_argument(
-        "--secret",
-        default=None,
-        help="token signing key, >= 32 bytes (default: $PALABRA_SECRET, else STATE/secret)",
-    )
-    serve.add_argument(
-        "--admin-token",
-        default=None,
-        help="admin API bearer token, >= 32 bytes "
-        "(default: $PALABRA_ADMIN_TOKEN, else STATE/admin-token)",
-    )
-    serve.add_argument(
-        "--metrics-token",
-        default=None,
-        help="GET /metrics bearer token, >= 32 bytes "
-        "(default: $PALABRA_METRICS_TOKEN, else STATE/metrics-token)",
-    )
-    serve.add_argument(
-        "--state-dir",
-        default="state",
-        metavar="DIR",
-        help="where credentials not given are generated and kept, mode 0600 (default ./state)",
-    )
-    serve.add_argument("--public-url", default="", help="base URL used in printed links")
-    serve.add_argument(
-        "--allowed-origin",
-        action="append",
-        default=[],
-        metavar="ORIGIN",
-        help="another origin (scheme://host[:port]) whose pages may connect (repeatable)",
-    )
-    serve.add_argument("--demo", action="store_true", help="create the demo conference")
-    serve.add_argument(
-        "--recordings",
-        default="recordings",
-        metavar="DIR",
-        help="folder for recordings of the floor (default: ./recordings)",
-    )
-    serve.add_argument(
-        "--redis-url",
-        default=None,
-        help="Redis for durable state and several nodes (default: in memory)",
-    )
-    serve.add_argument("--node-id", default=None, help="this node's name (with --redis-url)")
-    serve.add_argument(
-        "--resume-grace",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="how long a dropped participant keeps its seat (default 30)",
-    )
-    serve.add_argument("--log-level", default="INFO")
-    serve.add_argument("--log-json", action="store_true", help="log JSON lines")
-    serve.add_argument(
-        "--forwarding",
-        choices=fastpath.IMPLEMENTATIONS,
-        default=None,
-        help="packet forwarding path (default: $PALABRA_FASTPATH, else native when built)",
-    )
+    add_serve_arguments(serve)
 
     token = commands.add_parser("token", help="print a join token")
     key = token.add_mutually_exclusive_group(required=True)
@@ -109,10 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bench = commands.add_parser(
         "bench",
-        help="benchmarks: forwarding (load generator, MediaRelay baseline) or floor latency",
+        help="benchmarks: forwarding (load generator, MediaRelay baseline), floor latency, "
+        "interpretation (channel switch, handover)",
         add_help=False,
     )
-    bench.add_argument("benchmark", choices=("forwarding", "floor"))
+    bench.add_argument("benchmark", choices=("forwarding", "floor", "interpretation"))
     bench.add_argument("options", nargs=argparse.REMAINDER, help="see palabra bench NAME --help")
 
     args = parser.parse_args(argv)
@@ -134,68 +71,80 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             token.error(str(exc))
         return 0
+    return serve_command(args)
+
+
+def _say_where(what: str, path: Path, made: bool) -> None:
+    """Where a credential is kept is printed, never its value."""
+    print(f"{what[0].upper()}{what[1:]}: {path}{' (generated)' if made else ''}")
+
+
+def _select_forwarding(name: str) -> None:
     try:
-        return serve_command(args)
-    except CredentialError as exc:
-        serve.error(str(exc))
-
-
-# Each credential: its option, its environment variable, its file in the state folder.
-CREDENTIALS = (
-    ("secret", "PALABRA_SECRET", "secret", "token signing key"),
-    ("admin_token", "PALABRA_ADMIN_TOKEN", "admin-token", "admin API token"),
-    ("metrics_token", "PALABRA_METRICS_TOKEN", "metrics-token", "metrics token"),
-)
-
-
-def credentials(args: argparse.Namespace) -> dict[str, str]:
-    """Each credential from its option or variable, else from (or made into) its file.
-
-    Only where a credential is kept is printed, never its value.
-    """
-    found = {}
-    for option, variable, filename, what in CREDENTIALS:
-        value = getattr(args, option) or os.environ.get(variable, "")
-        if not value:
-            path = Path(args.state_dir) / filename
-            value, made = read_or_create(path, what)
-            print(f"{what[0].upper()}{what[1:]}: {path}{' (generated)' if made else ''}")
-        found[option] = value
-    return found
+        fastpath.select(name or None)
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"forwarding: {exc}") from None
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    logs.configure(args.log_level, args.log_json)
-    fastpath.select(args.forwarding)
-    found = credentials(args)
-    config = ServerConfig(
-        host=args.host,
-        port=args.port,
-        media_addresses=args.media_address,
-        public_url=args.public_url,
-        allowed_origins=args.allowed_origin,
-        demo=args.demo,
-        log_json=args.log_json,
-        recordings=Path(args.recordings),
-        resume_grace=args.resume_grace,
-        redis_url=args.redis_url,
-        secret=found["secret"],
-        admin_token=found["admin_token"],
-        metrics_token=found["metrics_token"],
-    )
-    if args.node_id:
-        config.node_id = args.node_id
-    app = create_app(config, [DEMO_CONFERENCE] if config.demo else [])
-    print(f"Palabra listening on {config.base_url}")
-    if config.demo:
-        print(f"Demo conference '{DEMO_CONFERENCE.title}' — join links:")
-        for label, url in demo_links(config).items():
-            print(f"  {label:<12} {url}")
-        sys.stdout.flush()
+    """Check every setting, the certificate, the ports and TURN; then serve."""
+    flags = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        config = merged_settings(flags, credential_files=_say_where)
+        _select_forwarding(config.forwarding)
+        logs.configure(config.log_level, config.log_json)
+        context = preflight.tls_context(config)
+        sockets = [preflight.listen(config.host, config.port, "port")]
+        if config.redirect_http_port is not None:
+            sockets.append(
+                preflight.listen(config.host, config.redirect_http_port, "redirect_http_port")
+            )
+    except ConfigError as exc:
+        print(f"palabra serve: {exc}", file=sys.stderr)
+        return 2
     # uvloop's datagram path saves about 1 µs per forwarded packet.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    web.run_app(app, host=config.host, port=config.port, print=None, shutdown_timeout=5.0)
+    try:
+        asyncio.run(_serve(config, context, sockets))
+    except ConfigError as exc:
+        print(f"palabra serve: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for sock in sockets:
+            sock.close()
     return 0
+
+
+async def _serve(
+    config: ServerConfig, context: ssl.SSLContext | None, sockets: list[socket.socket]
+) -> None:
+    if config.turn_urls and config.turn_check:
+        await preflight.check_turn(config)
+    app = create_app(config, [DEMO_CONFERENCE] if config.demo else [])
+    runner = web.AppRunner(app, shutdown_timeout=5.0)
+    await runner.setup()
+    runners = [runner]
+    try:
+        await web.SockSite(runner, sockets[0], ssl_context=context).start()
+        if len(sockets) > 1:
+            redirect = web.AppRunner(redirect_app(config))
+            await redirect.setup()
+            runners.append(redirect)
+            await web.SockSite(redirect, sockets[1]).start()
+        print(f"Palabra listening on {config.base_url}")
+        if config.demo:
+            print(f"Demo conference '{DEMO_CONFERENCE.title}' — join links:")
+            for label, url in demo_links(config).items():
+                print(f"  {label:<12} {url}")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        for each in reversed(runners):
+            await each.cleanup()
 
 
 def bench_command(benchmark: str, options: Sequence[str]) -> int:
@@ -204,6 +153,10 @@ def bench_command(benchmark: str, options: Sequence[str]) -> int:
         from bench import floor
 
         return floor.main(options)
+    if benchmark == "interpretation":
+        from bench import interpretation
+
+        return interpretation.main(options)
     from bench import forwarding
 
     return forwarding.main(options)

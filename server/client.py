@@ -42,6 +42,8 @@ from signaling import (
     CloseCode,
     Error,
     Hello,
+    InterpretationListen,
+    InterpretationListening,
     Leave,
     ParticipantInfo,
     ParticipantJoined,
@@ -102,6 +104,9 @@ class RemoteStream:
     last_frame_at: float | None = None
     # The first frame after a silence of SILENCE seconds or more (floor granted).
     resumed_at: float | None = None
+    # decode=False: set to a list to log (arrival, sequence, timestamp, payload bytes)
+    # of every packet.
+    trace: list[tuple[float, int, int, int]] | None = None
 
     def record_frame(self, now: float) -> None:
         self.frames += 1
@@ -121,10 +126,14 @@ class PalabraClient:
         media_addresses: Sequence[str] | None = None,
         ice_servers: Sequence[RTCIceServer] = (),
         decode: bool = True,
+        prefer_turn: str | None = None,
     ) -> None:
         if media_addresses is not None:
             announce_addresses(media_addresses)
         self.url = url
+        # Where the client first connects; a redirect changes `url` only until
+        # an attempt there fails (the owner may have died and been replaced).
+        self.entry_url = url
         self.token = token
         self.decode = decode
         self.welcome: Welcome | None = None
@@ -142,7 +151,13 @@ class PalabraClient:
         self.closed = asyncio.Event()
         self.hello_sent_at: float | None = None
         self._closing = False
+        self._keeping_media = False  # a resume() asked the server to keep the media
         self._configuration = rtc_configuration(ice_servers)
+        # Without servers of its own, the client uses the TURN servers of each welcome.
+        # aiortc uses one TURN URL only: the first, or the first starting with
+        # ``prefer_turn`` ("turns:" behind a firewall that lets only TLS out).
+        self._turn_from_welcome = not ice_servers
+        self._prefer_turn = prefer_turn
         # First time each step of a join happened (time.monotonic()): welcome,
         # subscribe_offer, subscribe_answer, subscriber_connected.
         self.timeline: dict[str, float] = {}
@@ -179,16 +194,33 @@ class PalabraClient:
         self._ws = await websockets.connect(self.url, max_size=None)
         self._reader = asyncio.ensure_future(self._read())
 
-    async def join(self, timeout: float = 10.0, resume: str | None = None) -> Welcome:
+    async def join(
+        self, timeout: float = 10.0, resume: str | None = None, keep_media: bool = False
+    ) -> Welcome:
         """Connect (if needed), say hello and wait for the welcome.
 
         Follows ``redirect`` to the node that serves the conference.
         """
         for _ in range(MAX_REDIRECTS + 1):
             if self._ws is None:
-                await self.connect()
+                try:
+                    await self.connect()
+                except OSError:
+                    if self.url == self.entry_url:
+                        raise
+                    # The node we were sent to is gone: ask the entry again,
+                    # which knows the conference's current owner.
+                    self.url = self.entry_url
+                    continue
             self.hello_sent_at = time.monotonic()
-            await self.send(Hello(version=PROTOCOL_VERSION, token=self.token, resume=resume))
+            await self.send(
+                Hello(
+                    version=PROTOCOL_VERSION,
+                    token=self.token,
+                    resume=resume,
+                    keep_media=keep_media,
+                )
+            )
             done, _ = await asyncio.wait(
                 [self._welcome, asyncio.ensure_future(self.closed.wait())],
                 timeout=timeout,
@@ -207,6 +239,12 @@ class PalabraClient:
             raise ClientError(self.errors[-1])
         raise TimeoutError(f"no welcome (closed with {self.close_code} {self.close_reason})")
 
+    def _ordered(self, urls: Sequence[str]) -> list[str]:
+        preferred = self._prefer_turn
+        if preferred is None:
+            return list(urls)
+        return sorted(urls, key=lambda url: not url.startswith(preferred))
+
     async def reconnect(self, timeout: float = 10.0) -> Welcome:
         """Drop the connection without leaving, and come back with the resume token.
 
@@ -214,13 +252,36 @@ class PalabraClient:
         """
         resume = self.welcome.resume_token if self.welcome is not None else None
         await self._reset_connection()
+        await self._restart_media()
+        return await self.join(timeout, resume=resume)
+
+    async def resume(self, timeout: float = 10.0) -> Welcome:
+        """After a dropped connection, come back keeping the peer connections.
+
+        Only signaling is re-established when the server kept its side
+        (``welcome.media_kept``); otherwise the media starts afresh as in
+        :meth:`reconnect` and the caller publishes again.
+        """
+        resume = self.welcome.resume_token if self.welcome is not None else None
+        await self._reset_connection()
+        self._keeping_media = True
+        try:
+            return await self.join(timeout, resume=resume, keep_media=True)
+        finally:
+            self._keeping_media = False
+
+    def abort_connection(self) -> None:
+        """Cut the WebSocket's TCP connection at once, as a network failure would."""
+        if self._ws is not None:
+            self._ws.transport.abort()
+
+    async def _restart_media(self) -> None:
         for task in self._readers:
             task.cancel()
         await asyncio.gather(self.publisher.close(), self.subscriber.close())
         self._new_peer_connections()
         self.streams.clear()
         self._tracks.clear()
-        return await self.join(timeout, resume=resume)
 
     async def _reset_connection(self) -> None:
         if self._ws is not None:
@@ -259,6 +320,27 @@ class PalabraClient:
         assert isinstance(update, RoomUpdate)
         return update
 
+    # --- interpretation ---------------------------------------------------------
+
+    LISTEN_FEED = "feed:listen"  # the channel a listener chose, or an interpreter's relay
+    PARTNER_FEED = "feed:partner"  # a passive interpreter's partner on air
+
+    async def listen(self, channel: str | None) -> InterpretationListening:
+        """Hear ``channel`` (a language) besides the floor; None: the floor only."""
+        reply = await self.request(InterpretationListen(channel, id=self.next_id()))
+        assert isinstance(reply, InterpretationListening)
+        return reply
+
+    def feed_stream(self, feed: str = LISTEN_FEED) -> RemoteStream | None:
+        """The stream of a feed (``LISTEN_FEED`` or ``PARTNER_FEED``), once offered."""
+        return next((s for s in self.streams.values() if s.producer_id == feed), None)
+
+    @property
+    def interpretation(self) -> dict[str, Any]:
+        """The room's interpretation state: languages, channels, booths."""
+        state: dict[str, Any] = self.room.get("interpretation") or {}
+        return state
+
     def next_id(self) -> int:
         return next(self._ids)
 
@@ -292,8 +374,17 @@ class PalabraClient:
             self._waiters[ref].set_result(message)
         match message:
             case Welcome():
+                if self._keeping_media and not message.media_kept:
+                    # Before any subscribe.offer for the new connections is read.
+                    await self._restart_media()
                 self.timeline.setdefault("welcome", time.monotonic())
                 self.welcome = message
+                if self._turn_from_welcome:
+                    # The peer connections share this object and read it when they gather.
+                    self._configuration.iceServers = [
+                        RTCIceServer(self._ordered(s.urls), s.username, s.credential)
+                        for s in message.ice_servers
+                    ]
                 self.participants = {p.id: p for p in message.participants}
                 self.producers = {p.id: p for p in message.producers}
                 if not self._welcome.done():
@@ -503,7 +594,7 @@ class PacketCounter:
         self._task.cancel()
 
     def _on_rtp(self, data: bytes) -> None:
-        b0, b1, seq, _, ssrc = _HEADER.unpack_from(data)
+        b0, b1, seq, timestamp, ssrc = _HEADER.unpack_from(data)
         inbound = self._inbound.get(ssrc)
         if inbound is None:
             inbound = self._route(ssrc, data)
@@ -551,6 +642,8 @@ class PacketCounter:
         inbound.received += 1
         stream.packets += 1
         stream.bytes += len(data) - start
+        if stream.trace is not None:
+            stream.trace.append((time.monotonic(), seq, timestamp, len(data) - start))
         if stream.kind == "video":
             if data[start] & 0x10 and is_keyframe_start(data[start:]):
                 stream.keyframes += 1

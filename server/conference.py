@@ -25,18 +25,20 @@ from media.producer import Producer
 from media.router import Router
 from media.transport import PeerTransport, StreamMapping
 from rooms import (
+    FLOOR,
+    ISO_639_1,
     SYSTEM,
     AddDelegation,
     Command,
     Conference,
     CreateConference,
     EventStore,
+    GoOffAir,
     JoinConference,
     LeaveConference,
     RoomError,
     Settings,
     StoreConflict,
-    load_conference,
 )
 from rooms import Role as RoomRole
 from rooms.events import (
@@ -50,6 +52,7 @@ from rooms.events import (
     ParticipantRemoved,
     RecordingStarted,
     RecordingStopped,
+    SystemReason,
 )
 from rooms.events import (
     ParticipantLeft as SeatLeft,
@@ -60,6 +63,8 @@ from signaling import (
     CloseCode,
     ConferenceInfo,
     DelegationInfo,
+    IceServer,
+    InterpretationListening,
     LeaveReason,
     MediaKind,
     MessageId,
@@ -80,7 +85,7 @@ from signaling import (
     Welcome,
 )
 
-from .alerts import Alert, AlertRules, Transition
+from .alerts import Alert, AlertRules, StreamSample, Transition
 from .monitor import StreamSampler, Totals
 from .recording import FloorRecorder
 from .redis_store import StoreUnavailable
@@ -91,10 +96,26 @@ logger = logging.getLogger(__name__)
 DEFAULT_RECORDINGS = Path("recordings")
 RESUME_GRACE = 30.0  # seconds a dropped participant keeps its seat, request and floor
 MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
+# After the store failed, commands are refused at once for this long (instead
+# of each waiting for the store's timeout in turn behind the lock).
+STORE_BACKOFF = 1.0
 # Roles that receive the monitoring feed and may act on streams.
 MONITORING_ROLES = frozenset({Role.TECHNICIAN, Role.CHAIR})
 # Roles whose members may publish camera and microphone.
 PUBLISHING_ROLES = frozenset({Role.CHAIR, Role.HEAD, Role.DELEGATE, Role.INTERPRETER})
+# The two feeds of a subscriber connection: the channel it listens to (a
+# listener's choice, an interpreter's relay source) and, for a passive
+# interpreter, the partner on air in its own booth.
+LISTEN, PARTNER = "listen", "partner"
+# What the server's answer asks of an interpreter's Opus encoder: full band, mono,
+# a generous bitrate (ISO 24019 wants 125 Hz-15 kHz).
+INTERPRETER_OPUS = {
+    "maxplaybackrate": "48000",
+    "stereo": "0",
+    "sprop-stereo": "0",
+    "maxaveragebitrate": "64000",
+    "useinbandfec": "1",
+}
 
 
 class Connection(Protocol):
@@ -103,6 +124,10 @@ class Connection(Protocol):
     async def send(self, message: ServerMessage) -> None: ...
 
     async def close(self, code: CloseCode, reason: str) -> None: ...
+
+
+class LogMovedOn(StoreUnavailable):
+    """The log was not where this node left it; the node has caught up (or restored it)."""
 
 
 class JoinRefused(Exception):
@@ -129,11 +154,14 @@ class ConferencePlan:
     title: str
     delegations: Sequence[DelegationPlan] = ()
     settings: Settings = field(default_factory=Settings)
+    # Further set-up, issued by the service (e.g. interpretation booths).
+    setup: Sequence[Command] = ()
 
     def commands(self) -> list[Command]:
         return [
             CreateConference(self.title, self.settings),
             *(AddDelegation(d.id, d.name, d.code) for d in self.delegations),
+            *self.setup,
         ]
 
 
@@ -175,6 +203,12 @@ class LiveConference:
         options = options or ConferenceOptions()
         self.state = state
         self.seq = seq
+        # Every event of the log, in order (len == seq): what rewrites the log
+        # if the store loses it.
+        self.events: list[Event] = []
+        # True while the store holds less than this node applied (until rewritten).
+        self.restoring = False
+        self._store_down_until = 0.0  # time.monotonic()
         self.store = store
         self.router = router
         self.members: dict[str, Member] = {}
@@ -183,10 +217,18 @@ class LiveConference:
         self.resume_grace = options.resume_grace
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
+        # Dropped members whose peer connections go on through the grace
+        # period, waiting for their signaling to come back.
+        self.detached: dict[str, Member] = {}
         # Each seat's floor.request/floor.cancel budget (kept across its reconnections).
         self.floor_toggles: dict[str, RateLimiter] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
+        # Time events due but not stored yet (store down): enforced in the
+        # media already, recorded (dated at their deadline) once stored.
+        self._ahead: list[Event] = []
+        # Each listener's chosen channel (None: the floor only); interpreters hear their source.
+        self.listening: dict[str, str | None] = {}
         self.alerts = AlertRules()
         self._sampler = StreamSampler(self.totals)
         self._monitor: asyncio.Task[None] | None = None
@@ -196,6 +238,7 @@ class LiveConference:
         self._background: set[asyncio.Task[None]] = set()
         router.on_producer_added = self._producer_added
         router.on_producer_removed = self._producer_removed
+        router.direct = self._direct
 
     @classmethod
     async def open(
@@ -227,8 +270,10 @@ class LiveConference:
         reconnect (a restarted node has no connections): each keeps its seat
         for the resume grace period.
         """
-        state, seq = await load_conference(store, conference_id)
-        conference = cls(state, seq, store, router, options)
+        stored = await store.read(conference_id)
+        state = Conference.replay(conference_id, (s.event for s in stored))
+        conference = cls(state, stored[-1].seq if stored else 0, store, router, options)
+        conference.events = [s.event for s in stored]
         for pid in [*state.participants, *(p.participant_id for p in state.lobby)]:
             conference._hold_seat(pid)
         conference._arm_deadline()
@@ -290,11 +335,19 @@ class LiveConference:
         connection: Connection,
         hello_id: MessageId | None,
         resume_token: str | None = None,
+        keep_media: bool = False,
+        *,
+        ice_servers: tuple[IceServer, ...] = (),
     ) -> Member:
-        """Enter the room or the lobby; a seat already connected moves to this connection."""
+        """Enter the room or the lobby; a seat already connected moves to this connection.
+
+        With ``keep_media``, a seat whose peer connections were kept since its
+        connection dropped goes on with them (signaling re-attached only).
+        """
         pid = participant.id
         async with self._lock:
             events: list[Event] = []
+            detached = self.detached.pop(pid, None)
             previous = self.members.pop(pid, None)
             if previous is not None:
                 await self._drop_media(previous)
@@ -310,26 +363,37 @@ class LiveConference:
                         "unavailable", "the conference cannot record arrivals now; retry"
                     ) from None
             member = Member(participant, connection)
+            if detached is not None and keep_media and previous is None:
+                member.transport = detached.transport
+            elif detached is not None:
+                await self._drop_media(detached)
             self.members[pid] = member
             held = self.away.pop(pid, None)
             if held is not None:
                 held.cancel()  # back within the grace period: the seat is as it was
             await self._announce_alerts(self.alerts.publisher_back(pid))
-            others = tuple(m.info for m in self._in_room() if m is not member)
+            present = [*self._in_room(), *self.detached.values()]
+            others = tuple(m.info for m in present if m is not member)
             await connection.send(
                 Welcome(
                     PROTOCOL_VERSION,
                     self.info(),
                     participant,
                     others,
-                    tuple(_producer_info(p) for p in self.router.producers.values()),
+                    tuple(
+                        _producer_info(p) for p in self.router.producers.values() if self._direct(p)
+                    ),
                     ref=hello_id,
                     resume_token=resume_token,
+                    media_kept=member.transport is not None,
+                    ice_servers=ice_servers,
                 )
             )
+            if member.transport is not None:
+                await member.transport.resend_pending_offer()
             if pid in self.state.participants:
                 self._start_media(member)
-                if previous is None:
+                if previous is None and detached is None:
                     await self._broadcast(ParticipantJoined(participant), exclude=pid)
             await connection.send(self._update([]))
             await self._publish(events, exclude=pid)
@@ -348,15 +412,24 @@ class LiveConference:
                 return  # replaced by a newer connection, or already sent away
             del self.members[pid]
             published = bool(self.router.producers_of(pid))
-            await self._drop_media(member)
             dropped = reason in (LeaveReason.DISCONNECTED, LeaveReason.TIMEOUT)
+            # A dropped seat's media goes on through the grace period.
+            keep = dropped and member.transport is not None and pid in self.state.participants
+            if keep:
+                self.detached[pid] = member
+            else:
+                await self._drop_media(member)
             if published and dropped:
                 await self._announce_alerts(self.alerts.publisher_gone(pid, self._clock()))
-            if pid in self.state.participants:
+            if pid in self.state.participants and not keep:
                 await self._broadcast(ParticipantLeft(pid, reason))
             if pid in self.state.participants or pid in self.state.lobby:
                 if dropped:
                     self._hold_seat(pid)
+                    if self.state.interpretation.is_active(pid):
+                        # Off air at once: the partner is told and can take over.
+                        drop = SystemReason.INTERPRETER_DROPPED
+                        await self._system(GoOffAir(pid, reason=drop))
                 else:
                     await self._system(LeaveConference(pid, reason=reason.value))
 
@@ -370,8 +443,16 @@ class LiveConference:
         async with self._lock:
             if self.away.pop(pid, None) is None or pid in self.members:
                 return
+            await self._end_detached(pid, LeaveReason.DISCONNECTED)
             if pid in self.state.participants or pid in self.state.lobby:
                 await self._system(LeaveConference(pid, reason=LeaveReason.DISCONNECTED.value))
+
+    async def _end_detached(self, pid: str, reason: LeaveReason) -> None:
+        """Close the media kept for a dropped seat, and tell the others it is gone."""
+        kept = self.detached.pop(pid, None)
+        if kept is not None:
+            await self._drop_media(kept)
+            await self._broadcast(ParticipantLeft(pid, reason))
 
     async def _system(self, command: Command) -> None:
         """A consequence the server itself must record; kept for later if the store is down."""
@@ -403,17 +484,34 @@ class LiveConference:
 
         The update sent to the issuer carries ``ref``, even when nothing changed.
         """
+        self._check_store()
         async with self._lock:
+            self._check_store()
             events = await self._commit(command, actor, ref)
             issuer = self.members.get(actor)
             if not events and issuer is not None:
                 await issuer.connection.send(self._update([], ref))
 
+    @property
+    def store_failing(self) -> bool:
+        """The store failed just now: commands are refused until it answers again."""
+        return time.monotonic() < self._store_down_until
+
+    def _check_store(self) -> None:
+        """Refuse at once while the store has just failed (it is retried shortly)."""
+        if self.store_failing:
+            raise StoreUnavailable(f"{self.id}: the event store failed just now")
+
     async def _commit(
         self, command: Command, actor: str, ref: MessageId | None = None
     ) -> list[Event]:
         events = self.state.decide(command, actor, self._clock())
-        await self._persist(events)
+        try:
+            await self._persist(events)
+        except LogMovedOn:
+            # Caught up with the log: decide again on the state as it now is.
+            events = self.state.decide(command, actor, self._clock())
+            await self._persist(events)
         await self._publish(events, ref=(actor, ref))
         return events
 
@@ -423,17 +521,85 @@ class LiveConference:
             return
         try:
             seqs = await self.store.append(self.id, events, expected_seq=self.seq)
-        except StoreConflict:
-            # The log has more than this process knows (an append whose answer
-            # was lost, or another node): take the log's word, and retry later.
-            self.state, self.seq = await load_conference(self.store, self.id)
-            raise StoreUnavailable(f"{self.id}: the log moved on; state reloaded") from None
+        except StoreConflict as conflict:
+            await self._reconcile(conflict.actual_seq)
+            raise LogMovedOn(f"{self.id}: the log was at {conflict.actual_seq}") from None
+        except StoreUnavailable:
+            self._store_down_until = time.monotonic() + STORE_BACKOFF
+            raise
+        self._store_down_until = 0.0
+        self._ahead = []  # any decision includes the time events due by now
         self.state.apply_all(events)
+        self.events.extend(events)
         self.seq = seqs[-1]
         try:
             await self.store.save_snapshot(self.id, self.seq, self.state.snapshot())
         except StoreUnavailable:
             logger.warning("snapshot of %s not saved (store unavailable)", self.id)
+
+    async def _reconcile(self, last: int) -> None:
+        """The log's last seq is not this node's: catch up with it, or rewrite it.
+
+        More events than this node applied (another writer): apply them and
+        carry them out like our own: media, everyone told, deadlines re-armed.
+        Fewer (Redis restarted without its data): the log is wrong, not the
+        meeting; write back what it lost from memory.
+        """
+        self._ahead = []  # decided on a state that was not the log's
+        if last > self.seq:
+            stored = await self.store.read(self.id, after=self.seq)
+            events = [s.event for s in stored]
+            logger.warning(
+                "log of %s moved on from %d to %d: catching up",
+                self.id,
+                self.seq,
+                stored[-1].seq if stored else self.seq,
+                extra={"conference": self.id},
+            )
+            self.state.apply_all(events)
+            self.events.extend(events)
+            self.seq = stored[-1].seq if stored else self.seq
+            await self._publish(events)
+        elif last < self.seq:
+            await self._restore_log(last)
+
+    async def _restore_log(self, last: int) -> None:
+        if not self.restoring:
+            self.restoring = True
+            logger.error(
+                "log of %s lost events %d-%d: rewriting it from memory",
+                self.id,
+                last + 1,
+                self.seq,
+                extra={"conference": self.id},
+            )
+            lost = self.alerts.log_lost(self.id, last, self.seq, self._clock())
+            await self._announce_alerts(lost)
+        try:
+            await self.store.append(self.id, self.events[last:], expected_seq=last)
+        except StoreConflict as conflict:  # written meanwhile: look again next second
+            raise StoreUnavailable(
+                f"{self.id}: log at {conflict.actual_seq} while restoring"
+            ) from None
+        self.restoring = False
+        await self._announce_alerts(self.alerts.log_restored(self.id))
+        logger.warning("log of %s restored up to %d", self.id, self.seq)
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.save_snapshot(self.id, self.seq, self.state.snapshot())
+
+    async def check_log(self) -> None:
+        """Compare the log's end with this node's seq; reconcile if they differ."""
+        if self.store_failing:
+            return
+        async with self._lock:
+            try:
+                last = await self.store.last_seq(self.id)
+            except StoreUnavailable:
+                self._store_down_until = time.monotonic() + STORE_BACKOFF
+                raise
+            self._store_down_until = 0.0
+            if last != self.seq:
+                await self._reconcile(last)
 
     async def _publish(
         self,
@@ -449,6 +615,7 @@ class LiveConference:
                 self.totals.floor_events[event.type] += 1
             await self._consequence(event)
         self._apply_floor_to_media()
+        self._apply_interpretation_to_media()
         update = self._update(events)
         issuer, issuer_update = None, update
         if ref is not None and ref[1] is not None:
@@ -469,6 +636,7 @@ class LiveConference:
                 self._start_media(member)
                 await self._broadcast(ParticipantJoined(member.info), exclude=pid)
             case ParticipantRejected(participant_id=pid) | ParticipantRemoved(participant_id=pid):
+                await self._end_detached(pid, LeaveReason.REMOVED)
                 gone = self.members.pop(pid, None)
                 if gone is not None:
                     await gone.connection.send(self._update([event]))
@@ -494,6 +662,8 @@ class LiveConference:
                 self.recorder.stop_all()
             case ConferenceClosed():
                 self.recorder.stop_all()
+                for pid in list(self.detached):
+                    await self._end_detached(pid, LeaveReason.LEFT)
                 for member in list(self.members.values()):
                     await self._drop_media(member)
                     await member.connection.send(self._update([event]))
@@ -537,10 +707,13 @@ class LiveConference:
                 logger.exception("monitoring of %s failed", self.id)
 
     async def _monitor_once(self) -> None:
+        with contextlib.suppress(StoreUnavailable):
+            await self.check_log()
         if self._unstored:
             await self._store_backlog()
         samples = self._sampler.sample(self.router)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
+        await self._announce_alerts(self._channel_alerts(samples))
         technicians = self._technicians()
         if technicians:
             stats = MonitorStats(
@@ -563,6 +736,20 @@ class LiveConference:
             )
             message = MonitorAlert(alert.to_dict(), AlertState(state))
             await asyncio.gather(*(m.connection.send(message) for m in self._technicians()))
+
+    def _channel_alerts(self, samples: list[StreamSample]) -> list[tuple[Alert, Transition]]:
+        """Open channels whose interpreter's microphone is silent while the floor speaks."""
+        live = {s.participant_id for s in samples if _sounding(s)}
+        interpretation = self.state.interpretation
+        floor_speaking = any(
+            s.participant_id not in interpretation.seats and _sounding(s) for s in samples
+        )
+        active = interpretation.active_interpreters()
+        sounding = {
+            channel: active[channel] if active.get(channel) in live else None
+            for channel in interpretation.open_channels()
+        }
+        return self.alerts.channels(sounding, floor_speaking, self._clock())
 
     def _technicians(self) -> list[Member]:
         return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
@@ -609,10 +796,15 @@ class LiveConference:
     async def _tick(self) -> None:
         async with self._lock:
             events = self.state.tick(self._clock())
+            # The floor ends on time in the media, even before (or without)
+            # the store's answer: what listeners hear agrees with the
+            # minutes, which date a revoke at its deadline.
+            self._ahead = events
+            self._apply_floor_to_media()
             try:
                 await self._persist(events)
             except StoreUnavailable:
-                # Nothing is applied unless stored: try again shortly.
+                # Nothing else is applied unless stored: try again shortly.
                 asyncio.get_running_loop().call_later(1.0, self._spawn_tick)
                 return
             await self._publish(events)
@@ -626,14 +818,21 @@ class LiveConference:
     def _start_media(self, member: Member) -> None:
         if member.transport is not None:
             return
-        connection = member.connection
+        pid = member.info.id
 
         async def offer(sdp: str, revision: int, streams: list[StreamMapping]) -> None:
-            await connection.send(
-                SubscribeOffer(sdp, revision, tuple(_stream_info(s) for s in streams))
-            )
+            # To whichever connection the seat has now (none while it is
+            # dropped: the offer is sent again when it comes back).
+            current = self.members.get(pid)
+            if current is not None:
+                await current.connection.send(
+                    SubscribeOffer(sdp, revision, tuple(_stream_info(s) for s in streams))
+                )
 
         member.transport = self.router.create_transport(member.info.id, offer)
+        if member.info.role is Role.INTERPRETER:
+            member.transport.opus_parameters = dict(INTERPRETER_OPUS)
+        self._apply_interpretation_to_media()
 
     async def _drop_media(self, member: Member) -> None:
         """Tear down a member's media; a failure is logged, never in the way of leaving."""
@@ -645,9 +844,88 @@ class LiveConference:
 
     def _apply_floor_to_media(self) -> None:
         """The floor is enforced here: audio is forwarded only from who may be heard."""
-        audible = self.state.audible_participants()
+        audible = self._audible()
         for producer in self.router.producers.values():
             _gate(producer, audible)
+
+    def _audible(self) -> frozenset[str]:
+        """Who may be heard now: the floor's rule, and interpreters (unless muted).
+
+        An interpreter's audio reaches no one directly (see ``_direct``), only
+        as its booth's channel while it is on air: the floor never gates it.
+        """
+        state = self.state
+        if self._ahead:  # time events due but not stored yet count already
+            state = state.copy()
+            state.apply_all(self._ahead)
+        interpreters = {
+            p.participant_id
+            for p in state.participants.values()
+            if p.role is RoomRole.INTERPRETER and p.participant_id not in state.muted
+        }
+        return state.audible_participants() | interpreters
+
+    def _direct_producers(self) -> list[Producer]:
+        return [p for p in self.router.producers.values() if self._direct(p)]
+
+    def _direct(self, producer: Producer) -> bool:
+        """Whether every peer receives the producer: not an interpreter's microphone."""
+        owner = self.state.participants.get(producer.owner)
+        return producer.kind != "audio" or owner is None or owner.role is not RoomRole.INTERPRETER
+
+    def _apply_interpretation_to_media(self) -> None:
+        """Point every subscriber's feeds at the interpreters on air it should hear.
+
+        A listener hears the floor plus its chosen channel; an interpreter its
+        relay source (if not the floor) and, while passive, the partner on
+        air: never its own channel. A switch is a source change inside one
+        outgoing stream, so it takes effect at the next packet.
+        """
+        interpretation = self.state.interpretation
+        on_air = {
+            language: next((p for p in self.router.producers_of(pid) if p.kind == "audio"), None)
+            for language, pid in interpretation.active_interpreters().items()
+        }
+        any_channel = bool(interpretation.open_channels())
+        for member in self._in_room():
+            transport = member.transport
+            assert transport is not None
+            pid = member.info.id
+            if pid in interpretation.seats:
+                listen, partner = interpretation.hears(pid)
+            else:
+                listen, partner = self.listening.get(pid), None
+                if listen is not None and not interpretation.is_open(listen):
+                    listen = None
+            for name, language in ((LISTEN, listen), (PARTNER, partner)):
+                if language is None and name not in transport.feeds:
+                    if name == LISTEN and any_channel:
+                        transport.open_feed(name)  # ready before the first switch
+                    continue
+                transport.feed(name, on_air.get(language) if language is not None else None)
+
+    async def listen(self, member: Member, channel: str | None, ref: MessageId | None) -> None:
+        """A listener's channel choice (None: the floor only); JoinRefused if refused."""
+        async with self._lock:
+            pid = member.info.id
+            if pid in self.state.interpretation.seats:
+                raise JoinRefused(
+                    "forbidden", "an interpreter hears its source: use interpretation.set_source"
+                )
+            if channel is not None:
+                if channel == FLOOR:
+                    channel = None
+                elif channel not in ISO_639_1:
+                    raise JoinRefused(
+                        "invalid_argument", f"{channel!r} is not an ISO 639-1 language code"
+                    )
+                elif not self.state.interpretation.is_open(channel):
+                    raise JoinRefused("invalid_state", f"the {channel} channel is not open")
+            if member.transport is None:
+                raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
+            self.listening[pid] = channel
+            self._apply_interpretation_to_media()
+        await member.connection.send(InterpretationListening(channel, ref=ref))
 
     def publisher(self, member: Member) -> PeerTransport:
         if member.info.role not in PUBLISHING_ROLES:
@@ -664,12 +942,18 @@ class LiveConference:
     def _producer_added(self, producer: Producer) -> None:
         # Synchronous, before the first packet: a new microphone starts closed
         # unless its owner may be heard.
-        _gate(producer, self.state.audible_participants())
+        _gate(producer, self._audible())
         self.recorder.attach(producer)
-        self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
+        if self._direct(producer):
+            self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
+        else:
+            self._apply_interpretation_to_media()
 
     def _producer_removed(self, producer: Producer) -> None:
-        self._spawn(self._broadcast(ProducerRemoved(producer.id)))
+        if self._direct(producer):
+            self._spawn(self._broadcast(ProducerRemoved(producer.id)))
+        else:
+            self._apply_interpretation_to_media()
 
     async def _broadcast(self, message: ServerMessage, exclude: str | None = None) -> None:
         members = [m for m in self._in_room() if m.info.id != exclude]
@@ -697,6 +981,17 @@ class LiveConference:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _sounding(sample: StreamSample) -> bool:
+    """An incoming audio stream forwarded and sending in the last second."""
+    return (
+        sample.direction == "in"
+        and sample.kind == "audio"
+        and not sample.paused
+        and sample.silent_for is not None
+        and sample.silent_for < 1.0
+    )
 
 
 def _gate(producer: Producer, audible: frozenset[str]) -> None:

@@ -1,15 +1,25 @@
-"""Server settings, from the command line or the environment."""
+"""Server settings, from the command line, the config file or the environment.
+
+``server.options`` reads and checks them; this is only what they are.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from signaling import Limits
 
 from .credentials import check_credential, check_distinct, generate
+
+if TYPE_CHECKING:
+    from .turn import TurnUrl
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass
@@ -20,10 +30,14 @@ class ServerConfig:
     # 127.0.0.1 for tests); empty means the machine's own interfaces.
     media_addresses: list[str] = field(default_factory=list)
     # HMAC key of join and resume tokens (at least 32 bytes).
-    secret: str = field(default_factory=lambda: os.environ.get("PALABRA_SECRET", ""))
+    secret: str = field(default_factory=lambda: os.environ.get("PALABRA_SECRET", ""), repr=False)
     # Bearer credential of the admin API, and of GET /metrics: each its own.
-    admin_token: str = field(default_factory=lambda: os.environ.get("PALABRA_ADMIN_TOKEN", ""))
-    metrics_token: str = field(default_factory=lambda: os.environ.get("PALABRA_METRICS_TOKEN", ""))
+    admin_token: str = field(
+        default_factory=lambda: os.environ.get("PALABRA_ADMIN_TOKEN", ""), repr=False
+    )
+    metrics_token: str = field(
+        default_factory=lambda: os.environ.get("PALABRA_METRICS_TOKEN", ""), repr=False
+    )
     # Base of the join links printed and returned (defaults to http://host:port).
     public_url: str = ""
     # Further origins (scheme://host[:port]) whose pages may open the signaling socket.
@@ -38,8 +52,30 @@ class ServerConfig:
     node_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     node_ttl: float = 10.0  # a node that misses heartbeats this long is dead
     log_json: bool = False
+    log_level: str = "INFO"
+    # Packet forwarding path, "native" or "python"; empty: $PALABRA_FASTPATH, else native.
+    forwarding: str = ""
+    # HTTPS and WSS on `port` when both are set (PEM files).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # A plain-HTTP listener on this port that redirects to HTTPS.
+    redirect_http_port: int | None = None
+    hsts_max_age: int = 365 * 24 * 3600  # sent with every answer over TLS; 0: none
+    # Reverse proxies whose X-Forwarded-Proto/-Host/-For are believed.
+    trusted_proxies: list[IPNetwork] = field(default_factory=list)
+    # TURN servers handed to clients, with credentials minted from turn_secret
+    # (coturn's static-auth-secret, never sent nor logged).
+    turn_urls: list[TurnUrl] = field(default_factory=list)
+    turn_secret: str = field(default="", repr=False)
+    turn_ttl: float = 12 * 3600.0
+    turn_check: bool = True  # allocate on every TURN URL before serving
+
     # Queue, rate and quota bounds of every connection (docs/protocol.md, "Limits").
     limits: Limits = field(default_factory=Limits)
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     def __post_init__(self) -> None:
         # A credential not given is made up for this process alone: links then
@@ -72,7 +108,7 @@ class ServerConfig:
         if self.public_url:
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
 
 def _origin(url: str) -> str:

@@ -21,6 +21,7 @@ from signaling import (
     Error,
     ErrorCode,
     Hello,
+    InterpretationListen,
     Leave,
     LeaveReason,
     Outcome,
@@ -43,7 +44,7 @@ from .client_commands import command_from_client
 from .conference import JoinRefused, LiveConference, Member
 from .palabra import Palabra, PlacedElsewhere, palabra_of
 from .redis_store import StoreUnavailable
-from .tokens import RESUME, TokenError, issue_resume_token, verify_token
+from .tokens import RESUME, RESUME_TTL, TokenError, issue_resume_token, verify_token
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +244,8 @@ class WebSocketConnection:
                 await self._room_command(message)
             case ProducerKeyframe() | ParticipantDisconnect():
                 await self._technical(message)
+            case InterpretationListen():
+                await self._listen(message)
             case Leave():
                 self._leave_reason = LeaveReason.LEFT
                 await self._depart()
@@ -279,8 +282,20 @@ class WebSocketConnection:
         if self.session.state is not State.JOINED:
             return
         try:
-            resume = issue_resume_token(secret, grant, self.palabra.config.resume_grace)
-            self.member = await conference.join(participant, self, hello.id, resume)
+            grace = self.palabra.config.resume_grace
+            resume = issue_resume_token(secret, grant, grace)
+            now = time.time()
+            # Fresh TURN credentials with every welcome, lapsing with the seat.
+            seat_ends = min(now + RESUME_TTL, grant.link_expires_at + grace)
+            ice_servers = self.palabra.turn.ice_servers(grant.participant, now, seat_ends)
+            self.member = await conference.join(
+                participant,
+                self,
+                hello.id,
+                resume,
+                keep_media=hello.keep_media,
+                ice_servers=ice_servers,
+            )
         except JoinRefused as exc:  # the room changed since the check (locked meanwhile)
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=hello.id))
             await self._carry_out(self.session.close(CloseCode.HANDSHAKE_FAILED, exc.code))
@@ -341,6 +356,13 @@ class WebSocketConnection:
                 conference.request_keyframe(member, message.producer_id)
             else:
                 await conference.disconnect(member, message.participant_id)
+        except JoinRefused as exc:
+            await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
+
+    async def _listen(self, message: InterpretationListen) -> None:
+        conference, member = self._joined()
+        try:
+            await conference.listen(member, message.channel, message.id)
         except JoinRefused as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
 

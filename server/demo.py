@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rooms import AssignInterpreter, OpenChannel, SetLanguages
+
 from .conference import ConferencePlan, DelegationPlan
 from .config import ServerConfig
 from .tokens import issue_token
@@ -14,11 +16,19 @@ DEMO_CONFERENCE = ConferencePlan(
         DelegationPlan("sv", "El Salvador", "SV"),
         DelegationPlan("cr", "Costa Rica", "CR"),
     ),
+    # Spanish on the floor, an English booth with two interpreters.
+    setup=(
+        SetLanguages(("es", "en")),
+        OpenChannel("en"),
+        AssignInterpreter("demo-interpreter-en-1", "en", ("en", "es")),
+        AssignInterpreter("demo-interpreter-en-2", "en", ("en", "es")),
+    ),
 )
 
 
 def demo_links(config: ServerConfig, spec: ConferencePlan = DEMO_CONFERENCE) -> dict[str, str]:
-    """One join link per role: the chair, each delegation's head, a technician."""
+    """One join link per seat: the chair, each delegation's head, a technician,
+    and the interpreters seated by the plan."""
     seats: list[tuple[str, str, str, str | None]] = [
         ("chair", "chair", "Presidencia (Honduras)", None)
     ]
@@ -27,6 +37,11 @@ def demo_links(config: ServerConfig, spec: ConferencePlan = DEMO_CONFERENCE) -> 
         for d in spec.delegations
     ]
     seats.append(("technician", "technician", "Técnico de sala", None))
+    interpreters = [c for c in spec.setup if isinstance(c, AssignInterpreter)]
+    for number, seat in enumerate(interpreters, start=1):
+        label = seat.participant_id.removeprefix("demo-")
+        name = f"Intérprete {seat.booth.upper()} {number}"
+        seats.append((label, "interpreter", name, None))
     links = {}
     for label, role, name, delegation in seats:
         token = issue_token(

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from media.aiortc_hooks import selected_path
 from media.router import Router
 
 from .alerts import AlertRules, StreamSample
@@ -54,6 +55,7 @@ class StreamSampler:
         current: dict[str, _Previous] = {}
         for producer in router.producers.values():
             c = producer.counters
+            owner = router.peers.get(producer.owner)
             point = _Previous(at, c.packets, c.bytes, c.frames, c.packets_lost)
             d = self._delta(producer.id, point)
             current[producer.id] = point
@@ -83,12 +85,14 @@ class StreamSampler:
                     nacks=c.nacks_sent,
                     plis=c.keyframe_requests_sent,
                     silent_for=at - c.last_packet_at if c.last_packet_at is not None else None,
+                    path=selected_path(owner.publisher) if owner is not None else None,
                 )
             )
         # Receiver reports count loss from the publisher on: an "out" stream's
         # own loss is what the subscriber lost beyond what never reached us.
         upstream = {x.producer_id: x.loss for x in samples}
         for subscriber, transport in router.peers.items():
+            path = selected_path(transport.subscriber)
             for consumer in transport.consumers.values():
                 cc, producer = consumer.counters, consumer.producer
                 point = _Previous(at, cc.packets, cc.bytes, cc.frames, cc.cumulative_lost)
@@ -119,6 +123,7 @@ class StreamSampler:
                         nacks=cc.nacks_received,
                         plis=cc.keyframe_requests,
                         silent_for=None,
+                        path=path,
                     )
                 )
         self._previous = current

@@ -24,11 +24,14 @@ from .conference import ConferenceOptions, ConferencePlan, JoinRefused, LiveConf
 from .config import ServerConfig
 from .monitor import Totals
 from .redis_store import StoreUnavailable
+from .turn import TurnPolicy
 
 if TYPE_CHECKING:
     from .connection import WebSocketConnection
 
 logger = logging.getLogger(__name__)
+
+READY_TIMEOUT = 0.8  # seconds: a frozen store makes /readyz answer 503, not hang
 
 
 class PlacedElsewhere(Exception):
@@ -51,6 +54,9 @@ class Palabra:
         self.registry = registry
         self.conferences: dict[str, LiveConference] = {}
         self.connections: set[WebSocketConnection] = set()
+        self.turn = TurnPolicy(config.turn_urls, config.turn_secret, config.turn_ttl)
+        # The latest connectivity check of each seat, by (conference, participant).
+        self.check_reports: dict[tuple[str, str], dict[str, object]] = {}
         self.totals = Totals()  # process-wide figures for /metrics
         self._options = ConferenceOptions(
             totals=self.totals,
@@ -146,7 +152,12 @@ class Palabra:
     async def _check_placement(self) -> None:
         assert self.registry is not None
         for conference_id, conference in list(self.conferences.items()):
-            if await self.registry.owner(conference_id) != self.registry.node_id:
+            owner = await self.registry.owner(conference_id)
+            if owner is None:
+                # Unplaced (Redis lost its keys, or ours expired and nobody
+                # took it): still ours to run; say so again.
+                owner = await self.registry.claim(conference_id)
+            if owner != self.registry.node_id:
                 logger.warning(
                     "conference %s moved to another node",
                     conference_id,
@@ -160,9 +171,15 @@ class Palabra:
         if not self.ready:
             return "starting"
         try:
-            await self.store.conferences()
+            await asyncio.wait_for(self.store.conferences(), READY_TIMEOUT)
         except Exception as exc:  # any store failure means not ready
             return f"event store unavailable ({type(exc).__name__})"
+        failing = [c.id for c in self.conferences.values() if c.store_failing]
+        if failing:
+            return f"event store failed just now for {', '.join(failing)}"
+        restoring = [c.id for c in self.conferences.values() if c.restoring]
+        if restoring:
+            return f"event log being restored: {', '.join(restoring)}"
         return None
 
     async def shutdown(self) -> None:

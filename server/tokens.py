@@ -111,11 +111,14 @@ def issue_token(
 RESUME = "resume"  # the `typ` claim of resume tokens
 
 
+RESUME_TTL = 12 * 3600.0  # seconds a seat can be resumed after its welcome, at most
+
+
 def issue_resume_token(
     secret: str,
     grant: JoinGrant,
     grace: float,
-    ttl: float = 12 * 3600,
+    ttl: float = RESUME_TTL,
     now: float | None = None,
 ) -> str:
     """A token to come back with after a dropped connection (``hello.resume``).

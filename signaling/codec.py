@@ -24,6 +24,9 @@ from .messages import (
     DelegationInfo,
     Error,
     Hello,
+    IceServer,
+    InterpretationListen,
+    InterpretationListening,
     Leave,
     LeaveReason,
     MediaKind,
@@ -110,6 +113,9 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
 _OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token"})
+# Flags absent from the wire when false.
+_OMIT_IF_FALSE = frozenset({"keep_media", "media_kept"})
+_OMIT_IF_EMPTY = frozenset({"ice_servers"})  # absent when the server has no TURN
 
 
 def _to_wire(value: object) -> object:
@@ -125,6 +131,10 @@ def _to_wire(value: object) -> object:
         for f in dataclasses.fields(value):
             item = getattr(value, f.name)
             if item is None and f.name in _OMIT_IF_NONE:
+                continue
+            if (item is False and f.name in _OMIT_IF_FALSE) or (
+                item == () and f.name in _OMIT_IF_EMPTY
+            ):
                 continue
             out[f.name] = _to_wire(item)
         return out
@@ -243,8 +253,19 @@ class _Fields:
             self.fail(key, "must be a non-empty string")
         return value
 
+    def nullable_text(self, key: str) -> str | None:
+        """A string or null, present either way."""
+        return None if self._get(key) is None else self.text(key, required=True)
+
     def optional_text(self, key: str) -> str | None:
         return None if self.obj.get(key) is None else self.text(key)
+
+    def flag(self, key: str) -> bool:
+        """A boolean that is false when absent."""
+        value = self.obj.get(key, False)
+        if not isinstance(value, bool):
+            self.fail(key, "must be true or false")
+        return value
 
     def optional_id(self, key: str) -> MessageId | None:
         value = self.obj.get(key)
@@ -303,6 +324,14 @@ class _Fields:
         value = self._get(key)
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.fail(key, "must be an array of objects")
+        return tuple(value)
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and _is_wire_text(v) for v in value
+        ):
+            self.fail(key, "must be an array of strings")
         return tuple(value)
 
     def array(self, key: str, parse: Callable[[_Fields], _T]) -> tuple[_T, ...]:
@@ -381,7 +410,13 @@ def _hello(f: _Fields) -> Hello:
         # Read no further: the session answers unsupported_version, not bad_message.
         token = f.obj.get("token")
         return Hello(version, token if isinstance(token, str) else "", id=f.ref)
-    return Hello(version, f.text("token", required=True), f.optional_text("resume"), id=f.ref)
+    return Hello(
+        version,
+        f.text("token", required=True),
+        f.optional_text("resume"),
+        id=f.ref,
+        keep_media=f.flag("keep_media"),
+    )
 
 
 def _ping(f: _Fields) -> Ping:
@@ -407,6 +442,7 @@ _CLIENT_PARSERS: Mapping[str, Callable[[_Fields], ClientMessage]] = {
     ParticipantDisconnect.TYPE: lambda f: ParticipantDisconnect(
         f.text("participant_id", required=True), id=f.ref
     ),
+    InterpretationListen.TYPE: lambda f: InterpretationListen(f.nullable_text("channel"), id=f.ref),
 }
 
 
@@ -423,6 +459,16 @@ def _welcome(f: _Fields) -> Welcome:
         id=f.ref,
         ref=f.optional_id("ref"),
         resume_token=f.optional_text("resume_token"),
+        media_kept=f.flag("media_kept"),
+        ice_servers=f.array("ice_servers", _ice_server) if "ice_servers" in f.obj else (),
+    )
+
+
+def _ice_server(f: _Fields) -> IceServer:
+    return IceServer(
+        f.texts("urls"),
+        f.text("username", required=True),
+        f.text("credential", required=True),
     )
 
 
@@ -462,6 +508,9 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
     ),
     MonitorAlert.TYPE: lambda f: MonitorAlert(
         f.json_object("alert"), f.choice("state", AlertState), id=f.ref
+    ),
+    InterpretationListening.TYPE: lambda f: InterpretationListening(
+        f.nullable_text("channel"), id=f.ref, ref=f.optional_id("ref")
     ),
     Redirect.TYPE: lambda f: Redirect(
         f.text("url", required=True), id=f.ref, ref=f.optional_id("ref")

@@ -24,6 +24,9 @@ __all__ = [
     "DelegationInfo",
     "Error",
     "Hello",
+    "IceServer",
+    "InterpretationListen",
+    "InterpretationListening",
     "Leave",
     "LeaveReason",
     "MediaKind",
@@ -62,7 +65,7 @@ class Role(enum.StrEnum):
     DELEGATE = "delegate"
     OBSERVER = "observer"
     TECHNICIAN = "technician"
-    INTERPRETER = "interpreter"  # reserved: no interpreter features in v1
+    INTERPRETER = "interpreter"  # sits in an interpretation booth
 
 
 class MediaKind(enum.StrEnum):
@@ -93,6 +96,15 @@ class ParticipantInfo:
     name: str
     role: Role
     delegation: DelegationInfo | None  # always on the wire, null when none
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A TURN server for the client's peer connections (an RTCIceServer)."""
+
+    urls: tuple[str, ...]
+    username: str
+    credential: str
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,9 @@ class Hello(Message):
     version: int
     token: str
     resume: str | None = None  # reserved for session resume; ignored in v1
+    # The client still has its peer connections from before the drop and
+    # would like to go on with them (a resume of signaling only).
+    keep_media: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -200,6 +215,11 @@ class Welcome(Message):
     # Present in `hello.resume` to come back after a dropped connection, even
     # once the join link has expired (within the resume grace period).
     resume_token: str | None = field(default=None, kw_only=True)
+    # The server kept the client's peer connections (hello.keep_media within
+    # the resume grace): nothing to renegotiate, media never stopped.
+    media_kept: bool = field(default=False, kw_only=True)
+    # TURN servers with this seat's short-lived credential; fresh in every welcome.
+    ice_servers: tuple[IceServer, ...] = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -293,6 +313,17 @@ ROOM_COMMAND_TYPES = frozenset(
         "floor.set_time",
         "floor.revoke",
         "floor.release",
+        "interpretation.set_languages",
+        "interpretation.open_channel",
+        "interpretation.close_channel",
+        "interpretation.assign",
+        "interpretation.unassign",
+        "interpretation.set_source",
+        "interpretation.on_air",
+        "interpretation.off_air",
+        "interpretation.request_handover",
+        "interpretation.accept_handover",
+        "interpretation.slow_down",
     }
 )
 
@@ -371,6 +402,23 @@ class ParticipantDisconnect(Message):
     participant_id: str
 
 
+@dataclass(frozen=True)
+class InterpretationListen(Message):
+    """A listener chooses the channel it hears besides the floor (null: the floor only)."""
+
+    TYPE: ClassVar[str] = "interpretation.listen"
+    channel: str | None
+
+
+@dataclass(frozen=True)
+class InterpretationListening(Message):
+    """The channel now forwarded on the listener's `feed:listen` stream."""
+
+    TYPE: ClassVar[str] = "interpretation.listening"
+    channel: str | None
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
 ClientMessage: TypeAlias = (
     Hello
     | PublishOffer
@@ -381,6 +429,7 @@ ClientMessage: TypeAlias = (
     | RoomCommand
     | ProducerKeyframe
     | ParticipantDisconnect
+    | InterpretationListen
 )
 ServerMessage: TypeAlias = (
     Welcome
@@ -393,6 +442,7 @@ ServerMessage: TypeAlias = (
     | RoomUpdate
     | MonitorStats
     | MonitorAlert
+    | InterpretationListening
     | Redirect
     | Error
     | Ping

@@ -5,6 +5,7 @@
 // and mounts the view for the participant's role once `welcome` says it:
 //   chair                       -> views/chair.js (chair console)
 //   technician                  -> views/technician.js (monitoring dashboard)
+//   interpreter                 -> views/interpreter.js (interpreter console)
 //   head, delegate, observer... -> views/prejoin.js, then views/delegation.js
 
 import {PalabraConnection, PalabraError} from './protocol.js';
@@ -20,6 +21,8 @@ import {createPrejoinView} from './views/prejoin.js';
 import {createDelegationView} from './views/delegation.js';
 import {createChairView} from './views/chair.js';
 import {createTechnicianView} from './views/technician.js';
+import {createInterpreterView} from './views/interpreter.js';
+import {LanguageMenu} from './widgets/language-menu.js';
 
 /** @typedef {import('./protocol.js').ProtocolError} ProtocolError */
 /** @typedef {import('./protocol.js').CloseInfo} CloseInfo */
@@ -97,6 +100,8 @@ const page = {
   /** @type {LocalMedia | null} */ local: null,
   /** @type {RemoteMedia | null} */ remote: null,
   /** @type {View | null} */ view: null,
+  /** The listener's interpretation channel menu, in the top bar. @type {LanguageMenu | null} */
+  languageMenu: null,
   conferenceId: '',
   /** @type {ProtocolError[]} */ errors: [],
   ended: false,
@@ -273,9 +278,16 @@ function showReconnecting(info) {
   const until = Date.now() + info.delay;
   const render = () => {
     const seconds = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    const params = {seconds, attempt: info.attempt};
+    if (info.unavailable) {
+      ui.bannerText.textContent = seconds > 0
+        ? t('reconnect.unavailableIn', params)
+        : t('reconnect.unavailableTrying', params);
+      return;
+    }
     ui.bannerText.textContent = seconds > 0
-      ? t('reconnect.in', {seconds, attempt: info.attempt})
-      : t('reconnect.trying', {attempt: info.attempt});
+      ? t('reconnect.in', params)
+      : t('reconnect.trying', params);
   };
   clearInterval(bannerTimer);
   bannerTimer = setInterval(render, 500);
@@ -436,6 +448,7 @@ function onRoom(update) {
     }
   }
   page.view?.update(update);
+  page.languageMenu?.update(update.state);
   updateStatus();
   void reconcilePublishing();
 }
@@ -505,6 +518,8 @@ function viewFor(ctx, welcome) {
       return createChairView(ctx);
     case 'technician':
       return createTechnicianView(ctx);
+    case 'interpreter':
+      return createInterpreterView(ctx);
     default:
       return createPrejoinView(ctx, () => show(createDelegationView(ctx)));
   }
@@ -554,6 +569,7 @@ onLangChange(() => {
   if (!conn?.conference) ui.title.textContent = t('untitled');
   page.quality.render();
   page.view?.retranslate();
+  page.languageMenu?.retranslate();
   renderFatal();
   renderNotice();
   if (page.ended) setStatus(t('status.closed'), 'error');
@@ -583,7 +599,10 @@ async function main() {
       void page.remote?.resume().then((ok) => { if (ok && notice?.text === 'audio.blocked') hideNotice(); });
     };
     showNotice('audio.blocked', {label: 'audio.enable', run: resume});
-    document.addEventListener('pointerdown', resume, {once: true});
+    // On click, not pointerdown: hiding the notice moves the page up, and a
+    // notice gone between pointerdown and pointerup would swallow that click
+    // (the chair's first "Admit" would do nothing).
+    document.addEventListener('click', resume, {once: true});
     document.addEventListener('keydown', resume, {once: true});
   });
 
@@ -641,7 +660,13 @@ async function main() {
   ui.roleChip.textContent = t(/** @type {StringKey} */ (`role.${welcome.you.role}`));
   ui.roleChip.hidden = false;
   updateStatus();
-  show(viewFor(makeContext(conn, token), welcome));
+  const ctx = makeContext(conn, token);
+  if (welcome.you.role !== 'interpreter' && welcome.you.role !== 'technician') {
+    page.languageMenu = new LanguageMenu(ctx);
+    ui.langSwitch.before(page.languageMenu.element);
+    if (conn.room) page.languageMenu.update(conn.room);
+  }
+  show(viewFor(ctx, welcome));
 }
 
 main().catch((e) => {

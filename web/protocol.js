@@ -26,7 +26,11 @@
 // rejoin's `hello` sends it as `resume` (the server keeps the seat for a grace
 // period, even past the link's expiry, and falls back to the join token).
 // A `redirect` (the conference lives on another node of a cluster) is
-// followed at once: the same `hello` goes to the URL it names.
+// followed at once: the same `hello` goes to the URL it names. A rejoin
+// starts again from the entry URL (the node the page came from): the node
+// redirected to may have died and its conferences moved. A rejoin refused
+// `unavailable` (close 4001: the server cannot record arrivals, its event
+// store is down) keeps retrying with backoff.
 
 export const PROTOCOL_VERSION = 1;
 
@@ -86,6 +90,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {Participant[]} participants
  * @property {Producer[]} producers
  * @property {string} [resume_token]  session resume: sent back as `hello.resume` after a drop
+ * @property {RTCIceServer[]} [ice_servers]  TURN servers with this seat's short-lived credential
  */
 
 // ------------------------------------------------------------ room state
@@ -167,6 +172,31 @@ export const PROTOCOL_VERSION = 1;
  * @property {FloorRequest[]} queue            the speakers list, next first
  * @property {FloorRequest[]} holders          who has the floor
  * @property {number | null} next_deadline
+ * @property {Interpretation} [interpretation]  languages, channels and booths
+ */
+
+/**
+ * @typedef {object} InterpretationSeat
+ * @property {string} participant_id
+ * @property {string[]} working_languages
+ * @property {string} source  "floor" or a channel's language (relay)
+ * @property {boolean} active  on air
+ */
+
+/**
+ * @typedef {object} InterpretationChannel
+ * @property {string} language  ISO 639-1; also the booth
+ * @property {boolean} open
+ * @property {string | null} active  the interpreter on air
+ * @property {number | null} since
+ * @property {string | null} handover_to  a partner who asked for the microphone
+ * @property {InterpretationSeat[]} interpreters
+ */
+
+/**
+ * @typedef {object} Interpretation
+ * @property {string[]} languages  the floor languages
+ * @property {InterpretationChannel[]} channels
  */
 
 /**
@@ -216,7 +246,7 @@ export const PROTOCOL_VERSION = 1;
 /**
  * @typedef {object} Alert
  * @property {string} id
- * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | string} kind
+ * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | 'log_lost' | string} kind
  * @property {string} participant_id
  * @property {string | null} producer_id
  * @property {string | null} subscriber_id
@@ -275,13 +305,14 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} delay    ms until this attempt
  * @property {number} code     close code of the connection that dropped
  * @property {string} reason
+ * @property {boolean} unavailable  the last attempt was refused `unavailable` (the server cannot admit anyone now)
  */
 
 /**
  * @typedef {object} ConnectionOptions
  * @property {string} token                  join token from the link (`?t=`)
  * @property {string} [url]                  WebSocket URL; default: `/ws` on the page's origin
- * @property {RTCIceServer[]} [iceServers]   default: [] (the SFU announces reachable host candidates)
+ * @property {RTCIceServer[]} [iceServers]   default: the TURN servers of each `welcome` (`ice_servers`)
  * @property {number} [gatherTimeout]        ms to wait for ICE gathering before sending what we have (5000)
  * @property {number} [pingAfter]            ms of silence before we send a `ping` (15000)
  * @property {number} [deadAfter]            ms without any message from the server before giving up (45000)
@@ -422,12 +453,15 @@ export class PalabraConnection extends EventTarget {
     /** @private */ this._token = options.token;
     /** Where the socket connects; a `redirect` changes it. */
     this.url = options.url ?? defaultSignalingUrl();
-    /** @readonly @type {RTCConfiguration} */
+    /** Where every rejoin starts (a `redirect` changes `url` for one attempt). @private */
+    this._entryUrl = this.url;
+    /** @type {RTCConfiguration} */
     this.rtcConfiguration = {
       iceServers: options.iceServers ?? [],
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
     };
+    /** @private */ this._turnFromWelcome = options.iceServers === undefined;
     /** @private */ this._gatherTimeout = options.gatherTimeout ?? 5000;
     /** @private */ this._pingAfter = options.pingAfter ?? 15000;
     /** @private */ this._deadAfter = options.deadAfter ?? 45000;
@@ -489,6 +523,8 @@ export class PalabraConnection extends EventTarget {
     /** URL of a `redirect` received, followed when the socket closes. @private @type {string | null} */
     this._redirect = null;
     /** @private */ this._redirects = 0;
+    /** Code of the `error` that refused the last `hello`. @private @type {string | null} */
+    this._refusal = null;
     /** @private */ this._leaving = false;
     /** @private @type {Promise<unknown>} */ this._publishQueue = Promise.resolve();
     /** @private @type {Promise<unknown>} */ this._subscribeQueue = Promise.resolve();
@@ -561,6 +597,18 @@ export class PalabraConnection extends EventTarget {
       }, this._commandGrace);
       this._commands.set(id, {resolve, reject, timer});
     });
+  }
+
+  /**
+   * Chooses the interpretation channel heard besides the floor (null: the
+   * floor only). Resolves with the channel once the server's `feed:listen`
+   * stream carries it; rejects with a {@link PalabraError}.
+   * @param {string | null} channel  an open channel's language, or null
+   * @returns {Promise<string | null>}
+   */
+  async listen(channel) {
+    const reply = await this._request({type: 'interpretation.listen', channel}, 'interpretation.listening');
+    return reply.channel ?? null;
   }
 
   /**
@@ -721,25 +769,32 @@ export class PalabraConnection extends EventTarget {
       return;
     }
     const everJoined = this.you !== null;
-    if (this._leaving || !this._reconnect || !everJoined || FINAL_CLOSE_CODES.has(code)) {
+    // Refused because the server cannot record arrivals now: worth retrying.
+    const unavailable = code === 4001 && this._refusal === 'unavailable';
+    this._refusal = null;
+    const final = FINAL_CLOSE_CODES.has(code) && !unavailable;
+    if (this._leaving || !this._reconnect || !everJoined || final) {
       this._shutdown(code, reason, false);
       return;
     }
-    this._scheduleRejoin(code, reason);
+    this._scheduleRejoin(code, reason, unavailable);
   }
 
   /**
    * @private
    * @param {number} code
    * @param {string} reason
+   * @param {boolean} [unavailable]
    */
-  _scheduleRejoin(code, reason) {
+  _scheduleRejoin(code, reason, unavailable = false) {
     this._teardownSession(code, reason);
+    // A redirect's target may be the node that just failed: start over.
+    this.url = this._entryUrl;
     this._attempt += 1;
     const delay = backoffDelay(this._attempt, this._reconnectBase, this._reconnectMax);
     if (this.state !== 'reconnecting') this._setState('reconnecting');
     /** @type {ReconnectInfo} */
-    const info = {attempt: this._attempt, delay, code, reason};
+    const info = {attempt: this._attempt, delay, code, reason, unavailable};
     this._emit('reconnecting', info);
     clearTimeout(this._retryTimer);
     this._retryTimer = setTimeout(() => this._attemptRejoin(), delay);
@@ -912,6 +967,10 @@ export class PalabraConnection extends EventTarget {
         this._emit('producerremoved', {producer_id: id, producer});
         return;
       }
+      case 'interpretation.listening': {
+        this._takePending('interpretation.listening', msg.ref)?.resolve(msg);
+        return;
+      }
       case 'publish.answer': {
         const pending = this._takePending('publish.answer', msg.ref);
         pending?.resolve(msg);
@@ -946,6 +1005,7 @@ export class PalabraConnection extends EventTarget {
       let pending = this._takePending('error', msg.ref);
       // A refused hello may come back without ref: it still fails the join.
       const joining = this.state === 'connecting' || this.state === 'reconnecting';
+      if (joining) this._refusal = err.code;
       if (!pending && joining) pending = this._takePending('welcome', undefined);
       pending?.reject(failed);
     }
@@ -959,6 +1019,10 @@ export class PalabraConnection extends EventTarget {
     // Session resume: the server hands out a token to come back with after a drop.
     const resume = msg.resume_token ?? /** @type {any} */ (msg).resume;
     if (typeof resume === 'string' && resume) this.resumeToken = resume;
+    // Short-lived TURN credentials, fresh in every welcome (used by the next peer connections).
+    if (this._turnFromWelcome) {
+      this.rtcConfiguration.iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
+    }
     this.participants.clear();
     for (const p of msg.participants ?? []) {
       if (p.id !== msg.you?.id) this.participants.set(p.id, p);

@@ -9,6 +9,7 @@ everyone (the browser chair's own lobby panel is tested in test_meeting.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,7 +21,7 @@ from playwright.async_api import Page
 
 from server.client import PalabraClient, RemoteStream
 
-from .harness import REPO, BrowserPage, RunningServer, eventually
+from .harness import REPO, BrowserPage, RunningServer, eventually, free_port
 from .media import BLUE, ORANGE, RGB, SolidColorVideoTrack
 
 pytestmark = pytest.mark.e2e
@@ -373,4 +374,86 @@ async def test_redirect_is_followed(server: RunningServer, browser_page: Browser
         assert [h["token"] for h in hellos] == [token]
         assert browser_page.errors == []
     finally:
+        await runner.cleanup()
+
+
+async def test_rejoin_after_a_redirect_starts_from_the_entry(
+    server: RunningServer, browser_page: BrowserPage
+) -> None:
+    """Redirected to an owner that then dies, the page rejoins through the
+    node it came from (which now names the new owner), not the dead owner;
+    a rejoin refused `unavailable` (close 4001) is retried, and said so."""
+    hellos: list[dict[str, Any]] = []
+    relay_port = free_port()
+    redirect_to = [f"ws://127.0.0.1:{relay_port}/ws"]  # the first owner, via a relay
+
+    async def front_ws(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        hello = await ws.receive_json(timeout=10)
+        hellos.append(hello)
+        if len(hellos) == 2:  # the event store is down: arrivals cannot be recorded
+            refusal = {"code": "unavailable", "message": "the event store is unavailable"}
+            await ws.send_json({"type": "error", "ref": hello.get("id"), **refusal})
+            await ws.close(code=4001, message=b"unavailable")
+            return ws
+        await ws.send_json({"type": "redirect", "ref": hello.get("id"), "url": redirect_to[-1]})
+        await ws.close(code=4010, message=b"conference elsewhere")
+        return ws
+
+    async def page_handler(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(REPO / "web" / "conference.html")
+
+    # The first owner: a TCP relay to the real server, killed mid-meeting.
+    piped: list[asyncio.StreamWriter] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", server.port)
+        piped.extend([writer, upstream_writer])
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    owner = await asyncio.start_server(relay, "127.0.0.1", relay_port)
+    front = web.Application()
+    front.router.add_get("/ws", front_ws)
+    front.router.add_get("/c/{conference}", page_handler)
+    front.router.add_static("/web/", REPO / "web")
+    runner = web.AppRunner(front)
+    await runner.setup()
+    port = server.front_port  # an origin the server accepts, as another node's
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    page = browser_page.page
+    try:
+        token = server.token(role="chair", name="Presidencia (Honduras)", delegation=None)
+        await page.goto(f"http://127.0.0.1:{port}/c/demo?t={token}")
+        await wait_js(page, "() => document.body.dataset.view === 'chair'")
+        assert await js(page, "() => window.palabra.connection.url") == redirect_to[0]
+        # The owner dies (nothing listens there any more); the front now
+        # sends clients to the node that took the conference over.
+        owner.close()
+        for writer in piped:
+            writer.transport.abort()
+        redirect_to.append(server.ws_url)
+        await wait_js(
+            page,
+            "() => document.getElementById('banner-text').textContent"
+            ".includes('no puede admitir participantes')",
+            timeout=15,
+        )
+        await wait_js(
+            page,
+            "(url) => window.palabra.connection.url === url"
+            " && window.palabra.connection.state === 'joined'",
+            server.ws_url,
+            timeout=15,
+        )
+        assert [h["token"] for h in hellos] == [token, token, token]
+    finally:
+        owner.close()
         await runner.cleanup()

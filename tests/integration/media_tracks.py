@@ -54,4 +54,18 @@ class ToneTrack(AudioStreamTrack):
     """aiortc's silence track is enough to carry Opus packets; keep the name explicit."""
 
 
-__all__ = ["ColourTrack", "ToneTrack", "dominant_colour", "fractions"]
+class SineTrack(AudioStreamTrack):
+    """A loud 440 Hz tone: its Opus packets are much larger than silence's."""
+
+    async def recv(self) -> av.AudioFrame:  # type: ignore[override]
+        frame = await super().recv()
+        assert isinstance(frame, av.AudioFrame)
+        rate, count = frame.sample_rate, frame.samples
+        start = int(frame.pts or 0)
+        t = (np.arange(start, start + count) / rate).astype(np.float64)
+        samples = (np.sin(2 * np.pi * 440 * t) * 12000).astype("<i2")
+        frame.planes[0].update(samples.tobytes())
+        return frame
+
+
+__all__ = ["ColourTrack", "SineTrack", "ToneTrack", "dominant_colour", "fractions"]

@@ -116,6 +116,15 @@ class RedisServer:
             self.process.wait()
         self.process = None
 
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its sockets but answers nothing until `thaw`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         self.kill()
         self.start()

@@ -43,7 +43,7 @@ from rooms import (
     StoreConflict,
     load_conference,
 )
-from server.redis_store import RedisEventStore, StoreUnavailable, connect
+from server.redis_store import AppendTooLate, RedisEventStore, StoreUnavailable, connect
 from tests.integration.redis_server import RedisServer, running_redis
 
 T0 = 1_760_000_000.0
@@ -358,6 +358,19 @@ async def test_a_retried_batch_is_applied_once(redis_client: aioredis.Redis) -> 
     assert unguarded == await store._append_encoded("c1", batch[:2], expected_seq=None, token="t3")
     assert unguarded == [4, 5] and await store.last_seq("c1") == 5
     assert await store._append_encoded("c1", batch[:1], expected_seq=None, token="t4") == [6]
+
+
+async def test_a_batch_run_past_its_deadline_is_refused(redis_client: aioredis.Redis) -> None:
+    """What a Redis frozen past the deadline does with the batch when it wakes."""
+    store = RedisEventStore(redis_client, fresh_prefix())
+    batch = [json.dumps(e.to_dict(), allow_nan=False) for e in locks(2)]
+    with pytest.raises(AppendTooLate):
+        await store._append_encoded("c1", batch, expected_seq=0, token="t1", budget=-1.0)
+    assert await store.last_seq("c1") == 0 and await store.conferences() == []
+    # Within the deadline it goes through; its resend still finds it applied.
+    assert await store._append_encoded("c1", batch, expected_seq=0, token="t1") == [1, 2]
+    again = await store._append_encoded("c1", batch, expected_seq=0, token="t1", budget=-1.0)
+    assert again == [1, 2] and await store.last_seq("c1") == 2
 
 
 async def test_data_survives_a_redis_restart_with_appendonly(tmp_path: Path) -> None:

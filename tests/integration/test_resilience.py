@@ -11,8 +11,9 @@ import aiohttp
 import pytest
 
 from rooms import Settings
-from server.client import ClientError, PalabraClient
+from server.client import ClientError, PalabraClient, RemoteStream
 from server.redis_store import RedisEventStore, connect
+from signaling import ParticipantLeft, SubscribeOffer
 
 from .conftest import ADMIN_TOKEN, ClientFactory, RunningServer, demo_plan, running_server
 from .media_tracks import ColourTrack, ToneTrack
@@ -293,3 +294,85 @@ async def test_redis_outage_under_a_running_node(redis_server: RedisServer, tmp_
             await http.close()
             for client in (chair, speaker, watcher, leaving):
                 await client.close()
+
+
+async def test_a_client_sent_to_a_node_that_dies_goes_back_to_its_entry(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    common = {"redis_url": redis_server.url, "node_ttl": 1.0, "recordings": tmp_path}
+    async with running_server([], node_id="beta", **common) as beta:
+        client = client_for(beta, "Viajera", "cr")
+        try:
+            async with running_server([demo_plan(MEETING)], node_id="alpha", **common) as alpha:
+                await client.join()
+                assert client.url == alpha.ws_url  # redirected to the owner
+                # Alpha dies without a word: no heartbeat, no release.
+                assert alpha.palabra._heartbeat is not None
+                alpha.palabra._heartbeat.cancel()
+                alpha.palabra.registry = None
+            await asyncio.sleep(1.5)  # past alpha's ttl: beta may take over
+            welcome = await client.reconnect()
+            assert welcome.you.id == "Viajera"
+            assert client.url == beta.ws_url
+            assert "demo" in beta.palabra.conferences
+        finally:
+            await client.close()
+
+
+def longest_stall(samples: list[tuple[float, int]]) -> float:
+    """The longest time a packet count stood still, in seconds."""
+    stall, since, last = 0.0, samples[0][0], samples[0][1]
+    for at, count in samples:
+        if count != last:
+            stall, since, last = max(stall, at - since), at, count
+    return max(stall, samples[-1][0] - since)
+
+
+async def test_a_signaling_blip_is_not_a_media_outage(connect: ClientFactory) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair", decode=False)
+    speaker = await connect(name="Canciller", delegation="gt", decode=False)
+    listener = await connect(name="Escucha", delegation="sv", decode=False)
+    await chair.publish(audio=ToneTrack())
+    await speaker.publish(audio=ToneTrack())
+    await request_and_grant(chair, speaker, "gt", unlimited=True)
+
+    def stream_of(client: PalabraClient, owner: str) -> RemoteStream:
+        return next(s for s in client.streams.values() if s.participant_id == owner)
+
+    await listener.wait_for_streams(2, kind="audio", frames=0, timeout=15)
+    await speaker.wait_for_streams(1, kind="audio", frames=0, timeout=15)
+    assert speaker.welcome is not None and chair.welcome is not None
+    heard = stream_of(listener, speaker.welcome.you.id)  # what the dropped speaker sends
+    hearing = stream_of(speaker, chair.welcome.you.id)  # what the dropped speaker receives
+    await listener.wait_for(lambda: heard.packets > 25 and hearing.packets > 25, timeout=10)
+    seq, offers = listener.room_seq, sum(isinstance(m, SubscribeOffer) for m in speaker.messages)
+    presence = len([m for m in listener.messages if isinstance(m, ParticipantLeft)])
+
+    samples: list[tuple[float, int, int]] = []
+
+    async def sample() -> None:
+        while True:
+            samples.append((time.monotonic(), heard.packets, hearing.packets))
+            await asyncio.sleep(0.01)
+
+    sampler = asyncio.ensure_future(sample())
+    try:
+        await asyncio.sleep(0.5)
+        speaker.abort_connection()  # the speaker's signaling TCP connection dies
+        await asyncio.sleep(5.0)
+        welcome = await speaker.resume()
+        await asyncio.sleep(1.0)
+    finally:
+        sampler.cancel()
+    assert welcome.media_kept
+    # Media went on through the reset, both ways, with nothing lost.
+    sent = longest_stall([(at, a) for at, a, _ in samples])
+    received = longest_stall([(at, b) for at, _, b in samples])
+    # (a stall well under the 5 s reset; CPU contention on the test machine
+    # can hold the sampling task itself for a few hundred ms)
+    assert sent < 1.5 and received < 1.5, (sent, received)
+    assert heard.lost == 0 and hearing.lost == 0
+    # Nothing to renegotiate, nobody left or joined.
+    assert sum(isinstance(m, SubscribeOffer) for m in speaker.messages) == offers
+    assert len([m for m in listener.messages if isinstance(m, ParticipantLeft)]) == presence
+    assert listener.room_seq == seq and holders(listener) == ["gt"]

@@ -1,3 +1,4 @@
+import random
 from dataclasses import replace
 
 from server.alerts import AlertRules, StreamSample, Thresholds
@@ -56,7 +57,7 @@ def test_a_paused_or_audio_stream_never_freezes() -> None:
 
 
 def test_loss_must_be_sustained_and_clears_below_the_lower_threshold() -> None:
-    rules = AlertRules(Thresholds(sustain=3))
+    rules = AlertRules(Thresholds(sustain=3, clear_sustain=1))
     lossy = replace(AUDIO_OUT, loss=0.08, packets_lost=4)
     assert rules.evaluate([lossy], 0.0) == []
     assert rules.evaluate([lossy], 1.0) == []
@@ -65,6 +66,32 @@ def test_loss_must_be_sustained_and_clears_below_the_lower_threshold() -> None:
     assert rules.evaluate([replace(lossy, loss=0.03)], 3.0) == []  # hysteresis
     [(_, state)] = rules.evaluate([replace(lossy, loss=0.0)], 4.0)
     assert state == "cleared"
+
+
+def test_loss_must_stay_low_to_clear() -> None:
+    rules = AlertRules(Thresholds(sustain=1, clear_sustain=3))
+    lossy = replace(AUDIO_OUT, loss=0.08, packets_lost=4)
+    [(_, state)] = rules.evaluate([lossy], 0.0)
+    assert state == "raised"
+    assert rules.evaluate([AUDIO_OUT], 1.0) == []
+    assert rules.evaluate([AUDIO_OUT], 2.0) == []
+    assert rules.evaluate([lossy], 3.0) == []  # the good streak starts over
+    assert rules.evaluate([AUDIO_OUT], 4.0) == []
+    assert rules.evaluate([AUDIO_OUT], 5.0) == []
+    [(_, state)] = rules.evaluate([AUDIO_OUT], 6.0)
+    assert state == "cleared"
+
+
+def test_no_flicker_at_five_percent_random_loss() -> None:
+    """50 packets a second, each lost with probability 5 %, for two minutes."""
+    rules = AlertRules()
+    chance = random.Random(5)
+    changes = []
+    for second in range(120):
+        lost = sum(chance.random() < 0.05 for _ in range(50))
+        sample = replace(AUDIO_OUT, packets=50 - lost, packets_lost=lost, loss=lost / 50)
+        changes += [state for _, state in rules.evaluate([sample], float(second))]
+    assert changes == ["raised"]
 
 
 def test_a_good_second_resets_the_streak() -> None:
@@ -76,7 +103,7 @@ def test_a_good_second_resets_the_streak() -> None:
 
 
 def test_high_rtt() -> None:
-    rules = AlertRules(Thresholds(sustain=1))
+    rules = AlertRules(Thresholds(sustain=1, clear_sustain=1))
     [(alert, state)] = rules.evaluate([replace(AUDIO_OUT, rtt_ms=450.0)], 0.0)
     assert (alert.kind, state, alert.value) == ("rtt", "raised", 450.0)
     assert rules.evaluate([replace(AUDIO_OUT, rtt_ms=280.0)], 1.0) == []
@@ -100,3 +127,35 @@ def test_publisher_gone_until_back() -> None:
     [(_, state)] = rules.publisher_back("gt")
     assert state == "cleared"
     assert rules.publisher_back("gt") == []
+
+
+# Interpretation channels --------------------------------------------------------
+
+
+def test_a_channel_silent_while_the_floor_speaks_raises_after_five_seconds() -> None:
+    rules = AlertRules()
+    assert rules.channels({"en": None}, True, 100.0) == []
+    assert rules.channels({"en": None}, True, 104.0) == []
+    [(alert, state)] = rules.channels({"en": None}, True, 105.5)
+    assert (alert.kind, alert.id, state) == ("channel_silent", "channel:en", "raised")
+    assert rules.channels({"en": None}, True, 106.5) == []  # raised once
+    [(cleared, state)] = rules.channels({"en": "interp-1"}, True, 107.0)
+    assert cleared.id == "channel:en" and state == "cleared"
+
+
+def test_a_channel_is_not_judged_while_the_floor_is_silent() -> None:
+    rules = AlertRules()
+    for second in range(10):
+        assert rules.channels({"en": None}, False, 100.0 + second) == []
+    # The floor starts speaking: the count starts then.
+    assert rules.channels({"en": None}, True, 110.0) == []
+    assert rules.channels({"en": None}, True, 114.0) == []
+
+
+def test_a_closed_channel_takes_its_alert_with_it() -> None:
+    rules = AlertRules()
+    rules.channels({"en": None}, True, 100.0)
+    rules.channels({"en": None}, True, 106.0)
+    [(alert, state)] = rules.channels({}, True, 107.0)
+    assert alert.id == "channel:en" and state == "cleared"
+    assert rules.evaluate([], 108.0) == []  # stream alerts leave it alone

@@ -16,36 +16,47 @@ from rooms import (
     COMMAND_TYPES,
     MATRIX,
     SYSTEM,
+    AcceptHandover,
     AcceptRequest,
     AddDelegation,
     AdmitFromLobby,
+    AskSlowDown,
+    AssignInterpreter,
     CancelRequest,
+    CloseChannel,
     CloseConference,
     Command,
     Conference,
     CreateConference,
     DenyRequest,
     ErrorCode,
+    GoOffAir,
+    GoOnAir,
     GrantFloor,
     JoinConference,
     LeaveConference,
     LockRoom,
     MuteParticipant,
+    OpenChannel,
     RejectFromLobby,
     ReleaseFloor,
     RemoveParticipant,
     ReorderRequest,
     RequestFloor,
+    RequestHandover,
     RevokeFloor,
     Role,
     Scope,
     SetDefaultTimeLimit,
     SetDelegatesMayRequest,
+    SetInterpretationSource,
+    SetLanguages,
     SetMaxHolders,
     SetOpenFloor,
     SetSpeakingTime,
     StartRecording,
     StopRecording,
+    UnassignInterpreter,
     UnbanParticipant,
     UnlockRoom,
     UnmuteParticipant,
@@ -64,10 +75,18 @@ ACTORS = {
 
 
 def world() -> Conference:
-    """Pending requests (no auto-accept); Honduras lets its delegates act; an interpreter."""
+    """Pending requests (no auto-accept); Honduras lets its delegates act; an interpreter.
+
+    Interpretation: floor in es, en, pt; en and pt channels open; "interp" sits in
+    the en booth, "partner" (absent) too.
+    """
     conference = meeting(auto_accept=False)
     conference.execute(JoinConference("interp", "I", Role.INTERPRETER), "interp", T0)
     conference.execute(AdmitFromLobby("interp"), "chair", T0)
+    conference.execute(SetLanguages(("es", "en", "pt")), SYSTEM, T0)
+    conference.execute(OpenChannel("en"), SYSTEM, T0)
+    conference.execute(OpenChannel("pt"), SYSTEM, T0)
+    conference.execute(AssignInterpreter("interp", "en", ("en", "es", "pt")), SYSTEM, T0)
     conference.execute(SetDelegatesMayRequest("hn", True), "hn_head", T0)
     conference.execute(JoinConference("waiting", "W", Role.OBSERVER), "waiting", T0)
     return conference
@@ -108,6 +127,36 @@ def unmute(conference: Conference) -> Command:
     return UnmuteParticipant("gt_head")
 
 
+def on_air(conference: Conference, actor: str) -> str:
+    """The interpreter on air; the actor speaks for it (None) if it is the interpreter."""
+    conference.execute(GoOnAir("interp"), SYSTEM, T0)
+    return "interp"
+
+
+def partner(conference: Conference) -> None:
+    conference.execute(JoinConference("partner", "P", Role.INTERPRETER), "partner", T0)
+    conference.execute(AdmitFromLobby("partner"), "chair", T0)
+    conference.execute(AssignInterpreter("partner", "en", ("en", "es")), SYSTEM, T0)
+
+
+def partner_on_air(conference: Conference) -> None:
+    partner(conference)
+    conference.execute(GoOnAir("partner"), SYSTEM, T0)
+
+
+def handover(conference: Conference, actor: str) -> Command:
+    """ "interp" is on air and "partner" asks for the handover."""
+    partner(conference)
+    conference.execute(GoOnAir("interp"), SYSTEM, T0)
+    conference.execute(RequestHandover("partner"), SYSTEM, T0)
+    return AcceptHandover(for_interp(actor))
+
+
+def for_interp(actor: str) -> str | None:
+    """Interpreters name nobody (themselves); SYSTEM and the chair name the interpreter."""
+    return None if actor == "interp" else "interp"
+
+
 # kind -> (the actor) -> a command that would succeed in `world()` once set up.
 SCENARIOS: dict[str, Callable[[Conference, str], Command]] = {
     CloseConference.kind: lambda c, a: CloseConference(),
@@ -136,6 +185,17 @@ SCENARIOS: dict[str, Callable[[Conference, str], Command]] = {
     SetSpeakingTime.kind: lambda c, a: SetSpeakingTime(hn_request(c, granted=True), 30.0),
     RevokeFloor.kind: lambda c, a: RevokeFloor(hn_request(c, granted=True)),
     ReleaseFloor.kind: lambda c, a: ReleaseFloor(hn_request(c, granted=True)),
+    SetLanguages.kind: lambda c, a: SetLanguages(("es", "en", "pt", "fr")),
+    OpenChannel.kind: lambda c, a: OpenChannel("es"),
+    CloseChannel.kind: lambda c, a: CloseChannel("pt"),
+    AssignInterpreter.kind: lambda c, a: AssignInterpreter("someone", "pt", ("pt", "es")),
+    UnassignInterpreter.kind: lambda c, a: UnassignInterpreter("interp"),
+    SetInterpretationSource.kind: lambda c, a: SetInterpretationSource("pt", for_interp(a)),
+    GoOnAir.kind: lambda c, a: GoOnAir(for_interp(a)),
+    GoOffAir.kind: lambda c, a: GoOffAir(for_interp(on_air(c, a) and a)),
+    RequestHandover.kind: lambda c, a: (partner_on_air(c), RequestHandover(for_interp(a)))[1],
+    AcceptHandover.kind: lambda c, a: handover(c, a),
+    AskSlowDown.kind: lambda c, a: AskSlowDown(for_interp(a)),
 }
 # Joining is checked apart: the actor of a join is not in the room yet.
 SPECIAL = {CreateConference.kind, JoinConference.kind}
@@ -180,9 +240,16 @@ def test_only_the_system_creates_a_conference() -> None:
     assert all(CreateConference.kind not in kinds for kinds in MATRIX.values())
 
 
-def test_the_chair_may_do_all_but_release() -> None:
+def test_the_chair_may_do_all_but_release_and_interpret() -> None:
     chair = set(MATRIX[Role.CHAIR])
-    assert chair == set(COMMAND_TYPES) - {CreateConference.kind, ReleaseFloor.kind}
+    interpreting = {
+        SetInterpretationSource.kind,
+        GoOnAir.kind,
+        RequestHandover.kind,
+        AcceptHandover.kind,
+        AskSlowDown.kind,
+    }
+    assert chair == set(COMMAND_TYPES) - {CreateConference.kind, ReleaseFloor.kind} - interpreting
 
 
 # Scopes --------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from signaling import (
     Error,
     ErrorCode,
     Hello,
+    InterpretationListen,
+    InterpretationListening,
     Leave,
     LeaveReason,
     MediaKind,
@@ -79,6 +81,8 @@ CLIENT_MESSAGES: list[ClientMessage] = [
     RoomCommand("conference.lock", {}),
     ProducerKeyframe("p-1", id=40),
     ParticipantDisconnect("p-2"),
+    InterpretationListen("en", id=51),
+    InterpretationListen(None),
 ]
 
 SERVER_MESSAGES: list[ServerMessage] = [
@@ -95,6 +99,8 @@ SERVER_MESSAGES: list[ServerMessage] = [
     RoomUpdate(5, (), {}, 1764331212.0),
     MonitorStats(1764331250.5, ({"id": "p-1", "bitrate_kbps": 480.5},), ()),
     MonitorAlert({"id": "loss:c-1", "kind": "loss"}, AlertState.CLEARED),
+    InterpretationListening("en", ref=51),
+    InterpretationListening(None),
     Redirect("wss://node-b.example.org/ws", ref=1),
     Welcome(1, ConferenceInfo("c-1", "Plenary"), CHAIR, (), (), resume_token="r.t.s"),
     Error(ErrorCode.BAD_SDP, "no m-line"),

@@ -7,6 +7,7 @@ import {t} from '../i18n.js';
 import {MediaControls} from '../widgets/media-controls.js';
 import {ParticipantGrid} from '../widgets/participant-grid.js';
 import {floorAnnouncement} from './announcements.js';
+import {BoothsPanel} from './chair/booths.js';
 import {FloorNowPanel} from './chair/floor-now.js';
 import {LobbyPanel} from './chair/lobby.js';
 import {MinutesPanel} from './chair/minutes.js';
@@ -26,6 +27,7 @@ export function createChairView(ctx) {
   const lobby = new LobbyPanel(ctx);
   const room = new RoomPanel(ctx);
   const minutes = new MinutesPanel(ctx);
+  const booths = new BoothsPanel(ctx);
   const grid = new ParticipantGrid(ctx, {withLocal: true});
   const gridHeading = h('h2', {class: 'panel-title', id: 'chair-grid-heading'});
   const gridPanel = h('section', {class: 'panel grid-panel', attrs: {'aria-labelledby': 'chair-grid-heading'}},
@@ -35,7 +37,7 @@ export function createChairView(ctx) {
 
   const left = h('div', {class: 'col col-left'}, speakers.element, minutes.element);
   const center = h('div', {class: 'col col-center'}, captureProblem, floorNow.element, gridPanel);
-  const right = h('div', {class: 'col col-right'}, lobby.element, room.element);
+  const right = h('div', {class: 'col col-right'}, lobby.element, room.element, booths.element);
   const element = h('section', {class: 'console chair-view'},
     h('div', {class: 'console-body'}, left, center, right), controls.element);
 
@@ -65,6 +67,8 @@ export function createChairView(ctx) {
       floorNow.update(state);
       lobby.update(state);
       room.update(state);
+      booths.update(state);
+      booths.events(update.events);
       minutes.update(update);
       grid.update(state);
       const you = ctx.conn.you?.id ?? '';
@@ -77,6 +81,7 @@ export function createChairView(ctx) {
       floorNow.retranslate();
       lobby.retranslate();
       room.retranslate();
+      booths.retranslate();
       minutes.retranslate();
       grid.retranslate();
       controls.retranslate();

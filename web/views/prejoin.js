@@ -63,7 +63,10 @@ export function createPrejoinView(ctx, enter) {
     on: {click: () => { entered = true; render(); proceed(); }}});
   const devicesHeading = h('h3', {class: 'panel-subtitle'});
 
-  const entry = h('div', {class: 'prejoin-entry'}, admission, enterButton);
+  // The connectivity check, in a new tab, with the same link's token.
+  const checkLink = h('a', {id: 'prejoin-check', class: 'check-link', attrs: {
+    href: `/check${location.search}`, target: '_blank', rel: 'noopener'}});
+  const entry = h('div', {class: 'prejoin-entry'}, admission, enterButton, checkLink);
   const side = h('div', {class: 'prejoin-side'},
     heading, lead, who,
     publishing ? devicesHeading : null,
@@ -103,6 +106,7 @@ export function createPrejoinView(ctx, enter) {
 
   function render() {
     setText(heading, t('prejoin.title'));
+    setText(checkLink, t('prejoin.check'));
     setText(lead, publishing ? t('prejoin.lead') : t('prejoin.leadObserver'));
     setText(/** @type {HTMLElement} */ (who.querySelector('.meta')), describePerson(you));
     setText(devicesHeading, t('prejoin.devices'));

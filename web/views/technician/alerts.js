@@ -23,6 +23,7 @@ export function alertValue(alert) {
     case 'rtt': return `${num(alert.value)} ms`;
     case 'freeze':
     case 'publisher_gone': return `${num(alert.value, 1)} s`;
+    case 'log_lost': return num(alert.value);
     default: return num(alert.value, 2);
   }
 }
