@@ -321,11 +321,13 @@ async def joins_and_is_heard_only_with_the_floor(
                     for s in message.streams
                     if s["participant_id"] == "p-gt" or s.get("subscriber_id") == "p-gt"
                 }
-                # The publisher's checks may reach the server before its
-                # offer names the relay: aioice then learns it as prflx.
-                return paths.get(("in", None)) in ("relay udp", "prflx udp") and (
-                    paths.get(("out", "p-gt")) == "relay udp"
-                )
+                # A peer's checks may reach the server before its SDP names
+                # the relay (on either connection, e.g. a subscriber answer
+                # that follows a renegotiation): aioice then learns the relay
+                # address as prflx. The browser's own stats (relayed_pairs)
+                # prove the relay; here the feed must show a remote path.
+                remote = ("relay udp", "prflx udp")
+                return paths.get(("in", None)) in remote and paths.get(("out", "p-gt")) in remote
         return False
 
     await boss.wait_for(relayed_in_the_feed, 10)
