@@ -40,6 +40,7 @@ from .commands import (
     SetLanguages,
     SetMaxHolders,
     SetOpenFloor,
+    SetPresence,
     SetSpeakingTime,
     StartRecording,
     StopRecording,
@@ -66,9 +67,11 @@ from .events import (
     FloorEvent,
     FloorGranted,
     FloorOvertime,
+    FloorPaused,
     FloorReleased,
     FloorReordered,
     FloorRequested,
+    FloorResumed,
     FloorRevoked,
     FloorTimeChanged,
     FloorWarning,
@@ -82,6 +85,7 @@ from .events import (
     ParticipantJoined,
     ParticipantLeft,
     ParticipantMuted,
+    ParticipantPresenceChanged,
     ParticipantRejected,
     ParticipantRemoved,
     ParticipantUnbanned,
@@ -106,6 +110,7 @@ from .memory_store import MemoryEventStore
 from .minutes import DelegationTotal, Entry, Intervention, Minutes, build_minutes
 from .participant import Participant
 from .permissions import MATRIX, SYSTEM, Scope, scope_of
+from .presence import Presence
 from .priority import Priority
 from .roles import Role
 from .settings import Settings
@@ -154,10 +159,12 @@ __all__ = [
     "FloorEvent",
     "FloorGranted",
     "FloorOvertime",
+    "FloorPaused",
     "FloorReleased",
     "FloorReordered",
     "FloorRequest",
     "FloorRequested",
+    "FloorResumed",
     "FloorRevoked",
     "FloorTimeChanged",
     "FloorWarning",
@@ -186,11 +193,13 @@ __all__ = [
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantMuted",
+    "ParticipantPresenceChanged",
     "ParticipantRejected",
     "ParticipantRemoved",
     "ParticipantUnbanned",
     "ParticipantUnmuted",
     "ParticipantWaiting",
+    "Presence",
     "Priority",
     "RecordingStarted",
     "RecordingStopped",
@@ -213,6 +222,7 @@ __all__ = [
     "SetLanguages",
     "SetMaxHolders",
     "SetOpenFloor",
+    "SetPresence",
     "SetSpeakingTime",
     "Settings",
     "SettingsChanged",

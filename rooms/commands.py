@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from ._checks import check_id, check_name, check_reason, check_seconds, invalid
 from ._codec import JSON, decode_fields, encode
 from .languages import check_language, check_source
+from .presence import Presence
 from .priority import Priority
 from .roles import Role
 from .settings import Settings
@@ -57,6 +58,7 @@ __all__ = [
     "SetLanguages",
     "SetMaxHolders",
     "SetOpenFloor",
+    "SetPresence",
     "SetSpeakingTime",
     "StartRecording",
     "StopRecording",
@@ -228,6 +230,15 @@ class JoinConference(Command):
 class LeaveConference(Command):
     kind = "participant.leave"
     participant_id: str
+
+
+@dataclass(frozen=True)
+class SetPresence(Command):
+    """Issued by the service only: a seat's connection dropped, was lost, or came back."""
+
+    kind = "participant.set_presence"
+    participant_id: str
+    presence: Presence
 
 
 @dataclass(frozen=True)
@@ -532,6 +543,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         SetDelegatesMayRequest,
         JoinConference,
         LeaveConference,
+        SetPresence,
         AdmitFromLobby,
         RejectFromLobby,
         RemoveParticipant,

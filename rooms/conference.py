@@ -37,6 +37,7 @@ from .events import (
     ParticipantJoined,
     ParticipantLeft,
     ParticipantMuted,
+    ParticipantPresenceChanged,
     ParticipantRejected,
     ParticipantRemoved,
     ParticipantUnbanned,
@@ -47,11 +48,14 @@ from .events import (
     RoomLocked,
     RoomUnlocked,
     SettingsChanged,
+    SystemReason,
 )
-from .floor import FloorControl
+from .floor import FloorControl, FloorRequest
 from .interpretation import Interpretation
 from .lobby import Lobby
 from .participant import Participant
+from .permissions import SYSTEM
+from .presence import Presence
 from .roles import Role
 from .settings import Settings
 
@@ -73,7 +77,10 @@ class Conference:
         self._delegations: dict[str, Delegation] = {}
         self._participants: dict[str, Participant] = {}  # in the room (not the lobby)
         # Mutes outlive a departure, so that leaving and rejoining does not undo the chair's.
-        self._muted: set[str] = set()
+        # Muted participant -> who muted it: the role of the actor then, or "system".
+        self._muted: dict[str, str] = {}
+        # Seats in the room without a live connection (absent here: connected).
+        self._away: dict[str, Presence] = {}
         # Seats removed with a ban: they may not join again until the chair lifts it.
         self._banned: set[str] = set()
 
@@ -92,7 +99,8 @@ class Conference:
         other.interpretation = self.interpretation.copy()
         other._delegations = dict(self._delegations)
         other._participants = dict(self._participants)
-        other._muted = set(self._muted)
+        other._muted = dict(self._muted)
+        other._away = dict(self._away)
         other._banned = set(self._banned)
         return other
 
@@ -112,6 +120,7 @@ class Conference:
         draft = decisions.Draft(self.copy(), now)
         draft.emit_all(self._due(now))
         decisions.decide(draft, command, actor)
+        draft.emit_all(draft.state._pauses(now))  # a holder gone or back: its clock follows
         draft.emit_all(draft.state._due(now))  # a shortened speaking time may be over already
         return draft.events
 
@@ -136,6 +145,21 @@ class Conference:
 
     def _due(self, now: float) -> list[Event]:
         return [*self.floor.due(now, now if self.clock is None else self.clock)]
+
+    def _pauses(self, now: float) -> list[Event]:
+        """Stop the clock of each holder without a live connection; restart it when back."""
+        events: list[Event] = []
+        for request in self.floor.holders():
+            assert request.turn is not None
+            paused = request.turn.paused_at is not None
+            connected = self.holder_connected(request)
+            if connected and paused:
+                reason = SystemReason.HOLDER_RECONNECTED
+                events.append(self.floor.resume(request.request_id, at=now, reason=reason))
+            elif not connected and not paused:
+                reason = SystemReason.HOLDER_DISCONNECTED
+                events.append(self.floor.pause(request.request_id, at=now, reason=reason))
+        return events
 
     # Applying ------------------------------------------------------------------
 
@@ -184,16 +208,23 @@ class Conference:
                 self.lobby.pop(event.participant_id)
             case ParticipantLeft() | ParticipantRemoved():
                 self.interpretation.departed(event.participant_id)
+                self._away.pop(event.participant_id, None)
                 if self._participants.pop(event.participant_id, None) is None:
                     self.lobby.pop(event.participant_id)
                 if isinstance(event, ParticipantRemoved) and event.banned:
                     self._banned.add(event.participant_id)
             case ParticipantUnbanned():
                 self._banned.discard(event.participant_id)
+            case ParticipantPresenceChanged():
+                if event.presence is Presence.CONNECTED:
+                    self._away.pop(event.participant_id, None)
+                else:
+                    self._away[event.participant_id] = event.presence
             case ParticipantMuted():
-                self._muted.add(event.participant_id)
+                actor = self._participants.get(event.actor)
+                self._muted[event.participant_id] = actor.role.value if actor else SYSTEM
             case ParticipantUnmuted():
-                self._muted.discard(event.participant_id)
+                self._muted.pop(event.participant_id, None)
             case _:
                 raise TypeError(f"unknown event {event!r}")
         self.clock = event.at if self.clock is None else max(self.clock, event.at)
@@ -216,6 +247,24 @@ class Conference:
     @property
     def muted(self) -> frozenset[str]:
         return frozenset(self._muted)
+
+    def presence(self, participant_id: str) -> Presence:
+        return self._away.get(participant_id, Presence.CONNECTED)
+
+    def holder_connected(self, request: FloorRequest) -> bool:
+        """Whether whoever speaks for this request may still be speaking.
+
+        Its named speaker if it is in the room, else any head or delegate of
+        the delegation in the room; reconnecting counts (a reload, a blip: the
+        clock does not stutter), disconnected does not.
+        """
+        if request.speaker_id is not None and request.speaker_id in self._participants:
+            return self.presence(request.speaker_id) is not Presence.DISCONNECTED
+        return any(
+            self.presence(p.participant_id) is not Presence.DISCONNECTED
+            for p in self.members(request.delegation_id)
+            if p.role.speaks_for_delegation
+        )
 
     @property
     def banned(self) -> frozenset[str]:
@@ -267,7 +316,9 @@ class Conference:
                 {
                     **_fields(p),
                     "muted": p.participant_id in self._muted,
+                    "muted_by": self._muted.get(p.participant_id),
                     "audible": self.is_audible(p.participant_id),
+                    "presence": self.presence(p.participant_id).value,
                 }
                 for p in self._participants.values()
             ],
@@ -302,6 +353,7 @@ class Conference:
             self._delegations,
             self._participants,
             self._muted,
+            self._away,
             self._banned,
             dict(self.floor.requests),
             [r.request_id for r in self.floor.queue()],

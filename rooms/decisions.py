@@ -27,6 +27,7 @@ from .events import (
     ParticipantJoined,
     ParticipantLeft,
     ParticipantMuted,
+    ParticipantPresenceChanged,
     ParticipantRejected,
     ParticipantRemoved,
     ParticipantUnbanned,
@@ -108,6 +109,8 @@ def decide(d: Draft, command: c.Command, actor: str) -> None:
             _depart(d, command.participant_id, ParticipantLeft, actor, command.reason)
         case c.RemoveParticipant():
             _remove(d, command, actor)
+        case c.SetPresence():
+            _set_presence(d, command, actor)
         case c.UnbanParticipant():
             _unban(d, command, actor)
         case c.AdmitFromLobby() | c.RejectFromLobby():
@@ -314,6 +317,20 @@ def _unban(d: Draft, command: c.UnbanParticipant, actor: str) -> None:
         raise RoomError(ErrorCode.NOT_FOUND, f"{command.participant_id} is not banned")
     d.emit(
         ParticipantUnbanned(command.participant_id, at=d.now, actor=actor, reason=command.reason)
+    )
+
+
+def _set_presence(d: Draft, command: c.SetPresence, actor: str) -> None:
+    if actor != SYSTEM:
+        raise _forbidden("only the service says who is connected")
+    pid = command.participant_id
+    _present(d, pid)
+    if d.state.presence(pid) is command.presence:
+        raise RoomError(ErrorCode.INVALID_STATE, f"{pid} is already {command.presence.value}")
+    d.emit(
+        ParticipantPresenceChanged(
+            pid, command.presence, at=d.now, actor=actor, reason=command.reason
+        )
     )
 
 

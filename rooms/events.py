@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from ._checks import invalid
 from ._codec import JSON, decode_fields, encode
+from .presence import Presence
 from .priority import Priority
 from .roles import Role
 from .settings import Settings
@@ -35,9 +36,11 @@ __all__ = [
     "FloorEvent",
     "FloorGranted",
     "FloorOvertime",
+    "FloorPaused",
     "FloorReleased",
     "FloorReordered",
     "FloorRequested",
+    "FloorResumed",
     "FloorRevoked",
     "FloorTimeChanged",
     "FloorWarning",
@@ -51,6 +54,7 @@ __all__ = [
     "ParticipantJoined",
     "ParticipantLeft",
     "ParticipantMuted",
+    "ParticipantPresenceChanged",
     "ParticipantRejected",
     "ParticipantRemoved",
     "ParticipantUnbanned",
@@ -79,6 +83,8 @@ class SystemReason(StrEnum):
     CHANNEL_CLOSED = "channel_closed"  # an interpreter's channel or relay source closed
     INTERPRETER_DROPPED = "interpreter_dropped"  # connection lost while on air
     INTERPRETER_LEFT = "interpreter_left"  # left, was removed or was unassigned
+    HOLDER_DISCONNECTED = "holder_disconnected"  # the speaking clock stops meanwhile
+    HOLDER_RECONNECTED = "holder_reconnected"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +228,15 @@ class ParticipantUnbanned(Event):
 
 
 @dataclass(frozen=True)
+class ParticipantPresenceChanged(Event):
+    """A seat's connection dropped, was judged lost, or came back (actor SYSTEM)."""
+
+    type = "participant.presence"
+    participant_id: str
+    presence: Presence
+
+
+@dataclass(frozen=True)
 class ParticipantMuted(Event):
     type = "participant.muted"
     participant_id: str
@@ -304,6 +319,23 @@ class FloorOvertime(FloorEvent):
 
     type = "floor.overtime"
     revoke_at: float
+
+
+@dataclass(frozen=True)
+class FloorPaused(FloorEvent):
+    """The holder has no live connection: its speaking time stops until it is back."""
+
+    type = "floor.paused"
+
+
+@dataclass(frozen=True)
+class FloorResumed(FloorEvent):
+    """The holder is back: its clock runs again, the deadlines moved by the pause."""
+
+    type = "floor.resumed"
+    warn_at: float | None
+    expires_at: float | None
+    revoke_at: float | None
 
 
 @dataclass(frozen=True)
@@ -444,6 +476,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ParticipantUnbanned,
         ParticipantMuted,
         ParticipantUnmuted,
+        ParticipantPresenceChanged,
         FloorRequested,
         FloorAccepted,
         FloorReordered,
@@ -451,6 +484,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FloorTimeChanged,
         FloorWarning,
         FloorOvertime,
+        FloorPaused,
+        FloorResumed,
         FloorDenied,
         FloorCancelled,
         FloorReleased,

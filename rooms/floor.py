@@ -25,9 +25,11 @@ from .events import (
     FloorEvent,
     FloorGranted,
     FloorOvertime,
+    FloorPaused,
     FloorReleased,
     FloorReordered,
     FloorRequested,
+    FloorResumed,
     FloorRevoked,
     FloorTimeChanged,
     FloorWarning,
@@ -89,6 +91,21 @@ class SpeakingTurn:
     revoke_at: float | None  # expires_at + grace period
     warned: bool = False
     overtime: bool = False
+    # While the holder has no live connection the clock stands still: the
+    # deadlines move on by the pause when it is back, and the minutes do not
+    # count it as speaking time.
+    paused_at: float | None = None
+    paused_for: float = 0.0  # seconds paused so far (ended pauses)
+
+    @property
+    def clock_start(self) -> float:
+        """The grant time as if every pause had not happened: deadlines count from it."""
+        return self.granted_at + self.paused_for
+
+    def spoken(self, now: float) -> float:
+        """Speaking time billed by `now`: from the grant, pauses left out."""
+        until = now if self.paused_at is None else self.paused_at
+        return max(0.0, until - self.clock_start)
 
     @staticmethod
     def deadlines(
@@ -117,6 +134,8 @@ class SpeakingTurn:
         )
 
     def next_deadline(self) -> float | None:
+        if self.paused_at is not None:
+            return None
         if self.warn_at is not None and not self.warned:
             return self.warn_at
         if self.expires_at is not None and not self.overtime:
@@ -303,7 +322,7 @@ class FloorControl:
         if time_limit == request.turn.time_limit:
             raise RoomError(ErrorCode.INVALID_STATE, f"{request_id} already has that limit")
         warn_at, expires_at, revoke_at = SpeakingTurn.deadlines(
-            request.turn.granted_at, time_limit, settings
+            request.turn.clock_start, time_limit, settings
         )
         return FloorTimeChanged(
             request_id,
@@ -314,6 +333,37 @@ class FloorControl:
             revoke_at,
             at=at,
             actor=actor,
+            reason=reason,
+        )
+
+    def pause(self, request_id: str, *, at: float, reason: str | None) -> FloorPaused:
+        """Stop a holder's clock (its connection is gone)."""
+        request = self.get(request_id)
+        if request.status is not _S.GRANTED or request.turn is None:
+            raise _stale(request, "pause")
+        if request.turn.paused_at is not None:
+            raise RoomError(ErrorCode.INVALID_STATE, f"{request_id} is already paused")
+        return FloorPaused(request_id, request.delegation_id, at=at, actor=SYSTEM, reason=reason)
+
+    def resume(self, request_id: str, *, at: float, reason: str | None) -> FloorResumed:
+        """Start a paused holder's clock again; every deadline moves by the pause."""
+        request = self.get(request_id)
+        turn = request.turn
+        if request.status is not _S.GRANTED or turn is None or turn.paused_at is None:
+            raise _stale(request, "resume")
+        pause = max(0.0, at - turn.paused_at)
+
+        def moved(deadline: float | None) -> float | None:
+            return None if deadline is None else deadline + pause
+
+        return FloorResumed(
+            request_id,
+            request.delegation_id,
+            moved(turn.warn_at),
+            moved(turn.expires_at),
+            moved(turn.revoke_at),
+            at=at,
+            actor=SYSTEM,
             reason=reason,
         )
 
@@ -352,6 +402,8 @@ class FloorControl:
         for request in self.holders():
             turn = request.turn
             assert turn is not None
+            if turn.paused_at is not None:
+                continue  # the clock stands still
             rid, did = request.request_id, request.delegation_id
             if turn.warn_at is not None and not turn.warned and turn.warn_at <= now:
                 assert turn.expires_at is not None
@@ -411,6 +463,17 @@ class FloorControl:
                 turn = dataclasses.replace(turn, warned=True)
             case FloorOvertime() if turn is not None:
                 turn = dataclasses.replace(turn, overtime=True)
+            case FloorPaused() if turn is not None:
+                turn = dataclasses.replace(turn, paused_at=event.at)
+            case FloorResumed() if turn is not None and turn.paused_at is not None:
+                turn = dataclasses.replace(
+                    turn,
+                    warn_at=event.warn_at,
+                    expires_at=event.expires_at,
+                    revoke_at=event.revoke_at,
+                    paused_at=None,
+                    paused_for=turn.paused_for + max(0.0, event.at - turn.paused_at),
+                )
         self._requests[event.request_id] = dataclasses.replace(
             request, status=status, turn=turn, updated_at=event.at
         )

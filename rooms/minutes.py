@@ -3,7 +3,7 @@
 Pure functions of the events (nothing else is consulted), so the minutes of a
 finished meeting never change and a running one's can be drawn at any time:
 
-    minutes = build_minutes(events, now=now)   # now: to count a speech still running
+    minutes = build_minutes(events, now=now, language="es")   # now: a speech still running
     minutes.to_dict(); minutes.to_csv(); minutes.totals_csv(); minutes.to_markdown()
 """
 
@@ -28,11 +28,14 @@ from .events import (
     FloorAccepted,
     FloorCancelled,
     FloorDenied,
+    FloorEvent,
     FloorGranted,
     FloorOvertime,
+    FloorPaused,
     FloorReleased,
     FloorReordered,
     FloorRequested,
+    FloorResumed,
     FloorRevoked,
     FloorTimeChanged,
     FloorWarning,
@@ -45,6 +48,7 @@ from .events import (
     ParticipantJoined,
     ParticipantLeft,
     ParticipantMuted,
+    ParticipantPresenceChanged,
     ParticipantRejected,
     ParticipantRemoved,
     ParticipantUnmuted,
@@ -58,8 +62,8 @@ from .events import (
     ShiftStarted,
     SlowDownAsked,
     SourceChanged,
-    SystemReason,
 )
+from .minutes_words import CSV_HEADERS, LANGUAGES, WORDS
 from .permissions import SYSTEM
 from .priority import Priority
 
@@ -82,12 +86,16 @@ class Intervention:
     granted_by: str
     start: float
     end: float | None  # None while the delegation still holds the floor
-    duration: float | None  # end - start; up to `now` for a running one, when given
+    # Speaking time: end - start less the time the holder was disconnected;
+    # up to `now` for a running one, when given.
+    duration: float | None
     time_limit: float | None
     overtime: bool  # spoke past the limit, into the grace period
     ended: str | None  # "released" (yielded) or "revoked"
     ended_by: str | None
     end_reason: str | None
+    disconnected: float  # seconds the holder had no connection (the clock stood still)
+    disconnected_since: float | None  # while it has none now
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,7 @@ class Entry:
 
 @dataclass(frozen=True)
 class Minutes:
+    language: str  # of the words: "es" or "en"
     title: str | None
     opened_at: float | None
     closed_at: float | None
@@ -147,77 +156,67 @@ class Minutes:
             }
             for i in self.interventions
         ]
-        return _csv(_INTERVENTION_COLUMNS, rows)
+        return _csv(_INTERVENTION_COLUMNS, rows, self.language)
 
     def totals_csv(self) -> str:
         columns = [f.name for f in dataclasses.fields(DelegationTotal)]
-        return _csv(columns, [{n: _csv_value(getattr(t, n)) for n in columns} for t in self.totals])
+        rows = [{n: _csv_value(getattr(t, n)) for n in columns} for t in self.totals]
+        return _csv(columns, rows, self.language)
 
     def to_markdown(self) -> str:
-        lines = [f"# Minutes: {_md(self.title or 'untitled conference')}", ""]
-        closed = _when(self.closed_at) if self.closed_at is not None else "still in session"
-        lines += [f"Opened {_when(self.opened_at)}; closed {closed}.", ""]
-        lines += ["## Interventions", ""]
+        w = WORDS[self.language]
+        lines = [w["md.title"].format(title=_md(self.title or w["md.untitled"])), ""]
+        opened = _when(self.opened_at)
+        if self.closed_at is None:
+            lines += [w["md.open"].format(opened=opened), ""]
+        else:
+            lines += [w["md.open_closed"].format(opened=opened, closed=_when(self.closed_at)), ""]
+        lines += [w["md.interventions"], ""]
         if self.interventions:
             lines += [
-                "| # | Delegation | Speaker | Priority | Start | End | Duration | Ended |",
+                w["md.interventions_header"],
                 "| ---: | --- | --- | --- | --- | --- | ---: | --- |",
             ]
             lines += [
                 f"| {i.number} | {_md(i.delegation)} ({i.country_code}) | {_md(i.speaker or '')} "
-                f"| {_PRIORITY_WORDS[i.priority]} | {_hms(i.start)} | {_hms(i.end)} "
-                f"| {_duration(i.duration)} | {_md(_ending(i))} |"
+                f"| {w['priority.' + i.priority.value]} | {_hms(i.start)} | {_hms(i.end)} "
+                f"| {_duration(i.duration)} | {_md(_ending(i, w))} |"
                 for i in self.interventions
             ]
         else:
-            lines.append("No one has held the floor.")
-        lines += ["", "## Speaking time per delegation", ""]
-        lines += ["| Delegation | Interventions | Speaking time |", "| --- | ---: | ---: |"]
+            lines.append(w["md.nobody"])
+        lines += ["", w["md.totals"], ""]
+        lines += [w["md.totals_header"], "| --- | ---: | ---: |"]
         lines += [
             f"| {_md(t.delegation)} ({t.country_code}) | {t.interventions} "
             f"| {_duration(t.speaking_time)} |"
             for t in self.totals
         ]
         if self.shifts:
-            lines += ["", "## Interpretation shifts", ""]
-            lines += [
-                "| Booth | Interpreter | Start | End | Duration |",
-                "| --- | --- | --- | --- | ---: |",
-            ]
+            lines += ["", w["md.shifts"], ""]
+            lines += [w["md.shifts_header"], "| --- | --- | --- | --- | ---: |"]
             lines += [
                 f"| {s.booth} | {_md(s.interpreter)} | {_hms(s.start)} | {_hms(s.end)} "
                 f"| {_duration(s.duration)} |"
                 for s in self.shifts
             ]
-        lines += ["", "## Record of proceedings", ""]
+        lines += ["", w["md.record"], ""]
         lines += [f"- {_hms(e.at)} {_md(e.text)}" for e in self.record]
         return "\n".join(lines) + "\n"
 
 
 _INTERVENTION_COLUMNS = [f.name for f in dataclasses.fields(Intervention)]
-_PRIORITY_WORDS = {
-    Priority.POINT_OF_ORDER: "point of order",
-    Priority.RIGHT_OF_REPLY: "right of reply",
-    Priority.ORDINARY: "ordinary",
-}
-_SETTING_WORDS = {
-    "default_time_limit": "the default speaking time",
-    "max_holders": "the number of delegations that may hold the floor at once",
-    "open_floor": "the open floor",
-}
-_SYSTEM_REASON_WORDS: dict[str, str] = {
-    SystemReason.AUTO_ACCEPT: "automatically",
-    SystemReason.TIME_LIMIT: "speaking time over",
-    SystemReason.DELEGATION_ABSENT: "the delegation left",
-    SystemReason.CONFERENCE_CLOSED: "the conference closed",
-    SystemReason.CHANNEL_CLOSED: "the channel closed",
-    SystemReason.INTERPRETER_DROPPED: "connection lost",
-    SystemReason.INTERPRETER_LEFT: "the interpreter left",
-}
+# Reasons that are not worth a word in the record (leaving on purpose says it all).
+_SILENT_REASONS = frozenset({"left"})
 
 
-def build_minutes(events: Iterable[Event], now: float | None = None) -> Minutes:
-    reader = _Reader()
+def build_minutes(
+    events: Iterable[Event], now: float | None = None, language: str = "en"
+) -> Minutes:
+    """The minutes of `events`, worded in `language` ("es" or "en")."""
+    if language not in LANGUAGES:
+        raise ValueError(f"no minutes in {language!r}; one of {', '.join(LANGUAGES)}")
+    reader = _Reader(language)
     for event in events:
         reader.read(event)
     return reader.minutes(now)
@@ -226,11 +225,13 @@ def build_minutes(events: Iterable[Event], now: float | None = None) -> Minutes:
 class _Reader:
     """Walks the log once, keeping names, requests and interventions as they were."""
 
-    def __init__(self) -> None:
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.w = WORDS[language]
         self.title: str | None = None
         self.opened_at: float | None = None
         self.closed_at: float | None = None
-        self.names: dict[str, str] = {SYSTEM: "The system"}
+        self.names: dict[str, str] = {SYSTEM: self.w["system"]}
         self.delegations: dict[str, DelegationAdded] = {}
         self.requests: dict[str, FloorRequested] = {}
         self.interventions: dict[str, Intervention] = {}
@@ -261,7 +262,14 @@ class _Reader:
                 self.requests[event.request_id] = event
             case FloorGranted():
                 self._granted(event)
-            case FloorTimeChanged() | FloorOvertime() | FloorReleased() | FloorRevoked():
+            case (
+                FloorTimeChanged()
+                | FloorOvertime()
+                | FloorPaused()
+                | FloorResumed()
+                | FloorReleased()
+                | FloorRevoked()
+            ):
                 self._turn_changed(event)
             case ShiftStarted():
                 self._shift_starts(event.booth, event.participant_id, event.at)
@@ -294,6 +302,8 @@ class _Reader:
             ended=None,
             ended_by=None,
             end_reason=None,
+            disconnected=0.0,
+            disconnected_since=None,
         )
 
     def _shift_starts(self, booth: str, participant_id: str, at: float) -> None:
@@ -309,7 +319,13 @@ class _Reader:
         )
 
     def _turn_changed(
-        self, event: FloorTimeChanged | FloorOvertime | FloorReleased | FloorRevoked
+        self,
+        event: FloorTimeChanged
+        | FloorOvertime
+        | FloorPaused
+        | FloorResumed
+        | FloorReleased
+        | FloorRevoked,
     ) -> None:
         current = self.interventions[event.request_id]
         match event:
@@ -317,11 +333,16 @@ class _Reader:
                 changed = dataclasses.replace(current, time_limit=event.time_limit)
             case FloorOvertime():
                 changed = dataclasses.replace(current, overtime=True)
+            case FloorPaused():
+                changed = dataclasses.replace(current, disconnected_since=event.at)
+            case FloorResumed():
+                changed = _reconnected(current, event.at)
             case _:
+                current = _reconnected(current, event.at)
                 changed = dataclasses.replace(
                     current,
                     end=event.at,
-                    duration=event.at - current.start,
+                    duration=max(0.0, event.at - current.start - current.disconnected),
                     ended=event.type.removeprefix("floor."),
                     ended_by=self.name(event.actor),
                     end_reason=event.reason,
@@ -330,7 +351,7 @@ class _Reader:
 
     def minutes(self, now: float | None) -> Minutes:
         interventions = tuple(
-            dataclasses.replace(i, duration=max(0.0, now - i.start))
+            dataclasses.replace(i, duration=_spoken(i, now))
             if i.end is None and now is not None
             else i
             for i in self.interventions.values()
@@ -354,6 +375,7 @@ class _Reader:
             for s in self.shifts
         )
         return Minutes(
+            self.language,
             self.title,
             self.opened_at,
             self.closed_at,
@@ -365,149 +387,185 @@ class _Reader:
 
     def describe(self, event: Event) -> str:
         text = self._sentence(event)
-        if event.reason is not None:
-            text += f" ({_SYSTEM_REASON_WORDS.get(event.reason, event.reason)})"
+        reason = event.reason
+        if reason is not None and reason not in _SILENT_REASONS:
+            text += f" ({self.w.get('reason.' + reason, reason)})"
         return text
 
     def _sentence(self, event: Event) -> str:
-        who = self.name(event.actor)
+        w, who = self.w, self.name(event.actor)
         match event:
             case ConferenceCreated():
-                return f"{who} opened the conference “{event.title}”"
+                return w["opened"].format(who=who, title=event.title)
             case ConferenceClosed():
-                return f"{who} closed the conference"
+                return w["closed"].format(who=who)
             case RoomLocked():
-                return f"{who} locked the room"
+                return w["locked"].format(who=who)
             case RoomUnlocked():
-                return f"{who} unlocked the room"
+                return w["unlocked"].format(who=who)
             case RecordingStarted():
-                return f"{who} started recording the floor"
+                return w["recording_started"].format(who=who)
             case RecordingStopped():
-                return f"{who} stopped recording the floor"
+                return w["recording_stopped"].format(who=who)
             case SettingsChanged():
                 changes = ", ".join(
-                    f"{_SETTING_WORDS.get(name, name)} to {_setting(getattr(event.settings, name))}"
+                    w["setting_change"].format(
+                        name=w.get("setting." + name, name),
+                        value=self._setting(getattr(event.settings, name)),
+                    )
                     for name in event.changed
                 )
-                return f"{who} set {changes}"
+                return w["settings"].format(who=who, changes=changes)
             case DelegationAdded():
-                return f"Delegation of {event.name} ({event.country_code}) added"
+                return w["delegation_added"].format(name=event.name, code=event.country_code)
             case DelegatesMayRequestChanged():
-                verb = "allowed" if event.allowed else "stopped"
-                delegation = self.delegation(event.delegation_id)
-                return f"{who} {verb} the delegates of {delegation} to ask for the floor"
+                key = "delegates_allowed" if event.allowed else "delegates_stopped"
+                return w[key].format(who=who, delegation=self.delegation(event.delegation_id))
             case ParticipantJoined():
-                return f"{event.name} ({self._badge(event)}) joined"
+                return w["joined"].format(name=event.name, badge=self._badge(event))
             case ParticipantWaiting():
-                return f"{event.name} ({self._badge(event)}) is waiting in the lobby"
+                return w["waiting"].format(name=event.name, badge=self._badge(event))
+            case ParticipantPresenceChanged():
+                return w["presence." + event.presence.value].format(
+                    name=self.name(event.participant_id)
+                )
+        return self._seat_sentence(event, who)
+
+    def _seat_sentence(self, event: Event, who: str) -> str:
+        w = self.w
+        match event:
             case ParticipantAdmitted():
-                return f"{who} admitted {self.name(event.participant_id)}"
+                return w["admitted"].format(who=who, name=self.name(event.participant_id))
             case ParticipantRejected():
-                return f"{who} turned away {self.name(event.participant_id)}"
+                return w["rejected"].format(who=who, name=self.name(event.participant_id))
             case ParticipantLeft():
-                return f"{self.name(event.participant_id)} left"
+                return w["left"].format(name=self.name(event.participant_id))
             case ParticipantRemoved():
-                return f"{who} removed {self.name(event.participant_id)}"
+                return w["removed"].format(who=who, name=self.name(event.participant_id))
             case ParticipantMuted():
-                return f"{who} muted {self.name(event.participant_id)}"
+                return w["muted"].format(who=who, name=self.name(event.participant_id))
             case ParticipantUnmuted():
-                return f"{who} unmuted {self.name(event.participant_id)}"
+                return w["unmuted"].format(who=who, name=self.name(event.participant_id))
         return self._floor_sentence(event, who)
 
     def _interpretation_sentence(self, event: Event, who: str) -> str:
+        w = self.w
         match event:
             case LanguagesSet():
-                return f"{who} set the floor languages to {', '.join(event.languages) or 'none'}"
+                languages = ", ".join(event.languages) or w["none"]
+                return w["languages_set"].format(who=who, languages=languages)
             case ChannelOpened():
-                return f"{who} opened the {event.language} interpretation channel"
+                return w["channel_opened"].format(who=who, language=event.language)
             case ChannelClosed():
-                return f"{who} closed the {event.language} interpretation channel"
+                return w["channel_closed"].format(who=who, language=event.language)
             case InterpreterAssigned():
-                languages = ", ".join(event.working_languages)
-                interpreter = self.name(event.participant_id)
-                return f"{who} seated {interpreter} in the {event.booth} booth ({languages})"
+                return w["interpreter_assigned"].format(
+                    who=who,
+                    name=self.name(event.participant_id),
+                    booth=event.booth,
+                    languages=", ".join(event.working_languages),
+                )
             case InterpreterUnassigned():
-                interpreter = self.name(event.participant_id)
-                return f"{who} took {interpreter} out of the {event.booth} booth"
+                name = self.name(event.participant_id)
+                return w["interpreter_unassigned"].format(who=who, name=name, booth=event.booth)
             case SourceChanged():
-                interpreter = self.name(event.participant_id)
-                return f"{interpreter} ({event.booth}) works from {event.source}"
+                name = self.name(event.participant_id)
+                return w["source_changed"].format(name=name, booth=event.booth, source=event.source)
             case ShiftStarted():
-                return f"{self.name(event.participant_id)} went on air in {event.booth}"
+                return w["on_air"].format(name=self.name(event.participant_id), booth=event.booth)
             case ShiftEnded():
-                return f"{self.name(event.participant_id)} went off air in {event.booth}"
+                return w["off_air"].format(name=self.name(event.participant_id), booth=event.booth)
             case HandoverRequested():
-                interpreter = self.name(event.participant_id)
-                return f"{interpreter} asked to take over in {event.booth}"
+                name = self.name(event.participant_id)
+                return w["handover_requested"].format(name=name, booth=event.booth)
             case HandedOver():
-                giver, taker = self.name(event.from_id), self.name(event.to_id)
-                return f"{giver} handed {event.booth} over to {taker}"
+                return w["handed_over"].format(
+                    giver=self.name(event.from_id), taker=self.name(event.to_id), booth=event.booth
+                )
             case SlowDownAsked():
-                interpreter = self.name(event.participant_id)
-                return f"{interpreter} ({event.booth}) asked the speaker to slow down"
+                name = self.name(event.participant_id)
+                return w["slow_down"].format(name=name, booth=event.booth)
         return event.type
 
     def _floor_sentence(self, event: Event, who: str) -> str:
+        w = self.w
+        if not isinstance(event, FloorEvent):
+            return self._interpretation_sentence(event, who)
+        delegation = self.delegation(event.delegation_id)
         match event:
             case FloorRequested():
-                delegation = self.delegation(event.delegation_id)
-                kind = _PRIORITY_WORDS[event.priority]
-                on_behalf = " on its behalf" if event.on_behalf else ""
-                return f"{who} asked for the floor for {delegation}{on_behalf} ({kind})"
+                key = "requested_on_behalf" if event.on_behalf else "requested"
+                kind = w["priority." + event.priority.value]
+                return w[key].format(who=who, delegation=delegation, kind=kind)
             case FloorAccepted():
-                delegation = self.delegation(event.delegation_id)
-                return f"{delegation} is number {event.position} on the speakers list"
+                return w["accepted"].format(delegation=delegation, position=event.position)
             case FloorReordered():
-                delegation = self.delegation(event.delegation_id)
-                return f"{who} moved {delegation} to number {event.position} on the speakers list"
+                return w["reordered"].format(
+                    who=who, delegation=delegation, position=event.position
+                )
             case FloorGranted():
-                limit = _duration(event.time_limit) if event.time_limit else "no limit"
-                delegation = self.delegation(event.delegation_id)
-                return f"{who} gave the floor to {delegation} ({limit})"
+                limit = _duration(event.time_limit) if event.time_limit else w["no_limit"]
+                return w["granted"].format(who=who, delegation=delegation, limit=limit)
             case FloorTimeChanged():
-                limit = _duration(event.time_limit) if event.time_limit else "no limit"
-                delegation = self.delegation(event.delegation_id)
-                return f"{who} set the speaking time of {delegation} to {limit}"
+                limit = _duration(event.time_limit) if event.time_limit else w["no_limit"]
+                return w["time_changed"].format(who=who, delegation=delegation, limit=limit)
             case FloorWarning():
-                delegation = self.delegation(event.delegation_id)
-                return f"{delegation} was warned: time ends at {_hms(event.expires_at)}"
+                return w["warning"].format(delegation=delegation, time=_hms(event.expires_at))
             case FloorOvertime():
-                delegation = self.delegation(event.delegation_id)
-                return f"Time is up for {delegation}; grace until {_hms(event.revoke_at)}"
+                return w["overtime"].format(delegation=delegation, time=_hms(event.revoke_at))
+            case FloorPaused():
+                return w["paused"].format(delegation=delegation)
+            case FloorResumed():
+                return w["resumed"].format(delegation=delegation)
             case FloorDenied():
-                return f"{who} denied the floor to {self.delegation(event.delegation_id)}"
+                return w["denied"].format(who=who, delegation=delegation)
             case FloorCancelled():
-                delegation = self.delegation(event.delegation_id)
-                return f"{who} withdrew the request of {delegation}"
+                return w["cancelled"].format(who=who, delegation=delegation)
             case FloorReleased():
-                return f"{self.delegation(event.delegation_id)} yielded the floor"
+                return w["released"].format(delegation=delegation)
             case FloorRevoked():
-                return f"{who} ended the floor of {self.delegation(event.delegation_id)}"
+                return w["revoked"].format(who=who, delegation=delegation)
         return self._interpretation_sentence(event, who)
 
     def _badge(self, event: ParticipantJoined | ParticipantWaiting) -> str:
+        role = self.w["role." + event.role.value]
         if event.delegation_id is None:
-            return event.role.value
-        return f"{event.role.value}, {self.delegation(event.delegation_id)}"
+            return role
+        return f"{role}, {self.delegation(event.delegation_id)}"
+
+    def _setting(self, value: object) -> str:
+        if value is None:
+            return self.w["no_limit"]
+        if isinstance(value, bool):
+            return self.w["on"] if value else self.w["off"]
+        if isinstance(value, float):
+            return _duration(value)
+        return str(value)
 
 
-def _ending(intervention: Intervention) -> str:
+def _reconnected(intervention: Intervention, at: float) -> Intervention:
+    """The intervention with a running disconnection (if any) ended at `at`."""
+    since = intervention.disconnected_since
+    if since is None:
+        return intervention
+    away = intervention.disconnected + max(0.0, at - since)
+    return dataclasses.replace(intervention, disconnected=away, disconnected_since=None)
+
+
+def _spoken(intervention: Intervention, now: float) -> float:
+    """Speaking time of a running intervention by `now`, disconnections left out."""
+    until = now if intervention.disconnected_since is None else intervention.disconnected_since
+    return max(0.0, until - intervention.start - intervention.disconnected)
+
+
+def _ending(intervention: Intervention, w: dict[str, str]) -> str:
     if intervention.ended is None:
-        return "speaking"
+        return w["ending.speaking"]
     if intervention.ended == "released":
-        return "yielded"
-    words = _SYSTEM_REASON_WORDS.get(intervention.end_reason or "")
-    return words or f"revoked by {intervention.ended_by}"
-
-
-def _setting(value: object) -> str:
-    if value is None:
-        return "no limit"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return _duration(value)
-    return str(value)
+        return w["ending.yielded"]
+    reason = intervention.end_reason or ""
+    words = w.get("reason." + reason) if reason else None
+    return words or w["ending.revoked_by"].format(name=intervention.ended_by)
 
 
 def _iso(at: float | None) -> str:
@@ -556,10 +614,11 @@ def _csv_value(value: object) -> str | float | int | bool:
     return encoded
 
 
-def _csv(columns: list[str], rows: list[dict[str, str | float | int | bool]]) -> str:
+def _csv(columns: list[str], rows: list[dict[str, str | float | int | bool]], language: str) -> str:
     out = io.StringIO()
     # RFC 4180 line ends: a CR inside a value is then quoted, never a bare row break.
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
-    writer.writeheader()
+    headers = CSV_HEADERS.get(language, {})
+    writer.writerow({c: headers.get(c, c) for c in columns})
     writer.writerows(rows)
     return out.getvalue()

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from rooms import SYSTEM, AddDelegation, RoomError, Settings, build_minutes
+from rooms.minutes_words import LANGUAGES as MINUTES_LANGUAGES
 
 from .conference import ConferencePlan, DelegationPlan, JoinRefused, LiveConference
 from .https import public_base
@@ -236,7 +237,7 @@ def _staff_refusal(request: web.Request, conference: LiveConference) -> web.Resp
 
 
 async def minutes(request: web.Request) -> web.Response:
-    """``GET /c/<conference>/minutes?t=<token>&format=json|csv|md``: chair or technician."""
+    """``GET /c/<conference>/minutes?t=<token>&format=json|csv|md&lang=es|en``: for staff."""
     conference = _conference(request)
     refusal = _staff_refusal(request, conference)
     if refusal is not None:
@@ -244,8 +245,11 @@ async def minutes(request: web.Request) -> web.Response:
     form = request.query.get("format", "json")
     if form not in MINUTES_FORMATS:
         return problem(400, "invalid_argument", f"format must be one of {sorted(MINUTES_FORMATS)}")
+    language = request.query.get("lang", "en")
+    if language not in MINUTES_LANGUAGES:
+        return problem(400, "invalid_argument", f"lang must be one of {list(MINUTES_LANGUAGES)}")
     events = [stored.event for stored in await conference.store.read(conference.id)]
-    record = build_minutes(events, now=time.time())
+    record = build_minutes(events, now=time.time(), language=language)
     text = {
         "json": lambda: json.dumps(record.to_dict(), ensure_ascii=False, indent=2),
         "csv": record.to_csv,

@@ -36,7 +36,9 @@ from rooms import (
     GoOffAir,
     JoinConference,
     LeaveConference,
+    Presence,
     RoomError,
+    SetPresence,
     Settings,
     StoreConflict,
 )
@@ -95,6 +97,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RECORDINGS = Path("recordings")
 RESUME_GRACE = 30.0  # seconds a dropped participant keeps its seat, request and floor
+# Seconds after a drop before a seat that has not come back counts as
+# disconnected rather than reconnecting (a reload is back well within it).
+LOST_AFTER = 1.5
 MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
 # After the store failed, commands are refused at once for this long (instead
 # of each waiting for the store's timeout in turn behind the lock).
@@ -222,6 +227,8 @@ class LiveConference:
         self.detached: dict[str, Member] = {}
         # Each seat's floor.request/floor.cancel budget (kept across its reconnections).
         self.floor_toggles: dict[str, RateLimiter] = {}
+        # Dropped seats still said to be reconnecting, until judged disconnected.
+        self._lost: dict[str, asyncio.TimerHandle] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
         # Time events due but not stored yet (store down): enforced in the
@@ -371,6 +378,7 @@ class LiveConference:
             held = self.away.pop(pid, None)
             if held is not None:
                 held.cancel()  # back within the grace period: the seat is as it was
+            self._cancel_lost(pid)
             await self._announce_alerts(self.alerts.publisher_back(pid))
             present = [*self._in_room(), *self.detached.values()]
             others = tuple(m.info for m in present if m is not member)
@@ -397,6 +405,8 @@ class LiveConference:
                     await self._broadcast(ParticipantJoined(participant), exclude=pid)
             await connection.send(self._update([]))
             await self._publish(events, exclude=pid)
+            if pid in self.state.participants and self.state.presence(pid) != Presence.CONNECTED:
+                await self._system(SetPresence(pid, Presence.CONNECTED))  # back: tell the room
             return member
 
     async def leave(self, member: Member, reason: LeaveReason) -> None:
@@ -430,6 +440,7 @@ class LiveConference:
                         # Off air at once: the partner is told and can take over.
                         drop = SystemReason.INTERPRETER_DROPPED
                         await self._system(GoOffAir(pid, reason=drop))
+                    await self._seat_dropped(pid, reason)
                 else:
                     await self._system(LeaveConference(pid, reason=reason.value))
 
@@ -438,6 +449,48 @@ class LiveConference:
         self.away[pid] = loop.call_later(
             self.resume_grace, lambda: self._spawn(self._seat_expired(pid))
         )
+
+    async def _seat_dropped(self, pid: str, reason: LeaveReason) -> None:
+        """Tell the room at once; a seat not back soon is then disconnected."""
+        if pid not in self.state.participants:
+            return
+        if reason is LeaveReason.TIMEOUT:  # silent for a long while already
+            await self._system(SetPresence(pid, Presence.DISCONNECTED))
+            return
+        await self._system(SetPresence(pid, Presence.RECONNECTING))
+        self._cancel_lost(pid)
+        self._lost[pid] = asyncio.get_running_loop().call_later(
+            LOST_AFTER, lambda: self._spawn(self._seat_lost(pid))
+        )
+
+    async def _seat_lost(self, pid: str) -> None:
+        async with self._lock:
+            if self._lost.pop(pid, None) is None or pid in self.members:
+                return
+            if self._media_arriving(pid):
+                # Signaling is down but the kept media still flows: the seat is
+                # still heard, so it stays reconnecting; look again later.
+                self._lost[pid] = asyncio.get_running_loop().call_later(
+                    LOST_AFTER, lambda: self._spawn(self._seat_lost(pid))
+                )
+                return
+            if self.state.presence(pid) is Presence.RECONNECTING:
+                await self._system(SetPresence(pid, Presence.DISCONNECTED))
+
+    def _media_arriving(self, pid: str) -> bool:
+        """Whether a dropped seat's kept media delivered a packet lately."""
+        if pid not in self.detached:
+            return False
+        now = time.monotonic()
+        return any(
+            p.counters.last_packet_at is not None and now - p.counters.last_packet_at < LOST_AFTER
+            for p in self.router.producers_of(pid)
+        )
+
+    def _cancel_lost(self, pid: str) -> None:
+        timer = self._lost.pop(pid, None)
+        if timer is not None:
+            timer.cancel()
 
     async def _seat_expired(self, pid: str) -> None:
         async with self._lock:
@@ -970,9 +1023,10 @@ class LiveConference:
         if self._monitor is not None:
             self._monitor.cancel()
         self.recorder.stop_all()
-        for held in self.away.values():
+        for held in [*self.away.values(), *self._lost.values()]:
             held.cancel()
         self.away.clear()
+        self._lost.clear()
         members = list(self.members.values())
         self.members.clear()
         await asyncio.gather(*(m.connection.close(code, reason) for m in members))

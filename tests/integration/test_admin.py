@@ -171,6 +171,17 @@ async def test_minutes_list_interventions_and_totals(
     async with http.get(f"/c/demo/minutes?t={chair_token}&format=md") as response:
         assert "Costa Rica" in await response.text()
 
+    # In the meeting's language: Spanish words, Spanish CSV headers.
+    async with http.get(f"/c/demo/minutes?t={chair_token}&format=md&lang=es") as response:
+        markdown = await response.text()
+    assert markdown.startswith("# Acta: ") and "Costa Rica cedió la palabra" in markdown
+    async with http.get(f"/c/demo/minutes?t={chair_token}&format=csv&lang=es") as response:
+        rows = list(csv.DictReader(io.StringIO(await response.text())))
+    assert [row["delegación"] for row in rows] == ["Costa Rica"]
+    async with http.get(f"/c/demo/minutes?t={chair_token}&format=md&lang=fr") as response:
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "invalid_argument"
+
 
 @pytest.mark.parametrize(
     ("claims", "status", "code"),

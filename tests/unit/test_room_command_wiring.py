@@ -7,8 +7,14 @@ from pathlib import Path
 from rooms import COMMAND_TYPES, Command
 from signaling import ROOM_COMMAND_TYPES
 
-# Issued by the server itself: creating the conference, joining and leaving.
-SERVER_ONLY = {"conference.create", "delegation.add", "participant.join", "participant.leave"}
+# Issued by the server itself: creating the conference, joining, leaving, presence.
+SERVER_ONLY = {
+    "conference.create",
+    "delegation.add",
+    "participant.join",
+    "participant.leave",
+    "participant.set_presence",
+}
 
 
 def test_every_client_command_exists_in_the_domain() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
+import pytest
 from test_rooms_support import T0, meeting_and_log
 
 from rooms import (
@@ -23,6 +25,7 @@ from rooms import (
     build_minutes,
 )
 from rooms.events import Event
+from rooms.minutes_words import WORDS
 
 
 def session() -> list[Event]:
@@ -182,6 +185,52 @@ def test_settings_changes_read_as_words() -> None:
         "Presidencia set the open floor to on",
         "Presidencia set the number of delegations that may hold the floor at once to 2",
     ]
+
+
+def test_minutes_in_spanish() -> None:
+    minutes = build_minutes(session(), language="es")
+    assert minutes.language == "es"
+    markdown = minutes.to_markdown()
+    assert markdown.startswith("# Acta: Conversatorio\n")
+    assert "Abierta el " in markdown and "; cerrada el " in markdown
+    assert "| # | Delegación | Orador | Tipo | Inicio | Fin | Duración | Terminó |" in markdown
+    assert "| 3 | Costa Rica (CR) | Canciller de Costa Rica | ordinaria |" in markdown
+    assert "| 1:35 | tiempo agotado |" in markdown
+    assert "| 0:40 | retirada por Presidencia |" in markdown
+    assert "## Tiempo de palabra por delegación" in markdown
+    assert "## Desarrollo de la sesión" in markdown
+    texts = [e.text for e in minutes.record]
+    assert "Presidencia concedió la palabra a Honduras (1:00)" in texts
+    assert "El sistema retiró la palabra a Costa Rica (tiempo agotado)" in texts
+    assert "Honduras cedió la palabra" in texts
+    assert not [t for t in texts if " the " in t or "floor" in t], texts
+    header = minutes.to_csv().splitlines()[0].split(",")
+    assert header[:4] == ["número", "solicitud", "id_delegación", "delegación"]
+    assert minutes.totals_csv().splitlines()[0].endswith("intervenciones,tiempo_de_palabra")
+    # The same interventions, oldest first, whatever the language.
+    assert [i.request_id for i in minutes.interventions] == ["r1", "r2", "r3", "r4", "r5"]
+
+
+def test_still_in_session_reads_as_a_sentence() -> None:
+    _, log = meeting_and_log()
+    assert "; still in session." in build_minutes(log).to_markdown()
+    assert "; sigue en sesión." in build_minutes(log, language="es").to_markdown()
+
+
+def test_leaving_on_purpose_says_it_once() -> None:
+    conference, log = meeting_and_log()
+    log += conference.execute(LeaveConference("obs", reason="left"), "obs", T0)
+    assert build_minutes(log).record[-1].text == "Observadora OEA left"
+    assert build_minutes(log, language="es").record[-1].text == "Observadora OEA salió"
+
+
+def test_every_language_has_every_word() -> None:
+    english, spanish = WORDS["en"], WORDS["es"]
+    assert set(english) == set(spanish)
+    for key, text in english.items():
+        assert re.findall(r"{\w+}", text) == re.findall(r"{\w+}", spanish[key]), key
+    with pytest.raises(ValueError):
+        build_minutes([], language="fr")
 
 
 def test_csv_cells_never_start_a_formula() -> None:

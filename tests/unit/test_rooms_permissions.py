@@ -38,6 +38,7 @@ from rooms import (
     LockRoom,
     MuteParticipant,
     OpenChannel,
+    Presence,
     RejectFromLobby,
     ReleaseFloor,
     RemoveParticipant,
@@ -53,6 +54,7 @@ from rooms import (
     SetLanguages,
     SetMaxHolders,
     SetOpenFloor,
+    SetPresence,
     SetSpeakingTime,
     StartRecording,
     StopRecording,
@@ -170,6 +172,7 @@ SCENARIOS: dict[str, Callable[[Conference, str], Command]] = {
     AddDelegation.kind: lambda c, a: AddDelegation("mx", "México", "MX"),
     SetDelegatesMayRequest.kind: lambda c, a: SetDelegatesMayRequest("hn", False),
     LeaveConference.kind: lambda c, a: LeaveConference(a),
+    SetPresence.kind: lambda c, a: SetPresence("gt_head", Presence.DISCONNECTED),
     AdmitFromLobby.kind: lambda c, a: AdmitFromLobby("waiting"),
     RejectFromLobby.kind: lambda c, a: RejectFromLobby("waiting"),
     RemoveParticipant.kind: lambda c, a: RemoveParticipant("gt_head"),
@@ -249,7 +252,8 @@ def test_the_chair_may_do_all_but_release_and_interpret() -> None:
         AcceptHandover.kind,
         AskSlowDown.kind,
     }
-    assert chair == set(COMMAND_TYPES) - {CreateConference.kind, ReleaseFloor.kind} - interpreting
+    service_only = {CreateConference.kind, ReleaseFloor.kind, SetPresence.kind}
+    assert chair == set(COMMAND_TYPES) - service_only - interpreting
 
 
 # Scopes --------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from rooms import (
     LeaveConference,
     LockRoom,
     MuteParticipant,
+    Presence,
     Priority,
     RejectFromLobby,
     ReleaseFloor,
@@ -57,9 +58,11 @@ from rooms import (
     SetDelegatesMayRequest,
     SetMaxHolders,
     SetOpenFloor,
+    SetPresence,
     SetSpeakingTime,
     UnlockRoom,
     UnmuteParticipant,
+    build_minutes,
 )
 
 PEOPLE = ["chair", "chair2", "tech", "obs", "hn_head", "hn_del", "gt_head", "cr_head"]
@@ -133,9 +136,11 @@ def floor_step(data: st.DataObject, conference: Conference) -> Step:
     likely = ["request", "tick", *["grant"] * bool(pick.waiting)]
     likely += ["reorder", "reorder"] * (len(pick.queued) > 1)
     likely += ["release", "release", "set_time", "revoke"] * bool(pick.holders)
-    kind = pick.one([*likely * 3, "accept", "deny", "cancel", "max_holders"])
+    kind = pick.one([*likely * 3, "accept", "deny", "cancel", "max_holders", "presence"])
     if kind == "tick":
         return Tick()
+    if kind == "presence":  # a connection drops, is lost, comes back
+        return SetPresence(pick.one(PEOPLE), pick.one(list(Presence))), SYSTEM
     chair = pick.one(["chair", "chair2"])
     match kind:
         case "request":
@@ -167,7 +172,7 @@ def any_step(data: st.DataObject, conference: Conference) -> Step:
             *["floor"] * 6,
             *["join", "admit"] * 2,
             *["leave", "remove", "reject", "mute", "unmute", "lock", "unlock"],
-            *["open_floor", "delegates_may_request"],
+            *["open_floor", "delegates_may_request", "presence"],
         ]
     )
     if kind == "floor":
@@ -193,6 +198,8 @@ def any_step(data: st.DataObject, conference: Conference) -> Step:
             return SetDelegatesMayRequest(delegation, allowed), actor
         case "open_floor":
             return SetOpenFloor(data.draw(st.booleans())), chair
+        case "presence":
+            return SetPresence(person, pick.one(list(Presence))), pick.mostly([SYSTEM], ACTORS)
     by_chair: dict[str, Command] = {
         "admit": AdmitFromLobby(person),
         "reject": RejectFromLobby(person),
@@ -284,6 +291,11 @@ class Session:
                 heard = floor.holds_floor(participant.delegation_id)
                 assert conference.settings.open_floor or heard
 
+        for request in floor.holders():
+            assert request.turn is not None
+            paused = request.turn.paused_at is not None
+            assert paused == (not conference.holder_connected(request)), "clock runs while away"
+
         deadline = conference.next_deadline()
         if deadline is not None:
             assert conference.clock is not None and deadline > conference.clock
@@ -307,6 +319,11 @@ class Session:
                 replayed.apply(event)
         assert replayed == self.conference
         assert replayed.snapshot() == self.conference.snapshot()
+        for i in build_minutes(self.log).interventions:
+            # Billed: the floor's length less the time without a connection.
+            assert i.end is not None and i.duration is not None
+            assert i.duration == max(0.0, i.end - i.start - i.disconnected)
+            assert 0.0 <= i.disconnected <= i.end - i.start
 
 
 def run(config: dict[str, object], data: st.DataObject, draw: Callable[..., Step]) -> Session:
