@@ -14,6 +14,7 @@ import {LocalMedia, captureFailure} from './local-media.js';
 import {RemoteMedia} from './remote-media.js';
 import {QualityMonitor} from './quality.js';
 import {admitted} from './room.js';
+import {forgetSeat, loadSeat, saveSeat} from './seat.js';
 import {byId, h} from './dom.js';
 import {has, initialLang, lang, onLangChange, setLang, t} from './i18n.js';
 import {QualityIndicator} from './widgets/quality-indicator.js';
@@ -103,6 +104,8 @@ const page = {
   /** The listener's interpretation channel menu, in the top bar. @type {LanguageMenu | null} */
   languageMenu: null,
   conferenceId: '',
+  /** The join token of the link. */
+  token: '',
   /** @type {ProtocolError[]} */ errors: [],
   ended: false,
   leaving: false,
@@ -413,6 +416,8 @@ async function startCapture() {
 /** @param {CloseInfo} info */
 function onClose(info) {
   page.closeInfo = info;
+  // Left, sent away or refused: a reload must not come back to that seat.
+  if (page.leaving || info.code === 4003 || info.code === 4001) forgetSeat(page.token);
   if (page.ended) return;
   const lastError = page.errors.at(-1);
   if (lastError && (LINK_ERRORS.has(lastError.code) || lastError.code === 'room_locked') &&
@@ -520,8 +525,15 @@ function viewFor(ctx, welcome) {
       return createTechnicianView(ctx);
     case 'interpreter':
       return createInterpreterView(ctx);
-    default:
-      return createPrejoinView(ctx, () => show(createDelegationView(ctx)));
+    default: {
+      const enter = () => {
+        saveSeat(ctx.token, {entered: true});
+        show(createDelegationView(ctx));
+      };
+      // Back from a reload in a seat that had entered: straight in once the
+      // room confirms the seat (no second click on "enter").
+      return createPrejoinView(ctx, enter, {entered: loadSeat(ctx.token).entered});
+    }
   }
 }
 
@@ -537,15 +549,18 @@ ui.leaveDialog.addEventListener('close', () => {
   void page.connection.leave();
 });
 
+// Closing or reloading the page is not leaving: the seat, its place on the
+// speakers list and the floor wait for the resume grace (the tab keeps the
+// resume token). Only the Leave button sends `leave`.
 window.addEventListener('pagehide', () => {
   const conn = page.connection;
   if (!conn || page.ended) return;
-  page.leaving = true;
-  try {
-    if (conn.state === 'joined') conn.send({type: 'leave'});
-  } finally {
-    conn.close(1000, 'page closed');
-  }
+  page.ended = true;
+  conn.close(1000, 'page closed');
+});
+// Back from the back-forward cache with a closed connection: join again.
+window.addEventListener('pageshow', (e) => {
+  if (e.persisted && page.connection?.state === 'closed') location.reload();
 });
 
 // ------------------------------------------------------------ language
@@ -590,8 +605,12 @@ async function main() {
     return;
   }
 
-  const conn = new PalabraConnection({token});
+  page.token = token;
+  const conn = new PalabraConnection({token, resumeToken: loadSeat(token).resume});
   page.connection = conn;
+  conn.addEventListener('welcome', () => {
+    if (conn.resumeToken) saveSeat(token, {resume: conn.resumeToken});
+  });
   page.local = new LocalMedia();
   page.remote = new RemoteMedia(conn, ui.audioSink);
   page.remote.addEventListener('audioblocked', () => {

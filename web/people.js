@@ -21,6 +21,13 @@ export class Directory {
   /** @param {PalabraConnection} conn */
   constructor(conn) {
     /** @private */ this._conn = conn;
+    /** Everyone seen so far, so that someone who left (an alert about a
+     * publisher gone) is still named, never shown as a raw id. @private @type {Map<string, Person>} */
+    this._seen = new Map();
+    conn.addEventListener('participantleft', (e) => {
+      const gone = /** @type {CustomEvent<{participant: Person | null}>} */ (e).detail.participant;
+      if (gone) this._seen.set(gone.id, gone);
+    });
   }
 
   /**
@@ -47,12 +54,19 @@ export class Directory {
     const conn = this._conn;
     if (conn.you?.id === id) return conn.you;
     const known = conn.participants.get(id);
-    if (known) return known;
+    if (known) {
+      this._seen.set(id, known);
+      return known;
+    }
     const room = conn.room;
     const p = room?.participants.find((x) => x.participant_id === id) ??
       room?.lobby.find((x) => x.participant_id === id);
-    if (p) return {id, name: p.name, role: p.role, delegation: this.delegation(p.delegation_id)};
-    return {id, name: id, role: 'observer', delegation: null};
+    if (p) {
+      const person = {id, name: p.name, role: p.role, delegation: this.delegation(p.delegation_id)};
+      this._seen.set(id, person);
+      return person;
+    }
+    return this._seen.get(id) ?? {id, name: id, role: 'observer', delegation: null};
   }
 
   /** @param {string} id */

@@ -128,8 +128,12 @@ export const PROTOCOL_VERSION = 1;
  * @property {string | null} delegation_id
  * @property {number} since
  * @property {boolean} [muted]     (absent for lobby entries)
+ * @property {string | null} [muted_by]  who muted: `chair`, `technician` or `system` (null when not muted)
  * @property {boolean} [audible]   the media plane forwards this participant's audio now
+ * @property {Presence} [presence] whether its connection is live (absent for lobby entries)
  */
+
+/** @typedef {'connected' | 'reconnecting' | 'disconnected'} Presence */
 
 /**
  * @typedef {object} SpeakingTurn
@@ -140,6 +144,8 @@ export const PROTOCOL_VERSION = 1;
  * @property {number | null} revoke_at
  * @property {boolean} warned
  * @property {boolean} overtime
+ * @property {number | null} [paused_at]  the holder is disconnected: the clock stands still since then
+ * @property {number} [paused_for]        seconds paused so far (earlier pauses; deadlines already moved)
  */
 
 /**
@@ -321,6 +327,8 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} [reconnectBase]        first backoff delay, ms (1000)
  * @property {number} [reconnectMax]         longest backoff delay, ms (20000)
  * @property {number} [commandGrace]         ms after which a command with no reply and no `error` counts as done (2000)
+ * @property {string | null} [resumeToken]   a resume token kept from an earlier page (a reload): the first
+ *                                           `hello` sends it as `resume`, to come back to the same seat
  */
 
 /**
@@ -498,7 +506,7 @@ export class PalabraConnection extends EventTarget {
     /** Completed rejoins since `connect()`. */
     this.rejoins = 0;
     /** Session resume: the latest `welcome.resume_token`, sent as `hello.resume` on rejoin. @type {string | null} */
-    this.resumeToken = null;
+    this.resumeToken = options.resumeToken ?? null;
 
     /** @private @type {WebSocket | null} */ this._ws = null;
     /** @private */ this._nextId = 1;

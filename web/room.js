@@ -7,6 +7,7 @@
 /** @typedef {import('./protocol.js').RoomDelegation} RoomDelegation */
 /** @typedef {import('./protocol.js').FloorRequest} FloorRequest */
 /** @typedef {import('./protocol.js').Priority} Priority */
+/** @typedef {import('./protocol.js').Presence} Presence */
 
 /** Priorities in the order the speakers list hears them. */
 export const PRIORITIES = /** @type {const} */ (['ordinary', 'point_of_order', 'right_of_reply']);
@@ -31,6 +32,57 @@ export function delegationOf(state, delegationId) {
  */
 export function participantOf(state, participantId) {
   return state?.participants.find((p) => p.participant_id === participantId);
+}
+
+/**
+ * Whether the participant's connection is live (lobby entries count as connected).
+ * @param {RoomState | null} state
+ * @param {string} participantId
+ * @returns {Presence}
+ */
+export function presenceOf(state, participantId) {
+  return participantOf(state, participantId)?.presence ?? 'connected';
+}
+
+/** Presence from best to worst. */
+const PRESENCE_ORDER = /** @type {Presence[]} */ (['connected', 'reconnecting', 'disconnected']);
+
+/**
+ * Whether whoever would speak for a request is connected: its named speaker
+ * if in the room, else the best of the delegation's heads and delegates (the
+ * server counts it the same way to stop the clock of a disconnected holder).
+ * @param {RoomState | null} state
+ * @param {FloorRequest} request
+ * @returns {Presence}
+ */
+export function requestPresence(state, request) {
+  if (!state) return 'connected';
+  const named = request.speaker_id ? participantOf(state, request.speaker_id) : undefined;
+  if (named) return named.presence ?? 'connected';
+  const speakers = state.participants.filter((p) => p.delegation_id === request.delegation_id &&
+    SPEAKING_ROLES.has(p.role));
+  if (speakers.length === 0) return 'disconnected';
+  const ranks = speakers.map((p) => PRESENCE_ORDER.indexOf(p.presence ?? 'connected'));
+  return PRESENCE_ORDER[Math.min(...ranks)];
+}
+
+/**
+ * The time of a turn's clock at `now`: while the holder is disconnected the
+ * clock stands still at the moment it stopped.
+ * @param {FloorRequest} holder
+ * @param {number} now
+ */
+export function turnClock(holder, now) {
+  const paused = holder.turn?.paused_at;
+  return typeof paused === 'number' ? paused : now;
+}
+
+/**
+ * Whether the holder's clock stands still (the holder is disconnected).
+ * @param {FloorRequest} holder
+ */
+export function paused(holder) {
+  return typeof holder.turn?.paused_at === 'number';
 }
 
 /**
@@ -72,7 +124,18 @@ export function openRequest(state, delegationId) {
  */
 export function remaining(holder, now) {
   const expires = holder.turn?.expires_at;
-  return typeof expires === 'number' ? expires - now : null;
+  return typeof expires === 'number' ? expires - turnClock(holder, now) : null;
+}
+
+/**
+ * Seconds spoken so far (pauses left out).
+ * @param {FloorRequest} holder
+ * @param {number} now
+ */
+export function spoken(holder, now) {
+  const turn = holder.turn;
+  if (!turn) return 0;
+  return Math.max(0, turnClock(holder, now) - turn.granted_at - (turn.paused_for ?? 0));
 }
 
 /**
@@ -83,6 +146,7 @@ export function remaining(holder, now) {
  * @returns {'normal' | 'warning' | 'overtime' | 'unlimited'}
  */
 export function phase(holder, now) {
+  now = turnClock(holder, now);
   const turn = holder.turn;
   if (!turn || turn.expires_at === null) return 'unlimited';
   if (turn.overtime || now >= turn.expires_at) return 'overtime';

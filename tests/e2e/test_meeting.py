@@ -442,7 +442,7 @@ async def test_chair_locks_the_room_and_sets_the_floor(meeting: Meeting) -> None
     await admitted(meeting)
     chair, server = meeting.chair, meeting.server
     await chair.wait_js("() => document.body.dataset.view === 'chair'")
-    await chair.page.get_by_role("button", name="Sala abierta · cerrar").click()
+    await chair.page.get_by_role("button", name="No admitir más entradas").click()
     await chair.wait_js("() => window.palabra.room.locked === true")
     late = await new_page(
         meeting.browser, link(server, "head", "Canciller de Costa Rica", "cr", "p-cr")
@@ -454,7 +454,7 @@ async def test_chair_locks_the_room_and_sets_the_floor(meeting: Meeting) -> None
     finally:
         late.save_log("meeting-late-cr")
         await late.page.context.close()
-    await chair.page.get_by_role("button", name="Sala cerrada · abrir").click()
+    await chair.page.get_by_role("button", name="Volver a admitir entradas").click()
     await chair.wait_js("() => window.palabra.room.locked === false")
 
     # The default speaking time and the open debate (every delegation heard).

@@ -23,6 +23,11 @@ import {t} from '../i18n.js';
  * @returns {Announcement | null}
  */
 export function floorAnnouncement(events, who) {
+  /** The role of an event's actor: `system`, or the participant's role. */
+  const actorRole = (/** @type {RoomEvent} */ e) => {
+    if (e.actor === 'system') return 'system';
+    return who.state.participants.find((p) => p.participant_id === e.actor)?.role ?? '';
+  };
   /** @type {Announcement | null} */
   let result = null;
   /** @param {Announcement} a */
@@ -38,7 +43,8 @@ export function floorAnnouncement(events, who) {
           : {text: t('announce.granted', {delegation: name}), assertive: false, toast: false});
         break;
       case 'floor.revoked':
-        keep(mine ? {text: e.reason === 'time_limit' ? t('announce.timeUpYou') : t('announce.revokedYou'), assertive: true, toast: true}
+        keep(mine ? {text: e.reason === 'time_limit' ? t('announce.timeUpYou')
+          : actorRole(e) === 'system' ? t('announce.revokedYouSystem') : t('announce.revokedYou'), assertive: true, toast: true}
           : {text: t('announce.ended', {delegation: name}), assertive: false, toast: false});
         break;
       case 'floor.released':
@@ -54,10 +60,16 @@ export function floorAnnouncement(events, who) {
         if (who.chair) keep({text: t('announce.requested', {delegation: name}), assertive: false, toast: false});
         break;
       case 'participant.muted':
-        if (e.participant_id === who.you) keep({text: t('announce.mutedYou'), assertive: true, toast: true});
+        if (e.participant_id === who.you) {
+          const text = actorRole(e) === 'technician' ? t('announce.mutedYouTech') : t('announce.mutedYou');
+          keep({text, assertive: true, toast: true});
+        }
         break;
       case 'participant.unmuted':
-        if (e.participant_id === who.you) keep({text: t('announce.unmutedYou'), assertive: true, toast: true});
+        if (e.participant_id === who.you) {
+          const text = actorRole(e) === 'technician' ? t('announce.unmutedYouTech') : t('announce.unmutedYou');
+          keep({text, assertive: true, toast: true});
+        }
         break;
       case 'lobby.waiting':
         // The lobby panel shows it; screen readers hear it.

@@ -108,6 +108,8 @@ export function createDelegationView(ctx) {
   /** @type {RoomState | null} */
   let state = conn.room;
   let sending = false;
+  /** The floor panel's last state, to notice the end of a turn. @type {string | null} */
+  let lastStatus = null;
 
   const onRemote = () => renderMedia();
   ctx.remote.addEventListener('change', onRemote);
@@ -197,7 +199,7 @@ export function createDelegationView(ctx) {
         stageTile.element.classList.remove('local');
       }
       const p = participantOf(state, person.id);
-      stageTile.setState({audible: p?.audible, muted: p?.muted, floor: Boolean(onStage.holder)});
+      stageTile.setState({audible: p?.audible, muted: p?.muted, floor: Boolean(onStage.holder), presence: p?.presence});
     }
     grid.update(state, onStage ? [onStage.id] : []);
     element.classList.toggle('no-grid', grid.count === 0);
@@ -214,8 +216,11 @@ export function createDelegationView(ctx) {
     else mic = 'closed';
     micPanel.dataset.micState = mic;
     micIcon.replaceChildren(icon(mic === 'open' ? 'mic' : 'micOff'));
-    setText(micTitle, t(`mic.${mic}.title`));
-    setText(micText, t(`mic.${mic}.text`));
+    // Say truthfully who muted: the technical team, or the chair.
+    const key = mic === 'muted' && me?.muted_by === 'technician' ? 'mutedTech' : mic;
+    micPanel.dataset.mutedBy = mic === 'muted' ? me?.muted_by ?? '' : '';
+    setText(micTitle, t(`mic.${key}.title`));
+    setText(micText, t(`mic.${key}.text`));
   }
 
   function renderFloor() {
@@ -229,6 +234,12 @@ export function createDelegationView(ctx) {
     else if (mine.status === 'granted') status = 'holding';
     else if (mine.status === 'pending') status = 'pending';
     else status = 'queued';
+    // After a turn (or a request withdrawn or denied) the next request is ordinary again.
+    if (status === 'idle' && lastStatus !== null && lastStatus !== 'idle') {
+      const ordinary = priorityInputs.get('ordinary');
+      if (ordinary) ordinary.input.checked = true;
+    }
+    lastStatus = status;
     floorPanel.dataset.floorState = status;
 
     setText(floorHeading, t('floor.title'));

@@ -19,12 +19,13 @@ const PUBLISHING = new Set(['head', 'delegate', 'interpreter']);
 /**
  * @param {ViewContext} ctx
  * @param {() => void} enter  switches to the meeting
+ * @param {{entered?: boolean}} [options]  entered: had entered before (a reload), enter once admitted
  * @returns {View}
  */
-export function createPrejoinView(ctx, enter) {
+export function createPrejoinView(ctx, enter, options = {}) {
   const you = /** @type {import('../people.js').Person} */ (ctx.conn.you);
   const publishing = PUBLISHING.has(you.role);
-  let entered = false;
+  let entered = options.entered ?? false;
   let done = false;
   /** @type {'pending' | 'ok' | 'failed' | 'skipped'} */
   let capture = publishing ? 'pending' : 'skipped';

@@ -5,7 +5,7 @@
 
 import {h, setAttr, setText} from '../dom.js';
 import {t} from '../i18n.js';
-import {clock, phase, remaining} from '../room.js';
+import {clock, paused, phase, remaining, spoken} from '../room.js';
 
 /** @typedef {import('../protocol.js').FloorRequest} FloorRequest */
 /** @typedef {ReturnType<typeof phase>} Phase */
@@ -47,9 +47,9 @@ export class Countdown {
     const left = remaining(holder, now);
     const p = phase(holder, now);
     const limit = holder.turn?.time_limit ?? null;
+    this.element.dataset.paused = String(paused(holder));
     if (left === null) {
-      const since = now - (holder.turn?.granted_at ?? now);
-      setText(this._digits, clock(since));
+      setText(this._digits, clock(spoken(holder, now)));
       this._fill.style.width = '100%';
       this.element.dataset.remaining = '';
     } else if (p === 'overtime') {
@@ -65,8 +65,9 @@ export class Countdown {
       this.element.dataset.remaining = String(Math.max(0, Math.round(left)));
     }
     this.element.dataset.phase = p;
-    setText(this._label, t(`countdown.${p}`));
-    setAttr(this.element, 'aria-label', `${t(`countdown.${p}`)} ${this._digits.textContent}`);
+    const label = paused(holder) ? t('countdown.paused') : t(`countdown.${p}`);
+    setText(this._label, label);
+    setAttr(this.element, 'aria-label', `${label} ${this._digits.textContent}`);
     if (p !== this._phase) {
       const first = this._phase === null;
       this._phase = p;

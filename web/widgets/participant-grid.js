@@ -76,7 +76,7 @@ export class ParticipantGrid {
       }
       const video = ctx.remote.of(p.participant_id).video;
       tile.setTrack(video?.track ?? null, video?.producer_id);
-      tile.setState({audible: p.audible, muted: p.muted,
+      tile.setState({audible: p.audible, muted: p.muted, presence: p.presence,
         floor: Boolean(state?.holders.some((r) => r.delegation_id === p.delegation_id))});
       items.push({key: p.participant_id, tile});
     }

@@ -14,6 +14,7 @@ import {icon} from './icons.js';
  * @property {boolean} [muted]     muted by the chair or a technician
  * @property {boolean} [floor]     the delegation holds the floor
  * @property {boolean} [queued]    the delegation is on the speakers list
+ * @property {import('../protocol.js').Presence} [presence]  whether its connection is live
  */
 
 /**
@@ -48,6 +49,7 @@ export class VideoTile {
     /** @private */ this._video = h('video', {autoplay: true, playsInline: true, muted: true});
     /** @private */ this._placeholder = h('div', {class: 'placeholder', attrs: {'aria-hidden': 'true'}});
     /** @private */ this._mic = h('span', {class: 'mic-state', hidden: true});
+    /** @private */ this._presence = h('span', {class: 'presence-state', hidden: true});
     /** @private */ this._badge = badge(person.delegation);
     /** @private */ this._name = h('span', {class: 'name'});
     /** @private */ this._meta = h('span', {class: 'meta'});
@@ -56,7 +58,7 @@ export class VideoTile {
     /** @private @type {TileState} */ this._state = {};
     this.element = h('article', {class: `tile ${local ? 'local' : ''} ${className}`.trim(),
       dataset: {participantId: person.id}},
-    h('div', {class: 'media'}, this._video, this._placeholder, this._mic),
+    h('div', {class: 'media'}, this._video, this._placeholder, this._mic, this._presence),
     h('div', {class: 'caption'}, this._badge,
       h('div', {class: 'caption-text'}, this._name, this._meta)));
     this.retranslate();
@@ -113,7 +115,9 @@ export class VideoTile {
     this.element.classList.toggle('audible', Boolean(state.audible));
     this.element.classList.toggle('floor', Boolean(state.floor));
     setAttr(this.element, 'data-audible', state.audible ? 'true' : 'false');
+    this.element.dataset.presence = state.presence ?? 'connected';
     this._renderMic();
+    this._renderPresence();
   }
 
   retranslate() {
@@ -123,13 +127,25 @@ export class VideoTile {
     setText(this._name, p.name);
     setAttr(this._name, 'title', p.name);
     setText(this._meta, this.local ? `${t('you')} · ${describePerson(p)}` : describePerson(p));
-    setAttr(this.element, 'aria-label', `${p.name} — ${describePerson(p)}`);
     this._renderMic();
+    this._renderPresence();
   }
 
   destroy() {
     this.setTrack(null);
     this.element.remove();
+  }
+
+  /** @private */
+  _renderPresence() {
+    const p = this.person;
+    const presence = this._state.presence ?? 'connected';
+    const away = presence !== 'connected';
+    this._presence.hidden = !away;
+    this._presence.className = `presence-state ${presence}`;
+    setText(this._presence, away ? t(`presence.${presence}`) : '');
+    const label = `${p.name} — ${describePerson(p)}`;
+    setAttr(this.element, 'aria-label', away ? `${label} — ${t(`presence.${presence}`)}` : label);
   }
 
   /** @private */

@@ -4,7 +4,8 @@
 
 import {busy, h, setAttr, setText} from '../../dom.js';
 import {t} from '../../i18n.js';
-import {speakerOf} from '../../room.js';
+import {paused, requestPresence, speakerOf} from '../../room.js';
+import {confirmAbsent} from './speakers.js';
 import {Countdown} from '../../widgets/countdown.js';
 import {icon} from '../../widgets/icons.js';
 import {VideoTile} from '../../widgets/video-tile.js';
@@ -36,8 +37,9 @@ export class FloorNowPanel {
     this._time.id = 'holder-time';
     /** @private */ this._timeLabel = h('label', {class: 'visually-hidden', htmlFor: 'holder-time'});
     /** @private */ this._setTime = h('button', {class: 'button', type: 'button', dataset: {action: 'set-time'}});
+    /** @private */ this._pausedNote = h('p', {class: 'floor-now-paused', attrs: {role: 'status'}, hidden: true});
     /** @private */ this._holding = h('div', {class: 'floor-now-holding'},
-      this._tile.element,
+      this._tile.element, this._pausedNote,
       h('div', {class: 'floor-now-bar'}, this._countdown.element,
         h('div', {class: 'floor-now-actions'}, this._revoke, this._plus,
           h('span', {class: 'inline-field'}, this._timeLabel, this._time, this._setTime))));
@@ -53,7 +55,9 @@ export class FloorNowPanel {
     this._setTime.addEventListener('click', () => void busy(this._setTime, () => this._act('floor.set_time', timeFields(this._time))));
     this._next.addEventListener('click', () => void busy(this._next, async () => {
       const next = this._state?.queue[0];
-      if (next) await ctx.act('floor.grant', {request_id: next.request_id});
+      if (next && await confirmAbsent(ctx, this._state, next)) {
+        await ctx.act('floor.grant', {request_id: next.request_id});
+      }
     }));
     /** @private */ this._onRemote = () => this.render();
     ctx.remote.addEventListener('change', this._onRemote);
@@ -84,7 +88,11 @@ export class FloorNowPanel {
       if (person && this._tile.person.id !== person.id) this._tile.setPerson(person);
       const video = person ? this._ctx.remote.of(person.id).video : null;
       this._tile.setTrack(video?.track ?? null, video?.producer_id);
-      this._tile.setState({audible: speaker?.audible, muted: speaker?.muted, floor: true});
+      const presence = requestPresence(state, holder);
+      this._tile.setState({audible: speaker?.audible, muted: speaker?.muted, floor: true, presence});
+      this.element.dataset.presence = presence;
+      this._pausedNote.hidden = !paused(holder);
+      setText(this._pausedNote, t('floorNow.paused'));
       const name = this._ctx.people.delegation(holder.delegation_id)?.name ?? '';
       setAttr(this._revoke, 'aria-label', t('floorNow.revokeFrom', {delegation: name}));
       const limit = holder.turn?.time_limit ?? null;

@@ -3,7 +3,7 @@
 // change; a running intervention counts up locally between refreshes.
 
 import {h, keyedList, setAttr, setText} from '../../dom.js';
-import {num, t, timeOfDay} from '../../i18n.js';
+import {lang, num, t, timeOfDay} from '../../i18n.js';
 import {clock} from '../../room.js';
 import {badge, updateBadge} from '../../widgets/badge.js';
 import {icon} from '../../widgets/icons.js';
@@ -17,13 +17,32 @@ import {icon} from '../../widgets/icons.js';
  * @property {Array<{number: number, request_id: string, delegation_id: string, delegation: string,
  *   country_code: string, speaker: string | null, priority: string, start: number, end: number | null,
  *   duration: number | null, time_limit: number | null, overtime: boolean, ended: string | null,
- *   end_reason: string | null}>} interventions
+ *   end_reason: string | null, ended_by: string | null, disconnected_since?: number | null}>} interventions
  * @property {Array<{delegation_id: string, delegation: string, country_code: string,
  *   interventions: number, speaking_time: number}>} totals
  */
 
 /** Events after which the minutes change in a way the panel shows. */
-const FLOOR_CHANGES = new Set(['floor.granted', 'floor.released', 'floor.revoked', 'floor.time_changed', 'floor.overtime']);
+const FLOOR_CHANGES = new Set(['floor.granted', 'floor.released', 'floor.revoked', 'floor.time_changed', 'floor.overtime',
+  'floor.paused', 'floor.resumed']);
+
+/** Why the core ended a floor by itself (SystemReason), in words. */
+const SYSTEM_ENDINGS = /** @type {Record<string, import('../../i18n.js').StringKey>} */ ({
+  time_limit: 'minutes.timeUp',
+  delegation_absent: 'minutes.absent',
+  conference_closed: 'minutes.sessionClosed',
+});
+
+/**
+ * How a revoked intervention ended, saying truthfully who ended it.
+ * @param {{end_reason: string | null, ended_by: string | null}} i
+ * @returns {string}
+ */
+function revokedText(i) {
+  const reason = i.end_reason ? SYSTEM_ENDINGS[i.end_reason] : undefined;
+  if (reason) return t(reason);
+  return i.ended_by ? t('minutes.revokedBy', {name: i.ended_by}) : t('minutes.revokedSystem');
+}
 
 /**
  * The minutes URL for a conference and a chair or technician token.
@@ -32,7 +51,7 @@ const FLOOR_CHANGES = new Set(['floor.granted', 'floor.released', 'floor.revoked
  * @param {'json' | 'csv' | 'md'} format
  */
 export function minutesUrl(conferenceId, token, format) {
-  return `/c/${encodeURIComponent(conferenceId)}/minutes?t=${encodeURIComponent(token)}&format=${format}`;
+  return `/c/${encodeURIComponent(conferenceId)}/minutes?t=${encodeURIComponent(token)}&format=${format}&lang=${lang()}`;
 }
 
 export class MinutesPanel {
@@ -85,6 +104,9 @@ export class MinutesPanel {
   }
 
   retranslate() {
+    // The downloads come in the language of the page.
+    this._md.setAttribute('href', minutesUrl(this._ctx.conferenceId, this._ctx.token, 'md'));
+    this._csv.setAttribute('href', minutesUrl(this._ctx.conferenceId, this._ctx.token, 'csv'));
     setText(this._heading, t('minutes.title'));
     setText(this._caption, t('minutes.caption'));
     setText(this._headDelegation, t('minutes.delegation'));
@@ -99,9 +121,12 @@ export class MinutesPanel {
   render() {
     const data = this._data;
     const now = Date.now() / 1000;
-    /** Seconds spoken in a running intervention since the minutes were fetched. */
-    const live = (/** @type {{end: number | null, duration: number | null, start: number}} */ i) =>
-      i.end === null ? (i.duration ?? Math.max(0, this._fetchedAt - i.start)) + (now - this._fetchedAt) : (i.duration ?? 0);
+    /** Seconds spoken in a running intervention (not while its holder is disconnected). */
+    const live = (/** @type {{end: number | null, duration: number | null, start: number, disconnected_since?: number | null}} */ i) => {
+      if (i.end !== null) return i.duration ?? 0;
+      const fetched = i.duration ?? Math.max(0, this._fetchedAt - i.start);
+      return typeof i.disconnected_since === 'number' ? fetched : fetched + (now - this._fetchedAt);
+    };
     this._table.hidden = !data;
     this._status.hidden = Boolean(data) && !this._failed;
     setText(this._status, this._failed ? t('minutes.unavailable') : t('minutes.loading'));
@@ -122,12 +147,12 @@ export class MinutesPanel {
         tr.dataset.delegationId = x.delegation_id;
         tr.dataset.seconds = String(Math.round(x.speaking_time));
       });
-    const recent = [...data.interventions].reverse().slice(0, 8);
+    // Oldest first, as in the downloaded minutes: the latest few.
+    const recent = data.interventions.slice(-8);
     keyedList(this._list, recent, (i) => i.request_id, () => h('li', {class: 'intervention'}),
       (li, i) => {
         const ending = i.ended === null ? t('minutes.speaking')
-          : i.ended === 'released' ? t('minutes.released')
-            : i.end_reason === 'time_limit' ? t('minutes.timeUp') : t('minutes.revoked');
+          : i.ended === 'released' ? t('minutes.released') : revokedText(i);
         setText(li, `${timeOfDay(i.start)} · ${i.delegation} · ${clock(live(i))} · ${ending}${i.overtime ? ` · ${t('minutes.overtime')}` : ''}`);
         li.dataset.running = String(i.end === null);
       });

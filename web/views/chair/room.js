@@ -121,7 +121,10 @@ export class RoomPanel {
     const person = this._ctx.people.person(p.participant_id);
     updateBadge(/** @type {HTMLElement} */ (li.querySelector('.badge')), person.delegation);
     setText(/** @type {HTMLElement} */ (li.querySelector('.name')), p.name);
-    setText(/** @type {HTMLElement} */ (li.querySelector('.meta')), describePerson(person));
+    const presence = p.presence ?? 'connected';
+    const away = presence === 'connected' ? '' : ` · ${t(`presence.${presence}`)}`;
+    setText(/** @type {HTMLElement} */ (li.querySelector('.meta')), describePerson(person) + away);
+    li.dataset.presence = presence;
     const speaks = p.role !== 'technician' && p.role !== 'observer';
     const mic = /** @type {HTMLElement} */ (li.querySelector('.person-mic'));
     mic.hidden = !speaks;

@@ -4,7 +4,7 @@
 
 import {busy, h, keyedList, setAttr, setText} from '../../dom.js';
 import {t, timeOfDay} from '../../i18n.js';
-import {PRIORITIES, clock, openRequest, speakerOf} from '../../room.js';
+import {PRIORITIES, clock, openRequest, requestPresence, speakerOf} from '../../room.js';
 import {badge, updateBadge} from '../../widgets/badge.js';
 import {confirmAction} from '../../widgets/confirm.js';
 import {icon} from '../../widgets/icons.js';
@@ -45,6 +45,28 @@ export function labelTimes(select) {
  */
 export function timeFields(select) {
   return select.value === 'unlimited' ? {unlimited: true} : {time_limit: Number(select.value)};
+}
+
+/**
+ * Before giving the floor to a delegation whose connection is down, asks the
+ * chair to confirm; resolves true to go ahead.
+ * @param {ViewContext} ctx
+ * @param {RoomState | null} state
+ * @param {FloorRequest} request
+ * @returns {Promise<boolean>}
+ */
+export async function confirmAbsent(ctx, state, request) {
+  const presence = requestPresence(state, request);
+  if (presence === 'connected') return true;
+  return confirmAction({
+    title: t('speakers.absentTitle'),
+    text: t('speakers.absentText', {
+      delegation: ctx.people.delegation(request.delegation_id)?.name ?? request.delegation_id,
+      presence: t(`presence.${presence}`),
+    }),
+    confirm: t('speakers.absentConfirm'),
+    danger: false,
+  });
 }
 
 export class SpeakersPanel {
@@ -167,8 +189,11 @@ export class SpeakersPanel {
     setText(pos, pending ? '…' : String(r.position ?? ''));
     updateBadge(/** @type {HTMLElement} */ (li.querySelector('.badge')), d);
     setText(/** @type {HTMLElement} */ (li.querySelector('.name')), name);
-    const meta = [t(`priority.${r.priority}`), speaker?.name, timeOfDay(r.requested_at)].filter(Boolean).join(' · ');
+    const presence = requestPresence(state, r);
+    const away = presence === 'connected' ? '' : t(`presence.${presence}`);
+    const meta = [away, t(`priority.${r.priority}`), speaker?.name, timeOfDay(r.requested_at)].filter(Boolean).join(' · ');
     setText(/** @type {HTMLElement} */ (li.querySelector('.meta')), meta);
+    li.dataset.presence = presence;
     li.dataset.priority = r.priority;
     li.dataset.position = String(r.position ?? '');
     const grant = /** @type {HTMLElement} */ (li.querySelector('[data-action="grant"]'));
@@ -205,6 +230,8 @@ export class SpeakersPanel {
     const state = this._state;
     const ctx = this._ctx;
     if (!state) return;
+    const asked = [...state.queue, ...state.pending].find((r) => r.request_id === requestId);
+    if (asked && !(await confirmAbsent(ctx, state, asked))) return;
     if (state.holders.length >= state.settings.max_holders) {
       const holder = state.holders[0];
       const request = [...state.queue, ...state.pending].find((r) => r.request_id === requestId);
