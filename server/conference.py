@@ -100,6 +100,9 @@ RESUME_GRACE = 30.0  # seconds a dropped participant keeps its seat, request and
 # Seconds after a drop before a seat that has not come back counts as
 # disconnected rather than reconnecting (a reload is back well within it).
 LOST_AFTER = 1.5
+# A dropped seat whose kept media was silent this long is no longer heard:
+# its connection is reconnecting (a crash), not merely its signaling (a blip).
+MEDIA_QUIET = 0.5
 MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
 # After the store failed, commands are refused at once for this long (instead
 # of each waiting for the store's timeout in turn behind the lock).
@@ -243,6 +246,9 @@ class LiveConference:
         self._lock = asyncio.Lock()
         self._deadline: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # Once closed, no timer or late task may act on the conference: another
+        # node (or this one, restarted) may own its log by then.
+        self._closed = False
         router.on_producer_added = self._producer_added
         router.on_producer_removed = self._producer_removed
         router.direct = self._direct
@@ -283,6 +289,13 @@ class LiveConference:
         conference.events = [s.event for s in stored]
         for pid in [*state.participants, *(p.participant_id for p in state.lobby)]:
             conference._hold_seat(pid)
+        async with conference._lock:
+            for pid in state.participants:
+                if state.presence(pid) is Presence.DISCONNECTED:
+                    continue
+                # Nobody is connected to a node that just started: each seat is
+                # reconnecting, and disconnected if it does not come back soon.
+                await conference._seat_dropped(pid, LeaveReason.DISCONNECTED)
         conference._arm_deadline()
         conference._monitor = asyncio.ensure_future(conference._monitor_loop())
         return conference
@@ -451,28 +464,52 @@ class LiveConference:
         )
 
     async def _seat_dropped(self, pid: str, reason: LeaveReason) -> None:
-        """Tell the room at once; a seat not back soon is then disconnected."""
+        """Tell the room once the seat is really gone; a seat not back soon is disconnected.
+
+        A seat whose kept media still flows is only a signaling blip: it is
+        still heard and seen, so the room is told nothing unless the media
+        stops too.
+        """
         if pid not in self.state.participants:
             return
         if reason is LeaveReason.TIMEOUT:  # silent for a long while already
             await self._system(SetPresence(pid, Presence.DISCONNECTED))
             return
-        await self._system(SetPresence(pid, Presence.RECONNECTING))
+        if self._media_arriving(pid):
+            self._watch_seat(pid, MEDIA_QUIET, self._seat_quiet)
+            return
+        await self._seat_reconnecting(pid)
+
+    async def _seat_reconnecting(self, pid: str) -> None:
+        if self.state.presence(pid) is Presence.CONNECTED:
+            await self._system(SetPresence(pid, Presence.RECONNECTING))
+        self._watch_seat(pid, LOST_AFTER, self._seat_lost)
+
+    def _watch_seat(
+        self, pid: str, delay: float, check: Callable[[str], Coroutine[Any, Any, None]]
+    ) -> None:
         self._cancel_lost(pid)
         self._lost[pid] = asyncio.get_running_loop().call_later(
-            LOST_AFTER, lambda: self._spawn(self._seat_lost(pid))
+            delay, lambda: self._spawn(check(pid))
         )
+
+    async def _seat_quiet(self, pid: str) -> None:
+        """A dropped seat whose media flowed: look again until the media stops."""
+        async with self._lock:
+            if self._lost.pop(pid, None) is None or pid in self.members:
+                return
+            if self._media_arriving(pid):
+                self._watch_seat(pid, MEDIA_QUIET, self._seat_quiet)
+            else:
+                await self._seat_reconnecting(pid)
 
     async def _seat_lost(self, pid: str) -> None:
         async with self._lock:
             if self._lost.pop(pid, None) is None or pid in self.members:
                 return
             if self._media_arriving(pid):
-                # Signaling is down but the kept media still flows: the seat is
-                # still heard, so it stays reconnecting; look again later.
-                self._lost[pid] = asyncio.get_running_loop().call_later(
-                    LOST_AFTER, lambda: self._spawn(self._seat_lost(pid))
-                )
+                # The kept media came back: the seat is heard, not lost.
+                self._watch_seat(pid, MEDIA_QUIET, self._seat_quiet)
                 return
             if self.state.presence(pid) is Presence.RECONNECTING:
                 await self._system(SetPresence(pid, Presence.DISCONNECTED))
@@ -483,7 +520,7 @@ class LiveConference:
             return False
         now = time.monotonic()
         return any(
-            p.counters.last_packet_at is not None and now - p.counters.last_packet_at < LOST_AFTER
+            p.counters.last_packet_at is not None and now - p.counters.last_packet_at < MEDIA_QUIET
             for p in self.router.producers_of(pid)
         )
 
@@ -1013,11 +1050,15 @@ class LiveConference:
         await asyncio.gather(*(m.connection.send(message) for m in members))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._closed:
+            work.close()
+            return
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def close(self, code: CloseCode, reason: str) -> None:
+        self._closed = True
         if self._deadline is not None:
             self._deadline.cancel()
         if self._monitor is not None:

@@ -159,7 +159,7 @@ async def test_an_alert_about_someone_gone_names_them(
             rows = '#streams-table tbody[data-participant-id="p-alert-cr"]'
             await wait_js(page, f"() => document.querySelector('{rows}')", timeout=15)
         # Gone without leaving: the technicians are alerted, by name.
-        card = '#alerts-list .alert-card[data-kind="publisher_gone"]'
+        card = '#alerts-list .alert-card[data-alert-id="gone:p-alert-cr"]'
         await wait_js(page, f"() => document.querySelector('{card}')", timeout=15)
         who = f"() => document.querySelector('{card} .alert-who').textContent"
         assert "Canciller de Costa Rica" in await page.evaluate(who)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -44,7 +45,8 @@ async def test_a_crashed_holder_is_marked_and_not_billed(connect: ClientFactory)
 
     resume = speaker.welcome.resume_token  # type: ignore[union-attr]
     dropped = time.monotonic()
-    await speaker._reset_connection()  # the browser is gone, without a word
+    # The browser is gone, without a word: its signaling and its media stop.
+    await asyncio.gather(speaker._reset_connection(), speaker._restart_media())
     await chair.wait_for(lambda: presence(chair, pid) == "reconnecting", timeout=3)
     assert turn(chair)["paused_at"] is None  # a reload would be back by now
     await chair.wait_for(lambda: presence(chair, pid) == "disconnected", timeout=3)
