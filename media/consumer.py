@@ -248,6 +248,11 @@ class Consumer:
         self._running = False
         self.producer.reroute()
 
+    def renumbered(self, previous: int, now: int) -> None:
+        """The producer's numbering jumped from ``previous`` to ``now``: ours must not."""
+        if self._running:
+            self._sequence_offset = (self._sequence_offset + previous - now) & 0xFFFF
+
     def restart(self) -> None:
         """Start again after a pause: continue the numbering, wait for a keyframe."""
         self.counters.running(False)

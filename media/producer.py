@@ -25,6 +25,13 @@ CACHE_SIZE = 512  # video packets kept for retransmission: ~5 s at 500 kbit/s
 NACK_RETRY = 0.05  # seconds between NACKs for a packet still missing
 NACK_GIVE_UP = 1.0  # then ask for a keyframe instead
 MAX_GAP = 300  # a larger jump is a restart of the stream, not a loss
+# RFC 3550 A.1: a packet further ahead than MAX_DROPOUT, or further behind than
+# MAX_MISORDER (here: as far back as a repair can come), is not part of the
+# stream's numbering. Forwarded as it is, one such stray packet would move
+# every subscriber's SRTP index, and libsrtp would refuse what follows as old.
+# The second packet in a row at the new numbering means the publisher restarted it.
+MAX_DROPOUT = 3000
+MAX_MISORDER = CACHE_SIZE
 REMB_FRESH = 5.0  # seconds a subscriber's REMB counts for the upstream REMB
 
 # One cached packet: sequence, timestamp, marker (0x80/0), extension element, payload.
@@ -41,7 +48,9 @@ class ProducerCounters:
     - ``nacks_sent`` (NACK packets sent to the publisher),
       ``keyframe_requests_sent`` (PLIs sent to the publisher);
     - ``retransmissions_received`` (RTX packets that filled a gap),
-      ``duplicates`` (dropped), ``last_packet_at`` (``time.monotonic()``);
+      ``duplicates`` (dropped), ``strays`` (dropped: far outside the numbering),
+      ``renumbered`` (the publisher restarted its numbering),
+      ``last_packet_at`` (``time.monotonic()``);
     - as seen by the SFU: ``packets_lost`` (cumulative, RFC 3550), ``jitter``
       (clock units), ``fraction_lost`` (/256, over the last report interval).
     """
@@ -58,7 +67,9 @@ class ProducerCounters:
         "nacks_sent",
         "packets",
         "packets_lost",
+        "renumbered",
         "retransmissions_received",
+        "strays",
     )
 
     def __init__(self) -> None:
@@ -70,6 +81,8 @@ class ProducerCounters:
         self.keyframe_requests_sent = 0
         self.retransmissions_received = 0
         self.duplicates = 0
+        self.strays = 0
+        self.renumbered = 0
         self.last_packet_at: float | None = None
         self.packets_lost = 0
         self.jitter = 0
@@ -135,6 +148,7 @@ class Producer:
         self._transit: float | None = None
         self._jitter = 0.0
         self._clock_rate = 90000 if self._video else 48000
+        self._probation = -1  # the next sequence number of a stray that may be a restart
         self._seen = [-1] * CACHE_SIZE  # sequence numbers received, for duplicates
         self._cache: list[CachedPacket | None] = [None] * (CACHE_SIZE if self._video else 0)
         self._missing: dict[int, float] = {}  # sequence -> first noticed (monotonic)
@@ -190,6 +204,15 @@ class Producer:
             return  # padding only
         now = time.monotonic()
         counters = self.counters
+        max_seq = self.max_seq
+        delta = (seq - max_seq) & 0xFFFF
+        if max_seq >= 0 and MAX_DROPOUT <= delta <= 0x10000 - MAX_MISORDER:
+            if rtx or seq != self._probation:
+                self._probation = (seq + 1) & 0xFFFF
+                counters.strays += 1
+                return
+            self._renumber(seq)
+            max_seq = -1  # from here on, as the stream's first packet
         index = seq % CACHE_SIZE
         if self._seen[index] == seq:
             counters.duplicates += 1
@@ -197,8 +220,6 @@ class Producer:
         self._seen[index] = seq
         payload = data[start:end]
 
-        max_seq = self.max_seq
-        delta = (seq - max_seq) & 0xFFFF
         if max_seq < 0:
             self.media_ssrc = ssrc
             self._base_seq = seq
@@ -261,6 +282,25 @@ class Producer:
                     sink(seq, timestamp, bool(marker), payload)
                 except Exception:
                     logger.exception("packet sink failed")
+
+    def _renumber(self, seq: int) -> None:
+        """The publisher restarted its numbering at ``seq - 1``: follow it.
+
+        Each running consumer shifts its offset so that what it sends goes on
+        from the last number it sent; the reception statistics start afresh.
+        """
+        for consumer in self.consumers:
+            consumer.renumbered(self.max_seq, (seq - 1) & 0xFFFF)
+        self.reroute()
+        self.max_seq = -1
+        self._probation = -1
+        self._cycles = 0
+        self._received = self._expected_prior = self._received_prior = 0
+        self._missing.clear()
+        self._seen = [-1] * CACHE_SIZE
+        if self._cache:
+            self._cache = [None] * CACHE_SIZE
+        self.counters.renumbered += 1
 
     def reroute(self) -> None:
         """Rebuild the list of running consumers the hot path iterates."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from media.aiortc_hooks import impair
+from media.rtp import HEADER
 
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
@@ -128,3 +129,48 @@ async def test_counting_subscriber_reports_and_sees_repaired_loss(
     consumers = [c for p in conference.router.producers.values() for c in p.consumers]
     # Receiver reports from the counting subscriber reach every consumer.
     await poll_until(lambda: all(c.counters.report_at is not None for c in consumers), 10)
+
+
+async def test_stray_numbering_from_the_publisher_does_not_silence_the_subscriber(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    """A packet far outside the stream's numbering (a bug or a hostile client)
+    must not move the subscriber's SRTP index: forwarded as it was, it made
+    libsrtp refuse every later packet as old, and the picture froze for good."""
+    publisher = await connect(name="Canciller", delegation="gt")
+    await publisher.publish(video=ColourTrack("blue"), audio=ToneTrack())
+    subscriber = await connect(name="Asesor", delegation="sv")
+    [stream] = await subscriber.wait_for_streams(1, kind="video", frames=5, timeout=15)
+    conference = server.palabra.conferences["demo"]
+    [producer] = [p for p in conference.router.producers.values() if p.kind == "video"]
+
+    def copies(*offsets: int) -> list[bytes]:
+        """The publisher's latest packet again, as plain RTP, renumbered by each offset."""
+        seq = producer.max_seq
+        entry = producer.cached(seq)
+        assert entry is not None and producer.media_ssrc is not None
+        _, timestamp, marker, _, payload = entry
+        b1 = 96 | marker  # the payload type is not looked at by the producer
+        return [
+            HEADER.pack(0x80, b1, (seq + n) & 0xFFFF, timestamp, producer.media_ssrc) + payload
+            for n in offsets
+        ]
+
+    # One stray packet, as the socket would hand it over after SRTP.
+    [stray] = copies(20000)
+    producer.on_rtp(stray, False)
+    before = stream.frames
+    await subscriber.wait_for(lambda: stream.frames > before + 30, timeout=20)
+    assert producer.counters.strays == 1
+
+    # Two in a row: the publisher renumbered; its real stream is then the
+    # stray one, renumbered back. Every subscriber's numbering runs on.
+    for packet in copies(20000, 20001):
+        producer.on_rtp(packet, False)
+    assert producer.counters.renumbered == 1
+    before = stream.frames
+    await subscriber.wait_for(lambda: stream.frames > before + 30, timeout=20)
+    assert producer.counters.renumbered == 2
+    assert dominant_colour(stream.last_frame) == "blue"
+    [consumer] = producer.consumers
+    assert consumer.counters.packets > 0

@@ -117,3 +117,44 @@ async def test_csrcs_extensions_and_padding_are_skipped(producer: Producer) -> N
     entry = producer.cached(7)
     assert entry is not None and entry[4] == VP8_DELTA
     assert producer.counters.bytes == len(VP8_DELTA)
+
+
+async def test_a_stray_packet_far_from_the_numbering_is_dropped(
+    producer: Producer, sent: list[bytes]
+) -> None:
+    for seq in range(100, 110):
+        producer.on_rtp(rtp(seq), False)
+    producer.on_rtp(rtp(30000), False)  # far ahead: not this stream's numbering
+    producer.on_rtp(rtx(60000, 501), True)  # a repair of nothing we lost
+    for seq in range(110, 115):
+        producer.on_rtp(rtp(seq), False)
+    counters = producer.counters
+    assert (counters.strays, counters.renumbered) == (2, 0)
+    assert producer.forwarded[0] == 15 and counters.packets == 15
+    assert producer.max_seq == 114
+    assert nacked(sent) == []  # no gap was invented
+    block = producer.report_block()
+    assert block is not None and block.cumulative_lost == 0
+
+
+async def test_a_restarted_numbering_is_followed(producer: Producer, sent: list[bytes]) -> None:
+    for seq in range(100, 110):
+        producer.on_rtp(rtp(seq), False)
+    for seq in range(40000, 40005):  # the publisher renumbered: two in a row confirm it
+        producer.on_rtp(rtp(seq), False)
+    counters = producer.counters
+    assert (counters.strays, counters.renumbered) == (1, 1)
+    assert producer.forwarded[0] == 14  # the first of the new numbering was held back
+    assert producer.max_seq == 40004
+    assert nacked(sent) == []
+    block = producer.report_block()
+    assert block is not None and block.cumulative_lost == 0
+    assert block.highest_sequence == 40004
+
+
+async def test_a_packet_from_the_cache_horizon_is_still_a_repair(producer: Producer) -> None:
+    producer.on_rtp(rtp(1000), False)
+    producer.on_rtp(rtp(1400), False)  # a jump of 400: a loss, not a stray
+    producer.on_rtp(rtx(1001, 502), True)
+    assert producer.counters.strays == 0
+    assert producer.forwarded[0] == 3
