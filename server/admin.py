@@ -45,6 +45,10 @@ MINUTES_FORMATS = {
 }
 
 
+# The CSV's tables (``table=``): one row per intervention, per delegation, per item and delegation.
+MINUTES_TABLES = {"interventions": "to_csv", "totals": "totals_csv", "items": "items_csv"}
+
+
 def problem(status: int, code: str, message: str) -> web.Response:
     """Every refusal of these endpoints: a status and a typed JSON error."""
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
@@ -295,7 +299,10 @@ def _staff_refusal(request: web.Request, conference: LiveConference) -> web.Resp
 
 
 async def minutes(request: web.Request) -> web.Response:
-    """``GET /c/<conference>/minutes?t=<token>&format=json|csv|md&lang=es|en``: for staff."""
+    """``GET /c/<conference>/minutes?t=<token>&format=json|csv|md&lang=es|en&table=...``.
+
+    For staff. ``table`` chooses the CSV's rows: interventions (default), totals, items.
+    """
     conference = _conference(request)
     refusal = _staff_refusal(request, conference)
     if refusal is not None:
@@ -306,11 +313,14 @@ async def minutes(request: web.Request) -> web.Response:
     language = request.query.get("lang", "en")
     if language not in MINUTES_LANGUAGES:
         return problem(400, "invalid_argument", f"lang must be one of {list(MINUTES_LANGUAGES)}")
+    table = request.query.get("table", "interventions")
+    if table not in MINUTES_TABLES:
+        return problem(400, "invalid_argument", f"table must be one of {list(MINUTES_TABLES)}")
     events = [stored.event for stored in await conference.store.read(conference.id)]
     record = build_minutes(events, now=time.time(), language=language)
     text = {
         "json": lambda: json.dumps(record.to_dict(), ensure_ascii=False, indent=2),
-        "csv": record.to_csv,
+        "csv": getattr(record, MINUTES_TABLES[table]),
         "md": record.to_markdown,
     }[form]()
     return web.Response(

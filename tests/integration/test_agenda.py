@@ -7,10 +7,13 @@ whose budget on the item runs out loses the floor, and its audio stops.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from rooms import Settings
@@ -214,6 +217,57 @@ async def test_a_recorded_vote_and_a_consensus_adoption(connect: ClientFactory) 
     await gt.wait_for(second_end, timeout=10)
     last = events_of(gt, "decision.consensus_ended")[-1]
     assert last["adopted"] is False and last["objections"] == ["sv"]
+
+
+async def test_the_minutes_by_item_match_what_happened(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    gt = await connect(name="Canciller de Guatemala", delegation="gt")
+    sv = await connect(name="Canciller de El Salvador", delegation="sv")
+    await chair.command("agenda.add_item", item_id="i1", titles=TITLES, budget=60)
+    await chair.command("agenda.add_item", item_id="i2", titles=[{"language": "es", "text": "B"}])
+    for delegation in ("gt", "sv"):
+        await chair.command("agenda.inscribe", item_id="i1", delegation_id=delegation)
+    await chair.command("agenda.open_item", item_id="i1")
+    turns = []
+    for speaker in (gt, sv):
+        request_id = chair.room["queue"][0]["request_id"]
+        granted = await chair.command("floor.grant", request_id=request_id)
+        released = await speaker.command("floor.release", request_id=request_id)
+        [start] = [e for e in granted.events if e["type"] == "floor.granted"]
+        [end] = [e for e in released.events if e["type"] == "floor.released"]
+        turns.append(end["at"] - start["at"])
+    await chair.command("rollcall.start")
+    await gt.command("rollcall.answer", delegation_id="gt")
+    await chair.command("rollcall.close")
+    opened = await chair.command("decision.open_vote", text="¿Se adopta?")
+    [vote] = [e for e in opened.events if e["type"] == "decision.vote_opened"]
+    await sv.command("decision.vote", decision_id=vote["decision_id"], ballot="abstain")
+    await chair.command("decision.close_vote", decision_id=vote["decision_id"])
+    await chair.command("agenda.close_item", item_id="i1")
+
+    token = server.token("chair", "Presidencia", None)
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as http:
+        async with http.get(f"/c/demo/minutes?t={token}&format=json&lang=es") as response:
+            minutes = await response.json()
+        async with http.get(f"/c/demo/minutes?t={token}&format=csv&table=items") as response:
+            rows = list(csv.DictReader(io.StringIO(await response.text())))
+        async with http.get(f"/c/demo/minutes?t={token}&format=csv&table=x") as response:
+            assert response.status == 400
+    first, second = minutes["items"]
+    assert (first["item_id"], first["status"], second["status"]) == ("i1", "closed", "upcoming")
+    assert first["inscribed"] == ["Guatemala", "El Salvador"]
+    spoken = [minutes["interventions"][n - 1] for n in first["interventions"]]
+    assert [i["delegation_id"] for i in spoken] == ["gt", "sv"]
+    assert [t["spoken"] for t in first["times"]] == pytest.approx(turns)
+    assert [t["allowance"] for t in first["times"]] == [60.0, 60.0]
+    [call] = minutes["roll_calls"]
+    assert (call["present"], call["quorum_met"], call["item_id"]) == (["Guatemala"], False, "i1")
+    [decision] = minutes["decisions"]
+    assert decision["abstain"] == 1 and decision["adopted"] is False
+    assert decision["ballots"][0]["delegation"] == "El Salvador"
+    assert [(r["item_id"], r["delegation_id"]) for r in rows] == [("i1", "gt"), ("i1", "sv")]
 
 
 @pytest.fixture
