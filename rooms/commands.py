@@ -18,6 +18,13 @@ from typing import Any, ClassVar
 from ._checks import check_id, check_name, check_reason, check_seconds, invalid
 from ._codec import JSON, decode_fields, encode
 from .languages import check_language, check_source
+from .order_values import (
+    Ballot,
+    ItemTitle,
+    QuorumRule,
+    check_duration,
+    check_text,
+)
 from .presence import Presence
 from .priority import Priority
 from .roles import Role
@@ -27,24 +34,37 @@ __all__ = [
     "COMMAND_TYPES",
     "AcceptHandover",
     "AcceptRequest",
+    "AddAgendaItem",
     "AddDelegation",
     "AdmitFromLobby",
+    "AnswerRollCall",
     "AskSlowDown",
     "AssignInterpreter",
     "CancelRequest",
+    "CastVote",
     "CloseChannel",
     "CloseConference",
+    "CloseItem",
+    "CloseRollCall",
+    "CloseVote",
     "Command",
     "CreateConference",
     "DenyRequest",
+    "DesignateVoter",
     "GoOffAir",
     "GoOnAir",
+    "GrantExtraTime",
     "GrantFloor",
+    "InscribeSpeaker",
     "JoinConference",
     "LeaveConference",
     "LockRoom",
     "MuteParticipant",
     "OpenChannel",
+    "OpenItem",
+    "OpenVote",
+    "ProposeConsensus",
+    "RaiseObjection",
     "RejectFromLobby",
     "ReleaseFloor",
     "RemoveParticipant",
@@ -59,8 +79,10 @@ __all__ = [
     "SetMaxHolders",
     "SetOpenFloor",
     "SetPresence",
+    "SetQuorum",
     "SetSpeakingTime",
     "StartRecording",
+    "StartRollCall",
     "StopRecording",
     "UnassignInterpreter",
     "UnbanParticipant",
@@ -527,6 +549,211 @@ class AskSlowDown(Command):
         _check_interpreter(self.participant_id)
 
 
+# Order of business -------------------------------------------------------------
+#
+# The agenda (items, pre-registered speakers, per-delegation time budgets), the
+# roll call and the decisions on record. Rules: rooms.agenda_rules and
+# rooms.voting_rules.
+
+MAX_ITEM_TITLES = 20  # languages per item title
+
+
+def _check_item(item_id: str) -> None:
+    check_id(item_id, "item_id")
+
+
+@dataclass(frozen=True)
+class AddAgendaItem(Command):
+    """Append an item to the agenda: its title in the meeting's languages.
+
+    `budget` is each delegation's speaking time on the item (seconds, across
+    all its turns); None: no budget, the floor's usual limits only.
+    """
+
+    kind = "agenda.add_item"
+    item_id: str
+    titles: tuple[ItemTitle, ...]
+    planned_duration: float | None = None
+    budget: float | None = None
+
+    def _check(self) -> None:
+        _check_item(self.item_id)
+        if not 1 <= len(self.titles) <= MAX_ITEM_TITLES:
+            raise invalid(f"titles: give 1-{MAX_ITEM_TITLES} titles, one per language")
+        languages = [title.language for title in self.titles]
+        if len(set(languages)) != len(languages):
+            raise invalid("titles: one title per language")
+        if self.planned_duration is not None:
+            check_duration(self.planned_duration, "planned_duration")
+        if self.budget is not None:
+            check_duration(self.budget, "budget")
+
+
+@dataclass(frozen=True)
+class InscribeSpeaker(Command):
+    """Pre-register a delegation to speak on an upcoming item, after those already listed."""
+
+    kind = "agenda.inscribe"
+    item_id: str
+    delegation_id: str
+
+    def _check(self) -> None:
+        _check_item(self.item_id)
+        check_id(self.delegation_id, "delegation_id")
+
+
+@dataclass(frozen=True)
+class OpenItem(Command):
+    """Make an upcoming item the current one (no other item may be open)."""
+
+    kind = "agenda.open_item"
+    item_id: str
+
+    def _check(self) -> None:
+        _check_item(self.item_id)
+
+
+@dataclass(frozen=True)
+class CloseItem(Command):
+    """Close the open item; with speakers still listed only when `force` (the chair confirmed).
+
+    Forcing ends the item's remaining requests and floor.
+    """
+
+    kind = "agenda.close_item"
+    item_id: str
+    force: bool = False
+
+    def _check(self) -> None:
+        _check_item(self.item_id)
+
+
+@dataclass(frozen=True)
+class GrantExtraTime(Command):
+    """Add to a delegation's budget on the open item (and to its floor, if it holds it)."""
+
+    kind = "agenda.extra_time"
+    delegation_id: str
+    seconds: float
+
+    def _check(self) -> None:
+        check_id(self.delegation_id, "delegation_id")
+        check_duration(self.seconds, "seconds")
+
+
+@dataclass(frozen=True)
+class SetQuorum(Command):
+    """The quorum: a number of delegations, or a fraction of those registered."""
+
+    kind = "rollcall.set_quorum"
+    count: int | None = None
+    fraction: float | None = None
+
+    def _check(self) -> None:
+        QuorumRule(count=self.count, fraction=self.fraction)
+
+    @property
+    def rule(self) -> QuorumRule:
+        return QuorumRule(count=self.count, fraction=self.fraction)
+
+
+@dataclass(frozen=True)
+class StartRollCall(Command):
+    kind = "rollcall.start"
+
+
+@dataclass(frozen=True)
+class AnswerRollCall(Command):
+    """Answer "present" for a delegation: its head does, or the chair marks it."""
+
+    kind = "rollcall.answer"
+    delegation_id: str
+
+    def _check(self) -> None:
+        check_id(self.delegation_id, "delegation_id")
+
+
+@dataclass(frozen=True)
+class CloseRollCall(Command):
+    kind = "rollcall.close"
+
+
+@dataclass(frozen=True)
+class ProposeConsensus(Command):
+    """The chair proposes `text` for adoption; objections are heard for `window` seconds."""
+
+    kind = "decision.propose"
+    text: str
+    window: float = 60.0
+
+    def _check(self) -> None:
+        check_text(self.text, "text")
+        check_duration(self.window, "window")
+
+
+@dataclass(frozen=True)
+class RaiseObjection(Command):
+    """The delegation objects to the open consensus proposal (head or designated voter)."""
+
+    kind = "decision.object"
+    decision_id: str
+    delegation_id: str | None = None  # None: the actor's own
+
+    def _check(self) -> None:
+        check_id(self.decision_id, "decision_id")
+        if self.delegation_id is not None:
+            check_id(self.delegation_id, "delegation_id")
+
+
+@dataclass(frozen=True)
+class DesignateVoter(Command):
+    """The head names who else may vote and object for the delegation (None: nobody)."""
+
+    kind = "decision.designate"
+    delegation_id: str
+    participant_id: str | None = None
+
+    def _check(self) -> None:
+        check_id(self.delegation_id, "delegation_id")
+        if self.participant_id is not None:
+            check_id(self.participant_id, "participant_id")
+
+
+@dataclass(frozen=True)
+class OpenVote(Command):
+    """A recorded vote on `text`: yes, no or abstain, one named ballot per delegation."""
+
+    kind = "decision.open_vote"
+    text: str
+
+    def _check(self) -> None:
+        check_text(self.text, "text")
+
+
+@dataclass(frozen=True)
+class CastVote(Command):
+    kind = "decision.vote"
+    decision_id: str
+    ballot: Ballot
+    delegation_id: str | None = None  # None: the actor's own
+
+    def _check(self) -> None:
+        check_id(self.decision_id, "decision_id")
+        if self.delegation_id is not None:
+            check_id(self.delegation_id, "delegation_id")
+
+
+@dataclass(frozen=True)
+class CloseVote(Command):
+    """Close the vote and publish the result."""
+
+    kind = "decision.close_vote"
+    decision_id: str
+
+    def _check(self) -> None:
+        check_id(self.decision_id, "decision_id")
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {
     cls.kind: cls
     for cls in (
@@ -572,3 +799,27 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         AskSlowDown,
     )
 }
+
+# The order of business, registered apart from the rest (see its section above).
+COMMAND_TYPES.update(
+    {
+        cls.kind: cls
+        for cls in (
+            AddAgendaItem,
+            InscribeSpeaker,
+            OpenItem,
+            CloseItem,
+            GrantExtraTime,
+            SetQuorum,
+            StartRollCall,
+            AnswerRollCall,
+            CloseRollCall,
+            ProposeConsensus,
+            RaiseObjection,
+            DesignateVoter,
+            OpenVote,
+            CastVote,
+            CloseVote,
+        )
+    }
+)

@@ -23,11 +23,14 @@ from typing import Any
 from . import decisions
 from ._checks import check_time
 from ._codec import JSON, encode
+from .agenda import Agenda
 from .commands import Command
 from .delegation import Delegation
 from .events import (
+    AgendaEvent,
     ConferenceClosed,
     ConferenceCreated,
+    DecisionEvent,
     DelegatesMayRequestChanged,
     DelegationAdded,
     Event,
@@ -45,6 +48,7 @@ from .events import (
     ParticipantWaiting,
     RecordingStarted,
     RecordingStopped,
+    RollCallEvent,
     RoomLocked,
     RoomUnlocked,
     SettingsChanged,
@@ -57,7 +61,9 @@ from .participant import Participant
 from .permissions import SYSTEM
 from .presence import Presence
 from .roles import Role
+from .rollcall import RollCall
 from .settings import Settings
+from .votes import Votes
 
 __all__ = ["Conference"]
 
@@ -74,6 +80,10 @@ class Conference:
         self.lobby = Lobby()
         self.floor = FloorControl()
         self.interpretation = Interpretation()
+        # The order of business: the agenda, the roll call, decisions on record.
+        self.agenda = Agenda()
+        self.rollcall = RollCall()
+        self.votes = Votes()
         self._delegations: dict[str, Delegation] = {}
         self._participants: dict[str, Participant] = {}  # in the room (not the lobby)
         # Mutes outlive a departure, so that leaving and rejoining does not undo the chair's.
@@ -97,6 +107,8 @@ class Conference:
         other.recording = self.recording
         other.lobby, other.floor = self.lobby.copy(), self.floor.copy()
         other.interpretation = self.interpretation.copy()
+        other.agenda, other.rollcall = self.agenda.copy(), self.rollcall.copy()
+        other.votes = self.votes.copy()
         other._delegations = dict(self._delegations)
         other._participants = dict(self._participants)
         other._muted = dict(self._muted)
@@ -132,7 +144,8 @@ class Conference:
 
     def next_deadline(self) -> float | None:
         """When `tick` will next have something to say; None while no clock runs."""
-        return self.floor.next_deadline()
+        deadlines = (self.floor.next_deadline(), self.votes.next_deadline())
+        return min((d for d in deadlines if d is not None), default=None)
 
     def execute(self, command: Command, actor: str, now: float) -> list[Event]:
         """`decide`, then `apply_all`: for callers that persist after applying."""
@@ -144,7 +157,9 @@ class Conference:
         return now if self.clock is None else max(now, self.clock)
 
     def _due(self, now: float) -> list[Event]:
-        return [*self.floor.due(now, now if self.clock is None else self.clock)]
+        clock = now if self.clock is None else self.clock
+        due: list[Event] = [*self.floor.due(now, clock), *self.votes.due(now, clock)]
+        return sorted(due, key=lambda event: event.at)  # stable: each source in order
 
     def _pauses(self, now: float) -> list[Event]:
         """Stop the clock of each holder without a live connection; restart it when back."""
@@ -172,6 +187,13 @@ class Conference:
         match event:
             case FloorEvent():
                 self.floor.apply(event)
+                self.agenda.observe(event, self.floor.requests[event.request_id])
+            case AgendaEvent():
+                self.agenda.apply(event)
+            case RollCallEvent():
+                self.rollcall.apply(event)
+            case DecisionEvent():
+                self.votes.apply(event)
             case InterpretationEvent():
                 self.interpretation.apply(event)
             case ConferenceCreated():
@@ -266,6 +288,16 @@ class Conference:
             if p.role.speaks_for_delegation
         )
 
+    def attending_delegations(self) -> frozenset[str]:
+        """Delegations someone can speak for now: a head or delegate here, not disconnected."""
+        return frozenset(
+            p.delegation_id
+            for p in self._participants.values()
+            if p.delegation_id is not None
+            and p.role.speaks_for_delegation
+            and self.presence(p.participant_id) is not Presence.DISCONNECTED
+        )
+
     @property
     def banned(self) -> frozenset[str]:
         return frozenset(self._banned)
@@ -332,6 +364,11 @@ class Conference:
             "banned": [pid for pid in sorted(self._banned)],
             "next_deadline": self.next_deadline(),
             "interpretation": self.interpretation.snapshot(),
+            "agenda": self.agenda.snapshot(list(self._delegations)),
+            "roll_call": self.rollcall.snapshot(
+                list(self._delegations), self.attending_delegations()
+            ),
+            **self.votes.snapshot(),
         }
 
     def __eq__(self, other: object) -> bool:
@@ -358,6 +395,9 @@ class Conference:
             dict(self.floor.requests),
             [r.request_id for r in self.floor.queue()],
             self.interpretation.state(),
+            self.agenda.state(),
+            self.rollcall.state(),
+            self.votes.state(),
         )
 
 

@@ -14,8 +14,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from . import agenda_rules, interpretation_rules, voting_rules
 from . import commands as c
-from . import interpretation_rules
 from .errors import ErrorCode, RoomError
 from .events import (
     ConferenceClosed,
@@ -131,6 +131,10 @@ def decide(d: Draft, command: c.Command, actor: str) -> None:
             _set_speaking_time(d, command, actor)
         case _ if isinstance(command, interpretation_rules.INTERPRETATION_COMMANDS):
             interpretation_rules.decide(d, command, actor)
+        case _ if isinstance(command, agenda_rules.AGENDA_COMMANDS):
+            agenda_rules.decide(d, command, actor)
+        case _ if isinstance(command, voting_rules.VOTING_COMMANDS):
+            voting_rules.decide(d, command, actor)
         case _:
             raise TypeError(f"unknown command {command!r}")
 
@@ -482,10 +486,12 @@ def _time_limit(d: Draft, command: c.GrantFloor | c.SetSpeakingTime) -> float | 
 def _grant(d: Draft, command: c.GrantFloor, actor: str) -> None:
     _authorise(d, actor, command.kind)
     state = d.state
+    time_limit = _time_limit(d, command)
+    time_limit = agenda_rules.within_budget(state, command.request_id, time_limit, granting=True)
     d.emit(
         state.floor.grant(
             command.request_id,
-            _time_limit(d, command),
+            time_limit,
             state.settings,
             actor=actor,
             at=d.now,
@@ -497,10 +503,12 @@ def _grant(d: Draft, command: c.GrantFloor, actor: str) -> None:
 def _set_speaking_time(d: Draft, command: c.SetSpeakingTime, actor: str) -> None:
     _authorise(d, actor, command.kind)
     state = d.state
+    time_limit = _time_limit(d, command)
+    time_limit = agenda_rules.within_budget(state, command.request_id, time_limit, granting=False)
     d.emit(
         state.floor.set_time(
             command.request_id,
-            _time_limit(d, command),
+            time_limit,
             state.settings,
             actor=actor,
             at=d.now,

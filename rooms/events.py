@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from ._checks import invalid
 from ._codec import JSON, decode_fields, encode
+from .order_values import Ballot, ItemTitle, QuorumRule
 from .presence import Presence
 from .priority import Priority
 from .roles import Role
@@ -23,10 +24,18 @@ from .settings import Settings
 
 __all__ = [
     "EVENT_TYPES",
+    "AgendaEvent",
+    "AgendaItemAdded",
+    "AgendaItemClosed",
+    "AgendaItemOpened",
+    "BudgetExtended",
     "ChannelClosed",
     "ChannelOpened",
     "ConferenceClosed",
     "ConferenceCreated",
+    "ConsensusEnded",
+    "ConsensusProposed",
+    "DecisionEvent",
     "DelegatesMayRequestChanged",
     "DelegationAdded",
     "Event",
@@ -50,6 +59,7 @@ __all__ = [
     "InterpreterAssigned",
     "InterpreterUnassigned",
     "LanguagesSet",
+    "ObjectionRaised",
     "ParticipantAdmitted",
     "ParticipantJoined",
     "ParticipantLeft",
@@ -60,8 +70,13 @@ __all__ = [
     "ParticipantUnbanned",
     "ParticipantUnmuted",
     "ParticipantWaiting",
+    "QuorumSet",
     "RecordingStarted",
     "RecordingStopped",
+    "RollCallAnswered",
+    "RollCallClosed",
+    "RollCallEvent",
+    "RollCallStarted",
     "RoomLocked",
     "RoomUnlocked",
     "SettingsChanged",
@@ -69,7 +84,12 @@ __all__ = [
     "ShiftStarted",
     "SlowDownAsked",
     "SourceChanged",
+    "SpeakerInscribed",
     "SystemReason",
+    "VoteCast",
+    "VoteClosed",
+    "VoteOpened",
+    "VoterDesignated",
 ]
 
 
@@ -85,6 +105,9 @@ class SystemReason(StrEnum):
     INTERPRETER_LEFT = "interpreter_left"  # left, was removed or was unassigned
     HOLDER_DISCONNECTED = "holder_disconnected"  # the speaking clock stops meanwhile
     HOLDER_RECONNECTED = "holder_reconnected"
+    PRE_REGISTERED = "pre_registered"  # inscribed before the agenda item opened
+    ITEM_CLOSED = "item_closed"  # the chair closed the agenda item with speakers listed
+    OBJECTION_WINDOW_OVER = "objection_window_over"  # a consensus proposal's time is up
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -455,6 +478,173 @@ class SlowDownAsked(InterpretationEvent):
     booth: str
 
 
+# Order of business -------------------------------------------------------------
+#
+# The agenda, the roll call and the decisions on record; their state lives in
+# rooms.agenda, rooms.rollcall and rooms.votes, their rules in rooms.agenda_rules
+# and rooms.voting_rules.
+
+
+@dataclass(frozen=True)
+class AgendaEvent(Event):
+    """Base of the agenda's events (items, pre-registration, budgets)."""
+
+
+@dataclass(frozen=True)
+class AgendaItemAdded(AgendaEvent):
+    """An item at the end of the agenda; `budget`: seconds per delegation, None for none."""
+
+    type = "agenda.item_added"
+    item_id: str
+    titles: tuple[ItemTitle, ...]
+    planned_duration: float | None
+    budget: float | None
+
+
+@dataclass(frozen=True)
+class SpeakerInscribed(AgendaEvent):
+    """The delegation is pre-registered to speak on the item, at `position` (1 first)."""
+
+    type = "agenda.speaker_inscribed"
+    item_id: str
+    delegation_id: str
+    position: int
+
+
+@dataclass(frozen=True)
+class AgendaItemOpened(AgendaEvent):
+    """The item is current; its pre-registered speakers follow as floor requests."""
+
+    type = "agenda.item_opened"
+    item_id: str
+
+
+@dataclass(frozen=True)
+class AgendaItemClosed(AgendaEvent):
+    type = "agenda.item_closed"
+    item_id: str
+
+
+@dataclass(frozen=True)
+class BudgetExtended(AgendaEvent):
+    """Extra time the chair gave a delegation on an item, on top of its budget."""
+
+    type = "agenda.budget_extended"
+    item_id: str
+    delegation_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RollCallEvent(Event):
+    """Base of the roll call's events (and the quorum rule)."""
+
+
+@dataclass(frozen=True)
+class QuorumSet(RollCallEvent):
+    type = "rollcall.quorum_set"
+    quorum: QuorumRule
+
+
+@dataclass(frozen=True)
+class RollCallStarted(RollCallEvent):
+    type = "rollcall.started"
+    roll_call_id: str
+
+
+@dataclass(frozen=True)
+class RollCallAnswered(RollCallEvent):
+    """The delegation is present: its head answered, or the chair marked it."""
+
+    type = "rollcall.answered"
+    roll_call_id: str
+    delegation_id: str
+
+
+@dataclass(frozen=True)
+class RollCallClosed(RollCallEvent):
+    """The result at the close: present and absent delegations, quorum met or not."""
+
+    type = "rollcall.closed"
+    roll_call_id: str
+    present: tuple[str, ...]
+    absent: tuple[str, ...]
+    required: int
+    quorum_met: bool
+
+
+@dataclass(frozen=True)
+class DecisionEvent(Event):
+    """Base of the decisions' events (consensus and recorded votes)."""
+
+
+@dataclass(frozen=True)
+class ConsensusProposed(DecisionEvent):
+    """The chair reads `text` and asks for objections until `closes_at`."""
+
+    type = "decision.consensus_proposed"
+    decision_id: str
+    item_id: str | None
+    text: str
+    closes_at: float
+
+
+@dataclass(frozen=True)
+class ObjectionRaised(DecisionEvent):
+    type = "decision.objection_raised"
+    decision_id: str
+    delegation_id: str
+
+
+@dataclass(frozen=True)
+class ConsensusEnded(DecisionEvent):
+    """The objection window is over: adopted if, and only if, nobody objected."""
+
+    type = "decision.consensus_ended"
+    decision_id: str
+    adopted: bool
+    objections: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VoterDesignated(DecisionEvent):
+    """Who, besides its head, casts the delegation's vote; None: the head alone."""
+
+    type = "decision.voter_designated"
+    delegation_id: str
+    participant_id: str | None
+
+
+@dataclass(frozen=True)
+class VoteOpened(DecisionEvent):
+    type = "decision.vote_opened"
+    decision_id: str
+    item_id: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class VoteCast(DecisionEvent):
+    """A named ballot: one per delegation, final once cast."""
+
+    type = "decision.vote_cast"
+    decision_id: str
+    delegation_id: str
+    ballot: Ballot
+
+
+@dataclass(frozen=True)
+class VoteClosed(DecisionEvent):
+    """The result, counted from the ballots cast: adopted if more yes than no."""
+
+    type = "decision.vote_closed"
+    decision_id: str
+    yes: int
+    no: int
+    abstain: int
+    adopted: bool
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -503,3 +693,28 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SlowDownAsked,
     )
 }
+
+# The order of business, registered apart from the rest (see its section above).
+EVENT_TYPES.update(
+    {
+        cls.type: cls
+        for cls in (
+            AgendaItemAdded,
+            SpeakerInscribed,
+            AgendaItemOpened,
+            AgendaItemClosed,
+            BudgetExtended,
+            QuorumSet,
+            RollCallStarted,
+            RollCallAnswered,
+            RollCallClosed,
+            ConsensusProposed,
+            ObjectionRaised,
+            ConsensusEnded,
+            VoterDesignated,
+            VoteOpened,
+            VoteCast,
+            VoteClosed,
+        )
+    }
+)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ._codec import JSON, encode
+from .business_minutes import BusinessReader, DecisionRecord, ItemRecord, RollCallRecord
 from .events import (
     ChannelClosed,
     ChannelOpened,
@@ -140,6 +141,10 @@ class Minutes:
     totals: tuple[DelegationTotal, ...]
     record: tuple[Entry, ...]
     shifts: tuple[Shift, ...] = ()  # interpretation, in order of start
+    # The order of business: agenda items in order, roll calls and decisions.
+    items: tuple[ItemRecord, ...] = ()
+    roll_calls: tuple[RollCallRecord, ...] = ()
+    decisions: tuple[DecisionRecord, ...] = ()
 
     def to_dict(self) -> dict[str, JSON]:
         encoded = encode(self)
@@ -157,6 +162,19 @@ class Minutes:
             for i in self.interventions
         ]
         return _csv(_INTERVENTION_COLUMNS, rows, self.language)
+
+    def items_csv(self) -> str:
+        """Speaking time per agenda item and delegation, against the budget."""
+        rows = [
+            {
+                "item_id": item.item_id,
+                "item": _csv_value(item.title),
+                **{name: _csv_value(getattr(t, name)) for name in _ITEM_TIME_COLUMNS},
+            }
+            for item in self.items
+            for t in item.times
+        ]
+        return _csv(["item_id", "item", *_ITEM_TIME_COLUMNS], rows, self.language)
 
     def totals_csv(self) -> str:
         columns = [f.name for f in dataclasses.fields(DelegationTotal)]
@@ -192,6 +210,7 @@ class Minutes:
             f"| {_duration(t.speaking_time)} |"
             for t in self.totals
         ]
+        lines += _business_markdown(self, w)
         if self.shifts:
             lines += ["", w["md.shifts"], ""]
             lines += [w["md.shifts_header"], "| --- | --- | --- | --- | ---: |"]
@@ -206,6 +225,15 @@ class Minutes:
 
 
 _INTERVENTION_COLUMNS = [f.name for f in dataclasses.fields(Intervention)]
+_ITEM_TIME_COLUMNS = [
+    "delegation_id",
+    "delegation",
+    "turns",
+    "spoken",
+    "allowance",
+    "extra",
+    "over",
+]
 # Reasons that are not worth a word in the record (leaving on purpose says it all).
 _SILENT_REASONS = frozenset({"left"})
 
@@ -238,6 +266,7 @@ class _Reader:
         self.shifts: list[Shift] = []
         self.on_air: dict[str, int] = {}  # booth -> index of its running shift
         self.record: list[Entry] = []
+        self.business = BusinessReader(language, self.w, self.name, self.delegation)
 
     def name(self, participant_id: str | None) -> str:
         if participant_id is None:
@@ -278,6 +307,7 @@ class _Reader:
             case HandedOver():
                 self._shift_ends(event.booth, event.at, "handed_over", event.reason)
                 self._shift_starts(event.booth, event.to_id, event.at)
+        self.business.read(event)
         self.record.append(Entry(event.at, event.type, self.describe(event)))
 
     def _granted(self, event: FloorGranted) -> None:
@@ -374,6 +404,9 @@ class _Reader:
             else s
             for s in self.shifts
         )
+        items, roll_calls, decisions = self.business.records(
+            interventions, list(self.delegations), now
+        )
         return Minutes(
             self.language,
             self.title,
@@ -383,6 +416,9 @@ class _Reader:
             totals,
             tuple(self.record),
             shifts,
+            items,
+            roll_calls,
+            decisions,
         )
 
     def describe(self, event: Event) -> str:
@@ -485,7 +521,7 @@ class _Reader:
             case SlowDownAsked():
                 name = self.name(event.participant_id)
                 return w["slow_down"].format(name=name, booth=event.booth)
-        return event.type
+        return self.business.sentence(event, who) or event.type
 
     def _floor_sentence(self, event: Event, who: str) -> str:
         w = self.w
@@ -541,6 +577,92 @@ class _Reader:
         if isinstance(value, float):
             return _duration(value)
         return str(value)
+
+
+def _business_markdown(minutes: Minutes, w: dict[str, str]) -> list[str]:
+    """The order of business: each item with its speakers, times, roll calls, decisions."""
+    if not (minutes.items or minutes.roll_calls or minutes.decisions):
+        return []
+    lines = ["", w["md.agenda"]]
+    roll_calls = {r.roll_call_id: r for r in minutes.roll_calls}
+    decisions = {d.decision_id: d for d in minutes.decisions}
+    for item in minutes.items:
+        lines += ["", w["md.item"].format(number=item.number, title=_md(item.title)), ""]
+        if item.opened_at is None:
+            lines.append(w["md.item_upcoming"])
+        else:
+            lines.append(
+                w["md.item_times"].format(
+                    planned=_duration(item.planned_duration) or "-",
+                    opened=_hms(item.opened_at),
+                    closed=_hms(item.closed_at) or "-",
+                    duration=_duration(item.duration) or "-",
+                )
+            )
+        if item.inscribed:
+            names = ", ".join(_md(n) for n in item.inscribed)
+            lines.append(w["md.item_inscribed"].format(names=names))
+        if item.interventions:
+            numbers = ", ".join(str(n) for n in item.interventions)
+            lines.append(w["md.item_speakers"].format(numbers=numbers))
+        if item.times:
+            lines += ["", w["md.item_times_header"], "| --- | ---: | ---: | ---: | ---: | ---: |"]
+            lines += [
+                f"| {_md(t.delegation)} | {t.turns} | {_duration(t.spoken)} "
+                f"| {_duration(t.allowance) or '-'} | {_duration(t.extra)} "
+                f"| {_duration(t.over)} |"
+                for t in item.times
+            ]
+        business = [roll_calls.pop(r) for r in item.roll_calls if r in roll_calls]
+        lines += _business_lines([*business], [decisions.pop(d) for d in item.decisions], w)
+    if roll_calls or decisions:
+        lines += ["", w["md.outside_items"]]
+        lines += _business_lines(list(roll_calls.values()), list(decisions.values()), w)
+    return lines
+
+
+def _business_lines(
+    roll_calls: list[RollCallRecord], decisions: list[DecisionRecord], w: dict[str, str]
+) -> list[str]:
+    lines: list[str] = []
+    for call in roll_calls:
+        if call.quorum_met is None:
+            lines += ["", w["md.roll_call_open"].format(id=call.roll_call_id)]
+            continue
+        none = w["md.none"]
+        lines += [
+            "",
+            w["md.roll_call"].format(
+                id=call.roll_call_id,
+                present=", ".join(_md(n) for n in call.present) or none,
+                absent=", ".join(_md(n) for n in call.absent) or none,
+                quorum=w["md.quorum_met" if call.quorum_met else "md.quorum_not_met"],
+            ),
+        ]
+    for decision in decisions:
+        result = w["md.pending" if decision.adopted is None else "md.adopted"]
+        if decision.adopted is False:
+            result = w["md.not_adopted"]
+        key = "md.decision_vote" if decision.kind == "vote" else "md.decision_consensus"
+        lines += [
+            "",
+            w[key].format(
+                text=_md(decision.text),
+                result=result,
+                yes=decision.yes,
+                no=decision.no,
+                abstain=decision.abstain,
+            ),
+        ]
+        if decision.ballots:
+            ballots = ", ".join(
+                f"{_md(b.delegation)}: {w['ballot.' + b.ballot]}" for b in decision.ballots
+            )
+            lines.append(w["md.ballots"].format(ballots=ballots))
+        if decision.objections:
+            names = ", ".join(_md(n) for n in decision.objections)
+            lines.append(w["md.objections"].format(names=names))
+    return lines
 
 
 def _reconnected(intervention: Intervention, at: float) -> Intervention:

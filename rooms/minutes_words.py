@@ -105,6 +105,61 @@ _EN: dict[str, str] = {
     "md.shifts": "## Interpretation shifts",
     "md.shifts_header": "| Booth | Interpreter | Start | End | Duration |",
     "md.record": "## Record of proceedings",
+    # The order of business.
+    "item_added": "{who} put “{title}” on the agenda",
+    "inscribed": "{who} inscribed {delegation} to speak on “{title}” (number {position})",
+    "item_opened": "{who} opened the item “{title}”",
+    "item_closed": "{who} closed the item “{title}”",
+    "budget_extended": "{who} gave {delegation} {seconds:g} s more on the item",
+    "quorum_set": "{who} set the quorum at {quorum}",
+    "quorum.count": "{count} delegations",
+    "quorum.fraction": "{percent}% of the delegations",
+    "rollcall_started": "{who} started a roll call",
+    "rollcall_answered": "{delegation} is present ({who})",
+    "rollcall_quorum": "{who} closed the roll call: {present} present, quorum ({required}) met",
+    "rollcall_no_quorum": (
+        "{who} closed the roll call: {present} present, no quorum ({required} needed)"
+    ),
+    "consensus_proposed": "{who} proposed for adoption by consensus: “{text}”",
+    "objection": "{delegation} objected",
+    "consensus_adopted": "Adopted by consensus: “{text}”",
+    "consensus_not_adopted": "Not adopted (objections): “{text}”",
+    "voter_designated": "{who} designated {name} to vote for {delegation}",
+    "voter_withdrawn": "{who} withdrew the designated voter of {delegation}",
+    "vote_opened": "{who} opened a recorded vote: “{text}”",
+    "vote_cast": "{delegation} voted {ballot}",
+    "vote_adopted": "{who} closed the vote: adopted ({yes} yes, {no} no, {abstain} abstentions)",
+    "vote_not_adopted": (
+        "{who} closed the vote: not adopted ({yes} yes, {no} no, {abstain} abstentions)"
+    ),
+    "ballot.yes": "yes",
+    "ballot.no": "no",
+    "ballot.abstain": "abstain",
+    "reason.pre_registered": "pre-registered",
+    "reason.item_closed": "the item closed",
+    "reason.objection_window_over": "time for objections over",
+    "md.agenda": "## Order of business",
+    "md.item": "### {number}. {title}",
+    "md.item_times": "Planned {planned}; opened {opened}, closed {closed} ({duration}).",
+    "md.item_upcoming": "Not taken up.",
+    "md.item_inscribed": "Pre-registered speakers: {names}.",
+    "md.item_speakers": "Speakers, in order: {numbers}.",
+    "md.item_times_header": "| Delegation | Turns | Spoken | Allowance | Extra | Over |",
+    "md.roll_call": "Roll call {id}: present {present}; absent {absent}; {quorum}.",
+    "md.quorum_met": "quorum met",
+    "md.quorum_not_met": "no quorum",
+    "md.roll_call_open": "Roll call {id}: still open.",
+    "md.decision_vote": (
+        "Recorded vote “{text}”: {result} ({yes} yes, {no} no, {abstain} abstentions)."
+    ),
+    "md.decision_consensus": "Consensus on “{text}”: {result}.",
+    "md.ballots": "Ballots: {ballots}.",
+    "md.objections": "Objections: {names}.",
+    "md.adopted": "adopted",
+    "md.not_adopted": "not adopted",
+    "md.pending": "pending",
+    "md.outside_items": "### Outside the agenda items",
+    "md.none": "none",
 }
 
 _ES: dict[str, str] = {
@@ -200,6 +255,65 @@ _ES: dict[str, str] = {
     "md.shifts": "## Turnos de interpretación",
     "md.shifts_header": "| Cabina | Intérprete | Inicio | Fin | Duración |",
     "md.record": "## Desarrollo de la sesión",
+    # El orden del día.
+    "item_added": "{who} incluyó «{title}» en el orden del día",
+    "inscribed": "{who} inscribió a {delegation} para hablar sobre «{title}» (número {position})",
+    "item_opened": "{who} abrió el punto «{title}»",
+    "item_closed": "{who} cerró el punto «{title}»",
+    "budget_extended": "{who} concedió a {delegation} {seconds:g} s más en el punto",
+    "quorum_set": "{who} fijó el quórum en {quorum}",
+    "quorum.count": "{count} delegaciones",
+    "quorum.fraction": "el {percent}% de las delegaciones",
+    "rollcall_started": "{who} pasó lista",
+    "rollcall_answered": "{delegation} está presente ({who})",
+    "rollcall_quorum": "{who} cerró la lista: {present} presentes, hay quórum ({required})",
+    "rollcall_no_quorum": (
+        "{who} cerró la lista: {present} presentes, no hay quórum (se requieren {required})"
+    ),
+    "consensus_proposed": "{who} propuso adoptar por consenso: «{text}»",
+    "objection": "{delegation} presentó una objeción",
+    "consensus_adopted": "Adoptado por consenso: «{text}»",
+    "consensus_not_adopted": "No adoptado (hubo objeciones): «{text}»",
+    "voter_designated": "{who} designó a {name} para votar por {delegation}",
+    "voter_withdrawn": "{who} retiró la designación de votante de {delegation}",
+    "vote_opened": "{who} abrió una votación registrada: «{text}»",
+    "vote_cast": "{delegation} votó {ballot}",
+    "vote_adopted": (
+        "{who} cerró la votación: adoptado ({yes} a favor, {no} en contra, {abstain} abstenciones)"
+    ),
+    "vote_not_adopted": (
+        "{who} cerró la votación: no adoptado "
+        "({yes} a favor, {no} en contra, {abstain} abstenciones)"
+    ),
+    "ballot.yes": "a favor",
+    "ballot.no": "en contra",
+    "ballot.abstain": "abstención",
+    "reason.pre_registered": "inscripción previa",
+    "reason.item_closed": "se cerró el punto",
+    "reason.objection_window_over": "terminó el plazo para objeciones",
+    "md.agenda": "## Orden del día",
+    "md.item": "### {number}. {title}",
+    "md.item_times": "Previsto {planned}; abierto {opened}, cerrado {closed} ({duration}).",
+    "md.item_upcoming": "No se trató.",
+    "md.item_inscribed": "Oradores inscritos: {names}.",
+    "md.item_speakers": "Intervenciones, en orden: {numbers}.",
+    "md.item_times_header": "| Delegación | Turnos | Habló | Asignado | Adicional | Excedido |",
+    "md.roll_call": "Lista {id}: presentes {present}; ausentes {absent}; {quorum}.",
+    "md.quorum_met": "hay quórum",
+    "md.quorum_not_met": "no hay quórum",
+    "md.roll_call_open": "Lista {id}: sigue abierta.",
+    "md.decision_vote": (
+        "Votación registrada «{text}»: {result} "
+        "({yes} a favor, {no} en contra, {abstain} abstenciones)."
+    ),
+    "md.decision_consensus": "Consenso sobre «{text}»: {result}.",
+    "md.ballots": "Votos: {ballots}.",
+    "md.objections": "Objeciones: {names}.",
+    "md.adopted": "adoptado",
+    "md.not_adopted": "no adoptado",
+    "md.pending": "pendiente",
+    "md.outside_items": "### Fuera de los puntos del orden del día",
+    "md.none": "ninguna",
 }
 
 # CSV column headers: the JSON field names in English, words in Spanish.
@@ -227,6 +341,13 @@ CSV_HEADERS: Final[dict[str, dict[str, str]]] = {
         "disconnected_since": "sin_conexión_desde",
         "interventions": "intervenciones",
         "speaking_time": "tiempo_de_palabra",
+        "item_id": "id_punto",
+        "item": "punto",
+        "turns": "turnos",
+        "spoken": "habló",
+        "allowance": "asignado",
+        "extra": "adicional",
+        "over": "excedido",
     },
 }
 

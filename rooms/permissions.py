@@ -71,6 +71,25 @@ _INTERPRETER_SELF = {
     )
 }
 
+# The order of business: the chair runs the agenda, the roll call and decisions.
+_CHAIR_RUNS_BUSINESS = (
+    c.AddAgendaItem,
+    c.InscribeSpeaker,
+    c.OpenItem,
+    c.CloseItem,
+    c.GrantExtraTime,
+    c.SetQuorum,
+    c.StartRollCall,
+    c.AnswerRollCall,  # marking a delegation present
+    c.CloseRollCall,
+    c.ProposeConsensus,
+    c.OpenVote,
+    c.CloseVote,
+)
+# A delegation answers for itself: its head, or (ballots, objections) its designated voter.
+_HEAD_ANSWERS = (c.AnswerRollCall, c.RaiseObjection, c.DesignateVoter, c.CastVote)
+_DESIGNEE_ANSWERS = (c.RaiseObjection, c.CastVote)
+
 MATRIX: Final[Mapping[Role, Mapping[str, Scope]]] = {
     Role.CHAIR: {
         **_EVERYONE_SELF,
@@ -83,6 +102,7 @@ MATRIX: Final[Mapping[Role, Mapping[str, Scope]]] = {
         c.CancelRequest.kind: Scope.ANY,
         c.GoOffAir.kind: Scope.ANY,  # an interpreter's microphone left open
         # No ReleaseFloor: the chair revokes, so the minutes tell yielding from being cut off.
+        **{cls.kind: Scope.ANY for cls in _CHAIR_RUNS_BUSINESS},
     },
     Role.HEAD: {
         **_EVERYONE_SELF,
@@ -90,12 +110,14 @@ MATRIX: Final[Mapping[Role, Mapping[str, Scope]]] = {
         c.RequestFloor.kind: Scope.OWN_DELEGATION,
         c.CancelRequest.kind: Scope.OWN_DELEGATION,
         c.ReleaseFloor.kind: Scope.OWN_DELEGATION,
+        **{cls.kind: Scope.OWN_DELEGATION for cls in _HEAD_ANSWERS},
     },
     Role.DELEGATE: {
         **_EVERYONE_SELF,
         c.RequestFloor.kind: Scope.OWN_DELEGATION_IF_ALLOWED,
         c.CancelRequest.kind: Scope.OWN_DELEGATION_IF_ALLOWED,
         c.ReleaseFloor.kind: Scope.OWN_DELEGATION_IF_ALLOWED,
+        **{cls.kind: Scope.OWN_DELEGATION for cls in _DESIGNEE_ANSWERS},
     },
     Role.TECHNICIAN: {
         **_EVERYONE_SELF,

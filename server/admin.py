@@ -16,7 +16,19 @@ from typing import Any
 
 from aiohttp import web
 
-from rooms import SYSTEM, AddDelegation, RoomError, Settings, build_minutes
+from rooms import (
+    SYSTEM,
+    AddAgendaItem,
+    AddDelegation,
+    Command,
+    Conference,
+    InscribeSpeaker,
+    QuorumRule,
+    RoomError,
+    SetQuorum,
+    Settings,
+    build_minutes,
+)
 from rooms.minutes_words import LANGUAGES as MINUTES_LANGUAGES
 
 from .conference import ConferencePlan, DelegationPlan, JoinRefused, LiveConference
@@ -31,6 +43,10 @@ MINUTES_FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
 }
+
+
+# The CSV's tables (``table=``): one row per intervention, per delegation, per item and delegation.
+MINUTES_TABLES = {"interventions": "to_csv", "totals": "totals_csv", "items": "items_csv"}
 
 
 def problem(status: int, code: str, message: str) -> web.Response:
@@ -156,8 +172,45 @@ async def list_conferences(request: web.Request) -> web.Response:
     )
 
 
+_AGENDA_FIELDS = frozenset({"items", "quorum"})
+_ITEM_FIELDS = frozenset({"item_id", "titles", "planned_duration", "budget", "speakers"})
+
+
+def _agenda(body: dict[str, Any]) -> list[Command]:
+    """``agenda: {quorum?: {count|fraction}, items: [{item_id, titles, ..., speakers?}]}``.
+
+    The same commands the chair would send (their values checked the same way),
+    issued by the service when the conference is created.
+    """
+    agenda = body.get("agenda", {})
+    if not isinstance(agenda, dict):
+        raise BadRequest("agenda must be an object")
+    if set(agenda) - _AGENDA_FIELDS:
+        raise BadRequest(f"agenda takes only {sorted(_AGENDA_FIELDS)}")
+    commands: list[Command] = []
+    quorum = agenda.get("quorum")
+    if quorum is not None:
+        if not isinstance(quorum, dict):
+            raise BadRequest("agenda.quorum must be an object")
+        quorum_set = Command.from_dict({**quorum, "kind": SetQuorum.kind})
+        assert isinstance(quorum_set, SetQuorum)
+        if quorum_set.rule != QuorumRule():  # the default needs no event
+            commands.append(quorum_set)
+    for item in _objects(agenda, "items"):
+        if set(item) - _ITEM_FIELDS:
+            raise BadRequest(f"an agenda item takes only {sorted(_ITEM_FIELDS)}")
+        speakers = item.get("speakers", [])
+        if not isinstance(speakers, list) or not all(isinstance(d, str) for d in speakers):
+            raise BadRequest("speakers must be a list of delegation ids")
+        fields = {k: v for k, v in item.items() if k != "speakers"}
+        added = Command.from_dict({**fields, "kind": AddAgendaItem.kind})
+        assert isinstance(added, AddAgendaItem)
+        commands += [added, *(InscribeSpeaker(added.item_id, d) for d in speakers)]
+    return commands
+
+
 async def create_conference(request: web.Request) -> web.Response:
-    """``{id, title, delegations?: [{id, name, code}], settings?: {...}}``."""
+    """``{id, title, delegations?: [{id, name, code}], settings?: {...}, agenda?: {...}}``."""
     body = await _body(request)
     delegations = [
         DelegationPlan(_required(d, "id"), _required(d, "name"), _required(d, "code"))
@@ -170,11 +223,20 @@ async def create_conference(request: web.Request) -> web.Response:
     if not isinstance(settings, dict):
         raise BadRequest("settings must be an object")
     plan = ConferencePlan(
-        conference_id, _required(body, "title"), delegations, Settings.from_dict(settings)
+        conference_id,
+        _required(body, "title"),
+        delegations,
+        Settings.from_dict(settings),
+        setup=_agenda(body),
     )
     palabra = palabra_of(request.app)
     if plan.id in palabra.conferences:
         return problem(409, "already_exists", f"conference {plan.id!r} exists")
+    # Whole or not at all: a plan the core refuses (an unknown delegation among the
+    # speakers, an item twice) is refused before anything is created.
+    trial = Conference(plan.id)
+    for command in plan.commands():
+        trial.execute(command, SYSTEM, time.time())
     conference = await palabra.open_conference(plan)
     return web.json_response(conference.state.snapshot(), status=201)
 
@@ -237,7 +299,10 @@ def _staff_refusal(request: web.Request, conference: LiveConference) -> web.Resp
 
 
 async def minutes(request: web.Request) -> web.Response:
-    """``GET /c/<conference>/minutes?t=<token>&format=json|csv|md&lang=es|en``: for staff."""
+    """``GET /c/<conference>/minutes?t=<token>&format=json|csv|md&lang=es|en&table=...``.
+
+    For staff. ``table`` chooses the CSV's rows: interventions (default), totals, items.
+    """
     conference = _conference(request)
     refusal = _staff_refusal(request, conference)
     if refusal is not None:
@@ -248,11 +313,14 @@ async def minutes(request: web.Request) -> web.Response:
     language = request.query.get("lang", "en")
     if language not in MINUTES_LANGUAGES:
         return problem(400, "invalid_argument", f"lang must be one of {list(MINUTES_LANGUAGES)}")
+    table = request.query.get("table", "interventions")
+    if table not in MINUTES_TABLES:
+        return problem(400, "invalid_argument", f"table must be one of {list(MINUTES_TABLES)}")
     events = [stored.event for stored in await conference.store.read(conference.id)]
     record = build_minutes(events, now=time.time(), language=language)
     text = {
         "json": lambda: json.dumps(record.to_dict(), ensure_ascii=False, indent=2),
-        "csv": record.to_csv,
+        "csv": getattr(record, MINUTES_TABLES[table]),
         "md": record.to_markdown,
     }[form]()
     return web.Response(

@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
-from rooms import AssignInterpreter, OpenChannel, SetLanguages
+from rooms import (
+    AddAgendaItem,
+    AssignInterpreter,
+    Command,
+    InscribeSpeaker,
+    ItemTitle,
+    OpenChannel,
+    SetLanguages,
+)
 
 from .conference import ConferencePlan, DelegationPlan
 from .config import ServerConfig
 from .tokens import issue_token
+
+# (id, Spanish title, English title, planned minutes, budget minutes, inscribed in order)
+_AGENDA = (
+    ("migracion", "Gobernanza migratoria", "Migration governance", 40, 5, ("gt", "sv", "cr")),
+    (
+        "recuperacion",
+        "Recuperación socioeconómica",
+        "Socio-economic recovery",
+        40,
+        5,
+        ("cr", "gt", "sv"),
+    ),
+    (
+        "declaracion",
+        "Clausura y adopción de la declaración conjunta",
+        "Closing and adoption of the joint declaration",
+        20,
+        None,
+        ("sv",),
+    ),
+)
+
+
+def _agenda() -> list[Command]:
+    """Three items, each with its round of interventions announced in advance."""
+    commands: list[Command] = []
+    for item_id, spanish, english, planned, budget, speakers in _AGENDA:
+        titles = (ItemTitle("es", spanish), ItemTitle("en", english))
+        seconds = None if budget is None else budget * 60.0
+        commands.append(AddAgendaItem(item_id, titles, planned * 60.0, seconds))
+        commands += [InscribeSpeaker(item_id, delegation) for delegation in speakers]
+    return commands
+
 
 DEMO_CONFERENCE = ConferencePlan(
     id="demo",
@@ -22,6 +63,7 @@ DEMO_CONFERENCE = ConferencePlan(
         OpenChannel("en"),
         AssignInterpreter("demo-interpreter-en-1", "en", ("en", "es")),
         AssignInterpreter("demo-interpreter-en-2", "en", ("en", "es")),
+        *_agenda(),
     ),
 )
 

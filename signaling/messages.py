@@ -324,6 +324,22 @@ ROOM_COMMAND_TYPES = frozenset(
         "interpretation.request_handover",
         "interpretation.accept_handover",
         "interpretation.slow_down",
+        # The order of business: agenda, budgets, roll call, decisions.
+        "agenda.add_item",
+        "agenda.inscribe",
+        "agenda.open_item",
+        "agenda.close_item",
+        "agenda.extra_time",
+        "rollcall.set_quorum",
+        "rollcall.start",
+        "rollcall.answer",
+        "rollcall.close",
+        "decision.propose",
+        "decision.object",
+        "decision.designate",
+        "decision.open_vote",
+        "decision.vote",
+        "decision.close_vote",
     }
 )
 

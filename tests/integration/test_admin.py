@@ -80,6 +80,78 @@ async def test_create_a_conference_and_join_it_with_an_issued_link(
     assert {"id": "cumbre", "title": "Cumbre de Cancilleres"} in listed["conferences"]
 
 
+AGENDA = {
+    "quorum": {"fraction": 0.5},
+    "items": [
+        {
+            "item_id": "apertura",
+            "titles": [
+                {"language": "es", "text": "Apertura"},
+                {"language": "en", "text": "Opening"},
+            ],
+            "planned_duration": 600,
+        },
+        {
+            "item_id": "migracion",
+            "titles": [{"language": "es", "text": "Gobernanza migratoria"}],
+            "budget": 300,
+            "speakers": ["pa", "hn"],
+        },
+    ],
+}
+
+
+async def test_a_conference_is_created_with_its_agenda(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    body = {
+        "id": "agenda",
+        "title": "Diálogo Ministerial",
+        "delegations": [
+            {"id": "hn", "name": "Honduras", "code": "HN"},
+            {"id": "pa", "name": "Panamá", "code": "PA"},
+        ],
+        "agenda": AGENDA,
+    }
+    status, created = await call(http, "POST", "/api/conferences", body)
+    assert status == 201
+    items = created["agenda"]["items"]
+    assert [i["item_id"] for i in items] == ["apertura", "migracion"]
+    assert items[1]["speakers"] == ["pa", "hn"] and items[1]["budget"] == 300.0
+    assert all(i["status"] == "upcoming" for i in items)
+    assert created["roll_call"]["quorum"] == {"count": None, "fraction": 0.5}
+
+
+@pytest.mark.parametrize(
+    "agenda",
+    [
+        {"items": [{"item_id": "x", "titles": []}]},
+        {"items": [{"item_id": "x", "titles": [{"language": "xx", "text": "T"}]}]},
+        {"items": [{"item_id": "x", "titles": [{"language": "es", "text": "T"}], "budget": -1}]},
+        {"items": [{"item_id": "x", "titles": [{"language": "es", "text": "T"}], "budget": 1e6}]},
+        {
+            "items": [
+                {"item_id": "x", "titles": [{"language": "es", "text": "T"}], "speakers": ["zz"]}
+            ]
+        },
+        {"items": [{"item_id": "x", "titles": [{"language": "es", "text": ""}]}]},
+        {"items": [{"item_id": "x", "titles": [{"language": "es", "text": "T"}], "colour": 1}]},
+        {"quorum": {"count": 0}},
+        {"items": "Apertura"},
+        "Apertura",
+    ],
+)
+async def test_a_bad_agenda_creates_nothing(
+    server: RunningServer, http: aiohttp.ClientSession, agenda: object
+) -> None:
+    body = {"id": "mala", "title": "Mala", "agenda": agenda}
+    status, refused = await call(http, "POST", "/api/conferences", body)
+    assert status in (400, 404) and refused["error"]["code"] in ("invalid_argument", "not_found")
+    assert "mala" not in server.palabra.conferences
+    status, _ = await call(http, "GET", "/api/conferences/mala")
+    assert status == 404
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "code"),
     [

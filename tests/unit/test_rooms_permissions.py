@@ -18,27 +18,42 @@ from rooms import (
     SYSTEM,
     AcceptHandover,
     AcceptRequest,
+    AddAgendaItem,
     AddDelegation,
     AdmitFromLobby,
+    AnswerRollCall,
     AskSlowDown,
     AssignInterpreter,
+    Ballot,
     CancelRequest,
+    CastVote,
     CloseChannel,
     CloseConference,
+    CloseItem,
+    CloseRollCall,
+    CloseVote,
     Command,
     Conference,
     CreateConference,
     DenyRequest,
+    DesignateVoter,
     ErrorCode,
     GoOffAir,
     GoOnAir,
+    GrantExtraTime,
     GrantFloor,
+    InscribeSpeaker,
+    ItemTitle,
     JoinConference,
     LeaveConference,
     LockRoom,
     MuteParticipant,
     OpenChannel,
+    OpenItem,
+    OpenVote,
     Presence,
+    ProposeConsensus,
+    RaiseObjection,
     RejectFromLobby,
     ReleaseFloor,
     RemoveParticipant,
@@ -55,8 +70,10 @@ from rooms import (
     SetMaxHolders,
     SetOpenFloor,
     SetPresence,
+    SetQuorum,
     SetSpeakingTime,
     StartRecording,
+    StartRollCall,
     StopRecording,
     UnassignInterpreter,
     UnbanParticipant,
@@ -159,6 +176,26 @@ def for_interp(actor: str) -> str | None:
     return None if actor == "interp" else "interp"
 
 
+def item(conference: Conference, *, open_: bool = False) -> str:
+    """An agenda item with a budget (opened, if asked); its id."""
+    title = (ItemTitle("es", "Punto"),)
+    conference.execute(AddAgendaItem("i1", title, budget=300.0), SYSTEM, T0)
+    if open_:
+        conference.execute(OpenItem("i1"), SYSTEM, T0)
+    return "i1"
+
+
+def roll_call(conference: Conference) -> None:
+    conference.execute(StartRollCall(), SYSTEM, T0)
+
+
+def decision(conference: Conference, command: Command) -> str:
+    """The decision opened by `command`; Honduras has designated its delegate as voter."""
+    conference.execute(DesignateVoter("hn", "hn_del"), SYSTEM, T0)
+    [opened] = conference.execute(command, SYSTEM, T0)
+    return opened.decision_id  # type: ignore[attr-defined,no-any-return]
+
+
 # kind -> (the actor) -> a command that would succeed in `world()` once set up.
 SCENARIOS: dict[str, Callable[[Conference, str], Command]] = {
     CloseConference.kind: lambda c, a: CloseConference(),
@@ -199,6 +236,21 @@ SCENARIOS: dict[str, Callable[[Conference, str], Command]] = {
     RequestHandover.kind: lambda c, a: (partner_on_air(c), RequestHandover(for_interp(a)))[1],
     AcceptHandover.kind: lambda c, a: handover(c, a),
     AskSlowDown.kind: lambda c, a: AskSlowDown(for_interp(a)),
+    AddAgendaItem.kind: lambda c, a: AddAgendaItem("i9", (ItemTitle("es", "Clausura"),)),
+    InscribeSpeaker.kind: lambda c, a: InscribeSpeaker(item(c), "gt"),
+    OpenItem.kind: lambda c, a: OpenItem(item(c)),
+    CloseItem.kind: lambda c, a: CloseItem(item(c, open_=True)),
+    GrantExtraTime.kind: lambda c, a: (item(c, open_=True), GrantExtraTime("gt", 30.0))[1],
+    SetQuorum.kind: lambda c, a: SetQuorum(count=2),
+    StartRollCall.kind: lambda c, a: StartRollCall(),
+    AnswerRollCall.kind: lambda c, a: (roll_call(c), AnswerRollCall("hn"))[1],
+    CloseRollCall.kind: lambda c, a: (roll_call(c), CloseRollCall())[1],
+    ProposeConsensus.kind: lambda c, a: ProposeConsensus("Se adopta la declaración"),
+    RaiseObjection.kind: lambda c, a: RaiseObjection(decision(c, ProposeConsensus("T")), "hn"),
+    DesignateVoter.kind: lambda c, a: DesignateVoter("hn", "hn_del"),
+    OpenVote.kind: lambda c, a: OpenVote("¿Se adopta la declaración?"),
+    CastVote.kind: lambda c, a: CastVote(decision(c, OpenVote("T")), Ballot.YES, "hn"),
+    CloseVote.kind: lambda c, a: CloseVote(decision(c, OpenVote("T"))),
 }
 # Joining is checked apart: the actor of a join is not in the room yet.
 SPECIAL = {CreateConference.kind, JoinConference.kind}
@@ -243,7 +295,7 @@ def test_only_the_system_creates_a_conference() -> None:
     assert all(CreateConference.kind not in kinds for kinds in MATRIX.values())
 
 
-def test_the_chair_may_do_all_but_release_and_interpret() -> None:
+def test_the_chair_may_do_all_but_release_interpret_and_answer_for_a_delegation() -> None:
     chair = set(MATRIX[Role.CHAIR])
     interpreting = {
         SetInterpretationSource.kind,
@@ -253,7 +305,9 @@ def test_the_chair_may_do_all_but_release_and_interpret() -> None:
         AskSlowDown.kind,
     }
     service_only = {CreateConference.kind, ReleaseFloor.kind, SetPresence.kind}
-    assert chair == set(COMMAND_TYPES) - service_only - interpreting
+    # A delegation's ballot, objection and voter are its own (the chair marks roll calls only).
+    delegations_own = {CastVote.kind, RaiseObjection.kind, DesignateVoter.kind}
+    assert chair == set(COMMAND_TYPES) - service_only - interpreting - delegations_own
 
 
 # Scopes --------------------------------------------------------------------------

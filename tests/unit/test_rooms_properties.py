@@ -8,9 +8,16 @@ transitions; time never runs backwards; a rejected command changes nothing and
 `decide` never mutates; events survive JSON; replaying the log gives the same
 state.
 
-Two generators: `any_step` sends every kind of command from anyone (mostly
+Three generators: `any_step` sends every kind of command from anyone (mostly
 rejected: that is the point), `floor_step` sends floor commands from the
-people entitled to them, so that sessions reach deep floor states.
+people entitled to them, so that sessions reach deep floor states, and
+`business_step` runs the order of business (agenda items, budgets, roll calls,
+votes and consensus) among floor steps, from anyone now and then.
+
+The order of business adds: at most one agenda item open, and it is the current
+one; a delegation's remaining budget is never negative and a budgeted turn never
+has more than what was left; one ballot and one objection per delegation; a
+closed vote's result is the count of its recorded ballots.
 """
 
 from __future__ import annotations
@@ -26,12 +33,20 @@ from rooms import (
     SYSTEM,
     TRANSITIONS,
     AcceptRequest,
+    AddAgendaItem,
     AdmitFromLobby,
+    AnswerRollCall,
+    Ballot,
     CancelRequest,
+    CastVote,
     CloseConference,
+    CloseItem,
+    CloseRollCall,
+    CloseVote,
     Command,
     Conference,
     DenyRequest,
+    DesignateVoter,
     Event,
     FloorAccepted,
     FloorEvent,
@@ -39,13 +54,21 @@ from rooms import (
     FloorReleased,
     FloorRequested,
     FloorRevoked,
+    GrantExtraTime,
     GrantFloor,
+    InscribeSpeaker,
+    ItemStatus,
+    ItemTitle,
     JoinConference,
     LeaveConference,
     LockRoom,
     MuteParticipant,
+    OpenItem,
+    OpenVote,
     Presence,
     Priority,
+    ProposeConsensus,
+    RaiseObjection,
     RejectFromLobby,
     ReleaseFloor,
     RemoveParticipant,
@@ -59,9 +82,12 @@ from rooms import (
     SetMaxHolders,
     SetOpenFloor,
     SetPresence,
+    SetQuorum,
     SetSpeakingTime,
+    StartRollCall,
     UnlockRoom,
     UnmuteParticipant,
+    VoteClosed,
     build_minutes,
 )
 
@@ -210,6 +236,71 @@ def any_step(data: st.DataObject, conference: Conference) -> Step:
     return by_chair[kind], chair
 
 
+ITEMS = ["i1", "i2", "i3", "i9"]  # i9 is never added
+BUDGETS = [None, 10.0, 40.0]
+
+
+def business_step(data: st.DataObject, conference: Conference) -> Step:
+    """The order of business among floor steps; now and then from anyone."""
+    pick = Picker(data, conference)
+    kind = pick.one(
+        [
+            *["floor"] * 6,
+            *["add", "inscribe", "open", "close", "extra"] * 2,
+            *["quorum", "roll_call", "answer", "close_roll_call"],
+            *["propose", "object", "designate", "open_vote", "vote", "vote", "close_vote"],
+        ]
+    )
+    if kind == "floor":
+        return floor_step(data, conference)
+    chair = pick.one(["chair", "chair2"])
+    delegation = pick.mostly(list(HEADS), DELEGATIONS)
+    decisions = [*conference.votes.decisions, "d99"]
+    current = conference.votes.open_decision()
+    decision = pick.mostly([current.decision_id] if current else [], decisions)
+    items = conference.agenda.items.values()
+    upcoming = [i.item_id for i in items if i.status is ItemStatus.UPCOMING]
+    item = pick.mostly(upcoming if kind in ("open", "inscribe") else [], ITEMS)
+    if kind == "close" and conference.agenda.current is not None:
+        item = pick.mostly([conference.agenda.current.item_id], ITEMS)
+    voter = pick.one([HEADS.get(delegation, "hn_head"), "hn_del", chair])
+    step: tuple[Command, str]
+    match kind:
+        case "add":
+            budget = data.draw(st.sampled_from(BUDGETS))
+            step = AddAgendaItem(item, (ItemTitle("es", item),), budget=budget), chair
+        case "inscribe":
+            step = InscribeSpeaker(item, delegation), chair
+        case "open":
+            step = OpenItem(item), chair
+        case "close":
+            step = CloseItem(item, force=data.draw(st.booleans())), chair
+        case "extra":
+            step = GrantExtraTime(delegation, data.draw(st.sampled_from([5.0, 20.0]))), chair
+        case "quorum":
+            step = SetQuorum(count=data.draw(st.integers(1, 3)), fraction=None), chair
+        case "roll_call":
+            step = StartRollCall(), chair
+        case "answer":
+            step = AnswerRollCall(delegation), pick.one([HEADS.get(delegation, "hn_head"), chair])
+        case "close_roll_call":
+            step = CloseRollCall(), chair
+        case "propose":
+            step = ProposeConsensus("Se adopta", data.draw(st.sampled_from([5.0, 30.0]))), chair
+        case "open_vote":
+            step = OpenVote("¿Se adopta?"), chair
+        case "object":
+            step = RaiseObjection(decision), voter
+        case "designate":
+            step = DesignateVoter("hn", pick.one(["hn_del", "hn_head", "ghost"])), "hn_head"
+        case "vote":
+            ballot = data.draw(st.sampled_from(Ballot))
+            step = CastVote(decision, ballot), voter
+        case _:
+            step = CloseVote(decision), chair
+    return step[0], pick.mostly([step[1]], ACTORS)  # sometimes a usurper
+
+
 conference_settings = st.fixed_dictionaries(
     {
         "default_time_limit": st.sampled_from([None, 20.0, 60.0]),
@@ -231,6 +322,7 @@ class Session:
         self.reordered = False
         self.arrival: dict[str, int] = {}  # request id -> order of acceptance
         self.ends: dict[str, int] = {}  # granted request id -> how many times it ended
+        self.results: list[VoteClosed] = []
 
     def step(self, step: Step) -> None:
         conference = self.conference
@@ -258,6 +350,8 @@ class Session:
                 self.ends[event.request_id] = 0
             elif isinstance(event, FloorReleased | FloorRevoked):
                 self.ends[event.request_id] += 1
+            elif isinstance(event, VoteClosed):
+                self.results.append(event)
         self.log += events
 
     def check(self) -> None:
@@ -296,11 +390,44 @@ class Session:
             paused = request.turn.paused_at is not None
             assert paused == (not conference.holder_connected(request)), "clock runs while away"
 
+        self.check_business()
+
         deadline = conference.next_deadline()
         if deadline is not None:
             assert conference.clock is not None and deadline > conference.clock
             assert conference.tick((conference.clock + deadline) / 2) == []
             assert conference.tick(deadline) != []
+
+    def check_business(self) -> None:
+        conference, agenda = self.conference, self.conference.agenda
+        open_items = [i for i in agenda.items.values() if i.status is ItemStatus.OPEN]
+        assert len(open_items) <= 1, "two agenda items open"
+        assert agenda.current == (open_items[0] if open_items else None)
+        for item_id in agenda.items:
+            for delegation_id in conference.delegations:
+                remaining = agenda.remaining(item_id, delegation_id)
+                assert remaining is None or remaining >= 0, "a negative budget"
+                assert agenda.spent(item_id, delegation_id) >= 0
+        for request in conference.floor.holders():
+            item_id = agenda.billed_to(request.request_id)
+            assert request.turn is not None
+            allowance = (
+                None if item_id is None else agenda.allowance(item_id, request.delegation_id)
+            )
+            if allowance is not None and item_id is not None:
+                left = allowance - agenda.spent(item_id, request.delegation_id)
+                assert request.turn.time_limit is not None, "an unlimited turn on a budget"
+                assert request.turn.time_limit <= left + 1e-6, "a turn longer than the budget"
+        for decision in conference.votes.decisions.values():
+            voters = [delegation_id for delegation_id, _ in decision.ballots]
+            assert len(voters) == len(set(voters)), "two ballots from one delegation"
+            assert len(decision.objections) == len(set(decision.objections))
+        assert sum(d.open for d in conference.votes.decisions.values()) <= 1
+        for result in self.results:
+            decision = conference.votes.decisions[result.decision_id]
+            counts = tuple(decision.count(b) for b in (Ballot.YES, Ballot.NO, Ballot.ABSTAIN))
+            assert counts == (result.yes, result.no, result.abstain), "result is not the ballots"
+            assert result.adopted == (result.yes > result.no) == decision.adopted
 
     def close_and_check_log(self) -> None:
         self.record(self.conference.execute(CloseConference(), SYSTEM, self.now + 1))
@@ -352,3 +479,11 @@ def test_anything_from_anyone_keeps_every_invariant(
     config: dict[str, object], data: st.DataObject
 ) -> None:
     run(config, data, any_step)
+
+
+@PROPERTY
+@given(conference_settings, st.data())
+def test_the_order_of_business_keeps_every_invariant(
+    config: dict[str, object], data: st.DataObject
+) -> None:
+    run(config, data, business_step)
