@@ -117,6 +117,9 @@ class PeerTransport:
         self._pending_consumers: list[Consumer] = []
         self._renegotiate = False
         self._negotiation: asyncio.Task[None] | None = None
+        # The scheduled negotiation has taken its snapshot of the slots: a
+        # later change needs another offer. Before that, it is in this one.
+        self._offer_taken = False
         self._publish_lock = asyncio.Lock()
         self._published_mids: set[str] = set()
         self._max_tracks = MAX_TRACKS
@@ -264,9 +267,16 @@ class PeerTransport:
         consumer.slot.transceiver.direction = "inactive"
         self._schedule_negotiation()
 
+    @property
+    def negotiating(self) -> bool:
+        """An offer is being made, awaits its answer, or another one is due."""
+        return self._negotiation is not None or self._pending_revision is not None
+
     def _schedule_negotiation(self) -> None:
         if self.closed:
             return
+        if self._negotiation is not None and not self._offer_taken:
+            return  # the offer about to be made includes this change: one offer per burst
         if self._pending_revision is not None or self._negotiation is not None:
             self._renegotiate = True
             return
@@ -277,6 +287,7 @@ class PeerTransport:
             # Taken before the offer: a consumer added while it is being made
             # waits for the next revision (``_renegotiate`` is set meanwhile).
             consumers = [s.consumer for s in self.slots if s.consumer is not None]
+            self._offer_taken = True
             offer = await self.subscriber.createOffer()
             await self.subscriber.setLocalDescription(offer)
             self.subscriber_socket.attach()
@@ -299,6 +310,7 @@ class PeerTransport:
                 logger.exception("subscriber negotiation failed for %s", self.peer_id)
         finally:
             self._negotiation = None
+            self._offer_taken = False
 
     async def resend_pending_offer(self) -> None:
         """Offer again what is waiting for an answer (the offer went to a dropped socket)."""
