@@ -3,7 +3,9 @@ plus the two aiortc peer connections.
 
 Used by the integration tests, the load generator and integrations such as
 bots or recorders. ``decode=False`` makes a cheap subscriber: packets are
-counted at the receiver and never depacketized or decoded.
+counted at the receiver and never depacketized or decoded; ``subscribe=False``
+a publish-only one that is sent nothing (or ``Subscription(video=False)``:
+audio only).
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ from signaling import (
     ServerMessage,
     SubscribeAnswer,
     SubscribeOffer,
+    SubscribeOk,
+    Subscription,
     Welcome,
     encode,
     parse_server_message,
@@ -127,6 +131,7 @@ class PalabraClient:
         ice_servers: Sequence[RTCIceServer] = (),
         decode: bool = True,
         prefer_turn: str | None = None,
+        subscribe: bool | Subscription = True,
     ) -> None:
         if media_addresses is not None:
             announce_addresses(media_addresses)
@@ -136,16 +141,25 @@ class PalabraClient:
         self.entry_url = url
         self.token = token
         self.decode = decode
+        # What the server is asked to send (hello.subscribe).
+        self.subscription = (
+            subscribe
+            if isinstance(subscribe, Subscription)
+            else Subscription(audio=subscribe, video=subscribe)
+        )
         self.welcome: Welcome | None = None
         self.participants: dict[str, ParticipantInfo] = {}
         self.producers: dict[str, ProducerInfo] = {}
         self.streams: dict[str, RemoteStream] = {}  # by mid, active m-lines only
+        # The last subscribe.offer whose answer the server applied (subscribe.ok).
+        self.applied_revision: int | None = None
         self.errors: list[Error] = []
         # The room as the server last described it (room.update), and its events.
         self.room: dict[str, Any] = {}
         self.room_events: list[Mapping[str, object]] = []
         self.room_seq = 0
         self.messages: list[ServerMessage] = []
+        self.sent: list[ClientMessage] = []  # every message sent, in order
         self.close_code: int | None = None
         self.close_reason: str = ""
         self.closed = asyncio.Event()
@@ -219,6 +233,7 @@ class PalabraClient:
                     token=self.token,
                     resume=resume,
                     keep_media=keep_media,
+                    subscribe=self.subscription,
                 )
             )
             done, _ = await asyncio.wait(
@@ -295,6 +310,7 @@ class PalabraClient:
         self._welcome = asyncio.get_running_loop().create_future()
 
     async def send(self, message: ClientMessage) -> None:
+        self.sent.append(message)
         await self.send_raw(encode(message))
 
     async def send_raw(self, data: str | bytes) -> None:
@@ -399,6 +415,8 @@ class PalabraClient:
                 self.producers.pop(message.producer_id, None)
             case SubscribeOffer():
                 await self._answer_subscribe(message)
+            case SubscribeOk():
+                self.applied_revision = message.revision
             case Ping():
                 await self.send(Pong())
             case RoomUpdate():
@@ -471,7 +489,11 @@ class PalabraClient:
                         track=self._tracks.get(mid),
                     )
             await self.send(
-                SubscribeAnswer(sdp=self.subscriber.localDescription.sdp, revision=offer.revision)
+                SubscribeAnswer(
+                    sdp=self.subscriber.localDescription.sdp,
+                    revision=offer.revision,
+                    id=self.next_id(),
+                )
             )
             self.timeline.setdefault("subscribe_answer", time.monotonic())
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from media.producer import Producer
 from media.router import Router
-from media.transport import PeerTransport, StreamMapping
+from media.transport import ALL_KINDS, PeerTransport, StreamMapping
 from rooms import (
     FLOOR,
     ISO_639_1,
@@ -177,6 +177,8 @@ class Member:
     info: ParticipantInfo
     connection: Connection
     transport: PeerTransport | None = None
+    # The kinds of media it is sent (hello.subscribe); none: publish-only.
+    receives: frozenset[str] = ALL_KINDS
 
 
 # Events after which the participant's connection is closed, with why.
@@ -345,11 +347,13 @@ class LiveConference:
         keep_media: bool = False,
         *,
         ice_servers: tuple[IceServer, ...] = (),
+        receives: frozenset[str] = ALL_KINDS,
     ) -> Member:
         """Enter the room or the lobby; a seat already connected moves to this connection.
 
         With ``keep_media``, a seat whose peer connections were kept since its
-        connection dropped goes on with them (signaling re-attached only).
+        connection dropped goes on with them (signaling re-attached only), if
+        it still receives the same kinds of media; ``receives`` is what it is sent.
         """
         pid = participant.id
         async with self._lock:
@@ -369,8 +373,13 @@ class LiveConference:
                     raise JoinRefused(
                         "unavailable", "the conference cannot record arrivals now; retry"
                     ) from None
-            member = Member(participant, connection)
-            if detached is not None and keep_media and previous is None:
+            member = Member(participant, connection, receives=receives)
+            if (
+                detached is not None
+                and keep_media
+                and previous is None
+                and detached.receives == receives
+            ):
                 member.transport = detached.transport
             elif detached is not None:
                 await self._drop_media(detached)
@@ -882,7 +891,7 @@ class LiveConference:
                     SubscribeOffer(sdp, revision, tuple(_stream_info(s) for s in streams))
                 )
 
-        member.transport = self.router.create_transport(member.info.id, offer)
+        member.transport = self.router.create_transport(member.info.id, offer, member.receives)
         if member.info.role is Role.INTERPRETER:
             member.transport.opus_parameters = dict(INTERPRETER_OPUS)
         self._apply_interpretation_to_media()
@@ -943,6 +952,8 @@ class LiveConference:
         for member in self._in_room():
             transport = member.transport
             assert transport is not None
+            if "audio" not in transport.receives:
+                continue  # the feeds are audio
             pid = member.info.id
             if pid in interpretation.seats:
                 listen, partner = interpretation.hears(pid)
@@ -976,6 +987,8 @@ class LiveConference:
                     raise JoinRefused("invalid_state", f"the {channel} channel is not open")
             if member.transport is None:
                 raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
+            if "audio" not in member.receives:
+                raise JoinRefused("invalid_state", "this connection receives no audio (hello)")
             self.listening[pid] = channel
             self._apply_interpretation_to_media()
         await member.connection.send(InterpretationListening(channel, ref=ref))

@@ -53,6 +53,8 @@ from .messages import (
     StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
+    SubscribeOk,
+    Subscription,
     Welcome,
 )
 from .session import Close, Dispatch, Outcome, Send, SignalingSession, State
@@ -111,6 +113,8 @@ __all__ = [
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
+    "SubscribeOk",
+    "Subscription",
     "Verdict",
     "Welcome",
     "check_size",

@@ -53,6 +53,8 @@ __all__ = [
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
+    "SubscribeOk",
+    "Subscription",
     "Welcome",
 ]
 
@@ -130,6 +132,22 @@ class StreamInfo:
     kind: MediaKind
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """Which kinds of media a participant receives (``hello.subscribe``).
+
+    Receiving nothing makes a publish-only participant (a bot, a recorder):
+    no subscriber connection, no ``subscribe.offer``.
+    """
+
+    audio: bool = True
+    video: bool = True
+
+    @property
+    def kinds(self) -> frozenset[MediaKind]:
+        return frozenset(k for k in MediaKind if getattr(self, k.value))
+
+
 # Messages -----------------------------------------------------------------------
 
 
@@ -170,10 +188,12 @@ class Hello(Message):
     TYPE: ClassVar[str] = "hello"
     version: int
     token: str
-    resume: str | None = None  # reserved for session resume; ignored in v1
+    resume: str | None = None  # the last welcome's resume_token: come back to the seat
     # The client still has its peer connections from before the drop and
     # would like to go on with them (a resume of signaling only).
     keep_media: bool = field(default=False, kw_only=True)
+    # What the participant receives; everything unless it says otherwise.
+    subscribe: Subscription = field(default=Subscription(), kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -262,6 +282,15 @@ class SubscribeOffer(Message):
     sdp: str
     revision: int
     streams: tuple[StreamInfo, ...]
+
+
+@dataclass(frozen=True)
+class SubscribeOk(Message):
+    """The `subscribe.answer` of this revision is applied: its streams are set up."""
+
+    TYPE: ClassVar[str] = "subscribe.ok"
+    revision: int
+    ref: MessageId | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -439,6 +468,7 @@ ServerMessage: TypeAlias = (
     | ProducerRemoved
     | PublishAnswer
     | SubscribeOffer
+    | SubscribeOk
     | RoomUpdate
     | MonitorStats
     | MonitorAlert

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from server.client import PalabraClient
-from signaling import SubscribeOffer
+import pytest
+
+from server.client import ClientError, PalabraClient
+from signaling import ErrorCode, SubscribeAnswer, SubscribeOffer, SubscribeOk, Subscription
 
 from .conftest import ClientFactory, RunningServer
-from .media_tracks import ColourTrack, ToneTrack
+from .media_tracks import ColourTrack, ToneTrack, dominant_colour
 
 
 def offers(client: PalabraClient) -> list[SubscribeOffer]:
@@ -38,3 +40,89 @@ async def test_a_new_subscriber_gets_one_offer_with_everything(
     assert offer.revision == 1
     assert {s.producer_id for s in offer.streams} == set(conference.router.producers)
     assert transport.revision == 1
+
+
+async def test_every_applied_answer_gets_subscribe_ok(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    publisher = await connect(name="Canciller", delegation="gt")
+    await publisher.publish(video=ColourTrack("red"))
+    listener = await connect(name="Asesor", delegation="sv", decode=False)
+    await listener.wait_for(lambda: listener.applied_revision == 1)
+    [answer] = [m for m in listener.sent if isinstance(m, SubscribeAnswer)]
+    [ok] = [m for m in listener.messages if isinstance(m, SubscribeOk)]
+    assert (ok.ref, ok.revision) == (answer.id, 1)
+
+    # An answer to a revision that is not pending is refused, and not acknowledged.
+    stale = SubscribeAnswer(sdp=answer.sdp, revision=1, id="again")
+    with pytest.raises(ClientError) as refused:
+        await listener.request(stale)
+    assert refused.value.error.code == ErrorCode.STALE_REVISION
+    assert len([m for m in listener.messages if isinstance(m, SubscribeOk)]) == 1
+
+
+async def test_a_publish_only_bot_is_heard_and_seen_and_sent_nothing(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    conference = server.palabra.conferences["demo"]
+    minister = await connect(name="Canciller", delegation="sv")
+    await minister.publish(video=ColourTrack("green"), audio=ToneTrack())
+    await minister.wait_for(lambda: len(conference.router.producers) == 2)
+
+    bot = PalabraClient(
+        server.ws_url,
+        server.token("head", "Bot", "gt"),
+        media_addresses=["127.0.0.1"],
+        subscribe=False,
+    )
+    try:
+        await bot.join()
+        await bot.publish(video=ColourTrack("blue"), audio=ToneTrack())
+        [video] = await minister.wait_for_streams(1, kind="video", frames=5, timeout=15)
+        assert dominant_colour(video.last_frame) == "blue"
+        [audio] = await minister.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+        assert audio.participant_id == participant_id(bot)
+
+        # Published after the bot joined: not offered to it either.
+        adviser = await connect(name="Asesora", delegation="cr", decode=False)
+        await adviser.publish(video=ColourTrack("yellow"))
+        await adviser.wait_for_streams(4, frames=1, timeout=15)
+        await minister.wait_for_streams(3, frames=1, timeout=15)
+
+        transport = conference.router.peers[participant_id(bot)]
+        assert transport.subscriber is None  # no subscriber connection at all
+        assert transport.consumers == {} and transport.revision == 0
+        assert not transport.negotiating
+        assert offers(bot) == []
+        theirs = [p for p in conference.router.producers.values() if p.owner != participant_id(bot)]
+        assert len(theirs) == 3
+        for producer in theirs:  # each goes to the two others who receive, not to the bot
+            assert len(producer.consumers) == 1
+        assert bot.errors == []
+    finally:
+        await bot.close()
+
+
+async def test_a_per_kind_choice_receives_only_that_kind(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    conference = server.palabra.conferences["demo"]
+    minister = await connect(name="Canciller", delegation="sv")
+    await minister.publish(video=ColourTrack("green"), audio=ToneTrack())
+    recorder = PalabraClient(
+        server.ws_url,
+        server.token("observer", "Grabadora", "gt"),
+        media_addresses=["127.0.0.1"],
+        decode=False,
+        subscribe=Subscription(video=False),
+    )
+    try:
+        await recorder.join()
+        [audio] = await recorder.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+        assert audio.participant_id == participant_id(minister)
+        transport = conference.router.peers[participant_id(recorder)]
+        await recorder.wait_for(lambda: not transport.negotiating)
+        assert [s.kind for o in offers(recorder) for s in o.streams] == ["audio"]
+        assert [c.kind for c in transport.consumers.values()] == ["audio"]
+    finally:
+        await recorder.close()
