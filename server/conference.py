@@ -46,6 +46,7 @@ from rooms import Role as RoomRole
 from rooms.events import (
     ConferenceClosed,
     Event,
+    FloorEvent,
     FloorGranted,
     FloorReleased,
     FloorRevoked,
@@ -524,7 +525,7 @@ class LiveConference:
             logger.warning("event store unavailable: %s kept for later", command.kind)
             self._unstored.append(command)
         except RoomError as exc:  # the state moved on (e.g. removed meanwhile)
-            logger.info("%s not needed: %s", command.kind, exc.message)
+            logger.debug("%s not needed: %s", command.kind, exc.message)
 
     async def _store_backlog(self) -> None:
         """Retry what could not be stored while the store was down, in order."""
@@ -536,7 +537,7 @@ class LiveConference:
                 except StoreUnavailable:
                     return
                 except RoomError as exc:
-                    logger.info("%s not needed: %s", command.kind, exc.message)
+                    logger.debug("%s not needed: %s", command.kind, exc.message)
                 self._unstored.pop(0)
 
     # --- commands -------------------------------------------------------------
@@ -673,8 +674,17 @@ class LiveConference:
         if not events:
             return
         for event in events:
-            if event.type.startswith("floor."):
+            if isinstance(event, FloorEvent):
                 self.totals.floor_events[event.type] += 1
+                logger.info(
+                    "%s: %s (request %s) by %s%s",
+                    event.type,
+                    event.delegation_id,
+                    event.request_id,
+                    event.actor,
+                    f", {event.reason}" if event.reason else "",
+                    extra={"conference": self.id, "reason": event.reason},
+                )
             await self._consequence(event)
         self._apply_floor_to_media()
         self._apply_interpretation_to_media()
