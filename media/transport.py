@@ -55,6 +55,8 @@ class StreamMapping:
     producer_id: str
     owner: str
     kind: str
+    # A producer's audio: forwarded now (not paused); None for video and feeds.
+    audible: bool | None = None
 
 
 SubscribeOfferHandler = Callable[[str, int, list[StreamMapping]], Awaitable[None]]
@@ -120,6 +122,7 @@ class PeerTransport:
         self._on_producer = on_producer
         self._pending_revision: int | None = None
         self._pending_consumers: list[Consumer] = []
+        self._offered: list[Consumer] = []  # the consumers of the latest offer
         self._renegotiate = False
         self._negotiation: asyncio.Task[None] | None = None
         # The scheduled negotiation has taken its snapshot of the slots: a
@@ -311,15 +314,8 @@ class PeerTransport:
             self.revision += 1
             self._pending_revision = self.revision
             self._pending_consumers = [c for c in consumers if not c.closed]
-            streams = [
-                StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
-                for c in self._pending_consumers
-                if c.slot.feed is None
-            ]
-            streams += [
-                StreamMapping(slot.mid or "", f"feed:{name}", "interpretation", "audio")
-                for name, slot in self.feeds.items()
-            ]
+            self._offered = [c for c in self._pending_consumers if c.slot.feed is None]
+            streams = self.streams()
             sdp: str = subscriber.localDescription.sdp
             await self._on_subscribe_offer(sdp, self.revision, streams)
         except Exception:
@@ -336,11 +332,27 @@ class PeerTransport:
         description = self.subscriber.localDescription
         if self._pending_revision is None or self._negotiation is not None or description is None:
             return
+        await self._on_subscribe_offer(description.sdp, self._pending_revision, self.streams())
+
+    def streams(self) -> list[StreamMapping]:
+        """What the m-lines of the latest offer carry, as they are now."""
         streams = [
-            StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
-            for c in self._pending_consumers
+            StreamMapping(
+                c.slot.mid or "",
+                c.producer.id,
+                c.producer.owner,
+                c.kind,
+                not c.producer.paused if c.kind == "audio" else None,
+            )
+            for c in self._offered
+            if not c.closed
         ]
-        await self._on_subscribe_offer(description.sdp, self._pending_revision, streams)
+        streams += [
+            StreamMapping(slot.mid, f"feed:{name}", "interpretation", "audio")
+            for name, slot in self.feeds.items()
+            if slot.mid is not None  # not offered yet
+        ]
+        return streams
 
     async def apply_subscribe_answer(self, answer_sdp: str, revision: int) -> None:
         if revision != self._pending_revision:

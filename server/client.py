@@ -61,9 +61,11 @@ from signaling import (
     RoomCommand,
     RoomUpdate,
     ServerMessage,
+    StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
     SubscribeOk,
+    SubscribeStreams,
     Subscription,
     Welcome,
     encode,
@@ -96,6 +98,8 @@ class RemoteStream:
     participant_id: str
     kind: str
     track: MediaStreamTrack | None = None
+    # A producer's audio: whether the server forwards it now (the floor, a mute).
+    audible: bool | None = None
     frames: int = 0
     packets: int = 0
     bytes: int = 0
@@ -417,6 +421,8 @@ class PalabraClient:
                 await self._answer_subscribe(message)
             case SubscribeOk():
                 self.applied_revision = message.revision
+            case SubscribeStreams():
+                self._update_streams(message.streams)
             case Ping():
                 await self.send(Pong())
             case RoomUpdate():
@@ -488,6 +494,7 @@ class PalabraClient:
                         info.kind,
                         track=self._tracks.get(mid),
                     )
+            self._update_streams(offer.streams)
             await self.send(
                 SubscribeAnswer(
                     sdp=self.subscriber.localDescription.sdp,
@@ -496,6 +503,13 @@ class PalabraClient:
                 )
             )
             self.timeline.setdefault("subscribe_answer", time.monotonic())
+
+    def _update_streams(self, streams: Sequence[StreamInfo]) -> None:
+        """What the server says of the streams now (``audible``)."""
+        for info in streams:
+            stream = self.streams.get(info.mid)
+            if stream is not None and stream.producer_id == info.producer_id:
+                stream.audible = info.audible
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(

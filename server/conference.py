@@ -85,6 +85,7 @@ from signaling import (
     ServerMessage,
     StreamInfo,
     SubscribeOffer,
+    SubscribeStreams,
     Welcome,
 )
 
@@ -686,7 +687,7 @@ class LiveConference:
                     extra={"conference": self.id, "reason": event.reason},
                 )
             await self._consequence(event)
-        self._apply_floor_to_media()
+        await self._announce_audible(self._apply_floor_to_media())
         self._apply_interpretation_to_media()
         update = self._update(events)
         issuer, issuer_update = None, update
@@ -872,7 +873,7 @@ class LiveConference:
             # the store's answer: what listeners hear agrees with the
             # minutes, which date a revoke at its deadline.
             self._ahead = events
-            self._apply_floor_to_media()
+            await self._announce_audible(self._apply_floor_to_media())
             try:
                 await self._persist(events)
             except StoreUnavailable:
@@ -914,11 +915,26 @@ class LiveConference:
         except Exception:
             logger.exception("closing the media of %s failed", member.info.id)
 
-    def _apply_floor_to_media(self) -> None:
-        """The floor is enforced here: audio is forwarded only from who may be heard."""
+    def _apply_floor_to_media(self) -> set[str]:
+        """The floor is enforced here: audio is forwarded only from who may be heard.
+
+        Returns the ids of the producers opened or closed.
+        """
         audible = self._audible()
-        for producer in self.router.producers.values():
-            _gate(producer, audible)
+        return {p.id for p in list(self.router.producers.values()) if _gate(p, audible)}
+
+    async def _announce_audible(self, changed: set[str]) -> None:
+        """Tell each subscriber whose streams were opened or closed (subscribe.streams)."""
+        if not changed:
+            return
+        told = []
+        for member in self._in_room():
+            transport = member.transport
+            assert transport is not None
+            if transport.revision and not changed.isdisjoint(transport.consumers):
+                streams = tuple(_stream_info(s) for s in transport.streams())
+                told.append(member.connection.send(SubscribeStreams(transport.revision, streams)))
+        await asyncio.gather(*told)
 
     def _audible(self) -> frozenset[str]:
         """Who may be heard now: the floor's rule, and interpreters (unless muted).
@@ -1071,13 +1087,15 @@ def _sounding(sample: StreamSample) -> bool:
     )
 
 
-def _gate(producer: Producer, audible: frozenset[str]) -> None:
-    if producer.kind != "audio":
-        return
-    if producer.owner in audible:
+def _gate(producer: Producer, audible: frozenset[str]) -> bool:
+    """Open or close an audio producer as the floor says; True if that changed it."""
+    if producer.kind != "audio" or (producer.owner in audible) != producer.paused:
+        return False
+    if producer.paused:
         producer.resume()
     else:
         producer.pause()
+    return True
 
 
 def _producer_info(producer: Producer) -> ProducerInfo:
@@ -1085,7 +1103,9 @@ def _producer_info(producer: Producer) -> ProducerInfo:
 
 
 def _stream_info(stream: StreamMapping) -> StreamInfo:
-    return StreamInfo(stream.mid, stream.producer_id, stream.owner, MediaKind(stream.kind))
+    return StreamInfo(
+        stream.mid, stream.producer_id, stream.owner, MediaKind(stream.kind), stream.audible
+    )
 
 
 __all__ = [

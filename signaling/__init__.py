@@ -54,6 +54,7 @@ from .messages import (
     SubscribeAnswer,
     SubscribeOffer,
     SubscribeOk,
+    SubscribeStreams,
     Subscription,
     Welcome,
 )
@@ -114,6 +115,7 @@ __all__ = [
     "SubscribeAnswer",
     "SubscribeOffer",
     "SubscribeOk",
+    "SubscribeStreams",
     "Subscription",
     "Verdict",
     "Welcome",

@@ -54,6 +54,7 @@ from .messages import (
     SubscribeAnswer,
     SubscribeOffer,
     SubscribeOk,
+    SubscribeStreams,
     Subscription,
     Welcome,
 )
@@ -114,7 +115,7 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 # Encoding -----------------------------------------------------------------------
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
-_OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token"})
+_OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token", "audible"})
 # Flags absent from the wire when false.
 _OMIT_IF_FALSE = frozenset({"keep_media", "media_kept"})
 _OMIT_IF_EMPTY = frozenset({"ice_servers"})  # absent when the server has no TURN
@@ -275,6 +276,13 @@ class _Fields:
             self.fail(key, "must be true or false")
         return value
 
+    def optional_flag(self, key: str) -> bool | None:
+        """A boolean, or None when absent or null."""
+        value = self.obj.get(key)
+        if value is not None and not isinstance(value, bool):
+            self.fail(key, "must be true, false or null")
+        return value
+
     def flag_or_true(self, key: str) -> bool:
         """A boolean that is true when absent."""
         value = self.obj.get(key, True)
@@ -413,6 +421,7 @@ def _stream(f: _Fields) -> StreamInfo:
         f.text("producer_id", required=True),
         f.text("participant_id", required=True),
         f.choice("kind", MediaKind),
+        f.optional_flag("audible"),
     )
 
 
@@ -530,6 +539,9 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
         f.text("sdp", required=True), id=f.ref, ref=f.optional_id("ref")
     ),
     SubscribeOffer.TYPE: _subscribe_offer,
+    SubscribeStreams.TYPE: lambda f: SubscribeStreams(
+        f.natural("revision"), f.array("streams", _stream), id=f.ref
+    ),
     SubscribeOk.TYPE: lambda f: SubscribeOk(
         f.natural("revision"), id=f.ref, ref=f.optional_id("ref")
     ),

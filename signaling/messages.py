@@ -54,6 +54,7 @@ __all__ = [
     "SubscribeAnswer",
     "SubscribeOffer",
     "SubscribeOk",
+    "SubscribeStreams",
     "Subscription",
     "Welcome",
 ]
@@ -124,12 +125,17 @@ class ProducerInfo:
 
 @dataclass(frozen=True)
 class StreamInfo:
-    """What one active m-line (`mid`) of a subscriber offer carries."""
+    """What one active m-line (`mid`) of a subscriber offer carries.
+
+    `audible`, on a producer's audio: whether the server forwards it now (the
+    floor, a mute); None on video and on feeds, which the floor never gates.
+    """
 
     mid: str
     producer_id: str
     participant_id: str
     kind: MediaKind
+    audible: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +297,18 @@ class SubscribeOk(Message):
     TYPE: ClassVar[str] = "subscribe.ok"
     revision: int
     ref: MessageId | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class SubscribeStreams(Message):
+    """The streams of the latest `subscribe.offer` as they are now (no renegotiation).
+
+    Sent when whether one of them is forwarded changes (`audible`: the floor, a mute).
+    """
+
+    TYPE: ClassVar[str] = "subscribe.streams"
+    revision: int
+    streams: tuple[StreamInfo, ...]
 
 
 @dataclass(frozen=True)
@@ -469,6 +487,7 @@ ServerMessage: TypeAlias = (
     | PublishAnswer
     | SubscribeOffer
     | SubscribeOk
+    | SubscribeStreams
     | RoomUpdate
     | MonitorStats
     | MonitorAlert

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from server.client import ClientError, PalabraClient
-from signaling import ErrorCode, SubscribeAnswer, SubscribeOffer, SubscribeOk, Subscription
+from signaling import (
+    ErrorCode,
+    RoomUpdate,
+    SubscribeAnswer,
+    SubscribeOffer,
+    SubscribeOk,
+    SubscribeStreams,
+    Subscription,
+)
 
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
@@ -126,3 +134,52 @@ async def test_a_per_kind_choice_receives_only_that_kind(
         assert [c.kind for c in transport.consumers.values()] == ["audio"]
     finally:
         await recorder.close()
+
+
+async def test_streams_say_whether_the_floor_lets_them_be_heard(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    speaker = await connect(name="Canciller", delegation="gt")
+    listener = await connect(name="Oyente", delegation="sv", decode=False)
+    await speaker.publish(video=ColourTrack("red"), audio=ToneTrack())
+    await listener.wait_for_streams(2, frames=1, timeout=15)
+    [audio] = [s for s in listener.streams.values() if s.kind == "audio"]
+    [video] = [s for s in listener.streams.values() if s.kind == "video"]
+    assert (audio.audible, video.audible) == (True, None)  # an open floor: everyone heard
+
+    def told(audible: bool) -> int:
+        """Where the listener was told so (a subscribe.streams), in its messages."""
+        for index, message in enumerate(listener.messages):
+            if isinstance(message, SubscribeStreams):
+                [said] = [s for s in message.streams if s.mid == audio.mid]
+                if said.audible is audible and message.revision == offers(listener)[-1].revision:
+                    return index
+        return -1
+
+    def room_event(kind: str) -> int:
+        return next(
+            i
+            for i, m in enumerate(listener.messages)
+            if isinstance(m, RoomUpdate) and any(e["type"] == kind for e in m.events)
+        )
+
+    await chair.command("settings.open_floor", enabled=False)
+    await listener.wait_for(lambda: audio.audible is False)
+    closed = told(False)
+    assert (
+        0 <= closed < room_event("conference.settings_changed")
+    )  # before the update that says why
+
+    update = await speaker.command("floor.request", delegation_id="gt")
+    [requested] = [e for e in update.events if e["type"] == "floor.requested"]
+    await chair.command("floor.grant", request_id=requested["request_id"], unlimited=True)
+    await listener.wait_for(lambda: audio.audible is True)
+    assert closed < told(True) < room_event("floor.granted")
+    await listener.wait_for(lambda: audio.packets > 10)
+
+    await chair.command("floor.revoke", request_id=requested["request_id"])
+    await listener.wait_for(lambda: audio.audible is False)
+    assert video.audible is None
+    streams = [m for m in listener.messages if isinstance(m, SubscribeStreams)]
+    assert len(streams) == 3  # one per change, and nothing when nothing changed
