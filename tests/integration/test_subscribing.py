@@ -101,12 +101,14 @@ async def test_a_publish_only_bot_is_heard_and_seen_and_sent_nothing(
         assert transport.subscriber is None  # no subscriber connection at all
         assert transport.consumers == {} and transport.revision == 0
         assert not transport.negotiating
-        assert offers(bot) == []
+        assert offers(bot) == [] and bot.errors == []
+        with pytest.raises(ClientError) as refused:
+            await bot.listen(None)  # interpretation comes as audio: there is none to hear it on
+        assert refused.value.error.code == ErrorCode.INVALID_STATE
         theirs = [p for p in conference.router.producers.values() if p.owner != participant_id(bot)]
         assert len(theirs) == 3
         for producer in theirs:  # each goes to the two others who receive, not to the bot
             assert len(producer.consumers) == 1
-        assert bot.errors == []
     finally:
         await bot.close()
 
