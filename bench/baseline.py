@@ -21,7 +21,7 @@ from aiortc.contrib.media import MediaRelay
 
 from media.router import Router, rtc_configuration
 from media.sdp import check_publish_offer
-from media.transport import ProducerHandler, StreamMapping, SubscribeOfferHandler
+from media.transport import ALL_KINDS, ProducerHandler, StreamMapping, SubscribeOfferHandler
 from media.transport import forwarded_codec_preferences as preferences
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class RelayConsumer:
 
 class RelayTransport:
     """A participant's two connections, aiortc's standard media pipeline on both."""
+
+    receives = ALL_KINDS  # the baseline subscribes everyone to everything
 
     def __init__(
         self,
@@ -167,7 +169,12 @@ class RelayRouter(Router):
     def __init__(self, ice_servers: Sequence[RTCIceServer] = ()) -> None:
         super().__init__(ice_servers)
 
-    def create_transport(self, peer_id: str, on_subscribe_offer: SubscribeOfferHandler) -> Any:
+    def create_transport(
+        self,
+        peer_id: str,
+        on_subscribe_offer: SubscribeOfferHandler,
+        receives: frozenset[str] = ALL_KINDS,
+    ) -> Any:
         if peer_id in self.peers:
             raise ValueError(f"peer {peer_id} already has a transport")
         transport = RelayTransport(

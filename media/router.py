@@ -1,9 +1,10 @@
 """Router: the media of one conference, who publishes and who receives what.
 
-Every peer consumes every other peer's producers, except those the layer above
-keeps for feeds (``direct``: an interpreter's microphone reaches listeners
-only as a channel, see ``PeerTransport.feed``); whether a producer is heard
-is decided above (``Producer.pause``/``resume``), not by renegotiating.
+Every peer consumes every other peer's producers of the kinds it receives (a
+publish-only peer receives none), except those the layer above keeps for
+feeds (``direct``: an interpreter's microphone reaches listeners only as a
+channel, see ``PeerTransport.feed``); whether a producer is heard is decided
+above (``Producer.pause``/``resume``), not by renegotiating.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 from .aiortc_hooks import decoder_running, encoder_created
 from .producer import Producer
-from .transport import PeerTransport, SubscribeOfferHandler
+from .transport import ALL_KINDS, PeerTransport, SubscribeOfferHandler
 
 ProducerListener = Callable[[Producer], None]
 ProducerFilter = Callable[[Producer], bool]
@@ -37,8 +38,12 @@ class Router:
         self.direct: ProducerFilter = lambda producer: True
 
     def create_transport(
-        self, peer_id: str, on_subscribe_offer: SubscribeOfferHandler
+        self,
+        peer_id: str,
+        on_subscribe_offer: SubscribeOfferHandler,
+        receives: frozenset[str] = ALL_KINDS,
     ) -> PeerTransport:
+        """A peer's connections; it is sent the producers of the kinds it ``receives``."""
         if peer_id in self.peers:
             raise ValueError(f"peer {peer_id} already has a transport")
         transport = PeerTransport(
@@ -46,10 +51,11 @@ class Router:
             rtc_configuration(self._configuration_servers),
             on_subscribe_offer,
             self._producer_added,
+            receives,
         )
         self.peers[peer_id] = transport
         for producer in self.producers.values():
-            if self.direct(producer):
+            if self.direct(producer) and producer.kind in receives:
                 transport.consume(producer)
         return transport
 
@@ -57,7 +63,7 @@ class Router:
         self.producers[producer.id] = producer
         if self.direct(producer):
             for peer in self.peers.values():
-                if peer is not owner:
+                if peer is not owner and producer.kind in peer.receives:
                     peer.consume(producer)
         if self.on_producer_added is not None:
             self.on_producer_added(producer)

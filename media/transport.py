@@ -55,6 +55,8 @@ class StreamMapping:
     producer_id: str
     owner: str
     kind: str
+    # A producer's audio: forwarded now (not paused); None for video and feeds.
+    audible: bool | None = None
 
 
 SubscribeOfferHandler = Callable[[str, int, list[StreamMapping]], Awaitable[None]]
@@ -62,6 +64,7 @@ ProducerHandler = Callable[["PeerTransport", Producer], None]
 # A publisher's incoming SSRC: the producer's packet handler and whether it is RTX.
 Route = tuple[Callable[[bytes, bool], None], bool, Producer]
 
+ALL_KINDS = frozenset({"audio", "video"})
 MAX_TRACKS = 4  # media sections one publisher connection may hold (camera, mic, screen...)
 RTCP_INTERVAL = 1.0  # seconds, randomised by +-25 %
 MAX_RTCP_DATAGRAM = 1100  # bytes of plain RTCP per compound packet
@@ -99,10 +102,14 @@ class PeerTransport:
         configuration: RTCConfiguration,
         on_subscribe_offer: SubscribeOfferHandler,
         on_producer: ProducerHandler,
+        receives: frozenset[str] = ALL_KINDS,
     ) -> None:
         self.peer_id = peer_id
+        # The kinds of media this peer is sent; none: publish-only, and no
+        # subscriber connection at all.
+        self.receives = receives
         self.publisher = RTCPeerConnection(configuration)
-        self.subscriber = RTCPeerConnection(configuration)
+        self.subscriber = RTCPeerConnection(configuration) if receives else None
         self.producers: dict[str, Producer] = {}
         self.consumers: dict[str, Consumer] = {}  # by producer id
         self.slots: list[Slot] = []
@@ -115,8 +122,12 @@ class PeerTransport:
         self._on_producer = on_producer
         self._pending_revision: int | None = None
         self._pending_consumers: list[Consumer] = []
+        self._offered: list[Consumer] = []  # the consumers of the latest offer
         self._renegotiate = False
         self._negotiation: asyncio.Task[None] | None = None
+        # The scheduled negotiation has taken its snapshot of the slots: a
+        # later change needs another offer. Before that, it is in this one.
+        self._offer_taken = False
         self._publish_lock = asyncio.Lock()
         self._published_mids: set[str] = set()
         self._max_tracks = MAX_TRACKS
@@ -125,8 +136,10 @@ class PeerTransport:
         self.publisher_socket = MediaSocket(
             self.publisher, self._on_publisher_rtp, self._on_publisher_rtcp
         )
-        self.subscriber_socket = MediaSocket(
-            self.subscriber, self._on_subscriber_rtp, self._on_subscriber_rtcp
+        self.subscriber_socket = (
+            MediaSocket(self.subscriber, self._on_subscriber_rtp, self._on_subscriber_rtcp)
+            if self.subscriber is not None
+            else None
         )
         self._routes: dict[int, Route] = {}
         self._unroutable: set[int] = set()
@@ -195,8 +208,16 @@ class PeerTransport:
 
     # --- subscriber connection --------------------------------------------
 
+    def _subscribing(self) -> tuple[RTCPeerConnection, MediaSocket]:
+        """The subscriber connection and its socket (a publish-only peer has none)."""
+        if self.subscriber is None or self.subscriber_socket is None:
+            raise ValueError(f"peer {self.peer_id} receives no media")
+        return self.subscriber, self.subscriber_socket
+
     def consume(self, producer: Producer) -> Consumer:
         """Forward ``producer`` to this peer (after the next negotiation)."""
+        if producer.kind not in self.receives:
+            raise ValueError(f"peer {self.peer_id} receives no {producer.kind}")
         slot = self._free_slot(producer.kind)
         consumer = Consumer(f"c-{secrets.token_hex(6)}", producer, slot)
         self.consumers[producer.id] = consumer
@@ -211,9 +232,10 @@ class PeerTransport:
             None,
         )
         if slot is None:
-            transceiver = self.subscriber.addTransceiver(IdleTrack(kind), "sendonly")
+            subscriber, socket = self._subscribing()
+            transceiver = subscriber.addTransceiver(IdleTrack(kind), "sendonly")
             transceiver.setCodecPreferences(forwarded_codec_preferences(kind))
-            slot = Slot(transceiver, kind, self.subscriber_socket)
+            slot = Slot(transceiver, kind, socket)
             self.slots.append(slot)
             self._slot_by_ssrc[slot.ssrc] = slot
         else:
@@ -264,9 +286,16 @@ class PeerTransport:
         consumer.slot.transceiver.direction = "inactive"
         self._schedule_negotiation()
 
+    @property
+    def negotiating(self) -> bool:
+        """An offer is being made, awaits its answer, or another one is due."""
+        return self._negotiation is not None or self._pending_revision is not None
+
     def _schedule_negotiation(self) -> None:
         if self.closed:
             return
+        if self._negotiation is not None and not self._offer_taken:
+            return  # the offer about to be made includes this change: one offer per burst
         if self._pending_revision is not None or self._negotiation is not None:
             self._renegotiate = True
             return
@@ -277,39 +306,53 @@ class PeerTransport:
             # Taken before the offer: a consumer added while it is being made
             # waits for the next revision (``_renegotiate`` is set meanwhile).
             consumers = [s.consumer for s in self.slots if s.consumer is not None]
-            offer = await self.subscriber.createOffer()
-            await self.subscriber.setLocalDescription(offer)
-            self.subscriber_socket.attach()
+            self._offer_taken = True
+            subscriber, socket = self._subscribing()
+            offer = await subscriber.createOffer()
+            await subscriber.setLocalDescription(offer)
+            socket.attach()
             self.revision += 1
             self._pending_revision = self.revision
             self._pending_consumers = [c for c in consumers if not c.closed]
-            streams = [
-                StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
-                for c in self._pending_consumers
-                if c.slot.feed is None
-            ]
-            streams += [
-                StreamMapping(slot.mid or "", f"feed:{name}", "interpretation", "audio")
-                for name, slot in self.feeds.items()
-            ]
-            sdp: str = self.subscriber.localDescription.sdp
+            self._offered = [c for c in self._pending_consumers if c.slot.feed is None]
+            streams = self.streams()
+            sdp: str = subscriber.localDescription.sdp
             await self._on_subscribe_offer(sdp, self.revision, streams)
         except Exception:
             if not self.closed:
                 logger.exception("subscriber negotiation failed for %s", self.peer_id)
         finally:
             self._negotiation = None
+            self._offer_taken = False
 
     async def resend_pending_offer(self) -> None:
         """Offer again what is waiting for an answer (the offer went to a dropped socket)."""
+        if self.subscriber is None:
+            return
         description = self.subscriber.localDescription
         if self._pending_revision is None or self._negotiation is not None or description is None:
             return
+        await self._on_subscribe_offer(description.sdp, self._pending_revision, self.streams())
+
+    def streams(self) -> list[StreamMapping]:
+        """What the m-lines of the latest offer carry, as they are now."""
         streams = [
-            StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
-            for c in self._pending_consumers
+            StreamMapping(
+                c.slot.mid or "",
+                c.producer.id,
+                c.producer.owner,
+                c.kind,
+                not c.producer.paused if c.kind == "audio" else None,
+            )
+            for c in self._offered
+            if not c.closed
         ]
-        await self._on_subscribe_offer(description.sdp, self._pending_revision, streams)
+        streams += [
+            StreamMapping(slot.mid, f"feed:{name}", "interpretation", "audio")
+            for name, slot in self.feeds.items()
+            if slot.mid is not None  # not offered yet
+        ]
+        return streams
 
     async def apply_subscribe_answer(self, answer_sdp: str, revision: int) -> None:
         if revision != self._pending_revision:
@@ -318,14 +361,15 @@ class PeerTransport:
                 f"revision {revision} is not the pending offer "
                 f"({self._pending_revision if self._pending_revision is not None else 'none'})",
             )
+        subscriber, socket = self._subscribing()
         try:
-            await self.subscriber.setRemoteDescription(
+            await subscriber.setRemoteDescription(
                 RTCSessionDescription(sdp=answer_sdp, type="answer")
             )
         except Exception as exc:  # aiortc raises whatever the answer triggers
             raise MediaError(BAD_SDP, f"the answer was refused: {_reason(exc)}") from None
         self._pending_revision = None
-        self.subscriber_socket.attach()
+        socket.attach()
         for consumer in self._pending_consumers:
             codecs = negotiated_codecs(consumer.slot.transceiver)
             if codecs and not consumer.closed:
@@ -346,7 +390,9 @@ class PeerTransport:
             return
         self.closed = True
         self._rtcp_task.cancel()
-        self.publisher_socket.ready = self.subscriber_socket.ready = False
+        self.publisher_socket.ready = False
+        if self.subscriber_socket is not None:
+            self.subscriber_socket.ready = False
         if self._negotiation is not None:
             self._negotiation.cancel()
         for consumer in list(self.consumers.values()):
@@ -357,7 +403,9 @@ class PeerTransport:
                 slot.consumer.close()
         for producer in self.producers.values():
             producer.close()
-        await asyncio.gather(self.publisher.close(), self.subscriber.close())
+        await asyncio.gather(
+            *(c.close() for c in (self.publisher, self.subscriber) if c is not None)
+        )
 
     # --- media -----------------------------------------------------------------
 
@@ -440,7 +488,7 @@ class PeerTransport:
 
     def send_reports(self) -> None:
         """Sender reports to the subscriber; receiver reports and REMB to the publisher."""
-        if self.subscriber_socket.ready:
+        if self.subscriber_socket is not None and self.subscriber_socket.ready:
             reports: list[bytes] = []
             cname_of: tuple[int, str] | None = None
             for slot in self.slots:
@@ -474,4 +522,5 @@ class PeerTransport:
             self.publisher_socket.send_rtcp(data)
 
     def transceivers(self) -> list[RTCRtpTransceiver]:
-        return [*self.publisher.getTransceivers(), *self.subscriber.getTransceivers()]
+        subscribed = self.subscriber.getTransceivers() if self.subscriber is not None else []
+        return [*self.publisher.getTransceivers(), *subscribed]

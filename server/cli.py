@@ -92,7 +92,7 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         config = merged_settings(flags, credential_files=_say_where)
         _select_forwarding(config.forwarding)
-        logs.configure(config.log_level, config.log_json)
+        logs.configure(config.log_level, config.log_json, config.access_log)
         context = preflight.tls_context(config)
         sockets = [preflight.listen(config.host, config.port, "port")]
         if config.redirect_http_port is not None:

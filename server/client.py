@@ -3,7 +3,9 @@ plus the two aiortc peer connections.
 
 Used by the integration tests, the load generator and integrations such as
 bots or recorders. ``decode=False`` makes a cheap subscriber: packets are
-counted at the receiver and never depacketized or decoded.
+counted at the receiver and never depacketized or decoded; ``subscribe=False``
+a publish-only one that is sent nothing (or ``Subscription(video=False)``:
+audio only).
 """
 
 from __future__ import annotations
@@ -59,8 +61,12 @@ from signaling import (
     RoomCommand,
     RoomUpdate,
     ServerMessage,
+    StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
+    SubscribeOk,
+    SubscribeStreams,
+    Subscription,
     Welcome,
     encode,
     parse_server_message,
@@ -92,6 +98,8 @@ class RemoteStream:
     participant_id: str
     kind: str
     track: MediaStreamTrack | None = None
+    # A producer's audio: whether the server forwards it now (the floor, a mute).
+    audible: bool | None = None
     frames: int = 0
     packets: int = 0
     bytes: int = 0
@@ -127,6 +135,7 @@ class PalabraClient:
         ice_servers: Sequence[RTCIceServer] = (),
         decode: bool = True,
         prefer_turn: str | None = None,
+        subscribe: bool | Subscription = True,
     ) -> None:
         if media_addresses is not None:
             announce_addresses(media_addresses)
@@ -136,16 +145,25 @@ class PalabraClient:
         self.entry_url = url
         self.token = token
         self.decode = decode
+        # What the server is asked to send (hello.subscribe).
+        self.subscription = (
+            subscribe
+            if isinstance(subscribe, Subscription)
+            else Subscription(audio=subscribe, video=subscribe)
+        )
         self.welcome: Welcome | None = None
         self.participants: dict[str, ParticipantInfo] = {}
         self.producers: dict[str, ProducerInfo] = {}
         self.streams: dict[str, RemoteStream] = {}  # by mid, active m-lines only
+        # The last subscribe.offer whose answer the server applied (subscribe.ok).
+        self.applied_revision: int | None = None
         self.errors: list[Error] = []
         # The room as the server last described it (room.update), and its events.
         self.room: dict[str, Any] = {}
         self.room_events: list[Mapping[str, object]] = []
         self.room_seq = 0
         self.messages: list[ServerMessage] = []
+        self.sent: list[ClientMessage] = []  # every message sent, in order
         self.close_code: int | None = None
         self.close_reason: str = ""
         self.closed = asyncio.Event()
@@ -219,6 +237,7 @@ class PalabraClient:
                     token=self.token,
                     resume=resume,
                     keep_media=keep_media,
+                    subscribe=self.subscription,
                 )
             )
             done, _ = await asyncio.wait(
@@ -295,6 +314,7 @@ class PalabraClient:
         self._welcome = asyncio.get_running_loop().create_future()
 
     async def send(self, message: ClientMessage) -> None:
+        self.sent.append(message)
         await self.send_raw(encode(message))
 
     async def send_raw(self, data: str | bytes) -> None:
@@ -399,6 +419,10 @@ class PalabraClient:
                 self.producers.pop(message.producer_id, None)
             case SubscribeOffer():
                 await self._answer_subscribe(message)
+            case SubscribeOk():
+                self.applied_revision = message.revision
+            case SubscribeStreams():
+                self._update_streams(message.streams)
             case Ping():
                 await self.send(Pong())
             case RoomUpdate():
@@ -470,10 +494,22 @@ class PalabraClient:
                         info.kind,
                         track=self._tracks.get(mid),
                     )
+            self._update_streams(offer.streams)
             await self.send(
-                SubscribeAnswer(sdp=self.subscriber.localDescription.sdp, revision=offer.revision)
+                SubscribeAnswer(
+                    sdp=self.subscriber.localDescription.sdp,
+                    revision=offer.revision,
+                    id=self.next_id(),
+                )
             )
             self.timeline.setdefault("subscribe_answer", time.monotonic())
+
+    def _update_streams(self, streams: Sequence[StreamInfo]) -> None:
+        """What the server says of the streams now (``audible``)."""
+        for info in streams:
+            stream = self.streams.get(info.mid)
+            if stream is not None and stream.producer_id == info.producer_id:
+                stream.audible = info.audible
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(

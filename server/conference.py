@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from media.producer import Producer
 from media.router import Router
-from media.transport import PeerTransport, StreamMapping
+from media.transport import ALL_KINDS, PeerTransport, StreamMapping
 from rooms import (
     FLOOR,
     ISO_639_1,
@@ -46,6 +46,7 @@ from rooms import Role as RoomRole
 from rooms.events import (
     ConferenceClosed,
     Event,
+    FloorEvent,
     FloorGranted,
     FloorReleased,
     FloorRevoked,
@@ -84,6 +85,7 @@ from signaling import (
     ServerMessage,
     StreamInfo,
     SubscribeOffer,
+    SubscribeStreams,
     Welcome,
 )
 
@@ -180,6 +182,8 @@ class Member:
     info: ParticipantInfo
     connection: Connection
     transport: PeerTransport | None = None
+    # The kinds of media it is sent (hello.subscribe); none: publish-only.
+    receives: frozenset[str] = ALL_KINDS
 
 
 # Events after which the participant's connection is closed, with why.
@@ -358,11 +362,13 @@ class LiveConference:
         keep_media: bool = False,
         *,
         ice_servers: tuple[IceServer, ...] = (),
+        receives: frozenset[str] = ALL_KINDS,
     ) -> Member:
         """Enter the room or the lobby; a seat already connected moves to this connection.
 
         With ``keep_media``, a seat whose peer connections were kept since its
-        connection dropped goes on with them (signaling re-attached only).
+        connection dropped goes on with them (signaling re-attached only), if
+        it still receives the same kinds of media; ``receives`` is what it is sent.
         """
         pid = participant.id
         async with self._lock:
@@ -382,8 +388,13 @@ class LiveConference:
                     raise JoinRefused(
                         "unavailable", "the conference cannot record arrivals now; retry"
                     ) from None
-            member = Member(participant, connection)
-            if detached is not None and keep_media and previous is None:
+            member = Member(participant, connection, receives=receives)
+            if (
+                detached is not None
+                and keep_media
+                and previous is None
+                and detached.receives == receives
+            ):
                 member.transport = detached.transport
             elif detached is not None:
                 await self._drop_media(detached)
@@ -552,7 +563,7 @@ class LiveConference:
             logger.warning("event store unavailable: %s kept for later", command.kind)
             self._unstored.append(command)
         except RoomError as exc:  # the state moved on (e.g. removed meanwhile)
-            logger.info("%s not needed: %s", command.kind, exc.message)
+            logger.debug("%s not needed: %s", command.kind, exc.message)
 
     async def _store_backlog(self) -> None:
         """Retry what could not be stored while the store was down, in order."""
@@ -564,7 +575,7 @@ class LiveConference:
                 except StoreUnavailable:
                     return
                 except RoomError as exc:
-                    logger.info("%s not needed: %s", command.kind, exc.message)
+                    logger.debug("%s not needed: %s", command.kind, exc.message)
                 self._unstored.pop(0)
 
     # --- commands -------------------------------------------------------------
@@ -701,10 +712,19 @@ class LiveConference:
         if not events:
             return
         for event in events:
-            if event.type.startswith("floor."):
+            if isinstance(event, FloorEvent):
                 self.totals.floor_events[event.type] += 1
+                logger.info(
+                    "%s: %s (request %s) by %s%s",
+                    event.type,
+                    event.delegation_id,
+                    event.request_id,
+                    event.actor,
+                    f", {event.reason}" if event.reason else "",
+                    extra={"conference": self.id, "reason": event.reason},
+                )
             await self._consequence(event)
-        self._apply_floor_to_media()
+        await self._announce_audible(self._apply_floor_to_media())
         self._apply_interpretation_to_media()
         update = self._update(events)
         issuer, issuer_update = None, update
@@ -890,7 +910,7 @@ class LiveConference:
             # the store's answer: what listeners hear agrees with the
             # minutes, which date a revoke at its deadline.
             self._ahead = events
-            self._apply_floor_to_media()
+            await self._announce_audible(self._apply_floor_to_media())
             try:
                 await self._persist(events)
             except StoreUnavailable:
@@ -919,7 +939,7 @@ class LiveConference:
                     SubscribeOffer(sdp, revision, tuple(_stream_info(s) for s in streams))
                 )
 
-        member.transport = self.router.create_transport(member.info.id, offer)
+        member.transport = self.router.create_transport(member.info.id, offer, member.receives)
         if member.info.role is Role.INTERPRETER:
             member.transport.opus_parameters = dict(INTERPRETER_OPUS)
         self._apply_interpretation_to_media()
@@ -932,11 +952,26 @@ class LiveConference:
         except Exception:
             logger.exception("closing the media of %s failed", member.info.id)
 
-    def _apply_floor_to_media(self) -> None:
-        """The floor is enforced here: audio is forwarded only from who may be heard."""
+    def _apply_floor_to_media(self) -> set[str]:
+        """The floor is enforced here: audio is forwarded only from who may be heard.
+
+        Returns the ids of the producers opened or closed.
+        """
         audible = self._audible()
-        for producer in self.router.producers.values():
-            _gate(producer, audible)
+        return {p.id for p in list(self.router.producers.values()) if _gate(p, audible)}
+
+    async def _announce_audible(self, changed: set[str]) -> None:
+        """Tell each subscriber whose streams were opened or closed (subscribe.streams)."""
+        if not changed:
+            return
+        told = []
+        for member in self._in_room():
+            transport = member.transport
+            assert transport is not None
+            if transport.revision and not changed.isdisjoint(transport.consumers):
+                streams = tuple(_stream_info(s) for s in transport.streams())
+                told.append(member.connection.send(SubscribeStreams(transport.revision, streams)))
+        await asyncio.gather(*told)
 
     def _audible(self) -> frozenset[str]:
         """Who may be heard now: the floor's rule, and interpreters (unless muted).
@@ -980,6 +1015,8 @@ class LiveConference:
         for member in self._in_room():
             transport = member.transport
             assert transport is not None
+            if "audio" not in transport.receives:
+                continue  # the feeds are audio
             pid = member.info.id
             if pid in interpretation.seats:
                 listen, partner = interpretation.hears(pid)
@@ -1013,6 +1050,8 @@ class LiveConference:
                     raise JoinRefused("invalid_state", f"the {channel} channel is not open")
             if member.transport is None:
                 raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
+            if "audio" not in member.receives:
+                raise JoinRefused("invalid_state", "this connection receives no audio (hello)")
             self.listening[pid] = channel
             self._apply_interpretation_to_media()
         await member.connection.send(InterpretationListening(channel, ref=ref))
@@ -1089,13 +1128,15 @@ def _sounding(sample: StreamSample) -> bool:
     )
 
 
-def _gate(producer: Producer, audible: frozenset[str]) -> None:
-    if producer.kind != "audio":
-        return
-    if producer.owner in audible:
+def _gate(producer: Producer, audible: frozenset[str]) -> bool:
+    """Open or close an audio producer as the floor says; True if that changed it."""
+    if producer.kind != "audio" or (producer.owner in audible) != producer.paused:
+        return False
+    if producer.paused:
         producer.resume()
     else:
         producer.pause()
+    return True
 
 
 def _producer_info(producer: Producer) -> ProducerInfo:
@@ -1103,7 +1144,9 @@ def _producer_info(producer: Producer) -> ProducerInfo:
 
 
 def _stream_info(stream: StreamMapping) -> StreamInfo:
-    return StreamInfo(stream.mid, stream.producer_id, stream.owner, MediaKind(stream.kind))
+    return StreamInfo(
+        stream.mid, stream.producer_id, stream.owner, MediaKind(stream.kind), stream.audible
+    )
 
 
 __all__ = [

@@ -53,6 +53,8 @@ class ServerConfig:
     node_ttl: float = 10.0  # a node that misses heartbeats this long is dead
     log_json: bool = False
     log_level: str = "INFO"
+    # Log every HTTP request at INFO (otherwise only at DEBUG).
+    access_log: bool = False
     # Packet forwarding path, "native" or "python"; empty: $PALABRA_FASTPATH, else native.
     forwarding: str = ""
     # HTTPS and WSS on `port` when both are set (PEM files).

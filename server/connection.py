@@ -36,6 +36,7 @@ from signaling import (
     SignalingSession,
     State,
     SubscribeAnswer,
+    SubscribeOk,
     Verdict,
     encode,
 )
@@ -295,6 +296,7 @@ class WebSocketConnection:
                 resume,
                 keep_media=hello.keep_media,
                 ice_servers=ice_servers,
+                receives=frozenset(kind.value for kind in hello.subscribe.kinds),
             )
         except JoinRefused as exc:  # the room changed since the check (locked meanwhile)
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=hello.id))
@@ -328,6 +330,8 @@ class WebSocketConnection:
             await conference.subscriber(member).apply_subscribe_answer(answer.sdp, answer.revision)
         except (MediaError, JoinRefused) as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=answer.id))
+            return
+        await self.send(SubscribeOk(answer.revision, ref=answer.id))
 
     async def _room_command(self, message: RoomCommand) -> None:
         conference, member = self._joined()

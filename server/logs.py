@@ -3,6 +3,12 @@
 Every line is redacted: a join or resume token (a JWT, or any ``t=``,
 ``token=`` or ``resume=`` query value, as the access log writes request
 URLs) is replaced by ``[redacted]`` before it is written.
+
+INFO is what an operator follows: start-up, joins, leaves, the floor,
+recordings; warnings and errors. Below DEBUG the libraries' chatter is
+held back: aioice logs every connectivity check and aiortc its negotiation
+at INFO (kept to WARNING), and aiohttp logs every HTTP request (the access
+log, kept to WARNING unless asked for).
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ import time
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _QUERY_TOKEN = re.compile(r"([?&](?:t|token|resume)=)[^&\s\"'\\]+")
 REDACTED = "[redacted]"
+# Loggers kept to WARNING unless the level is DEBUG.
+CHATTY = ("aioice", "aiortc")
+ACCESS_LOG = "aiohttp.access"  # one line per HTTP request
 
 
 def redact(text: str) -> str:
@@ -51,7 +60,8 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, ensure_ascii=False))
 
 
-def configure(level: str, json_lines: bool) -> None:
+def configure(level: str, json_lines: bool, access_log: bool = False) -> None:
+    """Log to stderr at ``level``; ``access_log``: every HTTP request too (at INFO)."""
     handler = logging.StreamHandler()
     if json_lines:
         handler.setFormatter(JsonFormatter())
@@ -60,3 +70,8 @@ def configure(level: str, json_lines: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    debug = root.getEffectiveLevel() <= logging.DEBUG
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
+    quiet_access = not (debug or access_log)
+    logging.getLogger(ACCESS_LOG).setLevel(logging.WARNING if quiet_access else logging.NOTSET)

@@ -92,7 +92,7 @@ class StreamSampler:
         # own loss is what the subscriber lost beyond what never reached us.
         upstream = {x.producer_id: x.loss for x in samples}
         for subscriber, transport in router.peers.items():
-            path = selected_path(transport.subscriber)
+            path = selected_path(transport.subscriber) if transport.subscriber else None
             for consumer in transport.consumers.values():
                 cc, producer = consumer.counters, consumer.producer
                 point = _Previous(at, cc.packets, cc.bytes, cc.frames, cc.cumulative_lost)

@@ -97,6 +97,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("resume_grace", "seconds", "how long a dropped participant keeps its seat (default 30)"),
     Option("log_level", "str", "Python logging level (default INFO)"),
     Option("log_json", "bool", "log JSON lines"),
+    Option("access_log", "bool", "log every HTTP request at INFO (default: only at DEBUG)"),
     Option(
         "forwarding",
         "str",
@@ -228,6 +229,7 @@ def build_config(
         "resume_grace": "resume_grace",
         "log_level": "log_level",
         "log_json": "log_json",
+        "access_log": "access_log",
         "forwarding": "forwarding",
         "tls_cert": "tls_cert",
         "tls_key": "tls_key",

@@ -53,6 +53,9 @@ from .messages import (
     StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
+    SubscribeOk,
+    SubscribeStreams,
+    Subscription,
     Welcome,
 )
 from .session import Close, Dispatch, Outcome, Send, SignalingSession, State
@@ -111,6 +114,9 @@ __all__ = [
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
+    "SubscribeOk",
+    "SubscribeStreams",
+    "Subscription",
     "Verdict",
     "Welcome",
     "check_size",

@@ -53,6 +53,9 @@ from .messages import (
     StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
+    SubscribeOk,
+    SubscribeStreams,
+    Subscription,
     Welcome,
 )
 
@@ -112,13 +115,17 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 # Encoding -----------------------------------------------------------------------
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
-_OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token"})
+_OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token", "audible"})
 # Flags absent from the wire when false.
 _OMIT_IF_FALSE = frozenset({"keep_media", "media_kept"})
 _OMIT_IF_EMPTY = frozenset({"ice_servers"})  # absent when the server has no TURN
+_OMIT_IF_DEFAULT = {"subscribe": Subscription()}  # absent: receive everything
 
 
 def _to_wire(value: object) -> object:
+    if isinstance(value, Subscription):
+        # false for nothing, else per kind (everything is absent: see _OMIT_IF_DEFAULT).
+        return False if not value.kinds else {"audio": value.audio, "video": value.video}
     if isinstance(value, RoomCommand):
         command: dict[str, object] = {"type": value.kind, **value.fields}
         if value.id is not None:
@@ -132,8 +139,10 @@ def _to_wire(value: object) -> object:
             item = getattr(value, f.name)
             if item is None and f.name in _OMIT_IF_NONE:
                 continue
-            if (item is False and f.name in _OMIT_IF_FALSE) or (
-                item == () and f.name in _OMIT_IF_EMPTY
+            if (
+                (item is False and f.name in _OMIT_IF_FALSE)
+                or (item == () and f.name in _OMIT_IF_EMPTY)
+                or (f.name in _OMIT_IF_DEFAULT and item == _OMIT_IF_DEFAULT[f.name])
             ):
                 continue
             out[f.name] = _to_wire(item)
@@ -263,6 +272,20 @@ class _Fields:
     def flag(self, key: str) -> bool:
         """A boolean that is false when absent."""
         value = self.obj.get(key, False)
+        if not isinstance(value, bool):
+            self.fail(key, "must be true or false")
+        return value
+
+    def optional_flag(self, key: str) -> bool | None:
+        """A boolean, or None when absent or null."""
+        value = self.obj.get(key)
+        if value is not None and not isinstance(value, bool):
+            self.fail(key, "must be true, false or null")
+        return value
+
+    def flag_or_true(self, key: str) -> bool:
+        """A boolean that is true when absent."""
+        value = self.obj.get(key, True)
         if not isinstance(value, bool):
             self.fail(key, "must be true or false")
         return value
@@ -398,6 +421,7 @@ def _stream(f: _Fields) -> StreamInfo:
         f.text("producer_id", required=True),
         f.text("participant_id", required=True),
         f.choice("kind", MediaKind),
+        f.optional_flag("audible"),
     )
 
 
@@ -416,7 +440,27 @@ def _hello(f: _Fields) -> Hello:
         f.optional_text("resume"),
         id=f.ref,
         keep_media=f.flag("keep_media"),
+        subscribe=_subscription(f),
     )
+
+
+_KINDS = frozenset(kind.value for kind in MediaKind)
+
+
+def _subscription(f: _Fields) -> Subscription:
+    """``subscribe``: true (the default), false, or a choice per kind of media."""
+    value = f.obj.get("subscribe")
+    if value is None or value is True:
+        return Subscription()
+    if value is False:
+        return Subscription(audio=False, video=False)
+    if not isinstance(value, dict):
+        f.fail("subscribe", 'must be true, false or an object such as {"audio":true,"video":false}')
+    unknown = sorted(k for k in value if k not in _KINDS)
+    if unknown:
+        f.fail("subscribe", f"names an unknown kind of media {unknown[0][:40]!r} (audio, video)")
+    choice = _Fields(value, f"{f.where}subscribe.", f.ref)
+    return Subscription(audio=choice.flag_or_true("audio"), video=choice.flag_or_true("video"))
 
 
 def _ping(f: _Fields) -> Ping:
@@ -495,6 +539,12 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
         f.text("sdp", required=True), id=f.ref, ref=f.optional_id("ref")
     ),
     SubscribeOffer.TYPE: _subscribe_offer,
+    SubscribeStreams.TYPE: lambda f: SubscribeStreams(
+        f.natural("revision"), f.array("streams", _stream), id=f.ref
+    ),
+    SubscribeOk.TYPE: lambda f: SubscribeOk(
+        f.natural("revision"), id=f.ref, ref=f.optional_id("ref")
+    ),
     RoomUpdate.TYPE: lambda f: RoomUpdate(
         f.natural("seq"),
         f.json_objects("events"),

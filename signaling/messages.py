@@ -53,6 +53,9 @@ __all__ = [
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
+    "SubscribeOk",
+    "SubscribeStreams",
+    "Subscription",
     "Welcome",
 ]
 
@@ -122,12 +125,33 @@ class ProducerInfo:
 
 @dataclass(frozen=True)
 class StreamInfo:
-    """What one active m-line (`mid`) of a subscriber offer carries."""
+    """What one active m-line (`mid`) of a subscriber offer carries.
+
+    `audible`, on a producer's audio: whether the server forwards it now (the
+    floor, a mute); None on video and on feeds, which the floor never gates.
+    """
 
     mid: str
     producer_id: str
     participant_id: str
     kind: MediaKind
+    audible: bool | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Which kinds of media a participant receives (``hello.subscribe``).
+
+    Receiving nothing makes a publish-only participant (a bot, a recorder):
+    no subscriber connection, no ``subscribe.offer``.
+    """
+
+    audio: bool = True
+    video: bool = True
+
+    @property
+    def kinds(self) -> frozenset[MediaKind]:
+        return frozenset(k for k in MediaKind if getattr(self, k.value))
 
 
 # Messages -----------------------------------------------------------------------
@@ -170,10 +194,12 @@ class Hello(Message):
     TYPE: ClassVar[str] = "hello"
     version: int
     token: str
-    resume: str | None = None  # reserved for session resume; ignored in v1
+    resume: str | None = None  # the last welcome's resume_token: come back to the seat
     # The client still has its peer connections from before the drop and
     # would like to go on with them (a resume of signaling only).
     keep_media: bool = field(default=False, kw_only=True)
+    # What the participant receives; everything unless it says otherwise.
+    subscribe: Subscription = field(default=Subscription(), kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -260,6 +286,27 @@ class SubscribeOffer(Message):
 
     TYPE: ClassVar[str] = "subscribe.offer"
     sdp: str
+    revision: int
+    streams: tuple[StreamInfo, ...]
+
+
+@dataclass(frozen=True)
+class SubscribeOk(Message):
+    """The `subscribe.answer` of this revision is applied: its streams are set up."""
+
+    TYPE: ClassVar[str] = "subscribe.ok"
+    revision: int
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class SubscribeStreams(Message):
+    """The streams of the latest `subscribe.offer` as they are now (no renegotiation).
+
+    Sent when whether one of them is forwarded changes (`audible`: the floor, a mute).
+    """
+
+    TYPE: ClassVar[str] = "subscribe.streams"
     revision: int
     streams: tuple[StreamInfo, ...]
 
@@ -455,6 +502,8 @@ ServerMessage: TypeAlias = (
     | ProducerRemoved
     | PublishAnswer
     | SubscribeOffer
+    | SubscribeOk
+    | SubscribeStreams
     | RoomUpdate
     | MonitorStats
     | MonitorAlert

@@ -52,6 +52,9 @@ from signaling import (
     StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
+    SubscribeOk,
+    SubscribeStreams,
+    Subscription,
     Welcome,
     check_size,
     encode,
@@ -69,6 +72,9 @@ CLIENT_MESSAGES: list[ClientMessage] = [
     Hello(1, "tok.en"),
     Hello(1, "tok.en", "resume-key", id="h1"),
     Hello(2, "", id=0),
+    Hello(1, "tok.en", subscribe=Subscription(audio=False, video=False)),
+    Hello(1, "tok.en", subscribe=Subscription(video=False)),
+    Hello(1, "tok.en", subscribe=Subscription(audio=False)),
     PublishOffer(SDP, id=7),
     SubscribeAnswer(SDP, 0),
     SubscribeAnswer(SDP, MAX_INTEGER, id="x" * 64),
@@ -94,6 +100,15 @@ SERVER_MESSAGES: list[ServerMessage] = [
     ProducerRemoved("pr-1"),
     PublishAnswer(SDP, ref=7),
     SubscribeOffer(SDP, 3, ()),
+    SubscribeOk(3, ref=12),
+    SubscribeStreams(
+        3,
+        (
+            StreamInfo("0", "pr-1", "p-es-1", MediaKind.AUDIO, False),
+            StreamInfo("1", "pr-2", "p-es-1", MediaKind.VIDEO),
+        ),
+    ),
+    SubscribeOk(0),
     SubscribeOffer(SDP, 4, (StreamInfo("0", "pr-1", "p-es-1", MediaKind.VIDEO),)),
     RoomUpdate(4, ({"type": "floor.revoked", "request_id": "r1"},), {"queue": []}, 1.5, ref=9),
     RoomUpdate(5, (), {}, 1764331212.0),
@@ -172,6 +187,23 @@ def test_null_optionals_mean_absent() -> None:
     assert parse_client_message(frame) == Hello(1, "t")
 
 
+def test_hello_subscribe_reads_every_spelling_of_a_choice() -> None:
+    def choice(subscribe: object) -> Subscription:
+        hello = parse_client_message(
+            json.dumps({"type": "hello", "version": 1, "token": "t", "subscribe": subscribe})
+        )
+        assert isinstance(hello, Hello)
+        return hello.subscribe
+
+    everything, nothing = Subscription(), Subscription(audio=False, video=False)
+    assert choice(True) == choice(None) == choice({}) == everything
+    assert choice(False) == choice({"audio": False, "video": False}) == nothing
+    assert choice({"video": False}) == Subscription(audio=True, video=False)
+    assert nothing.kinds == frozenset() and everything.kinds == set(MediaKind)
+    assert "subscribe" not in encode(Hello(1, "t"))  # receiving everything is the default
+    assert json.loads(encode(Hello(1, "t", subscribe=nothing)))["subscribe"] is False
+
+
 def test_hello_of_another_version_parses_without_reading_further() -> None:
     assert parse_client_message(_frame(type="hello", version=2)) == Hello(2, "")
     assert parse_client_message(_frame(type="hello", version=0, token=5, id=9)) == Hello(
@@ -246,6 +278,12 @@ BAD_CLIENT_MESSAGES: list[tuple[dict[str, Any], str | int | None]] = [
     ({"type": "hello", "version": 1, "token": ["t"], "id": 1}, 1),
     ({"type": "hello", "version": 1, "token": "\udc00", "id": 1}, 1),
     ({"type": "hello", "version": 1, "token": "t", "resume": 1, "id": 1}, 1),
+    ({"type": "hello", "version": 1, "token": "t", "subscribe": "audio", "id": 1}, 1),
+    ({"type": "hello", "version": 1, "token": "t", "subscribe": 0, "id": 1}, 1),
+    ({"type": "hello", "version": 1, "token": "t", "subscribe": ["audio"], "id": 1}, 1),
+    ({"type": "hello", "version": 1, "token": "t", "subscribe": {"audio": "no"}, "id": 1}, 1),
+    ({"type": "hello", "version": 1, "token": "t", "subscribe": {"video": None}, "id": 1}, 1),
+    ({"type": "hello", "version": 1, "token": "t", "subscribe": {"screen": False}, "id": 1}, 1),
     # publish.offer
     ({"type": "publish.offer", "id": "o"}, "o"),
     ({"type": "publish.offer", "sdp": "", "id": "o"}, "o"),
@@ -323,6 +361,15 @@ BAD_SERVER_MESSAGES: list[dict[str, Any]] = [
     {"type": "subscribe.offer", "sdp": SDP, "revision": -1, "streams": []},
     {"type": "subscribe.offer", "sdp": SDP, "revision": 1, "streams": [_with(GOOD_STREAM, mid="")]},
     {"type": "subscribe.offer", "sdp": SDP, "revision": 1, "streams": [_with(GOOD_STREAM, mid=0)]},
+    {
+        "type": "subscribe.offer",
+        "sdp": SDP,
+        "revision": 1,
+        "streams": [_with(GOOD_STREAM, audible="yes")],
+    },
+    {"type": "subscribe.streams", "revision": 1, "streams": [_with(GOOD_STREAM, audible=1)]},
+    {"type": "subscribe.streams", "streams": []},
+    {"type": "subscribe.ok", "revision": -1},
     {"type": "error", "code": "teapot", "message": "x"},
     {"type": "error", "code": "internal"},
     {"type": "error", "code": "internal", "message": "x", "ref": 1.5},
