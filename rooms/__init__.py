@@ -34,6 +34,7 @@ from .commands import (
     RequestFloor,
     RequestHandover,
     RevokeFloor,
+    SendMessage,
     SetDefaultTimeLimit,
     SetDelegatesMayRequest,
     SetInterpretationSource,
@@ -41,6 +42,7 @@ from .commands import (
     SetMaxHolders,
     SetOpenFloor,
     SetPresence,
+    SetPublicChat,
     SetSpeakingTime,
     StartRecording,
     StopRecording,
@@ -81,6 +83,7 @@ from .events import (
     InterpreterAssigned,
     InterpreterUnassigned,
     LanguagesSet,
+    MessageSent,
     ParticipantAdmitted,
     ParticipantJoined,
     ParticipantLeft,
@@ -107,6 +110,7 @@ from .interpretation import Booth, Interpretation, InterpreterSeat
 from .languages import FLOOR, ISO_639_1
 from .lobby import Lobby
 from .memory_store import MemoryEventStore
+from .messages import EVERYONE, Message, Messages, delegation_thread, may_read, seat_thread
 from .minutes import DelegationTotal, Entry, Intervention, Minutes, build_minutes
 from .participant import Participant
 from .permissions import MATRIX, SYSTEM, Scope, scope_of
@@ -120,6 +124,7 @@ from .store import EventStore, StoreConflict, StoredEvent, StoredSnapshot, load_
 __all__ = [
     "COMMAND_TYPES",
     "EVENT_TYPES",
+    "EVERYONE",
     "FLOOR",
     "ISO_639_1",
     "JSON",
@@ -185,6 +190,9 @@ __all__ = [
     "Lobby",
     "LockRoom",
     "MemoryEventStore",
+    "Message",
+    "MessageSent",
+    "Messages",
     "Minutes",
     "MuteParticipant",
     "OpenChannel",
@@ -216,6 +224,7 @@ __all__ = [
     "RoomLocked",
     "RoomUnlocked",
     "Scope",
+    "SendMessage",
     "SetDefaultTimeLimit",
     "SetDelegatesMayRequest",
     "SetInterpretationSource",
@@ -223,6 +232,7 @@ __all__ = [
     "SetMaxHolders",
     "SetOpenFloor",
     "SetPresence",
+    "SetPublicChat",
     "SetSpeakingTime",
     "Settings",
     "SettingsChanged",
@@ -243,6 +253,9 @@ __all__ = [
     "UnlockRoom",
     "UnmuteParticipant",
     "build_minutes",
+    "delegation_thread",
     "load_conference",
+    "may_read",
     "scope_of",
+    "seat_thread",
 ]

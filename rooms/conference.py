@@ -33,6 +33,7 @@ from .events import (
     Event,
     FloorEvent,
     InterpretationEvent,
+    MessageSent,
     ParticipantAdmitted,
     ParticipantJoined,
     ParticipantLeft,
@@ -53,6 +54,7 @@ from .events import (
 from .floor import FloorControl, FloorRequest
 from .interpretation import Interpretation
 from .lobby import Lobby
+from .messages import Messages
 from .participant import Participant
 from .permissions import SYSTEM
 from .presence import Presence
@@ -74,6 +76,8 @@ class Conference:
         self.lobby = Lobby()
         self.floor = FloorControl()
         self.interpretation = Interpretation()
+        # Private: never in the snapshot; rooms.messages says who may read each.
+        self.messages = Messages()
         self._delegations: dict[str, Delegation] = {}
         self._participants: dict[str, Participant] = {}  # in the room (not the lobby)
         # Mutes outlive a departure, so that leaving and rejoining does not undo the chair's.
@@ -97,6 +101,7 @@ class Conference:
         other.recording = self.recording
         other.lobby, other.floor = self.lobby.copy(), self.floor.copy()
         other.interpretation = self.interpretation.copy()
+        other.messages = self.messages.copy()
         other._delegations = dict(self._delegations)
         other._participants = dict(self._participants)
         other._muted = dict(self._muted)
@@ -174,6 +179,8 @@ class Conference:
                 self.floor.apply(event)
             case InterpretationEvent():
                 self.interpretation.apply(event)
+            case MessageSent():
+                self.messages.apply(event)
             case ConferenceCreated():
                 self.title, self.settings = event.title, event.settings
             case ConferenceClosed():
@@ -358,6 +365,7 @@ class Conference:
             dict(self.floor.requests),
             [r.request_id for r in self.floor.queue()],
             self.interpretation.state(),
+            self.messages.state(),
         )
 
 

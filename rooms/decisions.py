@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import commands as c
-from . import interpretation_rules
+from . import interpretation_rules, messages
 from .errors import ErrorCode, RoomError
 from .events import (
     ConferenceClosed,
@@ -98,6 +98,11 @@ def decide(d: Draft, command: c.Command, actor: str) -> None:
             _set_max_holders(d, command, actor)
         case c.SetOpenFloor():
             _set_open_floor(d, command, actor)
+        case c.SetPublicChat():
+            _authorise(d, actor, command.kind)
+            _change_settings(d, command, actor, public_chat=command.enabled)
+        case c.SendMessage():
+            messages.decide(d, command, actor)
         case c.AddDelegation():
             _add_delegation(d, command, actor)
         case c.SetDelegatesMayRequest():

@@ -55,6 +55,7 @@ from rooms import (
     LanguagesSet,
     LeaveConference,
     LockRoom,
+    MessageSent,
     MuteParticipant,
     OpenChannel,
     ParticipantAdmitted,
@@ -82,6 +83,7 @@ from rooms import (
     RoomError,
     RoomLocked,
     RoomUnlocked,
+    SendMessage,
     SetDefaultTimeLimit,
     SetDelegatesMayRequest,
     SetInterpretationSource,
@@ -89,6 +91,7 @@ from rooms import (
     SetMaxHolders,
     SetOpenFloor,
     SetPresence,
+    SetPublicChat,
     SetSpeakingTime,
     Settings,
     SettingsChanged,
@@ -155,6 +158,7 @@ EVENTS: list[Event] = [
     HandoverRequested("i2", "en", **AT),
     HandedOver("en", "i1", "i2", **AT),
     SlowDownAsked("i1", "en", **AT),
+    MessageSent("m1", "delegation:hn", "Ana", Role.HEAD, "hn", "¿Hay quórum?\nGracias", **AT),
 ]
 
 COMMANDS: list[Command] = [
@@ -168,6 +172,8 @@ COMMANDS: list[Command] = [
     SetDefaultTimeLimit(240.0),
     SetMaxHolders(2),
     SetOpenFloor(True),
+    SetPublicChat(True),
+    SendMessage("seat:p1", "No le escuchamos: revise su micrófono"),
     AddDelegation("hn", "Honduras", "HN"),
     SetDelegatesMayRequest("hn", True),
     JoinConference("p1", "Ana", Role.HEAD, "hn"),
