@@ -48,6 +48,7 @@ from .commands import (
     RequestFloor,
     RequestHandover,
     RevokeFloor,
+    SendMessage,
     SetDefaultTimeLimit,
     SetDelegatesMayRequest,
     SetInterpretationSource,
@@ -55,6 +56,7 @@ from .commands import (
     SetMaxHolders,
     SetOpenFloor,
     SetPresence,
+    SetPublicChat,
     SetQuorum,
     SetSpeakingTime,
     StartRecording,
@@ -105,6 +107,7 @@ from .events import (
     InterpreterAssigned,
     InterpreterUnassigned,
     LanguagesSet,
+    MessageSent,
     ObjectionRaised,
     ParticipantAdmitted,
     ParticipantJoined,
@@ -142,6 +145,7 @@ from .interpretation import Booth, Interpretation, InterpreterSeat
 from .languages import FLOOR, ISO_639_1
 from .lobby import Lobby
 from .memory_store import MemoryEventStore
+from .messages import EVERYONE, Message, Messages, delegation_thread, may_read, seat_thread
 from .minutes import DelegationTotal, Entry, Intervention, Minutes, build_minutes
 from .order_values import Ballot, ItemStatus, ItemTitle, QuorumRule
 from .participant import Participant
@@ -158,6 +162,7 @@ from .votes import Decision, DecisionKind, Votes
 __all__ = [
     "COMMAND_TYPES",
     "EVENT_TYPES",
+    "EVERYONE",
     "FLOOR",
     "ISO_639_1",
     "JSON",
@@ -247,6 +252,9 @@ __all__ = [
     "Lobby",
     "LockRoom",
     "MemoryEventStore",
+    "Message",
+    "MessageSent",
+    "Messages",
     "Minutes",
     "MuteParticipant",
     "ObjectionRaised",
@@ -290,6 +298,7 @@ __all__ = [
     "RoomLocked",
     "RoomUnlocked",
     "Scope",
+    "SendMessage",
     "SetDefaultTimeLimit",
     "SetDelegatesMayRequest",
     "SetInterpretationSource",
@@ -297,6 +306,7 @@ __all__ = [
     "SetMaxHolders",
     "SetOpenFloor",
     "SetPresence",
+    "SetPublicChat",
     "SetQuorum",
     "SetSpeakingTime",
     "Settings",
@@ -325,6 +335,9 @@ __all__ = [
     "VoterDesignated",
     "Votes",
     "build_minutes",
+    "delegation_thread",
     "load_conference",
+    "may_read",
     "scope_of",
+    "seat_thread",
 ]

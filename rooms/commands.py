@@ -72,6 +72,7 @@ __all__ = [
     "RequestFloor",
     "RequestHandover",
     "RevokeFloor",
+    "SendMessage",
     "SetDefaultTimeLimit",
     "SetDelegatesMayRequest",
     "SetInterpretationSource",
@@ -79,6 +80,7 @@ __all__ = [
     "SetMaxHolders",
     "SetOpenFloor",
     "SetPresence",
+    "SetPublicChat",
     "SetQuorum",
     "SetSpeakingTime",
     "StartRecording",
@@ -197,6 +199,14 @@ class SetMaxHolders(Command):
 @dataclass(frozen=True)
 class SetOpenFloor(Command):
     kind = "settings.open_floor"
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class SetPublicChat(Command):
+    """Open or close the chat to everyone in the room (the private threads stay)."""
+
+    kind = "settings.public_chat"
     enabled: bool
 
 
@@ -754,6 +764,36 @@ class CloseVote(Command):
         check_id(self.decision_id, "decision_id")
 
 
+# Messages ----------------------------------------------------------------------
+
+MAX_MESSAGE_TEXT = 2000
+_THREAD = re.compile(r"everyone|(delegation|seat):\S{1,128}")
+# Line breaks and tabs are text; other control characters are not.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class SendMessage(Command):
+    """Write to a thread: ``delegation:<id>``, ``seat:<participant id>`` or ``everyone``.
+
+    Who may write where is rooms.messages' rule; the writer is the actor.
+    """
+
+    kind = "message.send"
+    to: str
+    text: str
+
+    def _check(self) -> None:
+        if not _THREAD.fullmatch(self.to):
+            raise invalid("to must be everyone, delegation:<id> or seat:<participant id>")
+        if not self.text.strip():
+            raise invalid("text is empty")
+        if len(self.text) > MAX_MESSAGE_TEXT:
+            raise invalid(f"text is longer than {MAX_MESSAGE_TEXT} characters")
+        if _CONTROL.search(self.text):
+            raise invalid("text may not contain control characters")
+
+
 COMMAND_TYPES: dict[str, type[Command]] = {
     cls.kind: cls
     for cls in (
@@ -797,6 +837,8 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         RequestHandover,
         AcceptHandover,
         AskSlowDown,
+        SetPublicChat,
+        SendMessage,
     )
 }
 

@@ -36,6 +36,7 @@ from .events import (
     Event,
     FloorEvent,
     InterpretationEvent,
+    MessageSent,
     ParticipantAdmitted,
     ParticipantJoined,
     ParticipantLeft,
@@ -57,6 +58,7 @@ from .events import (
 from .floor import FloorControl, FloorRequest
 from .interpretation import Interpretation
 from .lobby import Lobby
+from .messages import Messages
 from .participant import Participant
 from .permissions import SYSTEM
 from .presence import Presence
@@ -84,6 +86,8 @@ class Conference:
         self.agenda = Agenda()
         self.rollcall = RollCall()
         self.votes = Votes()
+        # Private: never in the snapshot; rooms.messages says who may read each.
+        self.messages = Messages()
         self._delegations: dict[str, Delegation] = {}
         self._participants: dict[str, Participant] = {}  # in the room (not the lobby)
         # Mutes outlive a departure, so that leaving and rejoining does not undo the chair's.
@@ -109,6 +113,7 @@ class Conference:
         other.interpretation = self.interpretation.copy()
         other.agenda, other.rollcall = self.agenda.copy(), self.rollcall.copy()
         other.votes = self.votes.copy()
+        other.messages = self.messages.copy()
         other._delegations = dict(self._delegations)
         other._participants = dict(self._participants)
         other._muted = dict(self._muted)
@@ -196,6 +201,8 @@ class Conference:
                 self.votes.apply(event)
             case InterpretationEvent():
                 self.interpretation.apply(event)
+            case MessageSent():
+                self.messages.apply(event)
             case ConferenceCreated():
                 self.title, self.settings = event.title, event.settings
             case ConferenceClosed():
@@ -398,6 +405,7 @@ class Conference:
             self.agenda.state(),
             self.rollcall.state(),
             self.votes.state(),
+            self.messages.state(),
         )
 
 

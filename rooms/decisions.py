@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import agenda_rules, interpretation_rules, voting_rules
+from . import agenda_rules, interpretation_rules, messages, voting_rules
 from . import commands as c
 from .errors import ErrorCode, RoomError
 from .events import (
@@ -98,6 +98,11 @@ def decide(d: Draft, command: c.Command, actor: str) -> None:
             _set_max_holders(d, command, actor)
         case c.SetOpenFloor():
             _set_open_floor(d, command, actor)
+        case c.SetPublicChat():
+            _authorise(d, actor, command.kind)
+            _change_settings(d, command, actor, public_chat=command.enabled)
+        case c.SendMessage():
+            messages.decide(d, command, actor)
         case c.AddDelegation():
             _add_delegation(d, command, actor)
         case c.SetDelegatesMayRequest():

@@ -59,6 +59,7 @@ __all__ = [
     "InterpreterAssigned",
     "InterpreterUnassigned",
     "LanguagesSet",
+    "MessageSent",
     "ObjectionRaised",
     "ParticipantAdmitted",
     "ParticipantJoined",
@@ -645,6 +646,26 @@ class VoteClosed(DecisionEvent):
     adopted: bool
 
 
+# Messages ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageSent(Event):
+    """A message to a thread (see rooms.messages); the actor wrote it.
+
+    Kept in the log like every event, but private: only the thread's readers
+    are ever told, and the public minutes leave it out.
+    """
+
+    type = "message.sent"
+    message_id: str
+    thread: str
+    sender_name: str
+    sender_role: Role
+    sender_delegation: str | None
+    text: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -691,6 +712,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         HandoverRequested,
         HandedOver,
         SlowDownAsked,
+        MessageSent,
     )
 }
 

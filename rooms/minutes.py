@@ -45,6 +45,7 @@ from .events import (
     InterpreterAssigned,
     InterpreterUnassigned,
     LanguagesSet,
+    MessageSent,
     ParticipantAdmitted,
     ParticipantJoined,
     ParticipantLeft,
@@ -278,6 +279,8 @@ class _Reader:
         return added.name if added else delegation_id
 
     def read(self, event: Event) -> None:
+        if isinstance(event, MessageSent):
+            return  # private correspondence, not the public record
         match event:
             case ConferenceCreated():
                 self.title, self.opened_at = event.title, event.at

@@ -28,9 +28,15 @@ class Scope(StrEnum):
     # Delegates act for their delegation only while it allows them (its head decides).
     OWN_DELEGATION_IF_ALLOWED = "own_delegation_if_allowed"
     NOT_CHAIR = "not_chair"  # any participant but a chair
+    # Only to the threads one may read (rooms.messages says which).
+    OWN_THREADS = "own_threads"
 
 
-_EVERYONE_SELF = {c.JoinConference.kind: Scope.SELF, c.LeaveConference.kind: Scope.SELF}
+_EVERYONE_SELF = {
+    c.JoinConference.kind: Scope.SELF,
+    c.LeaveConference.kind: Scope.SELF,
+    c.SendMessage.kind: Scope.OWN_THREADS,
+}
 
 _CHAIR_ONLY = (
     c.CloseConference,
@@ -41,6 +47,7 @@ _CHAIR_ONLY = (
     c.SetDefaultTimeLimit,
     c.SetMaxHolders,
     c.SetOpenFloor,
+    c.SetPublicChat,
     c.AddDelegation,
     c.AdmitFromLobby,
     c.RejectFromLobby,

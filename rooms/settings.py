@@ -27,6 +27,8 @@ class Settings:
     auto_accept: bool = True
     # Informal segment: every head and delegate is heard, floor or not.
     open_floor: bool = False
+    # A chat to everyone in the room, besides the private threads (the chair opens it).
+    public_chat: bool = False
 
     def __post_init__(self) -> None:
         if self.default_time_limit is not None:

@@ -47,6 +47,7 @@ from signaling import (
     InterpretationListen,
     InterpretationListening,
     Leave,
+    MessageHistory,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -161,6 +162,9 @@ class PalabraClient:
         # The room as the server last described it (room.update), and its events.
         self.room: dict[str, Any] = {}
         self.room_events: list[Mapping[str, object]] = []
+        # The messages this seat may read: the last message.history, then each message.sent.
+        self.inbox: list[Mapping[str, object]] = []
+        self.histories = 0  # message.history received (one per entry into the room)
         self.room_seq = 0
         self.messages: list[ServerMessage] = []
         self.sent: list[ClientMessage] = []  # every message sent, in order
@@ -334,6 +338,10 @@ class PalabraClient:
             raise ClientError(reply)
         return reply
 
+    async def send_message(self, to: str, text: str) -> RoomUpdate:
+        """Write to a thread (``delegation:<id>``, ``seat:<participant>``, ``everyone``)."""
+        return await self.command("message.send", to=to, text=text)
+
     async def command(self, kind: str, **fields: object) -> RoomUpdate:
         """Send a room command (floor control, moderation); raise ClientError if refused."""
         update = await self.request(RoomCommand(kind, fields, id=self.next_id()))
@@ -428,7 +436,11 @@ class PalabraClient:
             case RoomUpdate():
                 self.room = dict(message.state)
                 self.room_events.extend(message.events)
+                self.inbox.extend(_as_message(e) for e in message.events if e.get("type") == SENT)
                 self.room_seq = message.seq
+            case MessageHistory():
+                self.inbox = list(message.messages)
+                self.histories += 1
             case Error():
                 self.errors.append(message)
         await self._notify()
@@ -723,3 +735,12 @@ class PacketCounter:
                 inbound.missing.clear()
             for i in range(0, len(blocks), 31):
                 self.socket.send_rtcp(rtcp.receiver_report(self._ssrc, blocks[i : i + 31]))
+
+
+SENT = "message.sent"
+
+
+def _as_message(event: Mapping[str, object]) -> Mapping[str, object]:
+    """A message.sent event as message.history shows it (sender_id for actor)."""
+    fields = {k: v for k, v in event.items() if k not in ("type", "actor", "reason")}
+    return {**fields, "sender_id": event["actor"]}

@@ -43,6 +43,7 @@ from rooms import (
     StoreConflict,
 )
 from rooms import Role as RoomRole
+from rooms import messages as private
 from rooms.events import (
     ConferenceClosed,
     Event,
@@ -50,6 +51,7 @@ from rooms.events import (
     FloorGranted,
     FloorReleased,
     FloorRevoked,
+    MessageSent,
     ParticipantAdmitted,
     ParticipantRejected,
     ParticipantRemoved,
@@ -61,6 +63,7 @@ from rooms.events import (
     ParticipantLeft as SeatLeft,
 )
 from signaling import (
+    MAX_HISTORY,
     PROTOCOL_VERSION,
     AlertState,
     CloseCode,
@@ -70,6 +73,7 @@ from signaling import (
     InterpretationListening,
     LeaveReason,
     MediaKind,
+    MessageHistory,
     MessageId,
     MonitorAlert,
     MonitorStats,
@@ -234,6 +238,8 @@ class LiveConference:
         self.detached: dict[str, Member] = {}
         # Each seat's floor.request/floor.cancel budget (kept across its reconnections).
         self.floor_toggles: dict[str, RateLimiter] = {}
+        # Each seat's message.send budget (kept across its reconnections too).
+        self.message_budgets: dict[str, RateLimiter] = {}
         # Dropped seats still said to be reconnecting, until judged disconnected.
         self._lost: dict[str, asyncio.TimerHandle] = {}
         # System commands that could not be stored (store down), retried in order.
@@ -428,6 +434,7 @@ class LiveConference:
                 if previous is None and detached is None:
                     await self._broadcast(ParticipantJoined(participant), exclude=pid)
             await connection.send(self._update([]))
+            await self._send_history(member)
             await self._publish(events, exclude=pid)
             if pid in self.state.participants and self.state.presence(pid) != Presence.CONNECTED:
                 await self._system(SetPresence(pid, Presence.CONNECTED))  # back: tell the room
@@ -727,22 +734,55 @@ class LiveConference:
         await self._announce_audible(self._apply_floor_to_media())
         self._apply_interpretation_to_media()
         update = self._update(events)
-        issuer, issuer_update = None, update
-        if ref is not None and ref[1] is not None:
-            issuer, issuer_update = ref[0], dataclasses.replace(update, ref=ref[1])
-        await asyncio.gather(
-            *(
-                m.connection.send(issuer_update if m.info.id == issuer else update)
-                for m in self.members.values()
-                if m.info.id != exclude
-            )
-        )
+        issuer = ref[0] if ref is not None and ref[1] is not None else None
+        sends = []
+        for member in self.members.values():
+            pid = member.info.id
+            if pid == exclude:
+                continue
+            told = self._readable(update, events, pid)
+            if pid == issuer:
+                assert ref is not None
+                told = dataclasses.replace(told or update, ref=ref[1])
+            if told is not None:
+                sends.append(member.connection.send(told))
+        await asyncio.gather(*sends)
         self._arm_deadline()
+
+    def _readable(self, update: RoomUpdate, events: list[Event], pid: str) -> RoomUpdate | None:
+        """`update` as `pid` may see it: without the messages of threads it may not read.
+
+        None when nothing in it is for `pid` (only others' messages): it is not
+        told that a private message was sent at all.
+        """
+        if not any(isinstance(e, MessageSent) for e in events):
+            return update
+        kept = [
+            e
+            for e in events
+            if not isinstance(e, MessageSent) or private.may_read(self.state, pid, e.thread)
+        ]
+        if not kept:
+            return None
+        if len(kept) == len(events):
+            return update
+        return dataclasses.replace(update, events=tuple(e.to_dict() for e in kept))
+
+    async def _send_history(self, member: Member) -> None:
+        """The messages of the threads a seat in the room may read (none in the lobby)."""
+        pid = member.info.id
+        if pid not in self.state.participants:
+            return
+        readable = private.visible(self.state, pid, self.state.messages.all())
+        if readable:  # nothing to read yet: nothing to send (messages are never taken back)
+            history = tuple(m.to_dict() for m in readable[-MAX_HISTORY:])
+            await member.connection.send(MessageHistory(history))
 
     async def _consequence(self, event: Event) -> None:
         match event:
             case ParticipantAdmitted(participant_id=pid) if pid in self.members:
                 member = self.members[pid]
+                await self._send_history(member)
                 self._start_media(member)
                 await self._broadcast(ParticipantJoined(member.info), exclude=pid)
             case ParticipantRejected(participant_id=pid) | ParticipantRemoved(participant_id=pid):

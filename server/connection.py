@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 # Room commands that a seat could alternate to flood the room and its minutes.
 _FLOOR_TOGGLES = frozenset({"floor.request", "floor.cancel"})
+# Private messages: each seat has its own budget (the texts are kept in the log).
+_MESSAGE_SEND = "message.send"
 # Seconds a close handshake may take before the socket is simply cut.
 CLOSE_TIMEOUT = 2.0
 
@@ -339,6 +341,10 @@ class WebSocketConnection:
             text = f"over {self.limits.floor_toggles_per_minute:g} floor requests per minute"
             await self.send(Error(ErrorCode.RATE_LIMITED, text, ref=message.id))
             return
+        if message.kind == _MESSAGE_SEND and not self._message_allowed(conference, member):
+            text = f"over {self.limits.messages_sent_per_minute:g} messages per minute"
+            await self.send(Error(ErrorCode.RATE_LIMITED, text, ref=message.id))
+            return
         try:
             command = command_from_client(message)
             await conference.execute(command, member.info.id, message.id)
@@ -377,6 +383,14 @@ class WebSocketConnection:
             member.info.id, self.limits.floor_toggles(now)
         )
         return toggles.take(now) is Verdict.ALLOW
+
+    def _message_allowed(self, conference: LiveConference, member: Member) -> bool:
+        """Per seat, like the floor toggles."""
+        now = time.monotonic()
+        budget = conference.message_budgets.setdefault(
+            member.info.id, self.limits.messages_sent(now)
+        )
+        return budget.take(now) is Verdict.ALLOW
 
     def _joined(self) -> tuple[LiveConference, Member]:
         assert self.conference is not None and self.member is not None, "dispatched once joined"

@@ -16,6 +16,7 @@ from .codec import (
 from .errors import CloseCode, ErrorCode, MessageId, MessageTooBig, ProtocolError
 from .limits import Limits, RateLimiter, Verdict
 from .messages import (
+    MAX_HISTORY,
     PROTOCOL_VERSION,
     ROOM_COMMAND_TYPES,
     AlertState,
@@ -31,6 +32,7 @@ from .messages import (
     LeaveReason,
     MediaKind,
     Message,
+    MessageHistory,
     MonitorAlert,
     MonitorStats,
     ParticipantDisconnect,
@@ -61,6 +63,7 @@ from .messages import (
 from .session import Close, Dispatch, Outcome, Send, SignalingSession, State
 
 __all__ = [
+    "MAX_HISTORY",
     "MAX_ID_LENGTH",
     "MAX_INTEGER",
     "MAX_MESSAGE_BYTES",
@@ -84,6 +87,7 @@ __all__ = [
     "Limits",
     "MediaKind",
     "Message",
+    "MessageHistory",
     "MessageId",
     "MessageTooBig",
     "MonitorAlert",

@@ -31,6 +31,7 @@ from .messages import (
     LeaveReason,
     MediaKind,
     Message,
+    MessageHistory,
     MonitorAlert,
     MonitorStats,
     ParticipantDisconnect,
@@ -562,6 +563,7 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
     InterpretationListening.TYPE: lambda f: InterpretationListening(
         f.nullable_text("channel"), id=f.ref, ref=f.optional_id("ref")
     ),
+    MessageHistory.TYPE: lambda f: MessageHistory(f.json_objects("messages"), id=f.ref),
     Redirect.TYPE: lambda f: Redirect(
         f.text("url", required=True), id=f.ref, ref=f.optional_id("ref")
     ),

@@ -24,6 +24,9 @@ class Limits:
     # floor.request and floor.cancel of one seat (toggling floods the room and the minutes).
     floor_toggles_per_minute: float = 20.0
     floor_toggle_burst: int = 10
+    # message.send of one seat: a person typing, not a script.
+    messages_sent_per_minute: float = 20.0
+    message_sent_burst: int = 10
     # Media a participant may publish (camera, microphone, screen share...).
     max_tracks: int = 4
 
@@ -32,6 +35,9 @@ class Limits:
 
     def floor_toggles(self, now: float) -> RateLimiter:
         return RateLimiter(self.floor_toggles_per_minute / 60.0, self.floor_toggle_burst, now)
+
+    def messages_sent(self, now: float) -> RateLimiter:
+        return RateLimiter(self.messages_sent_per_minute / 60.0, self.message_sent_burst, now)
 
 
 class Verdict(enum.Enum):

@@ -16,6 +16,7 @@ from typing import ClassVar, TypeAlias
 from .errors import ErrorCode, MessageId
 
 __all__ = [
+    "MAX_HISTORY",
     "PROTOCOL_VERSION",
     "ROOM_COMMAND_TYPES",
     "AlertState",
@@ -31,6 +32,7 @@ __all__ = [
     "LeaveReason",
     "MediaKind",
     "Message",
+    "MessageHistory",
     "MonitorAlert",
     "MonitorStats",
     "ParticipantDisconnect",
@@ -387,6 +389,8 @@ ROOM_COMMAND_TYPES = frozenset(
         "decision.open_vote",
         "decision.vote",
         "decision.close_vote",
+        "settings.public_chat",
+        "message.send",
     }
 )
 
@@ -482,6 +486,23 @@ class InterpretationListening(Message):
     ref: MessageId | None = field(default=None, kw_only=True)
 
 
+@dataclass(frozen=True)
+class MessageHistory(Message):
+    """The messages this seat may read (its threads), oldest first, when it enters the room.
+
+    Sent after the first `room.update` of a connection (and on admission from
+    the lobby); later messages arrive as `message.sent` events in `room.update`.
+    Only the last MAX_HISTORY are sent.
+    """
+
+    TYPE: ClassVar[str] = "message.history"
+    messages: tuple[Mapping[str, object], ...]
+
+
+# Messages a seat is sent on entering the room (older ones stay in the log).
+MAX_HISTORY = 500
+
+
 ClientMessage: TypeAlias = (
     Hello
     | PublishOffer
@@ -508,6 +529,7 @@ ServerMessage: TypeAlias = (
     | MonitorStats
     | MonitorAlert
     | InterpretationListening
+    | MessageHistory
     | Redirect
     | Error
     | Ping

@@ -24,6 +24,7 @@ import {createChairView} from './views/chair.js';
 import {createTechnicianView} from './views/technician.js';
 import {createInterpreterView} from './views/interpreter.js';
 import {LanguageMenu} from './widgets/language-menu.js';
+import {MessagesPanel} from './views/messages.js';
 
 /** @typedef {import('./protocol.js').ProtocolError} ProtocolError */
 /** @typedef {import('./protocol.js').CloseInfo} CloseInfo */
@@ -103,6 +104,8 @@ const page = {
   /** @type {View | null} */ view: null,
   /** The listener's interpretation channel menu, in the top bar. @type {LanguageMenu | null} */
   languageMenu: null,
+  /** The seat's private message threads (top-bar button and side panel). @type {MessagesPanel | null} */
+  messages: null,
   conferenceId: '',
   /** The join token of the link. */
   token: '',
@@ -221,6 +224,8 @@ function showFatal(title, text, action = null) {
   hideBanner();
   page.view?.destroy();
   page.view = null;
+  page.messages?.destroy();
+  page.messages = null;
   ui.view.hidden = true;
   ui.fatal.hidden = false;
   renderFatal();
@@ -454,6 +459,7 @@ function onRoom(update) {
   }
   page.view?.update(update);
   page.languageMenu?.update(update.state);
+  page.messages?.update(update);
   updateStatus();
   void reconcilePublishing();
 }
@@ -585,6 +591,7 @@ onLangChange(() => {
   page.quality.render();
   page.view?.retranslate();
   page.languageMenu?.retranslate();
+  page.messages?.retranslate();
   renderFatal();
   renderNotice();
   if (page.ended) setStatus(t('status.closed'), 'error');
@@ -685,6 +692,9 @@ async function main() {
     ui.langSwitch.before(page.languageMenu.element);
     if (conn.room) page.languageMenu.update(conn.room);
   }
+  page.messages = new MessagesPanel(ctx);
+  ui.langSwitch.before(page.messages.toggle);
+  ui.view.after(page.messages.drawer);
   show(viewFor(ctx, welcome));
 }
 

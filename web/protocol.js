@@ -108,6 +108,21 @@ export const PROTOCOL_VERSION = 1;
  * @property {boolean} lobby_enabled
  * @property {boolean} auto_accept
  * @property {boolean} open_floor
+ * @property {boolean} [public_chat]           anyone in the room may write to `everyone`
+ */
+
+/**
+ * One message of a thread (`message.history`; `message.sent` events carry the
+ * same fields, with `actor` for `sender_id`).
+ * @typedef {object} ChatMessage
+ * @property {string} message_id     "m1", "m2"… in the order of the conference
+ * @property {string} thread         "delegation:<id>", "seat:<participant id>" or "everyone"
+ * @property {number} at             unix seconds (server clock)
+ * @property {string} sender_id
+ * @property {string} sender_name
+ * @property {Role} sender_role
+ * @property {string | null} sender_delegation
+ * @property {string} text
  */
 
 /**
@@ -497,6 +512,8 @@ export class PalabraConnection extends EventTarget {
     this.subscriber = null;
     /** Last `subscribe.offer` revision answered. */
     this.revision = -1;
+    /** The latest `message.history` (null before the first). @type {ChatMessage[] | null} */
+    this.messageHistory = null;
     /** Latest room state (`room.update`), or null before the first. @type {RoomState | null} */
     this.room = null;
     /** `seq` of the latest `room.update`. */
@@ -605,6 +622,17 @@ export class PalabraConnection extends EventTarget {
       }, this._commandGrace);
       this._commands.set(id, {resolve, reject, timer});
     });
+  }
+
+  /**
+   * Writes to a message thread ("delegation:<id>", "seat:<participant id>",
+   * "everyone"); rejects with a {@link PalabraError} if refused.
+   * @param {string} to
+   * @param {string} text
+   * @returns {Promise<void>}
+   */
+  sendMessage(to, text) {
+    return this.command('message.send', {to, text});
   }
 
   /**
@@ -943,6 +971,11 @@ export class PalabraConnection extends EventTarget {
         this._emit('monitorstats', /** @type {MonitorStats} */ ({
           at: Number(msg.at), streams: msg.streams ?? [], alerts: msg.alerts ?? [],
         }));
+        return;
+      case 'message.history':
+        // The seat's threads, whole, each time it enters the room (join, reload, admission).
+        this.messageHistory = Array.isArray(msg.messages) ? msg.messages : [];
+        this._emit('messagehistory', {messages: this.messageHistory});
         return;
       case 'monitor.alert':
         this._emit('monitoralert', /** @type {MonitorAlert} */ ({alert: msg.alert, state: msg.state}));

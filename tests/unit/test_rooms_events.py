@@ -72,6 +72,7 @@ from rooms import (
     LanguagesSet,
     LeaveConference,
     LockRoom,
+    MessageSent,
     MuteParticipant,
     ObjectionRaised,
     OpenChannel,
@@ -109,6 +110,7 @@ from rooms import (
     RoomError,
     RoomLocked,
     RoomUnlocked,
+    SendMessage,
     SetDefaultTimeLimit,
     SetDelegatesMayRequest,
     SetInterpretationSource,
@@ -116,6 +118,7 @@ from rooms import (
     SetMaxHolders,
     SetOpenFloor,
     SetPresence,
+    SetPublicChat,
     SetQuorum,
     SetSpeakingTime,
     Settings,
@@ -207,6 +210,7 @@ EVENTS: list[Event] = [
     VoteOpened("d2", None, "¿Se adopta?", **AT),
     VoteCast("d2", "hn", Ballot.ABSTAIN, **AT),
     VoteClosed("d2", 2, 1, 1, True, **AT),
+    MessageSent("m1", "delegation:hn", "Ana", Role.HEAD, "hn", "¿Hay quórum?\nGracias", **AT),
 ]
 
 COMMANDS: list[Command] = [
@@ -220,6 +224,8 @@ COMMANDS: list[Command] = [
     SetDefaultTimeLimit(240.0),
     SetMaxHolders(2),
     SetOpenFloor(True),
+    SetPublicChat(True),
+    SendMessage("seat:p1", "No le escuchamos: revise su micrófono"),
     AddDelegation("hn", "Honduras", "HN"),
     SetDelegatesMayRequest("hn", True),
     JoinConference("p1", "Ana", Role.HEAD, "hn"),

@@ -63,6 +63,7 @@ from rooms import (
     RevokeFloor,
     Role,
     Scope,
+    SendMessage,
     SetDefaultTimeLimit,
     SetDelegatesMayRequest,
     SetInterpretationSource,
@@ -70,6 +71,7 @@ from rooms import (
     SetMaxHolders,
     SetOpenFloor,
     SetPresence,
+    SetPublicChat,
     SetQuorum,
     SetSpeakingTime,
     StartRecording,
@@ -206,6 +208,9 @@ SCENARIOS: dict[str, Callable[[Conference, str], Command]] = {
     SetDefaultTimeLimit.kind: lambda c, a: SetDefaultTimeLimit(99.0),
     SetMaxHolders.kind: lambda c, a: SetMaxHolders(2),
     SetOpenFloor.kind: lambda c, a: SetOpenFloor(True),
+    SetPublicChat.kind: lambda c, a: SetPublicChat(True),
+    # Everyone may write to its own seat's thread with the technicians.
+    SendMessage.kind: lambda c, a: SendMessage(f"seat:{a}", "¿Me escuchan?"),
     AddDelegation.kind: lambda c, a: AddDelegation("mx", "México", "MX"),
     SetDelegatesMayRequest.kind: lambda c, a: SetDelegatesMayRequest("hn", False),
     LeaveConference.kind: lambda c, a: LeaveConference(a),
@@ -278,6 +283,10 @@ def test_the_system_may_do_everything(kind: str) -> None:
     command = SCENARIOS[kind](conference, SYSTEM)
     if isinstance(command, LeaveConference):
         command = LeaveConference("obs")
+    if isinstance(command, SendMessage):
+        # Messages are people's words: the service never writes one.
+        rejects(conference, SendMessage("everyone", "x"), SYSTEM, ErrorCode.FORBIDDEN)
+        return
     assert conference.execute(command, SYSTEM, T0 + 1)
 
 

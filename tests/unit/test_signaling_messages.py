@@ -28,6 +28,7 @@ from signaling import (
     Leave,
     LeaveReason,
     MediaKind,
+    MessageHistory,
     MessageTooBig,
     MonitorAlert,
     MonitorStats,
@@ -116,6 +117,21 @@ SERVER_MESSAGES: list[ServerMessage] = [
     MonitorAlert({"id": "loss:c-1", "kind": "loss"}, AlertState.CLEARED),
     InterpretationListening("en", ref=51),
     InterpretationListening(None),
+    MessageHistory(
+        (
+            {
+                "message_id": "m1",
+                "thread": "delegation:gt",
+                "at": 1.5,
+                "sender_id": "p-gt",
+                "sender_name": "Canciller de Guatemala",
+                "sender_role": "head",
+                "sender_delegation": "gt",
+                "text": "¿Hay quórum?",
+            },
+        )
+    ),
+    MessageHistory(()),
     Redirect("wss://node-b.example.org/ws", ref=1),
     Welcome(1, ConferenceInfo("c-1", "Plenary"), CHAIR, (), (), resume_token="r.t.s"),
     Error(ErrorCode.BAD_SDP, "no m-line"),
