@@ -185,3 +185,40 @@ async def test_streams_say_whether_the_floor_lets_them_be_heard(
     assert video.audible is None
     streams = [m for m in listener.messages if isinstance(m, SubscribeStreams)]
     assert len(streams) == 3  # one per change, and nothing when nothing changed
+
+
+async def test_a_resume_keeps_the_media_only_for_the_same_choice(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    conference = server.palabra.conferences["demo"]
+    minister = await connect(name="Canciller", delegation="sv")
+    await minister.publish(audio=ToneTrack())
+    bot = PalabraClient(
+        server.ws_url,
+        server.token("head", "Bot", "gt"),
+        media_addresses=["127.0.0.1"],
+        subscribe=False,
+    )
+    try:
+        await bot.join()
+        await bot.publish(audio=ToneTrack())
+        await minister.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+        pid = participant_id(bot)
+        kept = conference.router.peers[pid]
+
+        bot.abort_connection()  # signaling drops; the media goes on
+        await bot.wait_for(lambda: pid in conference.detached)
+        assert (await bot.resume()).media_kept
+        assert conference.router.peers[pid] is kept and kept.subscriber is None
+
+        bot.subscription = Subscription()  # now it would receive everything
+        bot.abort_connection()
+        await bot.wait_for(lambda: pid in conference.detached)
+        assert not (await bot.resume()).media_kept  # the kept media was made for another choice
+        fresh = conference.router.peers[pid]
+        assert fresh is not kept and fresh.subscriber is not None
+        await bot.publish(audio=ToneTrack())
+        [heard] = await bot.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+        assert heard.participant_id == participant_id(minister)
+    finally:
+        await bot.close()
