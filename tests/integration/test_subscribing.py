@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import websockets
 
 from server.client import ClientError, PalabraClient
 from signaling import (
@@ -222,3 +225,22 @@ async def test_a_resume_keeps_the_media_only_for_the_same_choice(
         assert heard.participant_id == participant_id(minister)
     finally:
         await bot.close()
+
+
+@pytest.mark.parametrize("choice", ["none", 0, ["audio"], {"audio": "no"}, {"screen": False}])
+async def test_a_bad_choice_of_media_is_refused_and_changes_nothing(
+    server: RunningServer, choice: object
+) -> None:
+    token = server.token("head", "Bot", "gt")
+    async with websockets.connect(server.ws_url) as ws:
+        hello = {"type": "hello", "id": 1, "version": 1, "token": token, "subscribe": choice}
+        await ws.send(json.dumps(hello))
+        error = json.loads(await ws.recv())
+        assert (error["type"], error["code"], error["ref"]) == ("error", "bad_message", 1)
+        assert "subscribe" in error["message"]
+        members = server.palabra.conferences["demo"].members.values()
+        assert not any(m.info.name == "Bot" for m in members)  # nobody joined
+        # Still waiting for a hello: a good one joins.
+        await ws.send(json.dumps({**hello, "id": 2, "subscribe": False}))
+        welcome = json.loads(await ws.recv())
+        assert (welcome["type"], welcome["ref"]) == ("welcome", 2)
