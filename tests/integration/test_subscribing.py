@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+import websockets
 
 from server.client import ClientError, PalabraClient
 from signaling import (
@@ -185,3 +188,59 @@ async def test_streams_say_whether_the_floor_lets_them_be_heard(
     assert video.audible is None
     streams = [m for m in listener.messages if isinstance(m, SubscribeStreams)]
     assert len(streams) == 3  # one per change, and nothing when nothing changed
+
+
+async def test_a_resume_keeps_the_media_only_for_the_same_choice(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    conference = server.palabra.conferences["demo"]
+    minister = await connect(name="Canciller", delegation="sv")
+    await minister.publish(audio=ToneTrack())
+    bot = PalabraClient(
+        server.ws_url,
+        server.token("head", "Bot", "gt"),
+        media_addresses=["127.0.0.1"],
+        subscribe=False,
+    )
+    try:
+        await bot.join()
+        await bot.publish(audio=ToneTrack())
+        await minister.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+        pid = participant_id(bot)
+        kept = conference.router.peers[pid]
+
+        bot.abort_connection()  # signaling drops; the media goes on
+        await bot.wait_for(lambda: pid in conference.detached)
+        assert (await bot.resume()).media_kept
+        assert conference.router.peers[pid] is kept and kept.subscriber is None
+
+        bot.subscription = Subscription()  # now it would receive everything
+        bot.abort_connection()
+        await bot.wait_for(lambda: pid in conference.detached)
+        assert not (await bot.resume()).media_kept  # the kept media was made for another choice
+        fresh = conference.router.peers[pid]
+        assert fresh is not kept and fresh.subscriber is not None
+        await bot.publish(audio=ToneTrack())
+        [heard] = await bot.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+        assert heard.participant_id == participant_id(minister)
+    finally:
+        await bot.close()
+
+
+@pytest.mark.parametrize("choice", ["none", 0, ["audio"], {"audio": "no"}, {"screen": False}])
+async def test_a_bad_choice_of_media_is_refused_and_changes_nothing(
+    server: RunningServer, choice: object
+) -> None:
+    token = server.token("head", "Bot", "gt")
+    async with websockets.connect(server.ws_url) as ws:
+        hello = {"type": "hello", "id": 1, "version": 1, "token": token, "subscribe": choice}
+        await ws.send(json.dumps(hello))
+        error = json.loads(await ws.recv())
+        assert (error["type"], error["code"], error["ref"]) == ("error", "bad_message", 1)
+        assert "subscribe" in error["message"]
+        members = server.palabra.conferences["demo"].members.values()
+        assert not any(m.info.name == "Bot" for m in members)  # nobody joined
+        # Still waiting for a hello: a good one joins.
+        await ws.send(json.dumps({**hello, "id": 2, "subscribe": False}))
+        welcome = json.loads(await ws.recv())
+        assert (welcome["type"], welcome["ref"]) == ("welcome", 2)
