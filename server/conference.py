@@ -89,7 +89,7 @@ from signaling import (
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
 from .monitor import StreamSampler, Totals
-from .recording import FloorRecorder
+from .recording import ChannelRecorder, FloorRecorder
 from .redis_store import StoreUnavailable
 from .tokens import JoinGrant
 
@@ -219,6 +219,7 @@ class LiveConference:
         self.members: dict[str, Member] = {}
         self.totals = options.totals
         self.recorder = FloorRecorder(options.recordings / state.conference_id)
+        self.channel_recorder = ChannelRecorder(self.recorder.catalogue)
         self.resume_grace = options.resume_grace
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
@@ -713,8 +714,10 @@ class LiveConference:
                 self.recorder.stop(rid)
             case RecordingStopped():
                 self.recorder.stop_all()
+                self.channel_recorder.stop_all()
             case ConferenceClosed():
                 self.recorder.stop_all()
+                self.channel_recorder.stop_all()
                 for pid in list(self.detached):
                     await self._end_detached(pid, LeaveReason.LEFT)
                 for member in list(self.members.values()):
@@ -956,6 +959,25 @@ class LiveConference:
                         transport.open_feed(name)  # ready before the first switch
                     continue
                 transport.feed(name, on_air.get(language) if language is not None else None)
+        self._record_channels(on_air)
+
+    def _record_channels(self, on_air: dict[str, Producer | None]) -> None:
+        """While the chair records, each open channel is recorded as its listeners hear it."""
+        state = self.state
+        if not state.recording or state.closed:
+            self.channel_recorder.stop_all()
+            return
+        active = state.interpretation.active_interpreters()
+        names = {
+            language: state.participants[pid].name if pid in state.participants else None
+            for language, pid in active.items()
+        }
+        self.channel_recorder.follow(
+            {
+                language: (on_air.get(language), names.get(language))
+                for language in state.interpretation.open_channels()
+            }
+        )
 
     async def listen(self, member: Member, channel: str | None, ref: MessageId | None) -> None:
         """A listener's channel choice (None: the floor only); JoinRefused if refused."""
@@ -1023,6 +1045,7 @@ class LiveConference:
         if self._monitor is not None:
             self._monitor.cancel()
         self.recorder.stop_all()
+        self.channel_recorder.stop_all()
         for held in [*self.away.values(), *self._lost.values()]:
             held.cancel()
         self.away.clear()
