@@ -88,7 +88,7 @@ from signaling import (
 )
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
-from .monitor import StreamSampler, Totals
+from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .recording import ChannelRecorder, FloorRecorder
 from .redis_store import StoreUnavailable
 from .tokens import JoinGrant
@@ -239,6 +239,7 @@ class LiveConference:
         self.listening: dict[str, str | None] = {}
         self.alerts = AlertRules()
         self._sampler = StreamSampler(self.totals)
+        self._channel_sampler = ChannelSampler()
         self._monitor: asyncio.Task[None] | None = None
         self._clock = options.clock
         self._lock = asyncio.Lock()
@@ -770,12 +771,16 @@ class LiveConference:
         samples = self._sampler.sample(self.router)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
         await self._announce_alerts(self._channel_alerts(samples))
+        channels = self._channel_sampler.sample(
+            self._channel_sources(), self.router.producers.values()
+        )
         technicians = self._technicians()
         if technicians:
             stats = MonitorStats(
                 self._clock(),
                 tuple(s.to_dict() for s in samples),
                 tuple(a.to_dict() for a in self.alerts.active.values()),
+                tuple(c.to_dict() for c in channels),
             )
             await asyncio.gather(*(m.connection.send(stats) for m in technicians))
 
@@ -806,6 +811,26 @@ class LiveConference:
             for channel in interpretation.open_channels()
         }
         return self.alerts.channels(sounding, floor_speaking, self._clock())
+
+    def _channel_sources(self) -> list[ChannelSource]:
+        """Each open channel: who is on air, and how many receive it (listeners, relays)."""
+        interpretation = self.state.interpretation
+        active = interpretation.active_interpreters()
+        hearing: dict[str | None, int] = {}
+        for member in self._in_room():
+            pid = member.info.id
+            if pid in interpretation.seats:
+                heard = interpretation.hears(pid)[0]
+            else:
+                heard = self.listening.get(pid)
+            hearing[heard] = hearing.get(heard, 0) + 1
+        sources = []
+        for language in interpretation.open_channels():
+            on_air = active.get(language)
+            producers = self.router.producers_of(on_air) if on_air is not None else []
+            producer = next((p for p in producers if p.kind == "audio"), None)
+            sources.append(ChannelSource(language, on_air, producer, hearing.get(language, 0)))
+        return sources
 
     def _technicians(self) -> list[Member]:
         return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
