@@ -19,6 +19,7 @@ import av
 
 MILLISECONDS = fractions.Fraction(1, 1000)
 CLOCK_RATES = {"audio": 48000, "video": 90000}
+OPUS_FRAME_MS = 20
 
 
 def vp8_descriptor_length(payload: bytes) -> int:
@@ -68,6 +69,16 @@ class RecordedFile:
     video_frames: int
     audio_frames: int
     metadata: dict[str, str]
+    chapters: tuple[Chapter, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A stretch of the file from one audio source: milliseconds from its start."""
+
+    start_ms: int
+    end_ms: int
+    title: str
 
 
 VIDEO_WAIT = 3.0  # seconds to wait for a keyframe before recording audio alone
@@ -81,7 +92,14 @@ class Recording:
     a queue until the first keyframe (or ``VIDEO_WAIT``, then without video).
     """
 
-    def __init__(self, path: Path, metadata: dict[str, str], *, video: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        metadata: dict[str, str],
+        *,
+        video: bool = True,
+        language: str | None = None,
+    ) -> None:
         self.path = path
         self.metadata = dict(metadata)
         self.started_at = time.time()
@@ -92,6 +110,10 @@ class Recording:
         self._audio = _Track("audio")
         self._audio.stream = self._container.add_stream("libopus", rate=48000)
         self._audio.stream.time_base = MILLISECONDS
+        if language is not None:
+            self._audio.stream.metadata["language"] = language
+        # Chapters: [start_ms, end_ms, title]; start -1 until the source's first packet.
+        self._chapters: list[list[Any]] = []
         self._video = _Track("video")
         self._expect_video = video
         self._queue: list[Any] = []  # av.Packet, until the header can be written
@@ -102,6 +124,25 @@ class Recording:
         if self._closed or not payload:
             return
         self._mux(self._audio, payload, timestamp, keyframe=True)
+
+    def audio_source(self, title: str | None) -> None:
+        """The audio comes from another source from the next packet on (a handover).
+
+        The new source's RTP clock is unrelated to the last one's: its first
+        packet is placed at its arrival, and at least one Opus frame after the
+        last packet, so the file runs on as the listeners heard it, pause
+        included. ``title`` names the new stretch as a chapter (None: nobody).
+        """
+        track = self._audio
+        track.first_timestamp = None
+        if self._chapters and self._chapters[-1][1] is None:
+            chapter = self._chapters[-1]
+            if chapter[0] < 0:
+                self._chapters.pop()  # nothing came from that source
+            else:
+                chapter[1] = track.last_pts + OPUS_FRAME_MS
+        if title is not None:
+            self._chapters.append([-1, None, title])
 
     def video_packet(self, timestamp: int, marker: bool, payload: bytes) -> None:
         """A VP8 RTP payload; frames are muxed once complete, from a keyframe on."""
@@ -135,6 +176,10 @@ class Recording:
         if track.first_timestamp is None:
             track.first_timestamp = timestamp
             track.offset_ms = now_ms
+            if track.last_pts >= 0:  # a new source (see audio_source): after the last frame
+                track.offset_ms = max(now_ms, track.last_pts + OPUS_FRAME_MS)
+            if track is self._audio and self._chapters and self._chapters[-1][0] < 0:
+                self._chapters[-1][0] = int(track.offset_ms)
         elapsed = ((timestamp - track.first_timestamp) & 0xFFFFFFFF) / CLOCK_RATES[track.kind]
         pts = int(track.offset_ms + elapsed * 1000)
         if pts <= track.last_pts:
@@ -162,8 +207,22 @@ class Recording:
             for queued in self._queue:
                 if queued.stream is self._audio.stream:
                     self._container.mux(queued)
+            self.audio_source(None)  # ends the last chapter
             # Nothing muxed: the muxer never opened the file; there is nothing to close.
             if self._audio.frames or self._video.frames:
+                if self.chapters:
+                    self._container.set_chapters(
+                        [
+                            {
+                                "id": i + 1,
+                                "start": c.start_ms,
+                                "end": c.end_ms,
+                                "time_base": MILLISECONDS,
+                                "metadata": {"title": c.title},
+                            }
+                            for i, c in enumerate(self.chapters)
+                        ]
+                    )
                 self._container.close()
         written = self.path.exists() and self.path.stat().st_size > 0
         return RecordedFile(
@@ -173,4 +232,10 @@ class Recording:
             self._video.frames,
             self._audio.frames,
             self.metadata,
+            self.chapters,
         )
+
+    @property
+    def chapters(self) -> tuple[Chapter, ...]:
+        """The finished stretches, one per audio source that sent something."""
+        return tuple(Chapter(c[0], c[1], c[2]) for c in self._chapters if c[1] is not None)

@@ -94,8 +94,8 @@ from signaling import (
 )
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
-from .monitor import StreamSampler, Totals
-from .recording import FloorRecorder
+from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
+from .recording import ChannelRecorder, FloorRecorder
 from .redis_store import StoreUnavailable
 from .tokens import JoinGrant
 
@@ -230,6 +230,7 @@ class LiveConference:
         self.members: dict[str, Member] = {}
         self.totals = options.totals
         self.recorder = FloorRecorder(options.recordings / state.conference_id)
+        self.channel_recorder = ChannelRecorder(self.recorder.catalogue)
         self.resume_grace = options.resume_grace
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
@@ -251,6 +252,7 @@ class LiveConference:
         self.listening: dict[str, str | None] = {}
         self.alerts = AlertRules()
         self._sampler = StreamSampler(self.totals)
+        self._channel_sampler = ChannelSampler()
         self._monitor: asyncio.Task[None] | None = None
         self._clock = options.clock
         self._lock = asyncio.Lock()
@@ -810,8 +812,10 @@ class LiveConference:
                 self.recorder.stop(rid)
             case RecordingStopped():
                 self.recorder.stop_all()
+                self.channel_recorder.stop_all()
             case ConferenceClosed():
                 self.recorder.stop_all()
+                self.channel_recorder.stop_all()
                 for pid in list(self.detached):
                     await self._end_detached(pid, LeaveReason.LEFT)
                 for member in list(self.members.values()):
@@ -864,12 +868,16 @@ class LiveConference:
         samples = self._sampler.sample(self.router)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
         await self._announce_alerts(self._channel_alerts(samples))
+        channels = self._channel_sampler.sample(
+            self._channel_sources(), self.router.producers.values()
+        )
         technicians = self._technicians()
         if technicians:
             stats = MonitorStats(
                 self._clock(),
                 tuple(s.to_dict() for s in samples),
                 tuple(a.to_dict() for a in self.alerts.active.values()),
+                tuple(c.to_dict() for c in channels),
             )
             await asyncio.gather(*(m.connection.send(stats) for m in technicians))
 
@@ -900,6 +908,26 @@ class LiveConference:
             for channel in interpretation.open_channels()
         }
         return self.alerts.channels(sounding, floor_speaking, self._clock())
+
+    def _channel_sources(self) -> list[ChannelSource]:
+        """Each open channel: who is on air, and how many receive it (listeners, relays)."""
+        interpretation = self.state.interpretation
+        active = interpretation.active_interpreters()
+        hearing: dict[str | None, int] = {}
+        for member in self._in_room():
+            pid = member.info.id
+            if pid in interpretation.seats:
+                heard = interpretation.hears(pid)[0]
+            else:
+                heard = self.listening.get(pid)
+            hearing[heard] = hearing.get(heard, 0) + 1
+        sources = []
+        for language in interpretation.open_channels():
+            on_air = active.get(language)
+            producers = self.router.producers_of(on_air) if on_air is not None else []
+            producer = next((p for p in producers if p.kind == "audio"), None)
+            sources.append(ChannelSource(language, on_air, producer, hearing.get(language, 0)))
+        return sources
 
     def _technicians(self) -> list[Member]:
         return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
@@ -1070,6 +1098,25 @@ class LiveConference:
                         transport.open_feed(name)  # ready before the first switch
                     continue
                 transport.feed(name, on_air.get(language) if language is not None else None)
+        self._record_channels(on_air)
+
+    def _record_channels(self, on_air: dict[str, Producer | None]) -> None:
+        """While the chair records, each open channel is recorded as its listeners hear it."""
+        state = self.state
+        if not state.recording or state.closed:
+            self.channel_recorder.stop_all()
+            return
+        active = state.interpretation.active_interpreters()
+        names = {
+            language: state.participants[pid].name if pid in state.participants else None
+            for language, pid in active.items()
+        }
+        self.channel_recorder.follow(
+            {
+                language: (on_air.get(language), names.get(language))
+                for language in state.interpretation.open_channels()
+            }
+        )
 
     async def listen(self, member: Member, channel: str | None, ref: MessageId | None) -> None:
         """A listener's channel choice (None: the floor only); JoinRefused if refused."""
@@ -1143,6 +1190,7 @@ class LiveConference:
         if self._monitor is not None:
             self._monitor.cancel()
         self.recorder.stop_all()
+        self.channel_recorder.stop_all()
         for held in [*self.away.values(), *self._lost.values()]:
             held.cancel()
         self.away.clear()

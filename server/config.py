@@ -43,7 +43,7 @@ class ServerConfig:
     # Further origins (scheme://host[:port]) whose pages may open the signaling socket.
     allowed_origins: list[str] = field(default_factory=list)
     demo: bool = False
-    # Where recordings of the floor are written, one folder per conference.
+    # Where recordings of the floor and the channels are written, one folder per conference.
     recordings: Path = Path("recordings")
     # Seconds a participant whose connection dropped keeps its seat.
     resume_grace: float = 30.0

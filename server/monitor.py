@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 
 from media.aiortc_hooks import selected_path
+from media.producer import Producer
 from media.router import Router
 
 from .alerts import AlertRules, StreamSample
@@ -143,8 +145,114 @@ class StreamSampler:
         )
 
 
+# Seconds without a forwarded packet after which a channel counts as silent.
+CHANNEL_QUIET = 1.0
+
+
+@dataclass(frozen=True)
+class ChannelSource:
+    """What the service knows of an open channel: who is on air, who listens."""
+
+    language: str
+    interpreter_id: str | None
+    producer: Producer | None  # the on-air interpreter's microphone
+    listeners: int
+
+
+@dataclass(frozen=True)
+class ChannelSample:
+    """One open language channel's figures: the stream its listeners receive."""
+
+    id: str  # "channel:<language>", as the channel's alerts
+    language: str
+    interpreter_id: str | None  # on air now
+    producer_id: str | None
+    packets: int  # forwarded on the channel since it was first sampled, across handovers
+    bytes: int
+    bitrate_kbps: float  # over the last interval
+    listeners: int
+    silent: bool  # nothing forwarded on it within the last second
+    silent_for: float | None  # seconds since its last packet; None if none yet
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class ChannelSampler:
+    """A channel's figures, carried across handovers: it is one stream to its listeners.
+
+    Each interval counts what the producer on air at the sample forwarded
+    since the previous sample; a muted interpreter's microphone is not
+    forwarded, so it counts nothing.
+    """
+
+    def __init__(self) -> None:
+        self._forwarded: dict[str, tuple[int, int]] = {}  # by producer id, at the last sample
+        self._at: float | None = None
+        self._totals: dict[str, tuple[int, int]] = {}  # by language
+        self._last_packet: dict[str, float] = {}  # by language
+
+    def sample(
+        self,
+        channels: Sequence[ChannelSource],
+        producers: Iterable[Producer],
+        now: float | None = None,
+    ) -> list[ChannelSample]:
+        """``producers``: every producer that may go on air (a handover's next source)."""
+        at = time.monotonic() if now is None else now
+        interval = at - self._at if self._at is not None else 0.0
+        samples: list[ChannelSample] = []
+        forwarded = {p.id: p.forwarded[:2] for p in producers}
+        for channel in channels:
+            producer = channel.producer
+            packets = octets = 0
+            if producer is not None and not producer.closed:
+                now_packets, now_bytes, _ = producer.forwarded
+                forwarded[producer.id] = (now_packets, now_bytes)
+                before = self._forwarded.get(producer.id)
+                if before is not None:
+                    packets, octets = now_packets - before[0], now_bytes - before[1]
+                last = producer.counters.last_packet_at
+                if not producer.paused and last is not None and packets > 0:
+                    self._last_packet[channel.language] = max(
+                        self._last_packet.get(channel.language, last), last
+                    )
+            total_packets, total_bytes = self._totals.get(channel.language, (0, 0))
+            self._totals[channel.language] = (total_packets + packets, total_bytes + octets)
+            last_packet = self._last_packet.get(channel.language)
+            silent_for = at - last_packet if last_packet is not None else None
+            samples.append(
+                ChannelSample(
+                    id=f"channel:{channel.language}",
+                    language=channel.language,
+                    interpreter_id=channel.interpreter_id,
+                    producer_id=producer.id if producer is not None else None,
+                    packets=total_packets + packets,
+                    bytes=total_bytes + octets,
+                    bitrate_kbps=_rate(octets * 8 / 1000, interval),
+                    listeners=channel.listeners,
+                    silent=silent_for is None or silent_for >= CHANNEL_QUIET,
+                    silent_for=silent_for,
+                )
+            )
+        open_now = {c.language for c in channels}
+        for language in [k for k in self._totals if k not in open_now]:
+            del self._totals[language]  # a channel opened again starts from zero
+            self._last_packet.pop(language, None)
+        self._forwarded = forwarded
+        self._at = at
+        return samples
+
+
 def _rate(amount: float, seconds: float) -> float:
     return round(amount / seconds, 1) if seconds > 0 else 0.0
 
 
-__all__ = ["AlertRules", "StreamSampler", "Totals"]
+__all__ = [
+    "AlertRules",
+    "ChannelSample",
+    "ChannelSampler",
+    "ChannelSource",
+    "StreamSampler",
+    "Totals",
+]

@@ -90,7 +90,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("demo", "bool", "create the demo conference"),
     Option(
-        "recordings", "path", "folder for recordings of the floor (default ./recordings)", "DIR"
+        "recordings",
+        "path",
+        "folder for recordings of floor and channels (default ./recordings)",
+        "DIR",
     ),
     Option("redis_url", "str", "Redis for durable state and several nodes (default: in memory)"),
     Option("node_id", "str", "this node's name (with redis_url)"),

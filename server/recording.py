@@ -1,9 +1,16 @@
-"""Recording the floor: one Matroska file per intervention, while the chair says so.
+"""Recording the floor and the language channels while the chair says so.
 
-The service calls :meth:`FloorRecorder.start` when a delegation is granted the
-floor (or when recording starts while it holds it) and :meth:`stop` when the
-floor ends. The recorder taps the speaker's producers: it sees exactly the
-packets the SFU forwards, and never decodes them.
+The floor: one Matroska file per intervention. The service calls
+:meth:`FloorRecorder.start` when a delegation is granted the floor (or when
+recording starts while it holds it) and :meth:`stop` when the floor ends.
+
+The channels: one Opus file per open channel, from the start of recording (or
+the channel's opening) to its end (or the channel's closing), across
+handovers. The service tells :meth:`ChannelRecorder.follow` which interpreter
+is on air in each channel whenever that may have changed.
+
+Both tap producers: they see exactly the packets the SFU forwards, and never
+decode them. Both list their files in one index per conference.
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import av
@@ -27,7 +36,7 @@ SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 @dataclass(frozen=True)
 class RecordingEntry:
-    """One line of the recordings index."""
+    """One line of the recordings index: an intervention on the floor."""
 
     name: str
     request_id: str
@@ -38,6 +47,56 @@ class RecordingEntry:
     video_frames: int
     audio_frames: int
     bytes: int
+    kind: str = "floor"
+
+
+@dataclass(frozen=True)
+class ChannelRecordingEntry:
+    """One line of the recordings index: a language channel, across its shifts."""
+
+    name: str
+    channel: str  # ISO 639-1
+    interpreters: list[str]  # names, in the order they first went on air
+    # Each stretch of one interpreter: {"interpreter", "start", "end"} in
+    # seconds from the start of the file (its chapters).
+    shifts: list[dict[str, object]]
+    started_at: float
+    ended_at: float
+    audio_frames: int
+    bytes: int
+    kind: str = "channel"
+
+
+class RecordingIndex:
+    """The recordings of one conference: a folder and its ``index.json``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def entries(self) -> list[dict[str, object]]:
+        path = self.directory / "index.json"
+        if not path.exists():
+            return []
+        entries: list[dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))
+        return entries
+
+    def file(self, name: str) -> Path | None:
+        """The path of a listed recording (never anything else)."""
+        if any(e["name"] == name for e in self.entries()):
+            return self.directory / name
+        return None
+
+    def new_file(self, stem: str) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        return self.directory / (SAFE.sub("-", f"{stamp}-{stem}")[:120] + ".mkv")
+
+    def append(self, entry: RecordingEntry | ChannelRecordingEntry) -> None:
+        entries = [*self.entries(), asdict(entry)]
+        path = self.directory / "index.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(entries, ensure_ascii=False, indent=2), encoding="utf-8")
+        temporary.replace(path)
 
 
 @dataclass
@@ -51,6 +110,7 @@ class _Active:
 class FloorRecorder:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self.catalogue = RecordingIndex(directory)
         self._active: dict[str, _Active] = {}  # by request id
 
     def start(
@@ -63,9 +123,7 @@ class FloorRecorder:
     ) -> None:
         if request_id in self._active:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        name = SAFE.sub("-", f"{stamp}-{request_id}-{delegation}")[:120] + ".mkv"
+        path = self.catalogue.new_file(f"{request_id}-{delegation}")
         metadata = {
             "title": f"{delegation}: {speaker}",
             "delegation": delegation,
@@ -74,9 +132,7 @@ class FloorRecorder:
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         video = any(p.kind == "video" for p in producers)
-        active = _Active(
-            Recording(self.directory / name, metadata, video=video), speakers, request_id, []
-        )
+        active = _Active(Recording(path, metadata, video=video), speakers, request_id, [])
         self._active[request_id] = active
         for producer in producers:
             self.attach(producer)
@@ -112,7 +168,7 @@ class FloorRecorder:
                 logger.info("nothing to record for %s: no media came", request_id)
                 return None
             entry = _entry(recorded, recorded.path)
-            self._append_to_index(entry)
+            self.catalogue.append(entry)
         except (OSError, ValueError, av.FFmpegError):
             logger.exception("recording of %s could not be finished", request_id)
             return None
@@ -128,24 +184,116 @@ class FloorRecorder:
         return frozenset(self._active)
 
     def index(self) -> list[dict[str, object]]:
-        path = self.directory / "index.json"
-        if not path.exists():
-            return []
-        entries: list[dict[str, object]] = json.loads(path.read_text(encoding="utf-8"))
-        return entries
+        """Every recording of the conference: interventions and channels."""
+        return self.catalogue.entries()
 
     def file(self, name: str) -> Path | None:
         """The path of a listed recording (never anything else)."""
-        if any(e["name"] == name for e in self.index()):
-            return self.directory / name
-        return None
+        return self.catalogue.file(name)
 
-    def _append_to_index(self, entry: RecordingEntry) -> None:
-        entries = [*self.index(), asdict(entry)]
-        path = self.directory / "index.json"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(entries, ensure_ascii=False, indent=2), encoding="utf-8")
-        temporary.replace(path)
+
+@dataclass
+class _Channel:
+    """A channel being recorded: its file and the producer it taps now."""
+
+    language: str
+    recording: Recording
+    source: Producer | None = None
+    sink: PacketSink | None = None
+    interpreters: list[str] = field(default_factory=list)
+
+    def tap(self, producer: Producer | None, interpreter: str | None) -> None:
+        """Record ``producer`` from its next forwarded packet (None: nobody on air)."""
+        if producer is self.source:
+            return
+        if self.source is not None and self.sink in self.source.sinks:
+            self.source.sinks.remove(self.sink)
+        self.source, self.sink = producer, None
+        self.recording.audio_source(interpreter if producer is not None else None)
+        if producer is None:
+            return
+        if interpreter is not None and interpreter not in self.interpreters:
+            self.interpreters.append(interpreter)
+        self.sink = _sink(self.recording, "audio")
+        producer.sinks.append(self.sink)
+
+
+class ChannelRecorder:
+    """Each open channel's stream, as its listeners receive it, to a file of its own."""
+
+    def __init__(self, catalogue: RecordingIndex) -> None:
+        self.catalogue = catalogue
+        self._channels: dict[str, _Channel] = {}  # by language
+
+    def follow(self, channels: Mapping[str, tuple[Producer | None, str | None]]) -> None:
+        """The channels to record now: language -> (producer on air, interpreter's name).
+
+        A channel not in ``channels`` any more ends its file; a new one starts
+        one; a changed producer is a handover inside the file. Never raises:
+        recording follows the meeting, it must not stop it.
+        """
+        for language in [c for c in self._channels if c not in channels]:
+            self.stop(language)
+        for language, (producer, interpreter) in channels.items():
+            channel = self._channels.get(language)
+            if channel is None:
+                try:
+                    channel = self._start(language)
+                except (OSError, ValueError, av.FFmpegError):
+                    logger.exception("recording of the %s channel could not start", language)
+                    continue
+            channel.tap(producer if producer is None or not producer.closed else None, interpreter)
+
+    def _start(self, language: str) -> _Channel:
+        path = self.catalogue.new_file(f"channel-{language}-{secrets.token_hex(3)}")
+        metadata = {
+            "title": f"Channel {language}",
+            "channel": language,
+            "language": language,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        channel = _Channel(language, Recording(path, metadata, video=False, language=language))
+        self._channels[language] = channel
+        return channel
+
+    def stop(self, language: str) -> ChannelRecordingEntry | None:
+        """End a channel's file; None if nothing came to record (no file is kept)."""
+        channel = self._channels.pop(language, None)
+        if channel is None:
+            return None
+        channel.tap(None, None)
+        try:
+            recorded = channel.recording.close()
+            if recorded.path is None:
+                logger.info("nothing to record for the %s channel: nobody spoke", language)
+                return None
+            entry = ChannelRecordingEntry(
+                name=recorded.path.name,
+                channel=language,
+                interpreters=channel.interpreters,
+                shifts=[
+                    {"interpreter": c.title, "start": c.start_ms / 1000, "end": c.end_ms / 1000}
+                    for c in recorded.chapters
+                ],
+                started_at=recorded.started_at,
+                ended_at=recorded.ended_at,
+                audio_frames=recorded.audio_frames,
+                bytes=recorded.path.stat().st_size,
+            )
+            self.catalogue.append(entry)
+        except (OSError, ValueError, av.FFmpegError):
+            logger.exception("recording of the %s channel could not be finished", language)
+            return None
+        logger.info("recorded %s", entry.name)
+        return entry
+
+    def stop_all(self) -> None:
+        for language in list(self._channels):
+            self.stop(language)
+
+    @property
+    def recording(self) -> frozenset[str]:
+        return frozenset(self._channels)
 
 
 def _sink(recording: Recording, kind: str) -> PacketSink:

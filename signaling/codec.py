@@ -555,7 +555,11 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
         ref=f.optional_id("ref"),
     ),
     MonitorStats.TYPE: lambda f: MonitorStats(
-        f.number("at"), f.json_objects("streams"), f.json_objects("alerts"), id=f.ref
+        f.number("at"),
+        f.json_objects("streams"),
+        f.json_objects("alerts"),
+        f.json_objects("channels") if "channels" in f.obj else (),
+        id=f.ref,
     ),
     MonitorAlert.TYPE: lambda f: MonitorAlert(
         f.json_object("alert"), f.choice("state", AlertState), id=f.ref

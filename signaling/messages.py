@@ -442,6 +442,8 @@ class MonitorStats(Message):
     at: float
     streams: tuple[Mapping[str, object], ...]
     alerts: tuple[Mapping[str, object], ...]
+    # One entry per open language channel (the stream its listeners receive).
+    channels: tuple[Mapping[str, object], ...] = ()
 
 
 @dataclass(frozen=True)

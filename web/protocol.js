@@ -281,6 +281,22 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} at
  * @property {StreamStats[]} streams
  * @property {Alert[]} alerts
+ * @property {ChannelStats[]} channels  one per open interpretation channel
+ */
+
+/**
+ * An open interpretation channel as its listeners receive it, across handovers.
+ * @typedef {object} ChannelStats
+ * @property {string} id                   `channel:<language>`, as its alerts
+ * @property {string} language
+ * @property {string | null} interpreter_id  on air now
+ * @property {string | null} producer_id
+ * @property {number} packets
+ * @property {number} bytes
+ * @property {number} bitrate_kbps
+ * @property {number} listeners            listeners and relaying interpreters
+ * @property {boolean} silent              nothing forwarded within the last second
+ * @property {number | null} silent_for
  */
 
 /**
@@ -970,6 +986,7 @@ export class PalabraConnection extends EventTarget {
       case 'monitor.stats':
         this._emit('monitorstats', /** @type {MonitorStats} */ ({
           at: Number(msg.at), streams: msg.streams ?? [], alerts: msg.alerts ?? [],
+          channels: msg.channels ?? [],
         }));
         return;
       case 'message.history':

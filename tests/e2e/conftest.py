@@ -59,6 +59,7 @@ def server() -> Iterator[RunningServer]:
         "--demo",
         "--secret", secret,
         "--state-dir", tempfile.mkdtemp(prefix="palabra-e2e-state-"),
+        "--recordings", tempfile.mkdtemp(prefix="palabra-e2e-recordings-"),
         "--allowed-origin", f"http://127.0.0.1:{front_port}",
         "--log-level", "INFO",
     ]  # fmt: skip

@@ -55,7 +55,11 @@ class ToneTrack(AudioStreamTrack):
 
 
 class SineTrack(AudioStreamTrack):
-    """A loud 440 Hz tone: its Opus packets are much larger than silence's."""
+    """A loud tone (440 Hz unless told): its Opus packets are much larger than silence's."""
+
+    def __init__(self, frequency: float = 440.0) -> None:
+        super().__init__()
+        self.frequency = frequency
 
     async def recv(self) -> av.AudioFrame:  # type: ignore[override]
         frame = await super().recv()
@@ -63,7 +67,7 @@ class SineTrack(AudioStreamTrack):
         rate, count = frame.sample_rate, frame.samples
         start = int(frame.pts or 0)
         t = (np.arange(start, start + count) / rate).astype(np.float64)
-        samples = (np.sin(2 * np.pi * 440 * t) * 12000).astype("<i2")
+        samples = (np.sin(2 * np.pi * self.frequency * t) * 12000).astype("<i2")
         frame.planes[0].update(samples.tobytes())
         return frame
 

@@ -16,7 +16,7 @@ import pytest
 from rooms import Settings
 from server.client import ClientError, PalabraClient, RemoteStream
 from server.conference import LISTEN, PARTNER, LiveConference
-from signaling import MonitorAlert
+from signaling import MonitorAlert, MonitorStats
 
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import SineTrack, ToneTrack
@@ -309,3 +309,50 @@ async def test_technicians_are_alerted_when_a_channel_is_silent_while_the_floor_
     await booths.en1.command("interpretation.on_air")
     await tech.wait_for(lambda: "channel:en" in alerts("cleared"), timeout=10)
     assert "channel:pt" not in alerts("cleared")
+
+
+async def test_technicians_see_each_open_channel_as_a_stream(
+    connect: ClientFactory,
+) -> None:
+    booths = Booths(connect)
+    await booths.setup()
+    tech = await connect(name="Técnico", delegation=None, role="technician")
+    listener = await booths.listener()
+    await listener.listen("en")
+    await booths.en1.command("interpretation.on_air")
+
+    def latest() -> dict[str, dict[str, object]]:
+        stats = [m for m in tech.messages if isinstance(m, MonitorStats)]
+        return {str(c["language"]): dict(c) for c in stats[-1].channels} if stats else {}
+
+    def sounding(language: str, interpreter: PalabraClient) -> bool:
+        entry = latest().get(language)
+        return (
+            entry is not None
+            and entry["interpreter_id"] == pid(interpreter)
+            and entry["silent"] is False
+            and float(entry["bitrate_kbps"]) > 0  # type: ignore[arg-type]
+        )
+
+    await tech.wait_for(lambda: sounding("en", booths.en1), timeout=15)
+    channels = latest()
+    assert set(channels) == {"en", "pt"}
+    en, pt = channels["en"], channels["pt"]
+    assert en["id"] == "channel:en" and en["listeners"] == 1
+    assert int(en["packets"]) > 0 and int(en["bytes"]) > 0  # type: ignore[call-overload]
+    assert pt["interpreter_id"] is None and pt["producer_id"] is None
+    assert pt["silent"] is True and pt["packets"] == 0 and pt["listeners"] == 0
+    before = int(en["packets"])  # type: ignore[call-overload]
+
+    # A handover goes on in the same row: the counts carry on, the interpreter changes.
+    await booths.en2.command("interpretation.request_handover")
+    await booths.en1.command("interpretation.accept_handover")
+    await booths.pt1.command("interpretation.set_source", source="en")  # a relay receives it too
+    await tech.wait_for(
+        lambda: sounding("en", booths.en2) and latest()["en"]["listeners"] == 2, timeout=15
+    )
+    assert int(latest()["en"]["packets"]) > before  # type: ignore[call-overload]
+
+    # Closing a channel removes its row.
+    await booths.chair.command("interpretation.close_channel", language="pt")
+    await tech.wait_for(lambda: set(latest()) == {"en"}, timeout=15)

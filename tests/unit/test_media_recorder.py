@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import av
@@ -58,3 +59,43 @@ def test_a_recording_reads_back_with_the_right_duration(
     assert recorded.audio_frames == 2 * (60 - skip)
     duration = (frames[-1].time or 0) - (frames[0].time or 0)
     assert duration == pytest.approx((expected - 1) / 30, abs=1 / 30 + 0.05)
+
+
+def test_a_handover_inside_an_audio_file_keeps_it_continuous(tmp_path: Path) -> None:
+    """Two sources with unrelated RTP clocks: one run of 20 ms frames, a chapter each."""
+    audio = encode_audio(seconds=1.0)
+    path = tmp_path / "channel-en.mkv"
+    recording = Recording(path, {"channel": "en"}, video=False, language="en")
+    recording.audio_source("Intérprete 1")
+    for k in range(20):
+        recording.audio_packet(1_000_000 + k * 960, audio.packets[k])
+    recording.audio_source("Intérprete 2")
+    for k in range(30):  # a clock far behind the first one's
+        recording.audio_packet(5 + k * 960, audio.packets[k])
+    recording.audio_source(None)  # off air: nothing more comes
+    recorded = recording.close()
+
+    assert recorded.audio_frames == 50
+    assert [(c.title, c.end_ms - c.start_ms) for c in recorded.chapters] == [
+        ("Intérprete 1", 400),
+        ("Intérprete 2", 600),
+    ]
+    with av.open(str(path)) as container:
+        [stream] = container.streams
+        assert stream.metadata.get("language") == "en"
+        titles = [c["metadata"]["title"] for c in container.chapters()]
+        pts = [p.pts for p in container.demux(audio=0) if p.pts is not None]
+    assert titles == ["Intérprete 1", "Intérprete 2"]
+    assert len(pts) == 50
+    assert all(b - a >= 20 for a, b in itertools.pairwise(pts))  # nothing dropped or overlapping
+    assert pts[20] - pts[19] < 40  # the switch is placed right after the last frame
+
+
+def test_an_audio_file_without_any_source_is_not_written(tmp_path: Path) -> None:
+    path = tmp_path / "channel-pt.mkv"
+    recording = Recording(path, {"channel": "pt"}, video=False)
+    recording.audio_source("Intérprete")
+    recording.audio_source(None)
+    recorded = recording.close()
+    assert recorded.path is None and recorded.chapters == ()
+    assert not path.exists()

@@ -56,7 +56,7 @@ export function createTechnicianView(ctx) {
     latest = /** @type {CustomEvent<MonitorStats>} */ (e).detail;
     receivedAt = Date.now();
     alerts.replace(latest.alerts);
-    table.update(latest.streams, [...alerts.raised.values()]);
+    table.update(latest.streams, [...alerts.raised.values()], latest.channels);
     render();
   };
   const onAlert = (/** @type {Event} */ e) => {

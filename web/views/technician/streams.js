@@ -1,17 +1,24 @@
 // The technician's stream table: one row group per publisher, one row per
 // stream (in: publisher -> server; out: server -> each subscriber) with its
-// live figures and a bitrate chart; out-of-range figures stand out.
+// live figures and a bitrate chart; out-of-range figures stand out. Last, a
+// group of the interpretation channels: one row per open channel, the stream
+// its listeners receive whoever is on air.
 
 import {busy, h, keyedList, setAttr, setText} from '../../dom.js';
 import {num, t} from '../../i18n.js';
 import {badge, updateBadge} from '../../widgets/badge.js';
 import {confirmAction} from '../../widgets/confirm.js';
 import {icon} from '../../widgets/icons.js';
+import {languageName} from '../../widgets/language-menu.js';
 import {Sparkline} from '../../widgets/sparkline.js';
 
 /** @typedef {import('../../conference.js').ViewContext} ViewContext */
 /** @typedef {import('../../protocol.js').StreamStats} StreamStats */
 /** @typedef {import('../../protocol.js').Alert} Alert */
+/** @typedef {import('../../protocol.js').ChannelStats} ChannelStats */
+
+/** The key of the channels' row group (participant ids never take this form). */
+const CHANNELS = 'channels:';
 
 /** Limits above which a figure is shown as a warning, then as bad. */
 export const LIMITS = {
@@ -53,6 +60,7 @@ export class StreamTable {
     /** @private */ this._ctx = ctx;
     /** @private @type {Map<string, Sparkline>} */ this._charts = new Map();
     /** @private @type {StreamStats[]} */ this._streams = [];
+    /** @private @type {ChannelStats[]} */ this._channels = [];
     /** @private @type {Alert[]} */ this._alerts = [];
     /** @private */ this._caption = h('caption', {class: 'visually-hidden'});
     /** @private */ this._head = h('tr', {}, h('th', {scope: 'col'}),
@@ -70,11 +78,13 @@ export class StreamTable {
   /**
    * @param {StreamStats[]} streams
    * @param {Alert[]} alerts
+   * @param {ChannelStats[]} [channels]
    */
-  update(streams, alerts) {
+  update(streams, alerts, channels = this._channels) {
     this._streams = streams;
     this._alerts = alerts;
-    for (const s of streams) {
+    this._channels = channels;
+    for (const s of [...streams, ...channels]) {
       let chart = this._charts.get(s.id);
       if (!chart) {
         chart = new Sparkline({width: 72, height: 22});
@@ -82,7 +92,7 @@ export class StreamTable {
       }
       chart.push(s.bitrate_kbps);
     }
-    const live = new Set(streams.map((s) => s.id));
+    const live = new Set([...streams, ...channels].map((s) => s.id));
     for (const id of this._charts.keys()) if (!live.has(id)) this._charts.delete(id);
     this.render();
   }
@@ -115,14 +125,81 @@ export class StreamTable {
         people.name(a.subscriber_id ?? '').localeCompare(people.name(b.subscriber_id ?? ''))),
     })).sort((a, b) => a.person.name.localeCompare(b.person.name));
 
+    const keys = [...groups.map((g) => g.id), ...(this._channels.length ? [CHANNELS] : [])];
     // The caption and thead stay first: only the tbodies are keyed.
-    const bodies = keyedList(this.table, groups, (g) => g.id, (g) => this._group(g.id), () => {}, this._thead);
+    const bodies = keyedList(this.table, keys, (id) => id,
+      (id) => (id === CHANNELS ? this._channelGroup() : this._group(id)), () => {}, this._thead);
     for (const g of groups) {
       const body = /** @type {HTMLElement} */ (bodies.get(g.id));
       const header = /** @type {HTMLElement} */ (body.firstElementChild);
       this._fillGroup(header, g.person, g.streams);
       keyedList(body, g.streams, (s) => s.id, (s) => this._row(s), (tr, s) => this._fill(tr, s), header);
     }
+    const channels = bodies.get(CHANNELS);
+    if (channels) {
+      const header = /** @type {HTMLElement} */ (channels.firstElementChild);
+      setText(/** @type {HTMLElement} */ (header.querySelector('.name')), t('tech.channels'));
+      const sorted = [...this._channels].sort((a, b) => a.language.localeCompare(b.language));
+      channels.classList.toggle('alarm', sorted.some((c) => this._channelAlert(c)));
+      keyedList(channels, sorted, (c) => c.id, (c) => this._channelRow(c), (tr, c) => this._fillChannel(tr, c), header);
+    }
+  }
+
+  /** @private */
+  _channelGroup() {
+    const header = h('tr', {class: 'group'},
+      h('th', {scope: 'rowgroup', colSpan: COLUMNS.length + 1},
+        h('div', {class: 'group-head'}, icon('mic'), h('span', {class: 'name'}))));
+    return h('tbody', {dataset: {group: 'channels'}}, header);
+  }
+
+  /**
+   * @private
+   * @param {ChannelStats} c
+   */
+  _channelRow(c) {
+    const cells = COLUMNS.map(([key, , numeric]) => h('td', {class: numeric ? 'num' : '', dataset: {col: key}}));
+    cells[3].append(h('span', {class: 'value'}), this._charts.get(c.id)?.element ?? '');
+    return h('tr', {class: 'stream channel', dataset: {streamId: c.id, kind: 'audio', direction: 'channel',
+      channel: c.language}}, h('td', {class: 'indent', attrs: {'aria-hidden': 'true'}}), ...cells);
+  }
+
+  /**
+   * A channel's row: its language, who is on air and how many receive it, its
+   * bitrate, and whether it is silent; figures it has no meaning for are "—".
+   * @private
+   * @param {HTMLElement} tr
+   * @param {ChannelStats} c
+   */
+  _fillChannel(tr, c) {
+    const [, kind, direction, codec, bitrate, ...rest] = /** @type {HTMLElement[]} */ ([...tr.children]);
+    const state = rest[rest.length - 2];
+    setText(kind, t('tech.channel', {language: languageName(c.language)}));
+    const onAir = c.interpreter_id ? this._ctx.people.name(c.interpreter_id) : t('interp.silent');
+    setText(direction, t('tech.channelFlow', {name: onAir, count: num(c.listeners)}));
+    setAttr(direction, 'title', direction.textContent ?? '');
+    setText(codec, 'opus');
+    setText(/** @type {HTMLElement} */ (bitrate.querySelector('.value')), num(c.bitrate_kbps));
+    for (const cell of rest.slice(0, -2)) setText(cell, '—');
+    tr.dataset.bitrate = String(c.bitrate_kbps);
+    tr.dataset.listeners = String(c.listeners);
+    tr.dataset.interpreterId = c.interpreter_id ?? '';
+    const alert = this._channelAlert(c);
+    /** @type {'alert' | 'silent' | 'ok'} */
+    const status = alert ? 'alert' : c.silent ? 'silent' : 'ok';
+    tr.dataset.status = status;
+    bitrate.dataset.grade = status === 'ok' ? '' : 'bad';
+    this._charts.get(c.id)?.setAlarm(status !== 'ok');
+    setText(state, alert ? t('alert.kind.channel_silent') : t(`tech.status.${status}`));
+    state.dataset.status = status === 'silent' ? 'stalled' : status;
+  }
+
+  /**
+   * @private
+   * @param {ChannelStats} c
+   */
+  _channelAlert(c) {
+    return this._alerts.find((a) => a.kind === 'channel_silent' && a.id === c.id);
   }
 
   /**
