@@ -29,6 +29,7 @@ __all__ = [
     "ConferenceCreated",
     "DelegatesMayRequestChanged",
     "DelegationAdded",
+    "DevicesChecked",
     "Event",
     "FloorAccepted",
     "FloorCancelled",
@@ -234,6 +235,14 @@ class ParticipantPresenceChanged(Event):
     type = "participant.presence"
     participant_id: str
     presence: Presence
+
+
+@dataclass(frozen=True)
+class DevicesChecked(Event):
+    """The participant's camera and microphone check passed (its page said so)."""
+
+    type = "participant.devices_checked"
+    participant_id: str
 
 
 @dataclass(frozen=True)
@@ -477,6 +486,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ParticipantMuted,
         ParticipantUnmuted,
         ParticipantPresenceChanged,
+        DevicesChecked,
         FloorRequested,
         FloorAccepted,
         FloorReordered,

@@ -30,7 +30,11 @@ class Scope(StrEnum):
     NOT_CHAIR = "not_chair"  # any participant but a chair
 
 
-_EVERYONE_SELF = {c.JoinConference.kind: Scope.SELF, c.LeaveConference.kind: Scope.SELF}
+_EVERYONE_SELF = {
+    c.JoinConference.kind: Scope.SELF,
+    c.LeaveConference.kind: Scope.SELF,
+    c.DeclareReady.kind: Scope.SELF,
+}
 
 _CHAIR_ONLY = (
     c.CloseConference,
