@@ -49,6 +49,7 @@ __all__ = [
     "CloseVote",
     "Command",
     "CreateConference",
+    "DeclareReady",
     "DenyRequest",
     "DesignateVoter",
     "GoOffAir",
@@ -262,6 +263,22 @@ class JoinConference(Command):
 class LeaveConference(Command):
     kind = "participant.leave"
     participant_id: str
+
+
+@dataclass(frozen=True)
+class DeclareReady(Command):
+    """The participant's page says its camera and microphone check passed.
+
+    Sent by the participant itself (`participant_id` None: the issuer), in
+    the lobby or the room; the chair sees it on the lobby entry.
+    """
+
+    kind = "participant.ready"
+    participant_id: str | None = None
+
+    def _check(self) -> None:
+        if self.participant_id is not None:
+            check_id(self.participant_id, "participant_id")
 
 
 @dataclass(frozen=True)
@@ -810,6 +827,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         SetDelegatesMayRequest,
         JoinConference,
         LeaveConference,
+        DeclareReady,
         SetPresence,
         AdmitFromLobby,
         RejectFromLobby,

@@ -33,6 +33,7 @@ from .events import (
     DecisionEvent,
     DelegatesMayRequestChanged,
     DelegationAdded,
+    DevicesChecked,
     Event,
     FloorEvent,
     InterpretationEvent,
@@ -97,6 +98,8 @@ class Conference:
         self._away: dict[str, Presence] = {}
         # Seats removed with a ban: they may not join again until the chair lifts it.
         self._banned: set[str] = set()
+        # Seats whose camera and microphone check passed (lobby or room).
+        self._ready: set[str] = set()
 
     @classmethod
     def replay(cls, conference_id: str, events: Iterable[Event]) -> Conference:
@@ -119,6 +122,7 @@ class Conference:
         other._muted = dict(self._muted)
         other._away = dict(self._away)
         other._banned = set(self._banned)
+        other._ready = set(self._ready)
         return other
 
     # Deciding ------------------------------------------------------------------
@@ -235,15 +239,19 @@ class Conference:
                 self._participants[event.participant_id] = admitted
             case ParticipantRejected():
                 self.lobby.pop(event.participant_id)
+                self._ready.discard(event.participant_id)
             case ParticipantLeft() | ParticipantRemoved():
                 self.interpretation.departed(event.participant_id)
                 self._away.pop(event.participant_id, None)
+                self._ready.discard(event.participant_id)
                 if self._participants.pop(event.participant_id, None) is None:
                     self.lobby.pop(event.participant_id)
                 if isinstance(event, ParticipantRemoved) and event.banned:
                     self._banned.add(event.participant_id)
             case ParticipantUnbanned():
                 self._banned.discard(event.participant_id)
+            case DevicesChecked():
+                self._ready.add(event.participant_id)
             case ParticipantPresenceChanged():
                 if event.presence is Presence.CONNECTED:
                     self._away.pop(event.participant_id, None)
@@ -309,6 +317,11 @@ class Conference:
     def banned(self) -> frozenset[str]:
         return frozenset(self._banned)
 
+    @property
+    def ready(self) -> frozenset[str]:
+        """Seats whose page said their camera and microphone check passed."""
+        return frozenset(self._ready)
+
     def members(self, delegation_id: str) -> list[Participant]:
         """The delegation's participants in the room, any role."""
         return [p for p in self._participants.values() if p.delegation_id == delegation_id]
@@ -358,10 +371,11 @@ class Conference:
                     "muted_by": self._muted.get(p.participant_id),
                     "audible": self.is_audible(p.participant_id),
                     "presence": self.presence(p.participant_id).value,
+                    "ready": p.participant_id in self._ready,
                 }
                 for p in self._participants.values()
             ],
-            "lobby": [_fields(p) for p in self.lobby],
+            "lobby": [{**_fields(p), "ready": p.participant_id in self._ready} for p in self.lobby],
             "pending": [_fields(r) for r in self.floor.pending()],
             "queue": [
                 {**_fields(r), "position": position}
@@ -399,6 +413,7 @@ class Conference:
             self._muted,
             self._away,
             self._banned,
+            self._ready,
             dict(self.floor.requests),
             [r.request_id for r in self.floor.queue()],
             self.interpretation.state(),

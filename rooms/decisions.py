@@ -22,6 +22,7 @@ from .events import (
     ConferenceCreated,
     DelegatesMayRequestChanged,
     DelegationAdded,
+    DevicesChecked,
     Event,
     ParticipantAdmitted,
     ParticipantJoined,
@@ -116,6 +117,8 @@ def decide(d: Draft, command: c.Command, actor: str) -> None:
             _remove(d, command, actor)
         case c.SetPresence():
             _set_presence(d, command, actor)
+        case c.DeclareReady():
+            _declare_ready(d, command, actor)
         case c.UnbanParticipant():
             _unban(d, command, actor)
         case c.AdmitFromLobby() | c.RejectFromLobby():
@@ -327,6 +330,22 @@ def _unban(d: Draft, command: c.UnbanParticipant, actor: str) -> None:
     d.emit(
         ParticipantUnbanned(command.participant_id, at=d.now, actor=actor, reason=command.reason)
     )
+
+
+def _declare_ready(d: Draft, command: c.DeclareReady, actor: str) -> None:
+    """Only for oneself, from the lobby too (where the check happens)."""
+    pid = command.participant_id or actor
+    if actor != SYSTEM:
+        participant = d.state.participants.get(actor) or d.state.lobby.get(actor)
+        if participant is None:
+            raise _forbidden(f"{actor} is not in the conference")
+        if scope_of(participant.role, command.kind) is None or pid != actor:
+            raise _forbidden("participants say only for themselves that they are ready")
+    if pid not in d.state.participants and pid not in d.state.lobby:
+        raise RoomError(ErrorCode.NOT_FOUND, f"{pid} is not in the conference")
+    if pid in d.state.ready:
+        raise RoomError(ErrorCode.INVALID_STATE, f"{pid} is already ready")
+    d.emit(DevicesChecked(pid, at=d.now, actor=actor, reason=command.reason))
 
 
 def _set_presence(d: Draft, command: c.SetPresence, actor: str) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "DecisionEvent",
     "DelegatesMayRequestChanged",
     "DelegationAdded",
+    "DevicesChecked",
     "Event",
     "FloorAccepted",
     "FloorCancelled",
@@ -258,6 +259,14 @@ class ParticipantPresenceChanged(Event):
     type = "participant.presence"
     participant_id: str
     presence: Presence
+
+
+@dataclass(frozen=True)
+class DevicesChecked(Event):
+    """The participant's camera and microphone check passed (its page said so)."""
+
+    type = "participant.devices_checked"
+    participant_id: str
 
 
 @dataclass(frozen=True)
@@ -688,6 +697,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ParticipantMuted,
         ParticipantUnmuted,
         ParticipantPresenceChanged,
+        DevicesChecked,
         FloorRequested,
         FloorAccepted,
         FloorReordered,

@@ -25,6 +25,7 @@ from .events import (
     ConferenceCreated,
     DelegatesMayRequestChanged,
     DelegationAdded,
+    DevicesChecked,
     Event,
     FloorAccepted,
     FloorCancelled,
@@ -468,6 +469,8 @@ class _Reader:
                 return w["presence." + event.presence.value].format(
                     name=self.name(event.participant_id)
                 )
+            case DevicesChecked():
+                return w["devices_checked"].format(name=self.name(event.participant_id))
         return self._seat_sentence(event, who)
 
     def _seat_sentence(self, event: Event, who: str) -> str:

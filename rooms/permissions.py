@@ -36,6 +36,7 @@ _EVERYONE_SELF = {
     c.JoinConference.kind: Scope.SELF,
     c.LeaveConference.kind: Scope.SELF,
     c.SendMessage.kind: Scope.OWN_THREADS,
+    c.DeclareReady.kind: Scope.SELF,
 }
 
 _CHAIR_ONLY = (

@@ -353,6 +353,7 @@ ROOM_COMMAND_TYPES = frozenset(
         "participant.unban",
         "participant.mute",
         "participant.unmute",
+        "participant.ready",
         "floor.request",
         "floor.cancel",
         "floor.accept",

@@ -53,8 +53,10 @@ import {MessagesPanel} from './views/messages.js';
  * @property {Directory} people
  * @property {string} token
  * @property {string} conferenceId
- * @property {(text: string, assertive?: boolean) => void} announce  screen-reader announcement
- * @property {(text: string, level?: 'info' | 'error') => void} toast
+ * @property {(text: string | (() => string), assertive?: boolean) => void} announce
+ *   screen-reader announcement (a function: said again in the new language after a switch)
+ * @property {(text: string, level?: 'info' | 'error' | 'cue') => void} toast
+ *   `cue`: a moment of the floor, larger and longer
  * @property {(type: string, fields?: Record<string, unknown>) => Promise<boolean>} act
  *   sends a room command; on an error, shows it and resolves false
  * @property {(on: boolean) => void} wantPublish  publish camera and microphone whenever allowed
@@ -185,25 +187,49 @@ ui.noticeClose.addEventListener('click', hideNotice);
 /**
  * A short message that goes away by itself.
  * @param {string} text
- * @param {'info' | 'error'} [level]
+ * @param {'info' | 'error' | 'cue'} [level]
  */
 function toast(text, level = 'info') {
   const el = h('div', {class: `toast ${level}`, text, attrs: {role: level === 'error' ? 'alert' : null}});
+  // A new moment of the floor replaces the last one (granted, then revoked: only "revoked").
+  if (level === 'cue') for (const old of ui.toasts.querySelectorAll('.toast.cue')) old.remove();
   ui.toasts.append(el);
   // A few at a time: older ones make way.
   while (ui.toasts.children.length > 2) ui.toasts.firstElementChild?.remove();
-  setTimeout(() => el.remove(), level === 'error' ? 8000 : 5000);
+  setTimeout(() => el.remove(), level === 'info' ? 5000 : 8000);
 }
 
+/** The last announcement of each live region, to put it in the new language after a switch. */
+const announced = new Map(/** @type {Array<[HTMLElement, () => string]>} */ ([]));
+
 /**
- * @param {string} text
+ * @param {string | (() => string)} text
  * @param {boolean} [assertive]
  */
 function announce(text, assertive = false) {
   const region = assertive ? ui.assertiveLive : ui.politeLive;
+  const words = typeof text === 'function' ? text : () => text;
+  announced.set(region, words);
   // Clearing first makes screen readers repeat an identical announcement.
   region.textContent = '';
-  setTimeout(() => { region.textContent = text; }, 50);
+  setTimeout(() => { if (announced.get(region) === words) region.textContent = words(); }, 50);
+}
+
+/**
+ * An error's server message with the participant and delegation ids in it
+ * replaced by their names (a toast never shows "demo-head-cr").
+ * @param {{code: string, message: string}} err
+ * @param {Directory} people
+ */
+function named(err, people) {
+  const room = page.connection?.room;
+  const ids = [...(room?.participants ?? []), ...(room?.lobby ?? [])].map((p) => p.participant_id);
+  let message = err.message;
+  for (const id of ids.sort((a, b) => b.length - a.length)) message = message.split(id).join(people.name(id));
+  for (const d of room?.delegations ?? []) {
+    message = message.replace(new RegExp(`(?<![\\w-])${d.delegation_id.replace(/[^\w]/g, '\\$&')}(?![\\w-])`, 'g'), d.name);
+  }
+  return {code: err.code, message};
 }
 
 /** The final message shown, kept to redraw it in another language. */
@@ -488,11 +514,12 @@ function show(view) {
  * @returns {ViewContext}
  */
 function makeContext(conn, token) {
+  const people = new Directory(conn);
   return {
     conn,
     local: /** @type {LocalMedia} */ (page.local),
     remote: /** @type {RemoteMedia} */ (page.remote),
-    people: new Directory(conn),
+    people,
     token,
     conferenceId: page.conferenceId,
     announce,
@@ -504,7 +531,7 @@ function makeContext(conn, token) {
       } catch (e) {
         const err = e instanceof PalabraError ? {code: e.code, message: e.message}
           : {code: 'internal', message: String(e)};
-        toast(errorText(err), 'error');
+        toast(errorText(named(err, people)), 'error');
         return false;
       }
     },
@@ -592,6 +619,8 @@ onLangChange(() => {
   page.view?.retranslate();
   page.languageMenu?.retranslate();
   page.messages?.retranslate();
+  // What screen readers last heard, now in the new language.
+  for (const [region, words] of announced) region.textContent = words();
   renderFatal();
   renderNotice();
   if (page.ended) setStatus(t('status.closed'), 'error');

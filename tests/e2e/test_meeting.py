@@ -340,9 +340,13 @@ async def test_chair_reorders_denies_and_mutes(meeting: Meeting) -> None:
     )
     assert await chair.js(order) == ["sv", "gt"]
 
-    # Both are denied: their requests close.
+    # Both are denied (each once confirmed): their requests close.
     for delegation in ("El Salvador", "Guatemala"):
         await chair.page.get_by_role("button", name=f"Denegar la palabra a {delegation}").click()
+        dialog = chair.page.locator("dialog[open]")
+        confirm = dialog.get_by_role("button", name="Denegar la palabra")
+        await confirm.click()
+        await confirm.wait_for(state="detached", timeout=5_000)
     for page in (gt, sv):
         await page.wait_js(
             "() => document.querySelector('.floor-panel').dataset.floorState === 'idle'"

@@ -9,7 +9,8 @@ import {t} from '../i18n.js';
 
 /**
  * @typedef {object} Announcement
- * @property {string} text
+ * @property {string} text       in the current language
+ * @property {() => string} words the same, in whatever language is current when called
  * @property {boolean} assertive  interrupts (it concerns the reader directly)
  * @property {boolean} toast      also shown as a toast
  */
@@ -17,7 +18,8 @@ import {t} from '../i18n.js';
 /**
  * The announcement for a batch of events, seen by participant `you` of
  * delegation `delegation` (null for the chair and technicians), or null.
- * Only the most important event of the batch is announced.
+ * Only the most important event of the batch is announced. Every sentence
+ * about someone else names them (the delegation, or the person).
  * @param {RoomEvent[]} events
  * @param {{you: string, delegation: string | null, people: Directory, state: RoomState, chair?: boolean}} who
  * @returns {Announcement | null}
@@ -28,65 +30,93 @@ export function floorAnnouncement(events, who) {
     if (e.actor === 'system') return 'system';
     return who.state.participants.find((p) => p.participant_id === e.actor)?.role ?? '';
   };
-  /** @type {Announcement | null} */
+  /** @type {{words: () => string, assertive: boolean, toast: boolean} | null} */
   let result = null;
-  /** @param {Announcement} a */
-  const keep = (a) => {
-    if (!result || (a.assertive && !result.assertive)) result = a;
+  /**
+   * @param {() => string} words
+   * @param {boolean} assertive
+   * @param {boolean} [toast]
+   */
+  const keep = (words, assertive, toast = false) => {
+    if (!result || (assertive && !result.assertive)) result = {words, assertive, toast};
   };
   for (const e of events) {
     const mine = who.delegation !== null && e.delegation_id === who.delegation;
-    const name = who.people.delegation(e.delegation_id)?.name ?? '';
+    const delegation = () => who.people.delegation(e.delegation_id)?.name ?? '';
+    const person = () => (e.participant_id ? who.people.name(String(e.participant_id)) : '');
     switch (e.type) {
       case 'floor.granted':
-        keep(mine ? {text: t('announce.grantedYou'), assertive: true, toast: false}
-          : {text: t('announce.granted', {delegation: name}), assertive: false, toast: false});
+        if (mine) keep(() => t('announce.grantedYou'), true);
+        else keep(() => t('announce.granted', {delegation: delegation()}), false);
         break;
       case 'floor.revoked':
-        keep(mine ? {text: e.reason === 'time_limit' ? t('announce.timeUpYou')
-          : actorRole(e) === 'system' ? t('announce.revokedYouSystem') : t('announce.revokedYou'), assertive: true, toast: true}
-          : {text: t('announce.ended', {delegation: name}), assertive: false, toast: false});
+        if (mine) {
+          const system = actorRole(e) === 'system';
+          keep(() => (e.reason === 'time_limit' ? t('announce.timeUpYou')
+            : system ? t('announce.revokedYouSystem') : t('announce.revokedYou')), true, true);
+        } else {
+          keep(() => t('announce.ended', {delegation: delegation()}), false);
+        }
         break;
       case 'floor.released':
-        keep({text: t('announce.ended', {delegation: name}), assertive: false, toast: false});
+        keep(() => t('announce.ended', {delegation: delegation()}), false);
         break;
       case 'floor.denied':
-        if (mine) keep({text: t('announce.deniedYou'), assertive: true, toast: true});
+        if (mine) keep(() => t('announce.deniedYou'), true, true);
+        else if (who.chair) keep(() => t('announce.denied', {delegation: delegation()}), false);
+        break;
+      case 'floor.cancelled':
+        if (who.chair) keep(() => t('announce.cancelled', {delegation: delegation()}), false);
         break;
       case 'floor.accepted':
-        if (mine) keep({text: t('announce.queuedYou', {position: e.position}), assertive: false, toast: false});
+        if (mine) keep(() => t('announce.queuedYou', {position: e.position}), false);
         break;
       case 'floor.requested':
-        if (who.chair) keep({text: t('announce.requested', {delegation: name}), assertive: false, toast: false});
+        if (who.chair) {
+          keep(() => (e.priority && e.priority !== 'ordinary'
+            ? t('announce.requestedPriority', {delegation: delegation(), priority: t(`priority.${e.priority}`)})
+            : t('announce.requested', {delegation: delegation()})), false);
+        }
         break;
       case 'participant.muted':
         if (e.participant_id === who.you) {
-          const text = actorRole(e) === 'technician' ? t('announce.mutedYouTech') : t('announce.mutedYou');
-          keep({text, assertive: true, toast: true});
+          const tech = actorRole(e) === 'technician';
+          keep(() => (tech ? t('announce.mutedYouTech') : t('announce.mutedYou')), true, true);
+        } else if (who.chair) {
+          keep(() => t('announce.muted', {name: person()}), false);
         }
         break;
       case 'participant.unmuted':
         if (e.participant_id === who.you) {
-          const text = actorRole(e) === 'technician' ? t('announce.unmutedYouTech') : t('announce.unmutedYou');
-          keep({text, assertive: true, toast: true});
+          const tech = actorRole(e) === 'technician';
+          keep(() => (tech ? t('announce.unmutedYouTech') : t('announce.unmutedYou')), true, true);
+        } else if (who.chair) {
+          keep(() => t('announce.unmuted', {name: person()}), false);
+        }
+        break;
+      case 'participant.presence':
+        if (who.chair && e.presence !== 'reconnecting') {
+          keep(() => t('announce.presence', {name: person(), presence: t(`presence.${e.presence}`)}), false);
         }
         break;
       case 'lobby.waiting':
         // The lobby panel shows it; screen readers hear it.
-        if (who.chair) keep({text: t('announce.waiting', {name: String(e.name ?? '')}), assertive: false, toast: false});
+        if (who.chair) keep(() => t('announce.waiting', {name: String(e.name ?? '')}), false);
         break;
       case 'lobby.admitted':
-        if (e.participant_id === who.you) keep({text: t('announce.admittedYou'), assertive: false, toast: false});
+        if (e.participant_id === who.you) keep(() => t('announce.admittedYou'), false);
         break;
       case 'conference.locked':
-        keep({text: t('announce.locked'), assertive: false, toast: false});
+        keep(() => t('announce.locked'), false);
         break;
       case 'conference.unlocked':
-        keep({text: t('announce.unlocked'), assertive: false, toast: false});
+        keep(() => t('announce.unlocked'), false);
         break;
       default:
         break;
     }
   }
-  return result;
+  if (!result) return null;
+  const {words, assertive, toast} = result;
+  return {text: words(), words, assertive, toast};
 }

@@ -73,7 +73,7 @@ export function createChairView(ctx) {
       grid.update(state);
       const you = ctx.conn.you?.id ?? '';
       const text = floorAnnouncement(update.events, {you, delegation: null, people: ctx.people, state, chair: true});
-      if (text) ctx.announce(text.text, text.assertive);
+      if (text) ctx.announce(text.words, text.assertive);
       if (text?.toast) ctx.toast(text.text);
     },
     retranslate() {

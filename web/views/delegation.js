@@ -2,7 +2,9 @@
 // chair), the other delegations as a grid, and the side panel with the
 // microphone state decided by the server, the floor request with its
 // priority and queue position, the speaking-time countdown and the speakers
-// list.
+// list. The moments a speaker must not miss (the floor given, taken back,
+// time nearly up) come with a toast, a chime and the focus on the floor
+// panel; on a phone the request and yield buttons stay in a bottom bar.
 
 import {h, keyedList, setAttr, setText} from '../dom.js';
 import {t} from '../i18n.js';
@@ -10,6 +12,7 @@ import {
   PRIORITIES, admitted, clock, mayRequestFloor, openRequest, participantOf, phase, remaining, speakerOf,
 } from '../room.js';
 import {badge, updateBadge} from '../widgets/badge.js';
+import {chime} from '../widgets/chime.js';
 import {Countdown} from '../widgets/countdown.js';
 import {icon} from '../widgets/icons.js';
 import {MediaControls} from '../widgets/media-controls.js';
@@ -85,8 +88,9 @@ export function createDelegationView(ctx) {
   myCountdown.element.id = 'my-countdown';
   const warning = h('p', {class: 'speaker-warning', id: 'speaker-warning', hidden: true});
   const floorNote = h('p', {class: 'hint'});
-  const floorPanel = h('section', {class: 'panel floor-panel', attrs: {'aria-labelledby': 'floor-heading'}},
-    floorHeading, floorStatus, position, myCountdown.element, warning, priorityFieldset,
+  const floorPanel = h('section', {class: 'panel floor-panel', id: 'floor-panel', tabIndex: -1,
+    attrs: {'aria-labelledby': 'floor-heading'}},
+  floorHeading, floorStatus, position, myCountdown.element, warning, priorityFieldset,
     h('div', {class: 'panel-actions'}, requestButton, cancelButton, releaseButton), floorNote);
 
   // ---- side panel: speakers list
@@ -96,6 +100,17 @@ export function createDelegationView(ctx) {
   const speakersPanel = h('section', {class: 'panel', attrs: {'aria-labelledby': 'speakers-heading'}},
     speakersHeading, speakersList, speakersEmpty);
 
+  // ---- phone: the floor at thumb's reach, above the media controls
+  const barStatus = h('p', {class: 'floor-bar-status'});
+  const barRequest = h('button', {class: 'button primary', type: 'button', dataset: {action: 'request'},
+    on: {click: () => void request()}}, icon('hand'), h('span'));
+  const barCancel = h('button', {class: 'button', type: 'button', dataset: {action: 'cancel'},
+    on: {click: () => void cancel()}});
+  const barRelease = h('button', {class: 'button primary', type: 'button', dataset: {action: 'release'},
+    on: {click: () => void release()}});
+  const floorBar = h('div', {class: 'floor-bar', id: 'floor-bar', attrs: {role: 'region'}},
+    barStatus, h('div', {class: 'floor-bar-actions'}, barRequest, barCancel, barRelease));
+
   const controls = new MediaControls({local: ctx.local, remote: ctx.remote, leave: ctx.leave, publishing});
   const waitingOverlay = h('div', {class: 'waiting-overlay', attrs: {role: 'status'}, hidden: true});
 
@@ -103,11 +118,13 @@ export function createDelegationView(ctx) {
     h('div', {class: 'meeting-body'},
       h('div', {class: 'meeting-main'}, stage, gridSection),
       h('aside', {class: 'sidebar', attrs: {'aria-label': ''}}, micPanel, floorPanel, speakersPanel)),
-    controls.element, waitingOverlay);
+    h('div', {class: 'bottom-dock'}, floorBar, controls.element), waitingOverlay);
 
   /** @type {RoomState | null} */
   let state = conn.room;
   let sending = false;
+  /** A full render is due after the urgent part of an update. */
+  let restScheduled = false;
   /** The floor panel's last state, to notice the end of a turn. @type {string | null} */
   let lastStatus = null;
 
@@ -162,10 +179,49 @@ export function createDelegationView(ctx) {
     if (p === 'warning') {
       const left = Math.max(0, Math.round(remaining(holder, conn.serverNow()) ?? 0));
       ctx.announce(mine ? t('floor.warningYou', {time: clock(left)}) : t('floor.warningOther', {delegation: name}), mine);
+      if (mine) cue('warning', t('floor.warningYou', {time: clock(left)}));
     } else if (p === 'overtime') {
       ctx.announce(mine ? t('floor.overtimeYou') : t('floor.overtimeOther', {delegation: name}), mine);
     }
     render();
+  }
+
+  /**
+   * Makes a moment of the floor unmistakable: a toast, a chime, the floor
+   * panel lit and focused (unless a dialog is open: it keeps the focus).
+   * @param {import('../widgets/chime.js').ChimeKind} kind
+   * @param {string} text
+   */
+  function cue(kind, text) {
+    chime(kind);
+    ctx.toast(text, 'cue');
+    floorPanel.dataset.cue = kind;
+    floorBar.dataset.cue = kind;
+    // Restart the highlight even when the same cue comes twice in a row.
+    floorPanel.classList.remove('cued');
+    void floorPanel.offsetWidth;
+    floorPanel.classList.add('cued');
+    if (!document.querySelector('dialog[open]')) floorPanel.focus({preventScroll: false});
+  }
+
+  /**
+   * The cue for a batch of events about my delegation's floor, if any.
+   * @param {import('../protocol.js').RoomEvent[]} events
+   * @returns {{kind: 'granted' | 'revoked', text: string} | null}
+   */
+  function floorCue(events) {
+    /** @type {{kind: 'granted' | 'revoked', text: string} | null} */
+    let found = null;
+    for (const e of events) {
+      if (e.delegation_id !== myDelegation || !myDelegation) continue;
+      if (e.type === 'floor.granted') found = {kind: 'granted', text: t('announce.grantedYou')};
+      else if (e.type === 'floor.revoked') {
+        const system = e.actor === 'system';
+        found = {kind: 'revoked', text: e.reason === 'time_limit' ? t('announce.timeUpYou')
+          : system ? t('announce.revokedYouSystem') : t('announce.revokedYou')};
+      }
+    }
+    return found;
   }
 
   // ------------------------------------------------------------ rendering
@@ -291,6 +347,24 @@ export function createDelegationView(ctx) {
     floorNote.hidden = status === 'unavailable';
   }
 
+  /** The phone's bottom bar: the same floor state as the panel, one button. */
+  function renderFloorBar() {
+    const status = floorPanel.dataset.floorState ?? 'unavailable';
+    floorBar.dataset.floorState = status;
+    floorBar.hidden = status === 'unavailable' || !admitted(state, you.id);
+    setAttr(floorBar, 'aria-label', t('floor.title'));
+    setText(barStatus, floorStatus.textContent ?? '');
+    setText(/** @type {HTMLElement} */ (barRequest.lastElementChild), t('floor.request'));
+    setText(barCancel, t('floor.cancel'));
+    setText(barRelease, t('floor.release'));
+    barRequest.hidden = status !== 'idle';
+    barCancel.hidden = status !== 'pending' && status !== 'queued';
+    barRelease.hidden = status !== 'holding';
+    barRequest.disabled = requestButton.disabled;
+    barCancel.disabled = sending;
+    barRelease.disabled = sending;
+  }
+
   function renderSpeakers() {
     setText(speakersHeading, t('speakers.title'));
     /** @type {FloorRequest[]} */
@@ -354,6 +428,7 @@ export function createDelegationView(ctx) {
     renderMedia();
     renderMic();
     renderFloor();
+    renderFloorBar();
     renderSpeakers();
     renderWaiting();
   }
@@ -366,12 +441,27 @@ export function createDelegationView(ctx) {
     update(update) {
       if (!update) return;
       state = update.state;
+      // The speaker's own state first, from the same update that opens or
+      // closes its microphone in the media: the panel never lags the room.
+      renderMic();
+      renderFloor();
+      renderFloorBar();
       const text = floorAnnouncement(update.events, {
         you: you.id, delegation: myDelegation, people: ctx.people, state,
       });
-      if (text) ctx.announce(text.text, text.assertive);
-      if (text?.toast) ctx.toast(text.text);
-      render();
+      if (text) ctx.announce(text.words, text.assertive);
+      const floor = floorCue(update.events);
+      if (floor) cue(floor.kind, floor.text);
+      else if (text?.toast) ctx.toast(text.text);
+      // The stage, the grid and the list follow in the next task, so that
+      // the panel above is painted first.
+      if (!restScheduled) {
+        restScheduled = true;
+        setTimeout(() => {
+          restScheduled = false;
+          if (element.isConnected) render();
+        }, 0);
+      }
     },
     retranslate() {
       stageTile.retranslate();

@@ -165,7 +165,7 @@ export class SpeakersPanel {
     const down = h('button', {class: 'icon-button', type: 'button', dataset: {action: 'down'}}, icon('down'));
     down.addEventListener('click', () => void busy(down, () => this._move(r.request_id, +1)));
     const deny = h('button', {class: 'icon-button danger', type: 'button', dataset: {action: 'deny'}}, icon('x'));
-    deny.addEventListener('click', () => void busy(deny, () => ctx.act('floor.deny', {request_id: r.request_id})));
+    deny.addEventListener('click', () => void busy(deny, () => this._deny(r)));
     return h('li', {class: 'request', dataset: {requestId: r.request_id, delegationId: r.delegation_id}},
       h('span', {class: 'request-pos', attrs: {'aria-hidden': 'true'}}),
       h('div', {class: 'request-who'}, badge(null),
@@ -247,6 +247,21 @@ export class SpeakersPanel {
       if (!ok || !(await ctx.act('floor.revoke', {request_id: holder.request_id}))) return;
     }
     await ctx.act('floor.grant', {request_id: requestId, ...timeFields(time)});
+  }
+
+  /**
+   * Denies a request once the chair confirms: ✕ sits next to ↓, and a slip
+   * must not strike a delegation off the list.
+   * @private
+   * @param {FloorRequest} r
+   */
+  async _deny(r) {
+    const ok = await confirmAction({
+      title: t('speakers.denyTitle'),
+      text: t('speakers.denyText', {delegation: this._ctx.people.delegation(r.delegation_id)?.name ?? ''}),
+      confirm: t('speakers.denyConfirm'),
+    });
+    if (ok) await this._ctx.act('floor.deny', {request_id: r.request_id});
   }
 
   /**
