@@ -64,18 +64,18 @@ async def test_a_delegation_writes_to_the_secretariat_and_the_chair_answers(
         )
         chair = await page_at(browser, server.join_url(chair_token), 1366, 768)
         pages.append(chair)
-        await chair.wait_js("() => document.body.dataset.view === 'chair'")
+        await chair.wait_js("() => document.body.dataset.view === 'chair'", timeout=30)
         gt_token = server.token(
             role="head", name="Canciller de Guatemala", delegation="gt", participant=GT
         )
         gt = await page_at(browser, server.join_url(gt_token), 1366, 768)
         pages.append(gt)
-        await gt.wait_js("() => window.palabra?.connection?.state === 'joined'")
+        await gt.wait_js("() => window.palabra?.connection?.state === 'joined'", timeout=30)
         # In the lobby there is no Messages button: nothing to read or write yet.
         assert await gt.page.locator("#messages-toggle").is_hidden()
         await gt.page.get_by_role("button", name="Entrar a la reunión").click()
         await admit(chair2, GT)
-        await gt.wait_js("() => document.body.dataset.view === 'delegation'")
+        await gt.wait_js("() => document.body.dataset.view === 'delegation'", timeout=30)
 
         # Guatemala opens Messages: straight into its thread with the secretariat.
         await gt.page.locator("#messages-toggle").click()
@@ -134,7 +134,7 @@ async def test_a_delegation_writes_to_the_secretariat_and_the_chair_answers(
         # Guatemala on a phone: a reload keeps the thread, the panel fills the screen.
         await gt.page.set_viewport_size({"width": 390, "height": 844})
         await gt.page.reload()
-        await gt.wait_js("() => document.body.dataset.view === 'delegation'", timeout=15)
+        await gt.wait_js("() => document.body.dataset.view === 'delegation'", timeout=30)
         later = "Recuerden enviar su texto a la Secretaría."
         await chair2.send_message("delegation:gt", later)
         badge = gt.page.locator('[data-testid="messages-unread"]')
@@ -178,7 +178,7 @@ async def test_a_technician_writes_to_a_seat_and_reads_its_answer(
         )
         tech = await page_at(browser, server.join_url(token), 1366, 768)
         pages.append(tech)
-        await tech.wait_js("() => document.body.dataset.view === 'technician'")
+        await tech.wait_js("() => document.body.dataset.view === 'technician'", timeout=30)
         await tech.page.locator("#messages-toggle").click()
         row = tech.page.locator(f'#thread-list [data-key="seat:{cr_id}"]')
         await row.wait_for(timeout=10_000)

@@ -254,3 +254,27 @@ async def test_messages_survive_a_restart_of_the_node(tmp_path: Path) -> None:
         assert [e.type for e in stored].count("message.sent") == 1
         snapshot = await store.load_snapshot("demo")
         assert snapshot is not None and "Receso" not in json.dumps(snapshot.snapshot)
+
+
+async def test_the_writer_is_the_seat_whatever_the_message_says(seat: Seat) -> None:
+    chair = await seat("chair", "chair")
+    gt = await seat("gt-head", "head", "gt")
+    update = await gt.command(
+        "message.send",
+        to="delegation:gt",
+        text="¿Quién escribe?",
+        actor="chair",
+        sender_name="Presidencia",
+        sender_role="chair",
+        thread="delegation:sv",
+        enabled=True,
+    )
+    [event] = [e for e in update.events if e["type"] == "message.sent"]
+    assert (event["actor"], event["sender_name"], event["sender_role"]) == (
+        "gt-head",
+        "Gt-Head",
+        "head",
+    )
+    assert event["thread"] == "delegation:gt"
+    await chair.wait_for(lambda: [m["sender_id"] for m in chair.inbox] == ["gt-head"])
+    assert chair.room["settings"]["public_chat"] is False

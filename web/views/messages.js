@@ -131,6 +131,7 @@ export class MessagesPanel {
       }
       this._markShownRead();
       this.render();
+      if (!this._thread) this._threads.scrollTop = 0; // the latest conversation is on top
       (this._thread ? this._text : this._close).focus();
     } else {
       // Many threads: the list (with its unread counts) is where to come back to.
