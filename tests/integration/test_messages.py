@@ -278,3 +278,15 @@ async def test_the_writer_is_the_seat_whatever_the_message_says(seat: Seat) -> N
     assert event["thread"] == "delegation:gt"
     await chair.wait_for(lambda: [m["sender_id"] for m in chair.inbox] == ["gt-head"])
     assert chair.room["settings"]["public_chat"] is False
+
+
+async def test_history_is_bounded_to_the_latest_messages(
+    seat: Seat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("server.conference.MAX_HISTORY", 2)
+    gt = await seat("gt-head", "head", "gt")
+    for n in range(3):
+        await gt.send_message("delegation:gt", f"mensaje {n}")
+    await gt.reconnect()
+    await gt.wait_for(lambda: gt.histories == 2)
+    assert texts(gt) == ["mensaje 1", "mensaje 2"]
