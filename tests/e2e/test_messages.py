@@ -116,6 +116,7 @@ async def test_a_delegation_writes_to_the_secretariat_and_the_chair_answers(
         # The answer reaches Guatemala's open thread.
         await log.get_by_text(ANSWER).wait_for(timeout=10_000)
         await gt.wait_js("() => window.palabra.messages.unread === 0")
+        await gt.screenshot("messages-delegation-thread-1366x768")
 
         # In English, the same panel.
         await chair.page.locator('#lang-switch [data-lang="en"]').click()
