@@ -784,7 +784,7 @@ class CloseVote(Command):
 # Messages ----------------------------------------------------------------------
 
 MAX_MESSAGE_TEXT = 2000
-_THREAD = re.compile(r"everyone|(delegation|seat):\S{1,128}")
+_THREAD = re.compile(r"(delegation|seat):(.+)", re.DOTALL)
 # Line breaks and tabs are text; other control characters are not.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -801,8 +801,11 @@ class SendMessage(Command):
     text: str
 
     def _check(self) -> None:
-        if not _THREAD.fullmatch(self.to):
-            raise invalid("to must be everyone, delegation:<id> or seat:<participant id>")
+        thread = _THREAD.fullmatch(self.to)
+        if self.to != "everyone":
+            if thread is None:
+                raise invalid("to must be everyone, delegation:<id> or seat:<participant id>")
+            check_id(thread.group(2), "to")  # the same ids as delegations and seats
         if not self.text.strip():
             raise invalid("text is empty")
         if len(self.text) > MAX_MESSAGE_TEXT:

@@ -9,7 +9,8 @@
 //   delegation member       its delegation's thread with the secretariat, and
 //                           its own seat's thread with the technicians
 //   anyone else             its own seat's thread with the technicians
-// plus `everyone` while the chair has opened the public chat.
+// plus `everyone` while the chair has opened the public chat. The chair's and
+// the technicians' long lists put the latest conversation first.
 // Unread counts are kept here: the last message shown in each thread is
 // remembered in localStorage (per conference and seat), so a reload does not
 // make everything unread again.
@@ -188,8 +189,24 @@ export function threadsFor(you, state, messages) {
     }
     add({id: own, kind: 'technicians', participantId: you.id});
   }
+  if (you.role === 'chair' || you.role === 'technician') byActivity(threads, messages);
   if (state?.settings.public_chat || messages.some((m) => m.thread === EVERYONE)) {
     add({id: EVERYONE, kind: 'everyone'});
   }
   return threads;
+}
+
+/**
+ * Many threads (the chair's 20-40 delegations, every seat for a technician):
+ * the latest conversation first, then the quiet ones in their usual order.
+ * @param {Thread[]} threads  sorted in place
+ * @param {ChatMessage[]} messages  oldest first
+ */
+function byActivity(threads, messages) {
+  /** @type {Map<string, number>} */
+  const latest = new Map();
+  for (const m of messages) latest.set(m.thread, number(m.message_id));
+  const order = new Map(threads.map((x, i) => [x.id, i]));
+  threads.sort((a, b) => (latest.get(b.id) ?? 0) - (latest.get(a.id) ?? 0)
+    || /** @type {number} */ (order.get(a.id)) - /** @type {number} */ (order.get(b.id)));
 }

@@ -255,3 +255,39 @@ async def test_messages_survive_a_restart_of_the_node(tmp_path: Path) -> None:
         assert [e.type for e in stored].count("message.sent") == 1
         snapshot = await store.load_snapshot("demo")
         assert snapshot is not None and "Receso" not in json.dumps(snapshot.snapshot)
+
+
+async def test_the_writer_is_the_seat_whatever_the_message_says(seat: Seat) -> None:
+    chair = await seat("chair", "chair")
+    gt = await seat("gt-head", "head", "gt")
+    update = await gt.command(
+        "message.send",
+        to="delegation:gt",
+        text="¿Quién escribe?",
+        actor="chair",
+        sender_name="Presidencia",
+        sender_role="chair",
+        thread="delegation:sv",
+        enabled=True,
+    )
+    [event] = [e for e in update.events if e["type"] == "message.sent"]
+    assert (event["actor"], event["sender_name"], event["sender_role"]) == (
+        "gt-head",
+        "Gt-Head",
+        "head",
+    )
+    assert event["thread"] == "delegation:gt"
+    await chair.wait_for(lambda: [m["sender_id"] for m in chair.inbox] == ["gt-head"])
+    assert chair.room["settings"]["public_chat"] is False
+
+
+async def test_history_is_bounded_to_the_latest_messages(
+    seat: Seat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("server.conference.MAX_HISTORY", 2)
+    gt = await seat("gt-head", "head", "gt")
+    for n in range(3):
+        await gt.send_message("delegation:gt", f"mensaje {n}")
+    await gt.reconnect()
+    await gt.wait_for(lambda: gt.histories == 2)
+    assert texts(gt) == ["mensaje 1", "mensaje 2"]

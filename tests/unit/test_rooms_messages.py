@@ -10,6 +10,7 @@ from test_rooms_support import T0, meeting, meeting_and_log, rejects
 from rooms import (
     EVERYONE,
     SYSTEM,
+    AddDelegation,
     AdmitFromLobby,
     Conference,
     ErrorCode,
@@ -164,7 +165,8 @@ def test_the_lobby_and_the_system_may_not_write() -> None:
         ("", "hola"),
         ("chair", "hola"),
         ("delegation:", "hola"),
-        ("delegation:h n", "hola"),
+        ("delegation: hn", "hola"),
+        ("seat:hn_head\n", "hola"),
         ("seat:" + "x" * 129, "hola"),
         ("Everyone", "hola"),
     ],
@@ -230,3 +232,10 @@ def test_a_rejected_message_changes_nothing_and_numbers_stay_dense() -> None:
     rejects(conference, SendMessage("delegation:gt", "intruso"), "hn_head", ErrorCode.FORBIDDEN)
     [event] = conference.execute(SendMessage("delegation:hn", "dos"), "chair", T0)
     assert isinstance(event, MessageSent) and event.message_id == "m2"
+
+
+def test_a_thread_names_any_valid_id() -> None:
+    conference = room()
+    conference.execute(AddDelegation("costa rica", "Costa Rica (2)", "CRI"), SYSTEM, T0)
+    [event] = conference.execute(SendMessage("delegation:costa rica", "Hola"), "chair", T0)
+    assert isinstance(event, MessageSent) and event.thread == "delegation:costa rica"

@@ -62,6 +62,7 @@ from rooms import (
     JoinConference,
     LeaveConference,
     LockRoom,
+    MessageSent,
     MuteParticipant,
     OpenItem,
     OpenVote,
@@ -78,10 +79,12 @@ from rooms import (
     RevokeFloor,
     Role,
     RoomError,
+    SendMessage,
     SetDelegatesMayRequest,
     SetMaxHolders,
     SetOpenFloor,
     SetPresence,
+    SetPublicChat,
     SetQuorum,
     SetSpeakingTime,
     StartRollCall,
@@ -89,6 +92,7 @@ from rooms import (
     UnmuteParticipant,
     VoteClosed,
     build_minutes,
+    may_read,
 )
 
 PEOPLE = ["chair", "chair2", "tech", "obs", "hn_head", "hn_del", "gt_head", "cr_head"]
@@ -199,6 +203,8 @@ def any_step(data: st.DataObject, conference: Conference) -> Step:
             *["join", "admit"] * 2,
             *["leave", "remove", "reject", "mute", "unmute", "lock", "unlock"],
             *["open_floor", "delegates_may_request", "presence"],
+            *["message"] * 2,
+            "public_chat",
         ]
     )
     if kind == "floor":
@@ -224,6 +230,11 @@ def any_step(data: st.DataObject, conference: Conference) -> Step:
             return SetDelegatesMayRequest(delegation, allowed), actor
         case "open_floor":
             return SetOpenFloor(data.draw(st.booleans())), chair
+        case "public_chat":
+            return SetPublicChat(data.draw(st.booleans())), chair
+        case "message":
+            to = pick.one(["everyone", f"seat:{person}", *(f"delegation:{d}" for d in DELEGATIONS)])
+            return SendMessage(to, "texto"), pick.mostly([person, chair, "tech"], ACTORS)
         case "presence":
             return SetPresence(person, pick.one(list(Presence))), pick.mostly([SYSTEM], ACTORS)
     by_chair: dict[str, Command] = {
@@ -338,6 +349,10 @@ class Session:
                 return
             assert conference == before, "decide mutated the state"
             self.reordered |= isinstance(command, ReorderRequest) and bool(events)
+            for event in events:
+                if isinstance(event, MessageSent):
+                    assert may_read(before, actor, event.thread), "wrote where it may not read"
+                    assert event.thread != "everyone" or before.settings.public_chat
         conference.apply_all(events)
         self.record(events)
         self.check()
@@ -446,6 +461,7 @@ class Session:
                 replayed.apply(event)
         assert replayed == self.conference
         assert replayed.snapshot() == self.conference.snapshot()
+        assert all(e.type != MessageSent.type for e in build_minutes(self.log).record)
         for i in build_minutes(self.log).interventions:
             # Billed: the floor's length less the time without a connection.
             assert i.end is not None and i.duration is not None

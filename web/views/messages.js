@@ -44,7 +44,8 @@ export class MessagesPanel {
 
     /** @private */ this._heading = h('h2', {class: 'panel-title', id: 'messages-heading'});
     /** @private */ this._close = h('button', {
-      class: 'icon-button', type: 'button', on: {click: () => this.setOpen(false)},
+      class: 'icon-button', type: 'button', attrs: {'data-testid': 'messages-close'},
+      on: {click: () => this.setOpen(false)},
     }, icon('x'));
     /** @private */ this._publicChat = h('button', {
       class: 'button small', type: 'button', hidden: true, attrs: {'data-testid': 'public-chat-toggle'},
@@ -130,8 +131,13 @@ export class MessagesPanel {
       }
       this._markShownRead();
       this.render();
+      if (!this._thread) this._threads.scrollTop = 0; // the latest conversation is on top
       (this._thread ? this._text : this._close).focus();
     } else {
+      // Many threads: the list (with its unread counts) is where to come back to.
+      const role = this._ctx.conn.you?.role;
+      if (role === 'chair' || role === 'technician') this._thread = null;
+      this.render();
       this.toggle.focus();
     }
   }
@@ -227,6 +233,20 @@ export class MessagesPanel {
     return d ? {id: d.delegation_id, name: d.name, code: d.country_code} : null;
   }
 
+  /**
+   * Who a seat is, for a technician's quiet threads (two seats may share a name).
+   * @private
+   * @param {Thread} thread
+   */
+  _seatRole(thread) {
+    if (thread.kind !== 'seat') return '';
+    const p = this._state?.participants.find((x) => x.participant_id === thread.participantId);
+    if (!p) return '';
+    const d = this._state?.delegations.find((x) => x.delegation_id === p.delegation_id);
+    const role = t(/** @type {any} */ (`role.${p.role}`));
+    return d ? `${d.name} · ${role}` : role;
+  }
+
   /** @private @param {Thread} thread */
   _row(thread) {
     const button = h('button', {
@@ -248,7 +268,8 @@ export class MessagesPanel {
     const title = this._name(thread);
     setText(name, title);
     const latest = this._inbox.of(thread.id).at(-1);
-    setText(last, latest ? `${latest.sender_id === this._you ? t('you') : latest.sender_name}: ${latest.text}` : '');
+    setText(last, latest ? `${latest.sender_id === this._you ? t('you') : latest.sender_name}: ${latest.text}`
+      : this._seatRole(thread));
     const unread = this._inbox.unread(thread.id, this._you);
     setText(count, String(unread));
     count.hidden = unread === 0;
