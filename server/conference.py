@@ -820,6 +820,11 @@ class LiveConference:
     async def _watch_media(self) -> None:
         """Media reconnecting (alerts), and clients whose media fell silent (probed)."""
         now = time.monotonic()
+        watched = {m.info.id for m in self.members.values() if m.transport is not None}
+        for key in [k for k in self.alerts.active if k.startswith("media:")]:
+            gone = key.removeprefix("media:")
+            if gone not in watched:  # dropped or left meanwhile: nothing to wait for
+                await self._announce_alerts(self.alerts.media_reconnected(gone))
         for member in list(self.members.values()):
             transport, pid = member.transport, member.info.id
             if transport is None:
