@@ -234,6 +234,14 @@ async def test_media_comes_back_after_the_udp_path_was_cut_for_40_s(
             assert presence(listener, seat) == "connected"
             assert (heard.producer_id, seen.producer_id) == producers
             assert stream_of(listener, seat, "audio") is heard
+            # One SSRC per stream, numbered on across the new connection:
+            # nothing for the listener to count as lost.
+            assert listener._counter is not None
+            inbound = [i for i in listener._counter._inbound.values() if not i.rtx]
+            assert sorted(i.mid for i in inbound if i.mid in (heard.mid, seen.mid)) == sorted(
+                [heard.mid, seen.mid]
+            )
+            assert heard.lost == 0, heard.lost
             assert sum(isinstance(m, SubscribeOffer) for m in listener.messages) == offers
             later = listener.messages[marks:]
             assert not [m for m in later if isinstance(m, ParticipantLeft | ProducerRemoved)]
