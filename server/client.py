@@ -518,6 +518,9 @@ class PalabraClient:
         back soon after the network does.
         """
         while not self._closing:
+            if self._ws is None or self.closed.is_set():
+                await asyncio.sleep(ATTEMPT_TIMEOUT)  # no signaling: offer once it is back
+                continue
             old = self.publisher
             self._new_publisher()
             self.restarts["publisher"] += 1

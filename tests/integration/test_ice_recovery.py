@@ -287,7 +287,13 @@ async def test_a_vanished_client_is_found_by_its_silent_media(
             # Its machine drops off the network: no packet either way, no FIN,
             # its WebSocket still looks open to the server.
             full_cut.on()
+            cut_at = time.monotonic()
             await chair.wait_for(lambda: presence(chair, seat) == "disconnected", timeout=60)
+            logger.warning(
+                "vanished client shown disconnected %.1f s after it was cut off "
+                "(media_timeout 1 s, heartbeat_timeout 300 s)",
+                time.monotonic() - cut_at,
+            )
             assert server.palabra.totals.media_probes > probes
             # The seat is held for the resume grace, the floor with it.
             assert not [m for m in chair.messages if isinstance(m, ParticipantLeft)]
@@ -299,3 +305,51 @@ async def test_a_vanished_client_is_found_by_its_silent_media(
         finally:
             await chair.close()
             await gone.close()
+
+
+SHORT_CUT = 12.0  # seconds: well within ICE consent (six missed checks, ~30 s)
+
+
+async def test_a_short_cut_heals_on_the_same_connections(udp_cut: Cut, tmp_path: Path) -> None:
+    async with running_server(
+        [demo_plan(MEETING)], media_timeout=2.0, recordings=tmp_path
+    ) as server:
+        chair = client_for(server, "Presidencia", None, "chair")
+        speaker = client_for(server, "Canciller", "gt", local_address=CUT_ADDRESS)
+        listener = client_for(server, "Escucha", "sv")
+        try:
+            for client in (chair, speaker, listener):
+                await client.join()
+            await speaker.publish(audio=ToneTrack())
+            await grant(chair, speaker, "gt")
+            assert speaker.welcome is not None
+            seat = speaker.welcome.you.id
+
+            def flowing() -> bool:
+                heard = stream_of(listener, seat, "audio")
+                return heard is not None and heard.packets > 25
+
+            await listener.wait_for(flowing, timeout=30)
+            heard = stream_of(listener, seat, "audio")
+            assert heard is not None
+            seq, probes = listener.room_seq, server.palabra.totals.media_probes
+            udp_cut.on()
+            cut_at = time.monotonic()
+            try:
+                # Its media falls silent: the server pings it, and it answers.
+                await speaker.wait_for(
+                    lambda: server.palabra.totals.media_probes > probes, timeout=30
+                )
+                await asyncio.sleep(max(0.0, SHORT_CUT - (time.monotonic() - cut_at)))
+            finally:
+                udp_cut.off()
+            at_restore = heard.packets
+            await listener.wait_for(lambda: heard.packets > at_restore + 25, timeout=30)
+            # Nothing was re-created, nobody was dropped, the room did not change.
+            assert speaker.restarts == {"publisher": 0, "subscriber": 0}
+            assert speaker.close_code is None and not speaker.closed.is_set()
+            assert listener.room_seq == seq and presence(listener, seat) == "connected"
+            assert stream_of(listener, seat, "audio") is heard
+        finally:
+            for client in (chair, speaker, listener):
+                await client.close()
