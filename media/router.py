@@ -46,6 +46,7 @@ class Router:
             rtc_configuration(self._configuration_servers),
             on_subscribe_offer,
             self._producer_added,
+            self._producer_gone,
         )
         self.peers[peer_id] = transport
         for producer in self.producers.values():
@@ -61,6 +62,15 @@ class Router:
                     peer.consume(producer)
         if self.on_producer_added is not None:
             self.on_producer_added(producer)
+
+    def _producer_gone(self, owner: PeerTransport, producer: Producer) -> None:
+        """A producer ended while its owner stays (not continued on a new connection)."""
+        self.producers.pop(producer.id, None)
+        for peer in self.peers.values():
+            if peer is not owner:
+                peer.stop_consuming(producer.id)
+        if self.on_producer_removed is not None:
+            self.on_producer_removed(producer)
 
     async def close_transport(self, peer_id: str) -> None:
         transport = self.peers.pop(peer_id, None)

@@ -107,6 +107,7 @@ class PeerTransport:
         configuration: RTCConfiguration,
         on_subscribe_offer: SubscribeOfferHandler,
         on_producer: ProducerHandler,
+        on_producer_gone: ProducerHandler | None = None,
     ) -> None:
         self.peer_id = peer_id
         self._configuration = configuration
@@ -122,6 +123,7 @@ class PeerTransport:
         self.closed = False
         self._on_subscribe_offer = on_subscribe_offer
         self._on_producer = on_producer
+        self._on_producer_gone = on_producer_gone
         self._pending_revision: int | None = None
         self._pending_consumers: list[Consumer] = []
         self._renegotiate = False
@@ -225,6 +227,7 @@ class PeerTransport:
             except Exception as exc:  # aiortc raises whatever the offer triggers
                 raise MediaError(BAD_SDP, f"the offer was refused: {_reason(exc)}") from None
             self._published_mids = mids
+            self._drop_orphans()
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
@@ -255,6 +258,16 @@ class PeerTransport:
         self.producers[producer.id] = producer
         self._mids[producer.id] = mid
         self._on_producer(self, producer)
+
+    def _drop_orphans(self) -> None:
+        """Producers the new publisher connection did not continue end here."""
+        orphans, self._orphans = self._orphans, []
+        for producer in orphans:
+            self.producers.pop(producer.id, None)
+            self._mids.pop(producer.id, None)
+            producer.close()
+            if self._on_producer_gone is not None:
+                self._on_producer_gone(self, producer)
 
     def _orphan_for(self, kind: str, mid: str) -> Producer | None:
         """The producer a re-created connection's track continues: same mid, else same kind."""

@@ -353,3 +353,50 @@ async def test_a_short_cut_heals_on_the_same_connections(udp_cut: Cut, tmp_path:
         finally:
             for client in (chair, speaker, listener):
                 await client.close()
+
+
+async def test_a_new_publisher_connection_ends_the_producers_it_does_not_continue(
+    tmp_path: Path,
+) -> None:
+    async with running_server(
+        [demo_plan(Settings(lobby_enabled=False, open_floor=True))], recordings=tmp_path
+    ) as server:
+        speaker = client_for(server, "Canciller", "gt")
+        listener = client_for(server, "Escucha", "sv")
+        try:
+            await speaker.join()
+            await listener.join()
+            microphone = ToneTrack()
+            await speaker.publish(audio=microphone, video=ColourTrack("red"))
+            assert speaker.welcome is not None
+            seat = speaker.welcome.you.id
+
+            def flowing() -> bool:
+                return all(
+                    (s := stream_of(listener, seat, kind)) is not None and s.packets > 10
+                    for kind in ("audio", "video")
+                )
+
+            await listener.wait_for(flowing, timeout=30)
+            heard, seen = stream_of(listener, seat, "audio"), stream_of(listener, seat, "video")
+            assert heard is not None and seen is not None
+            # Its next connection (after an ICE failure) offers the microphone only.
+            speaker._published = [microphone]
+            speaker._restart_publisher()
+            assert speaker._publisher_restart is not None
+            await speaker._publisher_restart
+            at = heard.packets
+            await listener.wait_for(lambda: heard.packets > at + 25, timeout=30)
+            await listener.wait_for(
+                lambda: any(
+                    isinstance(m, ProducerRemoved) and m.producer_id == seen.producer_id
+                    for m in listener.messages
+                ),
+                timeout=10,
+            )
+            conference = server.palabra.conferences["demo"]
+            assert [p.id for p in conference.router.producers_of(seat)] == [heard.producer_id]
+            assert stream_of(listener, seat, "audio") is heard
+        finally:
+            await speaker.close()
+            await listener.close()
