@@ -138,7 +138,7 @@ class RelayTransport:
                 for c in self.consumers.values()
             ]
             await self._on_subscribe_offer(
-                self.subscriber.localDescription.sdp, self.revision, streams
+                self.subscriber.localDescription.sdp, self.revision, streams, False
             )
         except Exception:
             if not self.closed:

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import importlib.metadata
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from socket import SO_RCVBUF, SOL_SOCKET
 from typing import Any
@@ -112,12 +113,33 @@ def announce_addresses(addresses: Sequence[str]) -> None:
         return
 
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+        local = _GATHER_ON.get()
+        addresses = chosen if local is None else local
+        return [a for a in addresses if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
 
     aioice.ice.get_host_addresses = get_host_addresses
 
 
 _ORIGINAL_GET_HOST_ADDRESSES = aioice.ice.get_host_addresses
+# Host addresses of the connections gathering in this context (see gathering_on).
+_GATHER_ON: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "palabra_gather_on", default=None
+)
+
+
+@contextlib.contextmanager
+def gathering_on(addresses: Sequence[str] | None) -> Iterator[None]:
+    """Peer connections gathering inside this block bind to ``addresses`` only.
+
+    For one client among several in a process (a test that cuts one client's
+    UDP by its own loopback address); needs announce_addresses() in force.
+    None: the announced addresses, as everywhere else.
+    """
+    token = _GATHER_ON.set(tuple(addresses) if addresses is not None else None)
+    try:
+        yield
+    finally:
+        _GATHER_ON.reset(token)
 
 
 # --- no decoder for forwarding receivers -------------------------------------

@@ -44,6 +44,9 @@ class Slot:
         # without renegotiation, inside one outgoing stream.
         self.feed: str | None = None
         self.suspended_at: float | None = None  # time.monotonic() of the last switch away
+        # The source changed inside this stream (a publisher reconnected): the
+        # clock advances by the time that passed, as for a feed's switch.
+        self.continued = False
         # The SFU writes the reports of this sender itself, batched.
         quiet_rtcp(transceiver.sender)
 
@@ -77,14 +80,16 @@ class Slot:
 def _step(slot: Slot) -> int:
     """How far the subscriber's clock moves between two sources of one slot.
 
-    A feed's switch (an interpreters' handover) advances it by the time that
-    passed, at least one 20 ms Opus frame: the listener's jitter buffer sees
-    a continuous stream, not a jump. Other slots keep their fixed step.
+    A feed's switch (an interpreters' handover) or a publisher's new
+    connection advances it by the time that passed, at least one 20 ms Opus
+    frame: the subscriber's jitter buffer sees a continuous stream, not a
+    jump. Other slots keep their fixed step.
     """
-    if slot.feed is None or slot.suspended_at is None:
+    if (slot.feed is None and not slot.continued) or slot.suspended_at is None:
         return 3000
+    rate = 48000 if slot.kind == "audio" else 90000
     elapsed = time.monotonic() - slot.suspended_at
-    return max(960, min(int(elapsed * 48000), 0x7FFFFFFF))
+    return max(960, min(int(elapsed * rate), 0x7FFFFFFF))
 
 
 class ConsumerCounters:
@@ -262,6 +267,22 @@ class Consumer:
             self._waiting_keyframe = True
             self._keyframe_asked = False
 
+    def source_changed(self) -> None:
+        """The producer's packets now come from a new source (its publisher reconnected).
+
+        The subscriber's sequence numbers go on from where they stopped and
+        its clock advances by the time that passed; video waits for a keyframe.
+        """
+        self.suspend()
+        slot, last = self.slot, self.producer.counters.last_packet_at
+        if slot.suspended_at is not None and last is not None:
+            slot.suspended_at = min(slot.suspended_at, last)  # media stopped then
+        slot.continued = True
+        self._timestamp_offset = None
+        if self.kind == "video":
+            self._waiting_keyframe = True
+            self._keyframe_asked = False
+
     def route(self) -> Route:
         """What the producer's loop needs to rewrite and send for this consumer."""
         return (
@@ -307,6 +328,7 @@ class Consumer:
         if self._timestamp_offset is None:
             # A recycled slot keeps a monotonic clock for the subscriber.
             self._timestamp_offset = (slot.last_timestamp + _step(slot) - timestamp) & 0xFFFFFFFF
+            slot.continued = False
         self._running = True
         return True
 

@@ -292,15 +292,19 @@ class Producer:
         for consumer in self.consumers:
             consumer.renumbered(self.max_seq, (seq - 1) & 0xFFFF)
         self.reroute()
-        self.max_seq = -1
-        self._probation = -1
-        self._cycles = 0
-        self._received = self._expected_prior = self._received_prior = 0
-        self._missing.clear()
-        self._seen = [-1] * CACHE_SIZE
-        if self._cache:
-            self._cache = [None] * CACHE_SIZE
+        self._numbering_afresh()
         self.counters.renumbered += 1
+
+    def _numbering_afresh(self) -> None:
+        """Forget the source's numbering: the next packet starts it again."""
+        self.max_seq, self.max_timestamp = -1, 0
+        self._probation = -1
+        self._cycles = self._base_seq = self._received = 0
+        self._expected_prior = self._received_prior = 0
+        self._transit, self._jitter = None, 0.0
+        self._seen = [-1] * CACHE_SIZE
+        self._cache = [None] * (CACHE_SIZE if self._video else 0)
+        self._missing.clear()
 
     def reroute(self) -> None:
         """Rebuild the list of running consumers the hot path iterates."""
@@ -432,6 +436,29 @@ class Producer:
             self.counters.keyframe_requests_sent += 1
         else:
             self._keyframes.last_sent = None
+
+    def rebind(self, receiver: RTCRtpReceiver, send_rtcp: Callable[[bytes], bool]) -> None:
+        """Go on with a new receiver: the publisher re-created its connection.
+
+        The producer keeps its id and its consumers, so subscribers keep their
+        m-lines and SSRCs; the new source's numbering starts afresh here and
+        each consumer continues its own sequence (and waits for a keyframe).
+        """
+        for consumer in self.consumers:  # while the old numbering is known
+            consumer.source_changed()
+        self.receiver = receiver
+        self._send_rtcp = send_rtcp
+        self._info = None
+        self.media_ssrc = None
+        self.sender_report = None
+        self._lsr, self._lsr_at = 0, 0.0
+        for timer in (self._deferred, self._nack_timer):
+            if timer is not None:
+                timer.cancel()
+        self._deferred = self._nack_timer = None
+        self._keyframes = KeyframeRequests()
+        self._numbering_afresh()
+        self.reroute()
 
     def close(self) -> None:
         self.closed = True

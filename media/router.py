@@ -52,6 +52,7 @@ class Router:
             on_subscribe_offer,
             self._producer_added,
             receives,
+            self._producer_gone,
         )
         self.peers[peer_id] = transport
         for producer in self.producers.values():
@@ -67,6 +68,15 @@ class Router:
                     peer.consume(producer)
         if self.on_producer_added is not None:
             self.on_producer_added(producer)
+
+    def _producer_gone(self, owner: PeerTransport, producer: Producer) -> None:
+        """A producer ended while its owner stays (not continued on a new connection)."""
+        self.producers.pop(producer.id, None)
+        for peer in self.peers.values():
+            if peer is not owner:
+                peer.stop_consuming(producer.id)
+        if self.on_producer_removed is not None:
+            self.on_producer_removed(producer)
 
     async def close_transport(self, peer_id: str) -> None:
         transport = self.peers.pop(peer_id, None)

@@ -12,6 +12,7 @@ import logging
 import random
 import secrets
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -59,7 +60,9 @@ class StreamMapping:
     audible: bool | None = None
 
 
-SubscribeOfferHandler = Callable[[str, int, list[StreamMapping]], Awaitable[None]]
+# (sdp, revision, streams, restart): ``restart`` is true for the first offer
+# of a re-created subscriber connection.
+SubscribeOfferHandler = Callable[[str, int, list[StreamMapping], bool], Awaitable[None]]
 ProducerHandler = Callable[["PeerTransport", Producer], None]
 # A publisher's incoming SSRC: the producer's packet handler and whether it is RTX.
 Route = tuple[Callable[[bytes, bool], None], bool, Producer]
@@ -68,6 +71,11 @@ ALL_KINDS = frozenset({"audio", "video"})
 MAX_TRACKS = 4  # media sections one publisher connection may hold (camera, mic, screen...)
 RTCP_INTERVAL = 1.0  # seconds, randomised by +-25 %
 MAX_RTCP_DATAGRAM = 1100  # bytes of plain RTCP per compound packet
+# Seconds a re-created subscriber connection may take to connect once answered
+# before it is re-created again: while the network is still down, each try
+# ends here (aioice would retransmit its checks for a minute, ever more
+# slowly); once it is back, the next try connects at once.
+ATTEMPT_TIMEOUT = 4.0
 _SSRC = struct.Struct("!I")
 
 
@@ -103,11 +111,13 @@ class PeerTransport:
         on_subscribe_offer: SubscribeOfferHandler,
         on_producer: ProducerHandler,
         receives: frozenset[str] = ALL_KINDS,
+        on_producer_gone: ProducerHandler | None = None,
     ) -> None:
         self.peer_id = peer_id
         # The kinds of media this peer is sent; none: publish-only, and no
         # subscriber connection at all.
         self.receives = receives
+        self._configuration = configuration
         self.publisher = RTCPeerConnection(configuration)
         self.subscriber = RTCPeerConnection(configuration) if receives else None
         self.producers: dict[str, Producer] = {}
@@ -120,6 +130,7 @@ class PeerTransport:
         self.closed = False
         self._on_subscribe_offer = on_subscribe_offer
         self._on_producer = on_producer
+        self._on_producer_gone = on_producer_gone
         self._pending_revision: int | None = None
         self._pending_consumers: list[Consumer] = []
         self._offered: list[Consumer] = []  # the consumers of the latest offer
@@ -131,16 +142,25 @@ class PeerTransport:
         self._publish_lock = asyncio.Lock()
         self._published_mids: set[str] = set()
         self._max_tracks = MAX_TRACKS
-        self.publisher.on("track", self._on_track)
         # Media bypasses aiortc's RTP stack: see MediaSocket.
-        self.publisher_socket = MediaSocket(
-            self.publisher, self._on_publisher_rtp, self._on_publisher_rtcp
-        )
+        self.publisher_socket = self._attach_publisher(self.publisher)
         self.subscriber_socket = (
-            MediaSocket(self.subscriber, self._on_subscriber_rtp, self._on_subscriber_rtcp)
-            if self.subscriber is not None
-            else None
+            self._attach_subscriber(self.subscriber) if self.subscriber is not None else None
         )
+        # Connections whose ICE failed and that are being re-created
+        # ("publisher": by the client, "subscriber": by us).
+        self.reconnecting: set[str] = set()
+        # Connections re-created so far, each side (figures, monitoring).
+        self.restarts = {"publisher": 0, "subscriber": 0}
+        # When the client's RTCP last arrived on either connection (monotonic).
+        self.heard_at: float | None = None
+        self._restarting = False  # the next subscriber offer is for a new connection
+        self._pending_restart = False  # the offer waiting for an answer is one
+        self._attempt: asyncio.TimerHandle | None = None
+        # Producers of a replaced publisher connection, waiting for their new track.
+        self._orphans: list[Producer] = []
+        self._mids: dict[str, str] = {}  # producer id -> its mid on the publisher connection
+        self._retired: set[asyncio.Task[None]] = set()  # old connections closing
         self._routes: dict[int, Route] = {}
         self._unroutable: set[int] = set()
         self._slot_by_ssrc: dict[int, Slot] = {}
@@ -148,16 +168,59 @@ class PeerTransport:
 
     # --- publisher connection ---------------------------------------------
 
-    async def answer_publish(self, offer_sdp: str, max_tracks: int = MAX_TRACKS) -> str:
+    def _attach_publisher(self, connection: RTCPeerConnection) -> MediaSocket:
+        connection.on("track", self._on_track)
+
+        @connection.on("connectionstatechange")
+        def changed() -> None:
+            if connection is not self.publisher or self.closed:
+                return
+            if connection.connectionState == "connected":
+                self.reconnecting.discard("publisher")
+            elif connection.connectionState in ("failed", "closed"):
+                # The client re-creates its publisher connection (publish.offer restart).
+                self.reconnecting.add("publisher")
+
+        return MediaSocket(connection, self._on_publisher_rtp, self._on_publisher_rtcp)
+
+    def _replace_publisher(self) -> None:
+        """A new publisher connection; the producers wait for its tracks (rebind)."""
+        old = self.publisher
+        self.publisher_socket.ready = False
+        self.publisher = RTCPeerConnection(self._configuration)
+        self.publisher_socket = self._attach_publisher(self.publisher)
+        self._orphans = [p for p in self.producers.values() if not p.closed]
+        self._published_mids = set()
+        self._routes.clear()
+        self._unroutable.clear()
+        self.restarts["publisher"] += 1
+        self.reconnecting.add("publisher")
+        self._retire(old)
+
+    def _retire(self, connection: RTCPeerConnection) -> None:
+        task = asyncio.ensure_future(connection.close())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+
+    async def answer_publish(
+        self, offer_sdp: str, max_tracks: int = MAX_TRACKS, restart: bool = False
+    ) -> str:
         """Apply a client's publisher offer and return the server's answer.
 
         At most ``max_tracks`` mids are ever published on it, counting those of
         earlier offers: offers with fresh mids cannot pile up producers.
+
+        ``restart``: the offer comes from a new connection that replaces a
+        failed one (aiortc has no ICE restart): the server's side is
+        re-created too, and the new tracks go on as the same producers, so
+        subscribers keep their streams.
         """
         description = check_publish_offer(offer_sdp)
         async with self._publish_lock:
             if self.closed:
                 raise MediaError(BAD_SDP, "the connection is closed")
+            if restart and self.publisher.remoteDescription is not None:
+                self._replace_publisher()
             mids = self._published_mids | {m.rtp.muxId for m in description.media}
             if len(mids) > max_tracks:
                 raise MediaError(
@@ -177,18 +240,27 @@ class PeerTransport:
             except Exception as exc:  # aiortc raises whatever the offer triggers
                 raise MediaError(BAD_SDP, f"the offer was refused: {_reason(exc)}") from None
             self._published_mids = mids
+            self._drop_orphans()
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
             return with_opus_parameters(sdp, self.opus_parameters)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        receiver = self._receiver_of(track)
-        if receiver is None or len(self.producers) >= self._max_tracks:
+        found = self._receiver_of(track)
+        if found is None:
+            return
+        receiver, mid = found
+        orphan = self._orphan_for(track.kind, mid)
+        if orphan is None and len(self.producers) >= self._max_tracks:
             return  # the quota holds whatever the WebRTC stack makes of an offer
         # Before aiortc starts the receiver: no RTCP task, no decoder work.
         quiet_rtcp(receiver)
         skip_decoder(receiver)
+        if orphan is not None:
+            orphan.rebind(receiver, self.publisher_socket.send_rtcp)
+            self._mids[orphan.id] = mid
+            return
         producer = Producer(
             f"p-{secrets.token_hex(6)}",
             self.peer_id,
@@ -197,13 +269,33 @@ class PeerTransport:
             self.publisher_socket.send_rtcp,
         )
         self.producers[producer.id] = producer
+        self._mids[producer.id] = mid
         self._on_producer(self, producer)
 
-    def _receiver_of(self, track: MediaStreamTrack) -> RTCRtpReceiver | None:
+    def _drop_orphans(self) -> None:
+        """Producers the new publisher connection did not continue end here."""
+        orphans, self._orphans = self._orphans, []
+        for producer in orphans:
+            self.producers.pop(producer.id, None)
+            self._mids.pop(producer.id, None)
+            producer.close()
+            if self._on_producer_gone is not None:
+                self._on_producer_gone(self, producer)
+
+    def _orphan_for(self, kind: str, mid: str) -> Producer | None:
+        """The producer a re-created connection's track continues: same mid, else same kind."""
+        candidates = [p for p in self._orphans if p.kind == kind]
+        chosen = next((p for p in candidates if self._mids.get(p.id) == mid), None)
+        chosen = chosen or next(iter(candidates), None)
+        if chosen is not None:
+            self._orphans.remove(chosen)
+        return chosen
+
+    def _receiver_of(self, track: MediaStreamTrack) -> tuple[RTCRtpReceiver, str] | None:
         for transceiver in self.publisher.getTransceivers():
             if transceiver.receiver.track is track:
                 receiver: RTCRtpReceiver = transceiver.receiver
-                return receiver
+                return receiver, transceiver.mid or ""
         return None
 
     # --- subscriber connection --------------------------------------------
@@ -213,6 +305,78 @@ class PeerTransport:
         if self.subscriber is None or self.subscriber_socket is None:
             raise ValueError(f"peer {self.peer_id} receives no media")
         return self.subscriber, self.subscriber_socket
+
+    def _attach_subscriber(self, connection: RTCPeerConnection) -> MediaSocket:
+        @connection.on("connectionstatechange")
+        def changed() -> None:
+            if connection is not self.subscriber or self.closed:
+                return
+            if connection.connectionState == "connected":
+                self._cancel_attempt()
+                self.reconnecting.discard("subscriber")
+            elif connection.connectionState in ("failed", "closed"):
+                self.restart_subscriber()
+
+        return MediaSocket(connection, self._on_subscriber_rtp, self._on_subscriber_rtcp)
+
+    def restart_subscriber(self) -> None:
+        """Re-create the subscriber connection and offer it afresh (aiortc has no ICE restart).
+
+        Every stream is offered again on new m-lines, feeds keep their
+        sources; the offer says ``restart`` so that the client answers on a
+        new peer connection too.
+        """
+        if self.closed or self.subscriber is None or self.subscriber_socket is None:
+            return  # a publish-only peer has no subscriber connection
+        self._cancel_attempt()
+        producers = [c.producer for c in self.consumers.values()]
+        sources = {name: self.feed_source(name) for name in self.feeds}
+        for consumer in [*self.consumers.values(), *(s.consumer for s in self.feeds.values())]:
+            if consumer is not None:
+                consumer.close()
+        if self._negotiation is not None:
+            self._negotiation.cancel()
+            self._negotiation = None
+        self.consumers, self.slots, self.feeds, self._slot_by_ssrc = {}, [], {}, {}
+        self._pending_revision, self._pending_consumers = None, []
+        self._renegotiate = False
+        old = self.subscriber
+        self.subscriber_socket.ready = False
+        self.subscriber = RTCPeerConnection(self._configuration)
+        self.subscriber_socket = self._attach_subscriber(self.subscriber)
+        self.restarts["subscriber"] += 1
+        self._restarting = True
+        self._retire(old)
+        for producer in producers:
+            if not producer.closed:
+                self.consume(producer)
+        for name, source in sources.items():
+            self.open_feed(name)
+            self.feed(name, source)
+        # One offer carries them all (the first negotiation has not started yet).
+        self._renegotiate = False
+        if self.slots:
+            self.reconnecting.add("subscriber")
+
+    def _cancel_attempt(self) -> None:
+        if self._attempt is not None:
+            self._attempt.cancel()
+            self._attempt = None
+
+    def _attempt_expired(self, connection: RTCPeerConnection) -> None:
+        """A re-created subscriber connection did not connect in time: try again."""
+        self._attempt = None
+        if connection is not self.subscriber or self.closed:
+            return
+        if connection.connectionState == "connected":
+            return
+        if connection.iceConnectionState == "completed":
+            # ICE is through, DTLS still shaking hands: let it finish.
+            self._attempt = asyncio.get_running_loop().call_later(
+                ATTEMPT_TIMEOUT, self._attempt_expired, connection
+            )
+            return
+        self.restart_subscriber()
 
     def consume(self, producer: Producer) -> Consumer:
         """Forward ``producer`` to this peer (after the next negotiation)."""
@@ -307,22 +471,25 @@ class PeerTransport:
             # waits for the next revision (``_renegotiate`` is set meanwhile).
             consumers = [s.consumer for s in self.slots if s.consumer is not None]
             self._offer_taken = True
+            restart = self._restarting
             subscriber, socket = self._subscribing()
             offer = await subscriber.createOffer()
             await subscriber.setLocalDescription(offer)
             socket.attach()
             self.revision += 1
             self._pending_revision = self.revision
+            self._pending_restart, self._restarting = restart, False
             self._pending_consumers = [c for c in consumers if not c.closed]
             self._offered = [c for c in self._pending_consumers if c.slot.feed is None]
             streams = self.streams()
             sdp: str = subscriber.localDescription.sdp
-            await self._on_subscribe_offer(sdp, self.revision, streams)
+            await self._on_subscribe_offer(sdp, self.revision, streams, restart)
         except Exception:
             if not self.closed:
                 logger.exception("subscriber negotiation failed for %s", self.peer_id)
         finally:
-            self._negotiation = None
+            if self._negotiation is asyncio.current_task():  # not one a restart began since
+                self._negotiation = None
             self._offer_taken = False
 
     async def resend_pending_offer(self) -> None:
@@ -332,7 +499,9 @@ class PeerTransport:
         description = self.subscriber.localDescription
         if self._pending_revision is None or self._negotiation is not None or description is None:
             return
-        await self._on_subscribe_offer(description.sdp, self._pending_revision, self.streams())
+        await self._on_subscribe_offer(
+            description.sdp, self._pending_revision, self.streams(), self._pending_restart
+        )
 
     def streams(self) -> list[StreamMapping]:
         """What the m-lines of the latest offer carry, as they are now."""
@@ -369,6 +538,12 @@ class PeerTransport:
         except Exception as exc:  # aiortc raises whatever the answer triggers
             raise MediaError(BAD_SDP, f"the answer was refused: {_reason(exc)}") from None
         self._pending_revision = None
+        if self._pending_restart:
+            self._pending_restart = False
+            self._cancel_attempt()
+            self._attempt = asyncio.get_running_loop().call_later(
+                ATTEMPT_TIMEOUT, self._attempt_expired, subscriber
+            )
         socket.attach()
         for consumer in self._pending_consumers:
             codecs = negotiated_codecs(consumer.slot.transceiver)
@@ -390,6 +565,7 @@ class PeerTransport:
             return
         self.closed = True
         self._rtcp_task.cancel()
+        self._cancel_attempt()
         self.publisher_socket.ready = False
         if self.subscriber_socket is not None:
             self.subscriber_socket.ready = False
@@ -404,7 +580,8 @@ class PeerTransport:
         for producer in self.producers.values():
             producer.close()
         await asyncio.gather(
-            *(c.close() for c in (self.publisher, self.subscriber) if c is not None)
+            *(c.close() for c in (self.publisher, self.subscriber) if c is not None),
+            *self._retired,
         )
 
     # --- media -----------------------------------------------------------------
@@ -445,6 +622,7 @@ class PeerTransport:
         return route
 
     def _on_publisher_rtcp(self, data: bytes) -> None:
+        self.heard_at = time.monotonic()
         for packet in rtcp.parse(data):
             if isinstance(packet, rtcp.SenderReport):
                 route = self._routes.get(packet.ssrc)
@@ -455,6 +633,7 @@ class PeerTransport:
         pass  # the subscriber connection is sendonly
 
     def _on_subscriber_rtcp(self, data: bytes) -> None:
+        self.heard_at = time.monotonic()
         slots = self._slot_by_ssrc
         for packet in rtcp.parse(data):
             if isinstance(packet, rtcp.ReceiverReport | rtcp.SenderReport):

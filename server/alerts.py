@@ -50,7 +50,15 @@ class StreamSample:
 @dataclass(frozen=True)
 class Alert:
     id: str
-    kind: Literal["freeze", "loss", "rtt", "publisher_gone", "log_lost", "channel_silent"]
+    kind: Literal[
+        "freeze",
+        "loss",
+        "rtt",
+        "publisher_gone",
+        "log_lost",
+        "channel_silent",
+        "media_reconnecting",
+    ]
     participant_id: str
     producer_id: str | None
     subscriber_id: str | None
@@ -114,9 +122,9 @@ class AlertRules:
                 alert = self._alert("rtt", s, now, s.rtt_ms, f"round-trip time {s.rtt_ms:.0f} ms")
                 seen.add(alert.id)
                 changes += self._judge(alert, s.rtt_ms > t.rtt, s.rtt_ms < t.rtt_clear)
-        # Streams that are gone take their alerts with them, except publisher_gone
-        # and the channels' (judged by `channels`).
-        kept = ("gone:", "channel:")
+        # Streams that are gone take their alerts with them, except publisher_gone,
+        # media_reconnecting and the channels' (judged by `channels`).
+        kept = ("gone:", "channel:", "media:")
         for key in [k for k in self.active if k not in seen and not k.startswith(kept)]:
             changes.append((self.active.pop(key), "cleared"))
         for key in [k for k in self._streak if k not in seen]:
@@ -202,6 +210,30 @@ class AlertRules:
 
     def publisher_back(self, participant_id: str) -> list[tuple[Alert, Transition]]:
         alert = self.active.pop(f"gone:{participant_id}", None)
+        return [(alert, "cleared")] if alert is not None else []
+
+    def media_reconnecting(
+        self, participant_id: str, sides: str, now: float
+    ) -> list[tuple[Alert, Transition]]:
+        """A participant's peer connection failed (ICE) and is being re-created."""
+        key = f"media:{participant_id}"
+        if key in self.active:
+            return []
+        alert = Alert(
+            key,
+            "media_reconnecting",
+            participant_id,
+            None,
+            None,
+            now,
+            None,
+            f"media reconnecting: {sides} connection re-created after ICE failure",
+        )
+        self.active[key] = alert
+        return [(alert, "raised")]
+
+    def media_reconnected(self, participant_id: str) -> list[tuple[Alert, Transition]]:
+        alert = self.active.pop(f"media:{participant_id}", None)
         return [(alert, "cleared")] if alert is not None else []
 
     def log_lost(

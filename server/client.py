@@ -29,6 +29,7 @@ from media import rtcp
 from media.aiortc_hooks import (
     MediaSocket,
     announce_addresses,
+    gathering_on,
     intercept_keyframe_requests,
     quiet_rtcp,
     receiver_rtx_ssrcs,
@@ -74,6 +75,9 @@ from signaling import (
 )
 
 MAX_REDIRECTS = 3
+# Seconds a re-created publisher connection may take to connect before the
+# next try (the server's rule for the subscriber connection, ATTEMPT_TIMEOUT).
+ATTEMPT_TIMEOUT = 4.0
 
 
 logger = logging.getLogger(__name__)
@@ -126,6 +130,24 @@ class RemoteStream:
         self.last_frame_at = now
 
 
+class SenderTrack(MediaStreamTrack):
+    """What one publisher connection sends of a source track.
+
+    aiortc stops a sender's track when its connection ends; the source must
+    outlive the connection that failed, to be sent again on the next one.
+    """
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.kind = source.kind
+        self.source = source
+
+    async def recv(self) -> Any:
+        if self.readyState != "live":
+            raise MediaStreamError
+        return await self.source.recv()
+
+
 class PalabraClient:
     def __init__(
         self,
@@ -137,9 +159,13 @@ class PalabraClient:
         decode: bool = True,
         prefer_turn: str | None = None,
         subscribe: bool | Subscription = True,
+        local_address: str | None = None,
     ) -> None:
         if media_addresses is not None:
             announce_addresses(media_addresses)
+        # This client's own address, for its peer connections and its
+        # WebSocket (a test cuts one client off by it); None: as announced.
+        self._local_addresses = [local_address] if local_address is not None else None
         self.url = url
         # Where the client first connects; a redirect changes `url` only until
         # an attempt there fails (the owner may have died and been replaced).
@@ -184,6 +210,12 @@ class PalabraClient:
         # subscribe_offer, subscribe_answer, subscriber_connected.
         self.timeline: dict[str, float] = {}
         self._counter: PacketCounter | None = None
+        # Connections re-created after an ICE failure, each side.
+        self.restarts = {"publisher": 0, "subscriber": 0}
+        # What publish() sent, to offer again on a re-created publisher connection.
+        self._published: list[MediaStreamTrack] = []
+        self._publisher_restart: asyncio.Task[None] | None = None
+        self._retired: set[asyncio.Task[None]] = set()
         self._new_peer_connections()
         self._tracks: dict[str, MediaStreamTrack] = {}
         self._readers: list[asyncio.Task[None]] = []
@@ -196,13 +228,27 @@ class PalabraClient:
         self._negotiation = asyncio.Lock()
 
     def _new_peer_connections(self) -> None:
-        self.publisher = RTCPeerConnection(self._configuration)
-        self.subscriber = RTCPeerConnection(self._configuration)
-        self.subscriber.on("track", self._on_track)
+        self._new_publisher()
+        self._new_subscriber()
 
-        @self.subscriber.on("connectionstatechange")
+    def _new_publisher(self) -> None:
+        publisher = self.publisher = RTCPeerConnection(self._configuration)
+
+        @publisher.on("connectionstatechange")
+        def _changed() -> None:
+            if publisher is not self.publisher or self._closing:
+                return
+            if publisher.connectionState in ("failed", "closed") and self._published:
+                # ICE failed (aiortc has no ICE restart): a new connection.
+                self._restart_publisher()
+
+    def _new_subscriber(self) -> None:
+        subscriber = self.subscriber = RTCPeerConnection(self._configuration)
+        subscriber.on("track", self._on_track)
+
+        @subscriber.on("connectionstatechange")
         def _connected() -> None:
-            if self.subscriber.connectionState == "connected":
+            if subscriber.connectionState == "connected":
                 self.timeline.setdefault("subscriber_connected", time.monotonic())
 
         # decode=False counts at the socket of the (new) subscriber connection.
@@ -210,10 +256,18 @@ class PalabraClient:
             self._counter.close()
         self._counter = None if self.decode else PacketCounter(self)
 
+    def _retire(self, connection: RTCPeerConnection) -> None:
+        task = asyncio.ensure_future(connection.close())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+
     # --- connection ---------------------------------------------------------
 
     async def connect(self) -> None:
-        self._ws = await websockets.connect(self.url, max_size=None)
+        local: dict[str, Any] = {}
+        if self._local_addresses:
+            local["local_addr"] = (self._local_addresses[0], 0)
+        self._ws = await websockets.connect(self.url, max_size=None, **local)
         self._reader = asyncio.ensure_future(self._read())
 
     async def join(
@@ -299,6 +353,9 @@ class PalabraClient:
             self._ws.transport.abort()
 
     async def _restart_media(self) -> None:
+        self._published = []  # the caller publishes again
+        if self._publisher_restart is not None:
+            self._publisher_restart.cancel()
         for task in self._readers:
             task.cancel()
         await asyncio.gather(self.publisher.close(), self.subscriber.close())
@@ -465,31 +522,75 @@ class PalabraClient:
     async def publish(
         self, video: MediaStreamTrack | None = None, audio: MediaStreamTrack | None = None
     ) -> None:
-        for track in (audio, video):
-            if track is None:
-                continue
-            transceiver = self.publisher.addTransceiver(track, direction="sendonly")
+        tracks = [t for t in (audio, video) if t is not None]
+        self._published += tracks
+        await self._offer_publisher(self.publisher, tracks, restart=False)
+
+    async def _offer_publisher(
+        self, publisher: RTCPeerConnection, tracks: Sequence[MediaStreamTrack], restart: bool
+    ) -> None:
+        for track in tracks:
+            transceiver = publisher.addTransceiver(SenderTrack(track), direction="sendonly")
             transceiver.setCodecPreferences(forwarded_codec_preferences(track.kind))
             request_keyframe = getattr(track, "request_keyframe", None)
             if request_keyframe is not None:  # a track of pre-encoded packets
                 intercept_keyframe_requests(transceiver.sender, request_keyframe)
-        await self.publisher.setLocalDescription(await self.publisher.createOffer())
-        offer = PublishOffer(sdp=self.publisher.localDescription.sdp, id=self.next_id())
+        with gathering_on(self._local_addresses):
+            await publisher.setLocalDescription(await publisher.createOffer())
+        offer = PublishOffer(sdp=publisher.localDescription.sdp, id=self.next_id(), restart=restart)
         answer = await self.request(offer)
         assert isinstance(answer, PublishAnswer)
-        await self.publisher.setRemoteDescription(
-            RTCSessionDescription(sdp=answer.sdp, type="answer")
-        )
+        await publisher.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+
+    def _restart_publisher(self) -> None:
+        if self._publisher_restart is None or self._publisher_restart.done():
+            self._publisher_restart = asyncio.ensure_future(self._recover_publisher())
+
+    async def _recover_publisher(self) -> None:
+        """Publish the same tracks on new connections until one connects.
+
+        Each try that has not connected within ATTEMPT_TIMEOUT (the network
+        is still down) is replaced by a fresh one, so that the media comes
+        back soon after the network does.
+        """
+        while not self._closing:
+            if self._ws is None or self.closed.is_set():
+                await asyncio.sleep(ATTEMPT_TIMEOUT)  # no signaling: offer once it is back
+                continue
+            old = self.publisher
+            self._new_publisher()
+            self.restarts["publisher"] += 1
+            self._retire(old)
+            try:
+                await self._offer_publisher(self.publisher, self._published, restart=True)
+            except (ClientError, ConnectionError, TimeoutError, websockets.ConnectionClosed) as exc:
+                logger.info("publisher restart refused or cut short: %s", exc)
+                await asyncio.sleep(ATTEMPT_TIMEOUT)
+                continue
+            if await _connects(self.publisher, ATTEMPT_TIMEOUT):
+                return
 
     # --- subscribing ----------------------------------------------------------
 
     async def _answer_subscribe(self, offer: SubscribeOffer) -> None:
         self.timeline.setdefault("subscribe_offer", time.monotonic())
         async with self._negotiation:
+            if offer.restart:
+                # The server re-created its side (ICE failed): answer on a new connection.
+                old = self.subscriber
+                for task in self._readers:
+                    task.cancel()
+                self._readers.clear()
+                self._new_subscriber()
+                self.restarts["subscriber"] += 1
+                self.streams.clear()
+                self._tracks.clear()
+                self._retire(old)
             await self.subscriber.setRemoteDescription(
                 RTCSessionDescription(sdp=offer.sdp, type="offer")
             )
-            await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+            with gathering_on(self._local_addresses):
+                await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
             if self._counter is not None:
                 self._counter.socket.attach()
             active = {s.mid: s for s in offer.streams}
@@ -580,6 +681,8 @@ class PalabraClient:
 
     async def close(self) -> None:
         self._closing = True
+        if self._publisher_restart is not None:
+            self._publisher_restart.cancel()
         for task in self._readers:
             task.cancel()
         if self._counter is not None:
@@ -589,7 +692,21 @@ class PalabraClient:
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        await asyncio.gather(self.publisher.close(), self.subscriber.close())
+        await asyncio.gather(self.publisher.close(), self.subscriber.close(), *self._retired)
+
+
+async def _connects(connection: RTCPeerConnection, timeout: float) -> bool:
+    """Whether ``connection`` gets connected within ``timeout`` s (longer once ICE is through)."""
+    deadline = time.monotonic() + timeout
+    while connection.connectionState != "connected":
+        if connection.connectionState in ("failed", "closed"):
+            return False
+        if time.monotonic() > deadline:
+            if connection.iceConnectionState != "completed":
+                return False
+            deadline += timeout  # DTLS still shaking hands: let it finish
+        await asyncio.sleep(0.05)
+    return True
 
 
 _HEADER = struct.Struct("!BBHII")

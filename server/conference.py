@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RECORDINGS = Path("recordings")
 RESUME_GRACE = 30.0  # seconds a dropped participant keeps its seat, request and floor
+# Seconds without RTP/RTCP from a client with media before its signaling is probed.
+MEDIA_TIMEOUT = 10.0
 # Seconds after a drop before a seat that has not come back counts as
 # disconnected rather than reconnecting (a reload is back well within it).
 LOST_AFTER = 1.5
@@ -138,6 +141,10 @@ class Connection(Protocol):
     async def send(self, message: ServerMessage) -> None: ...
 
     async def close(self, code: CloseCode, reason: str) -> None: ...
+
+    async def probe(self, within: float) -> None:
+        """Ping the client; close as a heartbeat timeout unless it answers within ``within`` s."""
+        ...
 
 
 class LogMovedOn(StoreUnavailable):
@@ -205,6 +212,7 @@ class ConferenceOptions:
     totals: Totals = field(default_factory=Totals)
     recordings: Path = DEFAULT_RECORDINGS
     resume_grace: float = RESUME_GRACE
+    media_timeout: float = MEDIA_TIMEOUT
 
 
 class LiveConference:
@@ -232,6 +240,9 @@ class LiveConference:
         self.recorder = FloorRecorder(options.recordings / state.conference_id)
         self.channel_recorder = ChannelRecorder(self.recorder.catalogue)
         self.resume_grace = options.resume_grace
+        self.media_timeout = options.media_timeout
+        # When each member's signaling was last probed for silent media (monotonic).
+        self._probed: dict[str, float] = {}
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
         # Dropped members whose peer connections go on through the grace
@@ -411,6 +422,7 @@ class LiveConference:
             if held is not None:
                 held.cancel()  # back within the grace period: the seat is as it was
             self._cancel_lost(pid)
+            self._probed.pop(pid, None)
             await self._announce_alerts(self.alerts.publisher_back(pid))
             present = [*self._in_room(), *self.detached.values()]
             others = tuple(m.info for m in present if m is not member)
@@ -865,6 +877,7 @@ class LiveConference:
             await self.check_log()
         if self._unstored:
             await self._store_backlog()
+        await self._watch_media()
         samples = self._sampler.sample(self.router)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
         await self._announce_alerts(self._channel_alerts(samples))
@@ -928,6 +941,44 @@ class LiveConference:
             producer = next((p for p in producers if p.kind == "audio"), None)
             sources.append(ChannelSource(language, on_air, producer, hearing.get(language, 0)))
         return sources
+
+    async def _watch_media(self) -> None:
+        """Media reconnecting (alerts), and clients whose media fell silent (probed)."""
+        now = time.monotonic()
+        watched = {m.info.id for m in self.members.values() if m.transport is not None}
+        for key in [k for k in self.alerts.active if k.startswith("media:")]:
+            gone = key.removeprefix("media:")
+            if gone not in watched:  # dropped or left meanwhile: nothing to wait for
+                await self._announce_alerts(self.alerts.media_reconnected(gone))
+        for member in list(self.members.values()):
+            transport, pid = member.transport, member.info.id
+            if transport is None:
+                continue
+            if transport.reconnecting:
+                sides = " and ".join(sorted(transport.reconnecting))
+                changes = self.alerts.media_reconnecting(pid, sides, self._clock())
+            else:
+                changes = self.alerts.media_reconnected(pid)
+            await self._announce_alerts(changes)
+            if self.media_timeout <= 0 or not _expects_media(transport):
+                continue
+            heard = _last_heard(transport)
+            probed = self._probed.get(pid, -math.inf)
+            if heard is None or now - heard <= self.media_timeout:
+                continue
+            if now - probed > self.media_timeout:
+                # Vanished (no answer: dropped, seat held) or only its UDP is
+                # cut (it answers, and its peer connections are re-created).
+                logger.log(
+                    logging.INFO if probed < heard else logging.DEBUG,  # once per silence
+                    "no media from %s for %.0f s: probing its signaling",
+                    pid,
+                    now - heard,
+                    extra={"conference": self.id, "participant": pid},
+                )
+                self._probed[pid] = now
+                self.totals.media_probes += 1
+                await member.connection.probe(self.media_timeout)
 
     def _technicians(self) -> list[Member]:
         return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
@@ -998,13 +1049,17 @@ class LiveConference:
             return
         pid = member.info.id
 
-        async def offer(sdp: str, revision: int, streams: list[StreamMapping]) -> None:
+        async def offer(
+            sdp: str, revision: int, streams: list[StreamMapping], restart: bool
+        ) -> None:
             # To whichever connection the seat has now (none while it is
             # dropped: the offer is sent again when it comes back).
             current = self.members.get(pid)
             if current is not None:
                 await current.connection.send(
-                    SubscribeOffer(sdp, revision, tuple(_stream_info(s) for s in streams))
+                    SubscribeOffer(
+                        sdp, revision, tuple(_stream_info(s) for s in streams), restart=restart
+                    )
                 )
 
         member.transport = self.router.create_transport(member.info.id, offer, member.receives)
@@ -1203,6 +1258,21 @@ class LiveConference:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _expects_media(transport: PeerTransport) -> bool:
+    """Whether the client should be sending: it publishes, or receives media (and reports)."""
+    if transport.producers:
+        return True
+    running = [*transport.consumers.values(), *(s.consumer for s in transport.feeds.values())]
+    return any(c is not None and c.started for c in running)
+
+
+def _last_heard(transport: PeerTransport) -> float | None:
+    """When the client's last RTP or RTCP arrived (monotonic), if ever."""
+    times = [p.counters.last_packet_at for p in transport.producers.values()]
+    known = [t for t in [transport.heard_at, *times] if t is not None]
+    return max(known) if known else None
 
 
 def _sounding(sample: StreamSample) -> bool:

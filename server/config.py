@@ -47,6 +47,13 @@ class ServerConfig:
     recordings: Path = Path("recordings")
     # Seconds a participant whose connection dropped keeps its seat.
     resume_grace: float = 30.0
+    # Seconds without RTP or RTCP from a client that sends or receives media
+    # before its signaling is probed (a ping it must answer as fast): a client
+    # that vanished is dropped then; 0 turns this off.
+    media_timeout: float = 10.0
+    # Seconds of WebSocket silence before a client counts as gone (a ping
+    # goes out at 4/9 of it).
+    heartbeat_timeout: float = 45.0
     # Redis for durable state and several nodes; None keeps state in memory.
     redis_url: str | None = None
     node_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

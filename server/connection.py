@@ -83,7 +83,13 @@ class WebSocketConnection:
         self.ws = ws
         self.palabra = palabra
         self.limits = palabra.config.limits
-        self.session = SignalingSession(time.monotonic())
+        timeout = palabra.config.heartbeat_timeout
+        self.session = SignalingSession(
+            time.monotonic(), ping_after=timeout * 4 / 9, drop_after=timeout
+        )
+        # Set when a timer of the session moves earlier (a probe): the
+        # heartbeat task wakes up to re-read the deadline.
+        self._timers_changed = asyncio.Event()
         self.member: Member | None = None
         self.conference: LiveConference | None = None
         self._leave_reason = LeaveReason.DISCONNECTED
@@ -210,10 +216,17 @@ class WebSocketConnection:
             if isinstance(outcome, Close):
                 self._queue_close(outcome.code, outcome.reason)
 
+    async def probe(self, within: float) -> None:
+        """The client's media fell silent: it must answer a ping within ``within`` s."""
+        await self._carry_out(self.session.probe(time.monotonic(), within))
+        self._timers_changed.set()
+
     async def _heartbeat(self) -> None:
         while self.session.state is not State.CLOSED:
             delay = self.session.next_deadline() - time.monotonic()
-            await asyncio.sleep(max(0.05, delay))
+            self._timers_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timers_changed.wait(), max(0.05, delay))
             await self._carry_out(self.session.tick(time.monotonic()))
 
     async def _carry_out(self, outcomes: list[Outcome]) -> None:
@@ -320,7 +333,9 @@ class WebSocketConnection:
         conference, member = self._joined()
         try:
             publisher = conference.publisher(member)
-            sdp = await publisher.answer_publish(offer.sdp, self.limits.max_tracks)
+            sdp = await publisher.answer_publish(
+                offer.sdp, self.limits.max_tracks, restart=offer.restart
+            )
         except (MediaError, JoinRefused) as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=offer.id))
             return

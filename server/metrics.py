@@ -64,10 +64,15 @@ class PalabraCollector(Collector):
             ("palabra_forwarded_bytes", totals.forwarded_bytes, "RTP payload bytes forwarded"),
             ("palabra_received_packets", totals.received_packets, "RTP packets from publishers"),
             ("palabra_received_bytes", totals.received_bytes, "RTP payload bytes received"),
+            (
+                "palabra_media_probes",
+                totals.media_probes,
+                "Clients whose media fell silent, pinged to see if they are still there",
+            ),
         ):
             yield CounterMetricFamily(name, text, value=value)
         alerts = CounterMetricFamily("palabra_alerts", "Alerts raised", labels=["kind"])
-        for kind in ("freeze", "loss", "rtt", "publisher_gone"):
+        for kind in ("freeze", "loss", "rtt", "publisher_gone", "media_reconnecting"):
             alerts.add_metric([kind], totals.alerts[kind])
         yield alerts
         floor = CounterMetricFamily("palabra_floor_events", "Floor events", labels=["type"])

@@ -42,6 +42,8 @@ class Totals:
     received_bytes: int = 0
     alerts: Counter[str] = field(default_factory=Counter)  # raised, by kind
     floor_events: Counter[str] = field(default_factory=Counter)  # by event type
+    # Clients whose media fell silent and whose signaling was pinged to see if they are there.
+    media_probes: int = 0
 
 
 class StreamSampler:

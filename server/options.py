@@ -98,6 +98,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("redis_url", "str", "Redis for durable state and several nodes (default: in memory)"),
     Option("node_id", "str", "this node's name (with redis_url)"),
     Option("resume_grace", "seconds", "how long a dropped participant keeps its seat (default 30)"),
+    Option(
+        "media_timeout",
+        "seconds",
+        "a client whose media sent nothing this long must answer a ping as fast, "
+        "or counts as gone (0: off; default 10)",
+    ),
+    Option(
+        "heartbeat_timeout",
+        "seconds",
+        "a client whose WebSocket was silent this long counts as gone (default 45)",
+    ),
     Option("log_level", "str", "Python logging level (default INFO)"),
     Option("log_json", "bool", "log JSON lines"),
     Option("access_log", "bool", "log every HTTP request at INFO (default: only at DEBUG)"),
@@ -230,6 +241,8 @@ def build_config(
         "redis_url": "redis_url",
         "node_id": "node_id",
         "resume_grace": "resume_grace",
+        "media_timeout": "media_timeout",
+        "heartbeat_timeout": "heartbeat_timeout",
         "log_level": "log_level",
         "log_json": "log_json",
         "access_log": "access_log",
@@ -265,6 +278,8 @@ def build_config(
         )
     if config.resume_grace < 0 or config.turn_ttl <= 0:
         raise ConfigError("resume_grace must be ≥ 0 and turn_ttl > 0 seconds")
+    if config.media_timeout < 0 or config.heartbeat_timeout < 2:
+        raise ConfigError("media_timeout must be ≥ 0 and heartbeat_timeout ≥ 2 seconds")
     if "turn_secret_file" in checked:
         config.turn_secret = _read_secret(checked["turn_secret_file"])
     elif environ.get("PALABRA_TURN_SECRET"):

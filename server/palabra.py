@@ -62,6 +62,7 @@ class Palabra:
             totals=self.totals,
             recordings=config.recordings,
             resume_grace=config.resume_grace,
+            media_timeout=config.media_timeout,
         )
         self.ready = False  # set once the start-up conferences are open
         self._heartbeat: asyncio.Task[None] | None = None

@@ -118,7 +118,7 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
 _OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token", "audible"})
 # Flags absent from the wire when false.
-_OMIT_IF_FALSE = frozenset({"keep_media", "media_kept"})
+_OMIT_IF_FALSE = frozenset({"keep_media", "media_kept", "restart"})
 _OMIT_IF_EMPTY = frozenset({"ice_servers"})  # absent when the server has no TURN
 _OMIT_IF_DEFAULT = {"subscribe": Subscription()}  # absent: receive everything
 
@@ -474,7 +474,9 @@ def _pong(f: _Fields) -> Pong:
 
 _CLIENT_PARSERS: Mapping[str, Callable[[_Fields], ClientMessage]] = {
     Hello.TYPE: _hello,
-    PublishOffer.TYPE: lambda f: PublishOffer(f.text("sdp", required=True), id=f.ref),
+    PublishOffer.TYPE: lambda f: PublishOffer(
+        f.text("sdp", required=True), id=f.ref, restart=f.flag("restart")
+    ),
     SubscribeAnswer.TYPE: lambda f: SubscribeAnswer(
         f.text("sdp", required=True), f.natural("revision"), id=f.ref
     ),
@@ -523,6 +525,7 @@ def _subscribe_offer(f: _Fields) -> SubscribeOffer:
         f.natural("revision"),
         f.array("streams", _stream),
         id=f.ref,
+        restart=f.flag("restart"),
     )
 
 

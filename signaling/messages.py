@@ -208,6 +208,9 @@ class Hello(Message):
 class PublishOffer(Message):
     TYPE: ClassVar[str] = "publish.offer"
     sdp: str
+    # The offer comes from a new publisher connection that replaces one whose
+    # ICE failed: its tracks go on as the same producers.
+    restart: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,9 @@ class SubscribeOffer(Message):
     sdp: str
     revision: int
     streams: tuple[StreamInfo, ...]
+    # The server replaced the subscriber connection (the old one's ICE
+    # failed): answer on a new peer connection.
+    restart: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ class SignalingSession:
         self._handshake_deadline = now + hello_timeout
         self._last_activity = now
         self._pinged = False  # a ping went out in the current silence period
+        # A probe's deadline: a frame must arrive before it (see probe()).
+        self._probe_deadline: float | None = None
         self._hello_id: MessageId | None = None
 
     @property
@@ -117,6 +119,7 @@ class SignalingSession:
             return []
         self._last_activity = now
         self._pinged = False
+        self._probe_deadline = None
         try:
             message = parse_client_message(data)
         except ProtocolError as exc:
@@ -169,7 +172,10 @@ class SignalingSession:
                 return self._handshake_deadline
             case State.JOINED:
                 silence_limit = self._drop_after if self._pinged else self._ping_after
-                return self._last_activity + silence_limit
+                deadline = self._last_activity + silence_limit
+                if self._probe_deadline is not None:
+                    deadline = min(deadline, self._probe_deadline)
+                return deadline
             case State.CLOSED:
                 return math.inf
 
@@ -184,10 +190,25 @@ class SignalingSession:
         silence = now - self._last_activity
         if silence >= self._drop_after:
             return self.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+        if self._probe_deadline is not None and now >= self._probe_deadline:
+            return self.close(CloseCode.HEARTBEAT_TIMEOUT, "no media and no answer to ping")
         if silence >= self._ping_after and not self._pinged:
             self._pinged = True
             return [Send(Ping())]
         return []
+
+    def probe(self, now: float, within: float) -> list[Outcome]:
+        """Ask a joined client that looks gone (its media fell silent) to answer.
+
+        A ping goes out now; unless a frame arrives within ``within`` seconds,
+        tick() closes with 4008 as for a heartbeat timeout. A probe already
+        running keeps its deadline.
+        """
+        if self._state is not State.JOINED or self._probe_deadline is not None:
+            return []
+        self._probe_deadline = now + within
+        self._pinged = True
+        return [Send(Ping())]
 
     def _receive_handshake(self, message: ClientMessage, now: float) -> list[Outcome]:
         if not isinstance(message, Hello):

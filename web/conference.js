@@ -341,7 +341,7 @@ ui.bannerAction.addEventListener('click', () => page.connection?.reconnectNow())
 function updateStatus() {
   const conn = page.connection;
   if (!conn || page.ended) return;
-  const {signaling, publisher, subscriber} = conn.states;
+  const {signaling, publisher, subscriber, mediaReconnecting} = conn.states;
   if (signaling === 'new' || signaling === 'connecting') {
     setStatus(t('status.connecting'), 'connecting');
     return;
@@ -359,8 +359,9 @@ function updateStatus() {
     return;
   }
   const peers = [publisher, subscriber].filter((s) => s !== 'none');
-  if (peers.includes('failed')) {
-    setStatus(t('status.mediaFailed'), 'error');
+  if (mediaReconnecting) {
+    // ICE failed: new peer connections are being made (seat and floor kept).
+    setStatus(t('status.mediaReconnecting'), 'warning');
   } else if (peers.includes('disconnected')) {
     setStatus(t('status.mediaUnstable'), 'warning');
   } else if (peers.some((s) => s === 'new' || s === 'connecting')) {

@@ -267,7 +267,7 @@ export const PROTOCOL_VERSION = 1;
 /**
  * @typedef {object} Alert
  * @property {string} id
- * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | 'log_lost' | string} kind
+ * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | 'log_lost' | 'media_reconnecting' | string} kind
  * @property {string} participant_id
  * @property {string | null} producer_id
  * @property {string | null} subscriber_id
@@ -333,6 +333,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {ConnectionState} signaling
  * @property {RTCPeerConnectionState | 'none'} publisher
  * @property {RTCPeerConnectionState | 'none'} subscriber
+ * @property {boolean} mediaReconnecting  a peer connection failed (ICE) and a new one is being made
  */
 
 /**
@@ -358,6 +359,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} [reconnectBase]        first backoff delay, ms (1000)
  * @property {number} [reconnectMax]         longest backoff delay, ms (20000)
  * @property {number} [commandGrace]         ms after which a command with no reply and no `error` counts as done (2000)
+ * @property {number} [attemptTimeout]       ms a re-created publisher connection may take to connect before the next try (4000)
  * @property {string | null} [resumeToken]   a resume token kept from an earlier page (a reload): the first
  *                                           `hello` sends it as `resume`, to come back to the same seat
  */
@@ -412,6 +414,40 @@ export function defaultSignalingUrl(loc = globalThis.location) {
 export function backoffDelay(attempt, base, max, random = Math.random) {
   const plain = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
   return Math.round(plain * (0.8 + 0.4 * random()));
+}
+
+/**
+ * Resolves true once `pc` is connected, false if it fails, closes, or ICE
+ * has not succeeded within `timeoutMs` (DTLS after ICE gets more time).
+ * @param {RTCPeerConnection} pc
+ * @param {number} timeoutMs
+ * @returns {Promise<boolean>}
+ */
+export function connects(pc, timeoutMs) {
+  return new Promise((resolve) => {
+    /** @type {ReturnType<typeof setTimeout>} */
+    let timer;
+    const settle = (/** @type {boolean} */ ok) => {
+      clearTimeout(timer);
+      pc.removeEventListener('connectionstatechange', check);
+      resolve(ok);
+    };
+    const expire = () => {
+      // ICE through, DTLS still shaking hands: let it finish.
+      if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') {
+        timer = setTimeout(expire, timeoutMs);
+      } else {
+        settle(false);
+      }
+    };
+    const check = () => {
+      if (pc.connectionState === 'connected') settle(true);
+      else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') settle(false);
+    };
+    pc.addEventListener('connectionstatechange', check);
+    timer = setTimeout(expire, timeoutMs);
+    check();
+  });
 }
 
 /**
@@ -509,6 +545,7 @@ export class PalabraConnection extends EventTarget {
     /** @private */ this._reconnectBase = options.reconnectBase ?? 1000;
     /** @private */ this._reconnectMax = options.reconnectMax ?? 20000;
     /** @private */ this._commandGrace = options.commandGrace ?? 2000;
+    /** @private */ this._attemptTimeout = options.attemptTimeout ?? 4000;
 
     /** @type {ConnectionState} */
     this.state = 'new';
@@ -569,6 +606,14 @@ export class PalabraConnection extends EventTarget {
     /** @private */ this._leaving = false;
     /** @private @type {Promise<unknown>} */ this._publishQueue = Promise.resolve();
     /** @private @type {Promise<unknown>} */ this._subscribeQueue = Promise.resolve();
+    /**
+     * Connections being re-created after an ICE failure (`publisher`: by us,
+     * `subscriber`: by the server, which offers with `restart`).
+     * @private @type {Set<'publisher' | 'subscriber'>}
+     */
+    this._recovering = new Set();
+    /** Peer connections re-created so far, each side. */
+    this.restarts = {publisher: 0, subscriber: 0};
     /** @private @type {Promise<CloseInfo> | null} */ this._closed = null;
     /** @private @type {(info: CloseInfo) => void} */ this._resolveClosed = () => {};
   }
@@ -733,6 +778,8 @@ export class PalabraConnection extends EventTarget {
       signaling: this.state,
       publisher: this.publisher?.connectionState ?? 'none',
       subscriber: this.subscriber?.connectionState ?? 'none',
+      mediaReconnecting: this._recovering.size > 0 ||
+        this.publisher?.connectionState === 'failed' || this.subscriber?.connectionState === 'failed',
     };
   }
 
@@ -884,6 +931,7 @@ export class PalabraConnection extends EventTarget {
     this.subscriber?.close();
     this.publisher = null;
     this.subscriber = null;
+    this._recovering.clear();
     this.revision = -1;
     this._publishQueue = Promise.resolve();
     this._subscribeQueue = Promise.resolve();
@@ -1156,10 +1204,92 @@ export class PalabraConnection extends EventTarget {
     if (existing) return existing;
     const pc = new RTCPeerConnection(this.rtcConfiguration);
     pc.addEventListener('connectionstatechange', () => {
-      if (this[which] === pc) this._emit('connectionstatechange', this.states);
+      if (this[which] !== pc) return;
+      if (pc.connectionState === 'connected') this._recovering.delete(which);
+      // ICE failed (its UDP path was cut for ~30 s): the publisher is made
+      // anew here; the server re-creates the subscriber and offers `restart`.
+      if (pc.connectionState === 'failed' && which === 'publisher') this._restartPublisher();
+      this._emit('connectionstatechange', this.states);
     });
     this[which] = pc;
     return pc;
+  }
+
+  /**
+   * Publishes the same tracks on a new publisher connection (`publish.offer`
+   * with `restart`): the server keeps them as the same producers. A try
+   * that has not connected within `attemptTimeout` (the network is still
+   * down) is replaced by a fresh one, so media returns soon after the network.
+   * @private
+   */
+  _restartPublisher() {
+    if (this._recovering.has('publisher')) return;
+    this._recovering.add('publisher');
+    const run = async () => {
+      while (this.state === 'joined' && this._recovering.has('publisher')) {
+        const old = this.publisher;
+        // Same kinds in the same order (same mids), a muted one without its track.
+        const senders = (old?.getTransceivers() ?? []).map((t) => ({
+          kind: /** @type {Kind} */ (t.receiver.track.kind), track: t.sender.track,
+        }));
+        if (!old || senders.length === 0) break;
+        this.publisher = null;
+        old.close();
+        const pc = this._peer('publisher');
+        this.restarts.publisher += 1;
+        this._emit('connectionstatechange', this.states);
+        try {
+          const stream = new MediaStream(senders.flatMap((s) => (s.track ? [s.track] : [])));
+          for (const {kind, track} of senders) this._addSender(pc, track ?? kind, stream);
+          await this._offerPublisher(pc, true);
+        } catch (e) {
+          console.warn('palabra: publisher restart failed, trying again', e);
+        }
+        if (await connects(pc, this._attemptTimeout)) break;
+      }
+      this._recovering.delete('publisher');
+      this._emit('connectionstatechange', this.states);
+    };
+    const p = this._publishQueue.then(run, run);
+    this._publishQueue = p.catch(() => {});
+  }
+
+  /**
+   * @private
+   * @param {RTCPeerConnection} pc
+   * @param {MediaStreamTrack | Kind} track  a track, or the kind of one to come
+   * @param {MediaStream} stream
+   */
+  _addSender(pc, track, stream) {
+    const tr = pc.addTransceiver(track, {direction: 'sendonly', streams: [stream]});
+    const kind = typeof track === 'string' ? track : /** @type {Kind} */ (track.kind);
+    const codecs = preferredCodecs(kind);
+    if (codecs.length && typeof tr.setCodecPreferences === 'function') {
+      try {
+        tr.setCodecPreferences(codecs);
+      } catch (e) {
+        console.warn('palabra: setCodecPreferences failed, the server will pick', e);
+      }
+    }
+  }
+
+  /**
+   * Offers the publisher connection and applies the server's answer.
+   * @private
+   * @param {RTCPeerConnection} pc
+   * @param {boolean} restart  a new connection replacing one whose ICE failed
+   */
+  async _offerPublisher(pc, restart) {
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    await waitForIceGathering(pc, this._gatherTimeout);
+    const sdp = /** @type {RTCSessionDescription} */ (pc.localDescription).sdp;
+    /** @type {{type: string, sdp: string, restart?: boolean}} */
+    const message = {type: 'publish.offer', sdp};
+    if (restart) message.restart = true;
+    const answer = await this._request(message, 'publish.answer');
+    if (this.publisher !== pc || pc.signalingState === 'closed') return;
+    await pc.setRemoteDescription({type: 'answer', sdp: String(answer.sdp)});
   }
 
   /** @private @param {MediaStream} stream */
@@ -1176,33 +1306,29 @@ export class PalabraConnection extends EventTarget {
         await existing.sender.replaceTrack(track);
         continue;
       }
-      const tr = pc.addTransceiver(track, {direction: 'sendonly', streams: [stream]});
-      const codecs = preferredCodecs(kind);
-      if (codecs.length && typeof tr.setCodecPreferences === 'function') {
-        try {
-          tr.setCodecPreferences(codecs);
-        } catch (e) {
-          console.warn('palabra: setCodecPreferences failed, the server will pick', e);
-        }
-      }
+      this._addSender(pc, track, stream);
       renegotiate = true;
     }
     if (!renegotiate) return;
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    await waitForIceGathering(pc, this._gatherTimeout);
-    const sdp = /** @type {RTCSessionDescription} */ (pc.localDescription).sdp;
-    const answer = await this._request({type: 'publish.offer', sdp}, 'publish.answer');
-    if (this.publisher !== pc || pc.signalingState === 'closed') return;
-    await pc.setRemoteDescription({type: 'answer', sdp: String(answer.sdp)});
+    await this._offerPublisher(pc, false);
   }
 
   /**
    * @private
-   * @param {{sdp: string, revision: number, streams?: Stream[]}} msg
+   * @param {{sdp: string, revision: number, streams?: Stream[], restart?: boolean}} msg
    */
   async _onSubscribeOffer(msg) {
     if (this.state !== 'joined') return;
+    if (msg.restart === true && this.subscriber) {
+      // The server re-created the subscriber connection (ICE failed): answer on a new one.
+      const old = this.subscriber;
+      this.subscriber = null;
+      old.close();
+      for (const s of this.streams.values()) this._emit('streamended', s);
+      this.streams.clear();
+      this._recovering.add('subscriber');
+      this.restarts.subscriber += 1;
+    }
     const pc = this._peer('subscriber');
     await pc.setRemoteDescription({type: 'offer', sdp: String(msg.sdp)});
     this._mapStreams(pc, msg.streams ?? []);

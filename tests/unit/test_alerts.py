@@ -129,6 +129,23 @@ def test_publisher_gone_until_back() -> None:
     assert rules.publisher_back("gt") == []
 
 
+def test_media_reconnecting_is_raised_once_and_cleared_once() -> None:
+    rules = AlertRules()
+    [(alert, state)] = rules.media_reconnecting("gt", "publisher", 5.0)
+    assert (alert.kind, alert.id, alert.participant_id, state) == (
+        "media_reconnecting",
+        "media:gt",
+        "gt",
+        "raised",
+    )
+    assert "publisher" in alert.message
+    assert rules.media_reconnecting("gt", "publisher and subscriber", 6.0) == []
+    assert rules.evaluate([], 7.0) == []  # not tied to a stream
+    [(_, state)] = rules.media_reconnected("gt")
+    assert state == "cleared"
+    assert rules.media_reconnected("gt") == []
+
+
 # Interpretation channels --------------------------------------------------------
 
 

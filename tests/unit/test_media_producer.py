@@ -158,3 +158,32 @@ async def test_a_packet_from_the_cache_horizon_is_still_a_repair(producer: Produ
     producer.on_rtp(rtx(1001, 502), True)
     assert producer.counters.strays == 0
     assert producer.forwarded[0] == 3
+
+
+async def test_a_rebound_producer_starts_its_numbering_afresh(
+    producer: Producer, sent: list[bytes]
+) -> None:
+    for seq in range(100, 110):
+        producer.on_rtp(rtp(seq), False)
+    # The publisher re-created its connection: a new SSRC and sequence space.
+    again: list[bytes] = []
+
+    def send_rtcp(data: bytes) -> bool:
+        again.append(data)
+        return True
+
+    receiver: Any = object()
+    producer.rebind(receiver, send_rtcp)
+    producer._info = ReceiverInfo(90000, frozenset({96}), frozenset({97}), 43, None)
+    assert producer.receiver is receiver and producer.media_ssrc is None
+    fresh = [HEADER.pack(0x80, 0x80 | 96, seq, seq * 3000, 999) + VP8_DELTA for seq in (5, 6, 8)]
+    for data in fresh:
+        producer.on_rtp(data, False)
+    # Not duplicates of the old numbers, and no loss counted across the switch.
+    assert producer.counters.packets == 13 and producer.counters.duplicates == 0
+    assert producer.media_ssrc == 999
+    block = producer.report_block()
+    assert block is not None and block.cumulative_lost == 1 and block.ssrc == 999
+    # Feedback goes to the new connection only.
+    assert nacked(again) == [7] and 7 not in nacked(sent)
+    producer.close()

@@ -288,6 +288,34 @@ def test_bad_frames_count_as_activity() -> None:
     assert session.next_deadline() == T0 + 39
 
 
+def test_a_probe_pings_now_and_closes_unless_answered_in_time() -> None:
+    session = _joined()
+    assert session.probe(T0 + 5, within=3) == [Send(Ping())]
+    assert session.next_deadline() == T0 + 8
+    assert session.probe(T0 + 6, within=3) == []  # one probe at a time, its deadline kept
+    assert session.tick(T0 + 7.9) == []
+    closed = session.tick(T0 + 8)
+    assert closed == [Close(CloseCode.HEARTBEAT_TIMEOUT, "no media and no answer to ping")]
+    assert session.state is State.CLOSED
+
+
+def test_any_frame_answers_a_probe() -> None:
+    session = _joined()
+    session.probe(T0 + 5, within=3)
+    assert session.receive(encode(Pong()), T0 + 6) == []
+    assert session.tick(T0 + 8) == []
+    assert session.next_deadline() == T0 + 26  # the heartbeat as before
+    assert session.probe(T0 + 30, within=3) == [Send(Ping())]  # a later probe
+
+
+def test_no_probe_before_join_or_after_close() -> None:
+    session = SignalingSession(T0)
+    assert session.probe(T0, within=3) == []
+    joined = _joined()
+    joined.close(CloseCode.NORMAL, "bye")
+    assert joined.probe(T0, within=3) == []
+
+
 def test_late_tick_drops_without_a_last_ping() -> None:
     session = _joined()
     assert session.tick(T0 + 100) == [Close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")]

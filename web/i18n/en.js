@@ -26,7 +26,7 @@ export default {
   'status.connected': 'Connected · {count} participants',
   'status.connectedOne': 'Connected · 1 participant',
   'status.mediaUnstable': 'Audio and video unstable, retrying…',
-  'status.mediaFailed': 'Audio and video lost',
+  'status.mediaReconnecting': 'Audio and video lost, reconnecting them…',
   'status.reconnecting': 'Reconnecting…',
   'status.closed': 'Disconnected',
 
@@ -368,6 +368,7 @@ export default {
   'alert.kind.publisher_gone': 'Publisher silent',
   'alert.kind.log_lost': 'Event log lost data',
   'alert.kind.channel_silent': 'Interpretation channel silent',
+  'alert.kind.media_reconnecting': 'Media reconnecting',
   'interp.title': 'Interpretation',
   'interp.floorLanguages': 'Floor languages',
   'interp.setLanguages': 'Set',

@@ -27,7 +27,7 @@ export default {
   'status.connected': 'Conectado · {count} participantes',
   'status.connectedOne': 'Conectado · 1 participante',
   'status.mediaUnstable': 'Audio y vídeo inestables, reintentando…',
-  'status.mediaFailed': 'Se perdió el audio y el vídeo',
+  'status.mediaReconnecting': 'Se perdió el audio y el vídeo, reconectando…',
   'status.reconnecting': 'Reconectando…',
   'status.closed': 'Desconectado',
 
@@ -369,6 +369,7 @@ export default {
   'alert.kind.publisher_gone': 'Emisor sin señal',
   'alert.kind.log_lost': 'Registro de eventos con pérdidas',
   'alert.kind.channel_silent': 'Canal de interpretación en silencio',
+  'alert.kind.media_reconnecting': 'Reconectando audio y vídeo',
   'interp.title': 'Interpretación',
   'interp.floorLanguages': 'Idiomas de la sala',
   'interp.setLanguages': 'Fijar',
