@@ -25,6 +25,7 @@ CACHE_SIZE = 512  # video packets kept for retransmission: ~5 s at 500 kbit/s
 NACK_RETRY = 0.05  # seconds between NACKs for a packet still missing
 NACK_GIVE_UP = 1.0  # then ask for a keyframe instead
 MAX_GAP = 300  # a larger jump is a restart of the stream, not a loss
+SCREEN = "screen"  # Producer.source of a screen share
 REMB_FRESH = 5.0  # seconds a subscriber's REMB counts for the upstream REMB
 
 # One cached packet: sequence, timestamp, marker (0x80/0), extension element, payload.
@@ -109,6 +110,8 @@ class Producer:
         self.owner = owner
         self.kind = kind
         self.receiver = receiver
+        # What the track shows: SCREEN for a screen share, None for a camera or microphone.
+        self.source: str | None = None
         self.consumers: list[Consumer] = []
         # Called with every forwarded packet, synchronously: keep them cheap.
         self.sinks: list[PacketSink] = []

@@ -37,12 +37,13 @@ from .aiortc_hooks import (
     skip_decoder,
 )
 from .consumer import Consumer, Slot
-from .errors import BAD_SDP, LIMIT_REACHED, STALE_REVISION, MediaError
-from .producer import Producer
+from .errors import BAD_SDP, INVALID_ARGUMENT, LIMIT_REACHED, STALE_REVISION, MediaError
+from .producer import SCREEN, Producer
 from .sdp import FORWARDED_CODECS, check_publish_offer, with_opus_parameters
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
+    from aiortc.sdp import MediaDescription
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class StreamMapping:
     producer_id: str
     owner: str
     kind: str
+    source: str | None = None  # SCREEN for a screen share
 
 
 SubscribeOfferHandler = Callable[[str, int, list[StreamMapping]], Awaitable[None]]
@@ -73,6 +75,13 @@ def forwarded_codec_preferences(kind: str) -> list[RTCRtpCodecCapability]:
     wanted = {FORWARDED_CODECS[kind].lower(), f"{kind}/rtx"}
     codecs = RTCRtpSender.getCapabilities(kind).codecs
     return [c for c in codecs if c.mimeType.lower() in wanted]
+
+
+def _mapping(consumer: Consumer) -> StreamMapping:
+    producer = consumer.producer
+    return StreamMapping(
+        consumer.slot.mid or "", producer.id, producer.owner, consumer.kind, producer.source
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -119,6 +128,7 @@ class PeerTransport:
         self._negotiation: asyncio.Task[None] | None = None
         self._publish_lock = asyncio.Lock()
         self._published_mids: set[str] = set()
+        self._share_mids: set[str] = set()  # mids ever named as a screen share
         self._max_tracks = MAX_TRACKS
         self.publisher.on("track", self._on_track)
         # Media bypasses aiortc's RTP stack: see MediaSocket.
@@ -135,17 +145,25 @@ class PeerTransport:
 
     # --- publisher connection ---------------------------------------------
 
-    async def answer_publish(self, offer_sdp: str, max_tracks: int = MAX_TRACKS) -> str:
+    async def answer_publish(
+        self, offer_sdp: str, max_tracks: int = MAX_TRACKS, share: str | None = None
+    ) -> str:
         """Apply a client's publisher offer and return the server's answer.
 
         At most ``max_tracks`` mids are ever published on it, counting those of
         earlier offers: offers with fresh mids cannot pile up producers.
+        ``share`` names the mid of a screen share: its producer is a SCREEN,
+        for good (a mid published as a camera never becomes a share, nor the
+        reverse).
         """
         description = check_publish_offer(offer_sdp)
         async with self._publish_lock:
             if self.closed:
                 raise MediaError(BAD_SDP, "the connection is closed")
-            mids = self._published_mids | {m.rtp.muxId for m in description.media}
+            offered = {m.rtp.muxId: m for m in description.media}
+            if share is not None:
+                self._check_share(share, offered)
+            mids = self._published_mids | set(offered)
             if len(mids) > max_tracks:
                 raise MediaError(
                     LIMIT_REACHED,
@@ -153,6 +171,8 @@ class PeerTransport:
                     f"({len(mids)} with this offer)",
                 )
             self._max_tracks = max_tracks
+            if share is not None:
+                self._share_mids.add(share)
             try:
                 await self.publisher.setRemoteDescription(
                     RTCSessionDescription(sdp=offer_sdp, type="offer")
@@ -169,6 +189,23 @@ class PeerTransport:
             sdp: str = self.publisher.localDescription.sdp
             return with_opus_parameters(sdp, self.opus_parameters)
 
+    def _check_share(self, mid: str, offered: dict[str, MediaDescription]) -> None:
+        section = offered.get(mid)
+        if section is None or section.kind != "video":
+            raise MediaError(INVALID_ARGUMENT, f"share {mid!r} is not a video section of the offer")
+        if section.direction not in ("sendonly", "sendrecv"):
+            raise MediaError(INVALID_ARGUMENT, f"the share section {mid!r} sends nothing")
+        if mid in self._published_mids and mid not in self._share_mids:
+            raise MediaError(INVALID_ARGUMENT, f"mid {mid!r} is published as a camera already")
+
+    def producer_of_mid(self, mid: str) -> Producer | None:
+        """The producer published on the section ``mid``, if any."""
+        for transceiver in self.publisher.getTransceivers():
+            if transceiver.mid == mid:
+                track = transceiver.receiver.track
+                return next((p for p in self.producers.values() if p.receiver.track is track), None)
+        return None
+
     def _on_track(self, track: MediaStreamTrack) -> None:
         receiver = self._receiver_of(track)
         if receiver is None or len(self.producers) >= self._max_tracks:
@@ -183,8 +220,17 @@ class PeerTransport:
             receiver,
             self.publisher_socket.send_rtcp,
         )
+        if self._mid_of(receiver) in self._share_mids:
+            producer.source = SCREEN
         self.producers[producer.id] = producer
         self._on_producer(self, producer)
+
+    def _mid_of(self, receiver: RTCRtpReceiver) -> str | None:
+        for transceiver in self.publisher.getTransceivers():
+            if transceiver.receiver is receiver:
+                mid: str | None = transceiver.mid
+                return mid
+        return None
 
     def _receiver_of(self, track: MediaStreamTrack) -> RTCRtpReceiver | None:
         for transceiver in self.publisher.getTransceivers():
@@ -283,17 +329,8 @@ class PeerTransport:
             self.revision += 1
             self._pending_revision = self.revision
             self._pending_consumers = [c for c in consumers if not c.closed]
-            streams = [
-                StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
-                for c in self._pending_consumers
-                if c.slot.feed is None
-            ]
-            streams += [
-                StreamMapping(slot.mid or "", f"feed:{name}", "interpretation", "audio")
-                for name, slot in self.feeds.items()
-            ]
             sdp: str = self.subscriber.localDescription.sdp
-            await self._on_subscribe_offer(sdp, self.revision, streams)
+            await self._on_subscribe_offer(sdp, self.revision, self._pending_streams())
         except Exception:
             if not self.closed:
                 logger.exception("subscriber negotiation failed for %s", self.peer_id)
@@ -305,11 +342,18 @@ class PeerTransport:
         description = self.subscriber.localDescription
         if self._pending_revision is None or self._negotiation is not None or description is None:
             return
-        streams = [
-            StreamMapping(c.slot.mid or "", c.producer.id, c.producer.owner, c.kind)
-            for c in self._pending_consumers
+        await self._on_subscribe_offer(
+            description.sdp, self._pending_revision, self._pending_streams()
+        )
+
+    def _pending_streams(self) -> list[StreamMapping]:
+        """What the offer waiting for an answer carries: consumers, then feeds."""
+        streams = [_mapping(c) for c in self._pending_consumers if c.slot.feed is None]
+        streams += [
+            StreamMapping(slot.mid or "", f"feed:{name}", "interpretation", "audio")
+            for name, slot in self.feeds.items()
         ]
-        await self._on_subscribe_offer(description.sdp, self._pending_revision, streams)
+        return streams
 
     async def apply_subscribe_answer(self, answer_sdp: str, revision: int) -> None:
         if revision != self._pending_revision:

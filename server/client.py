@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
-from aiortc import MediaStreamTrack, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 
 from media import rtcp
@@ -59,6 +65,8 @@ from signaling import (
     RoomCommand,
     RoomUpdate,
     ServerMessage,
+    ShareStop,
+    ShareStopped,
     SubscribeAnswer,
     SubscribeOffer,
     Welcome,
@@ -92,6 +100,7 @@ class RemoteStream:
     participant_id: str
     kind: str
     track: MediaStreamTrack | None = None
+    source: str | None = None  # "screen" for a screen share
     frames: int = 0
     packets: int = 0
     bytes: int = 0
@@ -176,6 +185,8 @@ class PalabraClient:
     def _new_peer_connections(self) -> None:
         self.publisher = RTCPeerConnection(self._configuration)
         self.subscriber = RTCPeerConnection(self._configuration)
+        self._share: RTCRtpTransceiver | None = None  # the screen share's m-line, once added
+        self._sharing = False
         self.subscriber.on("track", self._on_track)
 
         @self.subscriber.on("connectionstatechange")
@@ -430,15 +441,58 @@ class PalabraClient:
         self, video: MediaStreamTrack | None = None, audio: MediaStreamTrack | None = None
     ) -> None:
         for track in (audio, video):
-            if track is None:
-                continue
-            transceiver = self.publisher.addTransceiver(track, direction="sendonly")
-            transceiver.setCodecPreferences(forwarded_codec_preferences(track.kind))
-            request_keyframe = getattr(track, "request_keyframe", None)
-            if request_keyframe is not None:  # a track of pre-encoded packets
-                intercept_keyframe_requests(transceiver.sender, request_keyframe)
+            if track is not None:
+                self._add_track(track)
+        await self._offer()
+
+    def _add_track(self, track: MediaStreamTrack) -> RTCRtpTransceiver:
+        transceiver = self.publisher.addTransceiver(track, direction="sendonly")
+        transceiver.setCodecPreferences(forwarded_codec_preferences(track.kind))
+        request_keyframe = getattr(track, "request_keyframe", None)
+        if request_keyframe is not None:  # a track of pre-encoded packets
+            intercept_keyframe_requests(transceiver.sender, request_keyframe)
+        return transceiver
+
+    async def share_screen(self, track: MediaStreamTrack) -> str:
+        """Publish ``track`` as a screen share (an extra video m-line); return its mid.
+
+        A second share goes on the same m-line (the publisher's media quota
+        counts m-lines). ClientError if refused: nothing changed on the server.
+        """
+        transceiver = self._share
+        if transceiver is None:
+            transceiver = self._share = self._add_track(track)
+        else:
+            transceiver.sender.replaceTrack(track)
+            transceiver.direction = "sendonly"
+        self._sharing = True
+        try:
+            await self._offer()
+        except ClientError:
+            self._sharing = False
+            raise
+        return transceiver.mid or ""
+
+    async def stop_sharing(self) -> None:
+        """Stop one's own share: the m-line goes inactive and the offer names no share."""
+        if self._share is None:
+            return
+        self._sharing = False
+        self._share.direction = "inactive"
+        await self._offer()
+
+    async def stop_share(self, participant_id: str) -> ShareStopped:
+        """The chair's command (or the sharer's own): stop ``participant_id``'s share."""
+        reply = await self.request(ShareStop(participant_id, id=self.next_id()))
+        assert isinstance(reply, ShareStopped)
+        return reply
+
+    async def _offer(self) -> None:
         await self.publisher.setLocalDescription(await self.publisher.createOffer())
-        offer = PublishOffer(sdp=self.publisher.localDescription.sdp, id=self.next_id())
+        share = self._share.mid if self._share is not None and self._sharing else None
+        offer = PublishOffer(
+            sdp=self.publisher.localDescription.sdp, share=share, id=self.next_id()
+        )
         answer = await self.request(offer)
         assert isinstance(answer, PublishAnswer)
         await self.publisher.setRemoteDescription(
@@ -469,6 +523,7 @@ class PalabraClient:
                         info.participant_id,
                         info.kind,
                         track=self._tracks.get(mid),
+                        source=info.source,
                     )
             await self.send(
                 SubscribeAnswer(sdp=self.subscriber.localDescription.sdp, revision=offer.revision)

@@ -50,6 +50,9 @@ __all__ = [
     "RoomCommand",
     "RoomUpdate",
     "ServerMessage",
+    "ShareEnd",
+    "ShareStop",
+    "ShareStopped",
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
@@ -71,6 +74,15 @@ class Role(enum.StrEnum):
 class MediaKind(enum.StrEnum):
     AUDIO = "audio"
     VIDEO = "video"
+
+
+class ShareEnd(enum.StrEnum):
+    """Why a screen share stopped."""
+
+    FLOOR = "floor"  # the sharer's floor ended (released, revoked, expired)
+    CHAIR = "chair"  # the chair stopped it
+    SHARER = "sharer"  # the sharer stopped it
+    LEFT = "left"  # the sharer left the conference
 
 
 class LeaveReason(enum.StrEnum):
@@ -118,6 +130,7 @@ class ProducerInfo:
     id: str
     participant_id: str
     kind: MediaKind
+    source: str | None = None  # "screen" for a screen share; absent for camera and microphone
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,7 @@ class StreamInfo:
     producer_id: str
     participant_id: str
     kind: MediaKind
+    source: str | None = None  # "screen" for a screen share
 
 
 # Messages -----------------------------------------------------------------------
@@ -180,6 +194,7 @@ class Hello(Message):
 class PublishOffer(Message):
     TYPE: ClassVar[str] = "publish.offer"
     sdp: str
+    share: str | None = None  # the mid of the section carrying a screen share
 
 
 @dataclass(frozen=True)
@@ -419,6 +434,26 @@ class InterpretationListening(Message):
     ref: MessageId | None = field(default=None, kw_only=True)
 
 
+@dataclass(frozen=True)
+class ShareStop(Message):
+    """Stop a screen share: the chair anyone's, a sharer its own."""
+
+    TYPE: ClassVar[str] = "share.stop"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class ShareStopped(Message):
+    """A screen share ended: its stream is no longer forwarded to anyone."""
+
+    TYPE: ClassVar[str] = "share.stopped"
+    participant_id: str
+    producer_id: str
+    reason: ShareEnd
+    actor: str  # who stopped it: a participant id, or "system"
+    ref: MessageId | None = field(default=None, kw_only=True)  # the issuer's share.stop
+
+
 ClientMessage: TypeAlias = (
     Hello
     | PublishOffer
@@ -430,6 +465,7 @@ ClientMessage: TypeAlias = (
     | ProducerKeyframe
     | ParticipantDisconnect
     | InterpretationListen
+    | ShareStop
 )
 ServerMessage: TypeAlias = (
     Welcome
@@ -443,6 +479,7 @@ ServerMessage: TypeAlias = (
     | MonitorStats
     | MonitorAlert
     | InterpretationListening
+    | ShareStopped
     | Redirect
     | Error
     | Ping
