@@ -14,7 +14,10 @@ import {Countdown} from '../widgets/countdown.js';
 import {icon} from '../widgets/icons.js';
 import {MediaControls} from '../widgets/media-controls.js';
 import {ON_CAMERA, ParticipantGrid} from '../widgets/participant-grid.js';
+import {ShareButton} from '../widgets/share-button.js';
+import {ShareStage} from '../widgets/share-stage.js';
 import {VideoTile} from '../widgets/video-tile.js';
+import {screenShareOf} from '../screen-share.js';
 import {floorAnnouncement} from './announcements.js';
 
 /** @typedef {import('../conference.js').ViewContext} ViewContext */
@@ -45,6 +48,10 @@ export function createDelegationView(ctx) {
   const stage = h('section', {class: 'stage-area', attrs: {'aria-labelledby': 'stage-heading'}},
     h('h2', {id: 'stage-heading', class: 'visually-hidden'}),
     stageTile.element, stageEmpty);
+  // A screen share takes the stage; the speaker's camera becomes the small picture.
+  const share = screenShareOf(conn);
+  const shareStage = new ShareStage(ctx, share, stage);
+  stage.append(shareStage.element);
 
   // ---- grid of the others (and the local preview)
   const grid = new ParticipantGrid(ctx, {withLocal: publishing});
@@ -97,6 +104,8 @@ export function createDelegationView(ctx) {
     speakersHeading, speakersList, speakersEmpty);
 
   const controls = new MediaControls({local: ctx.local, remote: ctx.remote, leave: ctx.leave, publishing});
+  const shareButton = new ShareButton(ctx, share);
+  controls.element.querySelector('.controls-spacer')?.before(shareButton.element);
   const waitingOverlay = h('div', {class: 'waiting-overlay', attrs: {role: 'status'}, hidden: true});
 
   const element = h('section', {class: 'meeting delegation-view'},
@@ -371,9 +380,12 @@ export function createDelegationView(ctx) {
       });
       if (text) ctx.announce(text.text, text.assertive);
       if (text?.toast) ctx.toast(text.text);
+      shareButton.update(state);
       render();
     },
     retranslate() {
+      shareStage.retranslate();
+      shareButton.render();
       stageTile.retranslate();
       grid.retranslate();
       controls.retranslate();
@@ -390,6 +402,8 @@ export function createDelegationView(ctx) {
       countdown.destroy();
       myCountdown.destroy();
       controls.destroy();
+      shareStage.destroy();
+      shareButton.destroy();
       stageTile.destroy();
       grid.destroy();
       element.remove();
