@@ -37,6 +37,7 @@ export class ShareStage {
     };
     ctx.remote.addEventListener('share', this._onChange);
     share.addEventListener('change', this._onChange);
+    ctx.conn.addEventListener('producerremoved', this._onChange);
     ctx.conn.addEventListener('sharestopped', this._onStopped);
     this.render();
   }
@@ -45,7 +46,9 @@ export class ShareStage {
     const ctx = this._ctx;
     const you = ctx.conn.you;
     const mine = Boolean(this._share.track);
-    const remote = ctx.remote.share;
+    // Gone as soon as the server says so (producer.removed), before the re-offer.
+    const received = ctx.remote.share;
+    const remote = received && ctx.conn.producers.has(received.producer_id) ? received : null;
     const sharer = mine ? you?.id ?? null : remote?.participant_id ?? null;
     const before = this.sharer;
     this.sharer = sharer;
@@ -94,7 +97,8 @@ export class ShareStage {
   _stopped(stopped) {
     const ctx = this._ctx;
     const mine = stopped.participant_id === ctx.conn.you?.id;
-    if (mine && stopped.reason === 'sharer') return; // our own click
+    // Our own click; or the server confirming a drop this page already reported.
+    if (mine && (stopped.reason === 'sharer' || (stopped.reason === 'left' && stopped.producer_id))) return;
     const person = ctx.people.person(stopped.participant_id);
     const name = person.delegation?.name ?? person.name;
     const key = mine ? `share.ended.yours.${stopped.reason}` : `share.ended.${stopped.reason}`;
@@ -111,6 +115,7 @@ export class ShareStage {
     const ctx = this._ctx;
     ctx.remote.removeEventListener('share', this._onChange);
     this._share.removeEventListener('change', this._onChange);
+    ctx.conn.removeEventListener('producerremoved', this._onChange);
     ctx.conn.removeEventListener('sharestopped', this._onStopped);
     this._host.classList.remove('sharing');
     this.element.remove();
