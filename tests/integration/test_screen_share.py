@@ -20,7 +20,8 @@ SHARE_SIZE = (640, 360)
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(lobby_enabled=False)
+    # Short warning and grace, so that a timed turn ends within a test.
+    return Settings(lobby_enabled=False, warning_before=0.5, grace_period=0.5)
 
 
 def pid(client: PalabraClient) -> str:
@@ -63,11 +64,16 @@ async def share_gone(client: PalabraClient, producer_id: str) -> None:
     )
 
 
-async def granted(chair: PalabraClient, head: PalabraClient, delegation: str) -> str:
+async def granted(
+    chair: PalabraClient, head: PalabraClient, delegation: str, time_limit: float | None = None
+) -> str:
     update = await head.command("floor.request", delegation_id=delegation)
     [request] = [e for e in update.events if e["type"] == "floor.requested"]
     request_id = str(request["request_id"])
-    await chair.command("floor.grant", request_id=request_id, unlimited=True)
+    if time_limit is None:
+        await chair.command("floor.grant", request_id=request_id, unlimited=True)
+    else:
+        await chair.command("floor.grant", request_id=request_id, time_limit=time_limit)
     return request_id
 
 
@@ -131,6 +137,20 @@ async def test_releasing_the_floor_stops_the_share(connect: ClientFactory) -> No
     await head.command("floor.release", request_id=request_id)
     message = await stopped(listener)
     assert message.reason == "floor" and message.actor == pid(head)
+    await share_gone(listener, stream.producer_id)
+
+
+async def test_the_automatic_revoke_stops_the_share(connect: ClientFactory) -> None:
+    chair, head, listener = await meeting(connect)
+    await granted(chair, head, "gt", time_limit=6)
+    await head.share_screen(share_track())
+    stream = await receives_share(listener, head)
+
+    message = await stopped(listener)  # at the limit plus the grace period
+    assert message.reason == "floor" and message.actor == "system"
+    assert [e["reason"] for e in listener.room_events if e["type"] == "floor.revoked"] == [
+        "time_limit"
+    ]
     await share_gone(listener, stream.producer_id)
 
 
