@@ -258,6 +258,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} nacks
  * @property {number} plis
  * @property {number | null} silent_for  seconds since the last packet (in)
+ * @property {'screen' | null} [source]  a screen share
  */
 
 /**

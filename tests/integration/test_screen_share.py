@@ -10,7 +10,7 @@ import pytest
 
 from rooms import Settings
 from server.client import ClientError, PalabraClient, RemoteStream
-from signaling import Limits, ProducerRemoved, ShareStopped
+from signaling import Limits, MonitorStats, ProducerRemoved, ShareStopped
 
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ColourTrack, dominant_colour
@@ -111,6 +111,18 @@ async def test_the_holder_shares_and_everyone_receives_it_large(
     assert share_stream(head) is None
     # Forwarded, never decoded or encoded on the server.
     assert server.palabra.conferences["demo"].router.codec_activity() == (0, 0)
+
+    # The monitoring feed labels it, in and out.
+    def labelled() -> set[str]:
+        return {
+            str(s["direction"])
+            for m in chair.messages
+            if isinstance(m, MonitorStats)
+            for s in m.streams
+            if s.get("source") == "screen" and s["producer_id"] == stream.producer_id
+        }
+
+    await chair.wait_for(lambda: labelled() == {"in", "out"}, timeout=10)
 
 
 async def test_revoking_the_floor_stops_the_share(connect: ClientFactory) -> None:

@@ -352,6 +352,7 @@ export default {
   'tech.col.state': 'State',
   'tech.col.actions': 'Actions',
   'tech.video': 'Video',
+  'tech.screen': 'Screen share',
   'tech.audio': 'Audio',
   'tech.in': 'Inbound',
   'tech.out': '→ {name}',

@@ -353,6 +353,7 @@ export default {
   'tech.col.state': 'Estado',
   'tech.col.actions': 'Acciones',
   'tech.video': 'Vídeo',
+  'tech.screen': 'Pantalla compartida',
   'tech.audio': 'Audio',
   'tech.in': 'Entrada',
   'tech.out': '→ {name}',
