@@ -32,6 +32,7 @@ MAX_GAP = 300  # a larger jump is a restart of the stream, not a loss
 # The second packet in a row at the new numbering means the publisher restarted it.
 MAX_DROPOUT = 3000
 MAX_MISORDER = CACHE_SIZE
+SCREEN = "screen"  # Producer.source of a screen share
 REMB_FRESH = 5.0  # seconds a subscriber's REMB counts for the upstream REMB
 
 # One cached packet: sequence, timestamp, marker (0x80/0), extension element, payload.
@@ -122,6 +123,8 @@ class Producer:
         self.owner = owner
         self.kind = kind
         self.receiver = receiver
+        # What the track shows: SCREEN for a screen share, None for a camera or microphone.
+        self.source: str | None = None
         self.consumers: list[Consumer] = []
         # Called with every forwarded packet, synchronously: keep them cheap.
         self.sinks: list[PacketSink] = []

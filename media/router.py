@@ -78,12 +78,35 @@ class Router:
         if self.on_producer_removed is not None:
             self.on_producer_removed(producer)
 
+    def withdraw(self, producer: Producer) -> None:
+        """Stop forwarding ``producer`` to anyone; its publisher may go on sending.
+
+        The producer stays its publisher's (its m-line is still negotiated),
+        paused, outside the conference until :meth:`restore`.
+        """
+        if self.producers.pop(producer.id, None) is None:
+            return
+        producer.pause()
+        for peer in self.peers.values():
+            peer.stop_consuming(producer.id)
+        if self.on_producer_removed is not None:
+            self.on_producer_removed(producer)
+
+    def restore(self, producer: Producer) -> None:
+        """Forward a withdrawn producer again, as if just published."""
+        owner = self.peers.get(producer.owner)
+        if owner is None or owner.closed or producer.id in self.producers:
+            return
+        producer.resume()
+        self._producer_added(owner, producer)
+
     async def close_transport(self, peer_id: str) -> None:
         transport = self.peers.pop(peer_id, None)
         if transport is None:
             return
         for producer in transport.producers.values():
-            self.producers.pop(producer.id, None)
+            if self.producers.pop(producer.id, None) is None:
+                continue  # withdrawn: already gone for everyone
             for peer in self.peers.values():
                 peer.stop_consuming(producer.id)
             if self.on_producer_removed is not None:

@@ -38,12 +38,13 @@ from .aiortc_hooks import (
     skip_decoder,
 )
 from .consumer import Consumer, Slot
-from .errors import BAD_SDP, LIMIT_REACHED, STALE_REVISION, MediaError
-from .producer import Producer
+from .errors import BAD_SDP, INVALID_ARGUMENT, LIMIT_REACHED, STALE_REVISION, MediaError
+from .producer import SCREEN, Producer
 from .sdp import FORWARDED_CODECS, check_publish_offer, with_opus_parameters
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
+    from aiortc.sdp import MediaDescription
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class StreamMapping:
     kind: str
     # A producer's audio: forwarded now (not paused); None for video and feeds.
     audible: bool | None = None
+    source: str | None = None  # SCREEN for a screen share
 
 
 # (sdp, revision, streams, restart): ``restart`` is true for the first offer
@@ -84,6 +86,18 @@ def forwarded_codec_preferences(kind: str) -> list[RTCRtpCodecCapability]:
     wanted = {FORWARDED_CODECS[kind].lower(), f"{kind}/rtx"}
     codecs = RTCRtpSender.getCapabilities(kind).codecs
     return [c for c in codecs if c.mimeType.lower() in wanted]
+
+
+def _mapping(consumer: Consumer) -> StreamMapping:
+    producer = consumer.producer
+    return StreamMapping(
+        consumer.slot.mid or "",
+        producer.id,
+        producer.owner,
+        consumer.kind,
+        audible=not producer.paused if consumer.kind == "audio" else None,
+        source=producer.source,
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -141,6 +155,7 @@ class PeerTransport:
         self._offer_taken = False
         self._publish_lock = asyncio.Lock()
         self._published_mids: set[str] = set()
+        self._share_mids: set[str] = set()  # mids ever named as a screen share
         self._max_tracks = MAX_TRACKS
         # Media bypasses aiortc's RTP stack: see MediaSocket.
         self.publisher_socket = self._attach_publisher(self.publisher)
@@ -203,12 +218,19 @@ class PeerTransport:
         task.add_done_callback(self._retired.discard)
 
     async def answer_publish(
-        self, offer_sdp: str, max_tracks: int = MAX_TRACKS, restart: bool = False
+        self,
+        offer_sdp: str,
+        max_tracks: int = MAX_TRACKS,
+        share: str | None = None,
+        restart: bool = False,
     ) -> str:
         """Apply a client's publisher offer and return the server's answer.
 
         At most ``max_tracks`` mids are ever published on it, counting those of
         earlier offers: offers with fresh mids cannot pile up producers.
+        ``share`` names the mid of a screen share: its producer is a SCREEN,
+        for good (a mid published as a camera never becomes a share, nor the
+        reverse).
 
         ``restart``: the offer comes from a new connection that replaces a
         failed one (aiortc has no ICE restart): the server's side is
@@ -221,7 +243,10 @@ class PeerTransport:
                 raise MediaError(BAD_SDP, "the connection is closed")
             if restart and self.publisher.remoteDescription is not None:
                 self._replace_publisher()
-            mids = self._published_mids | {m.rtp.muxId for m in description.media}
+            offered = {m.rtp.muxId: m for m in description.media}
+            if share is not None:
+                self._check_share(share, offered)
+            mids = self._published_mids | set(offered)
             if len(mids) > max_tracks:
                 raise MediaError(
                     LIMIT_REACHED,
@@ -229,6 +254,8 @@ class PeerTransport:
                     f"({len(mids)} with this offer)",
                 )
             self._max_tracks = max_tracks
+            if share is not None:
+                self._share_mids.add(share)
             try:
                 await self.publisher.setRemoteDescription(
                     RTCSessionDescription(sdp=offer_sdp, type="offer")
@@ -245,6 +272,23 @@ class PeerTransport:
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
             return with_opus_parameters(sdp, self.opus_parameters)
+
+    def _check_share(self, mid: str, offered: dict[str, MediaDescription]) -> None:
+        section = offered.get(mid)
+        if section is None or section.kind != "video":
+            raise MediaError(INVALID_ARGUMENT, f"share {mid!r} is not a video section of the offer")
+        if section.direction not in ("sendonly", "sendrecv"):
+            raise MediaError(INVALID_ARGUMENT, f"the share section {mid!r} sends nothing")
+        if mid in self._published_mids and mid not in self._share_mids:
+            raise MediaError(INVALID_ARGUMENT, f"mid {mid!r} is published as a camera already")
+
+    def producer_of_mid(self, mid: str) -> Producer | None:
+        """The producer published on the section ``mid``, if any."""
+        for transceiver in self.publisher.getTransceivers():
+            if transceiver.mid == mid:
+                track = transceiver.receiver.track
+                return next((p for p in self.producers.values() if p.receiver.track is track), None)
+        return None
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         found = self._receiver_of(track)
@@ -268,6 +312,8 @@ class PeerTransport:
             receiver,
             self.publisher_socket.send_rtcp,
         )
+        if mid in self._share_mids:
+            producer.source = SCREEN
         self.producers[producer.id] = producer
         self._mids[producer.id] = mid
         self._on_producer(self, producer)
@@ -481,9 +527,8 @@ class PeerTransport:
             self._pending_restart, self._restarting = restart, False
             self._pending_consumers = [c for c in consumers if not c.closed]
             self._offered = [c for c in self._pending_consumers if c.slot.feed is None]
-            streams = self.streams()
             sdp: str = subscriber.localDescription.sdp
-            await self._on_subscribe_offer(sdp, self.revision, streams, restart)
+            await self._on_subscribe_offer(sdp, self.revision, self.streams(), restart)
         except Exception:
             if not self.closed:
                 logger.exception("subscriber negotiation failed for %s", self.peer_id)
@@ -505,17 +550,7 @@ class PeerTransport:
 
     def streams(self) -> list[StreamMapping]:
         """What the m-lines of the latest offer carry, as they are now."""
-        streams = [
-            StreamMapping(
-                c.slot.mid or "",
-                c.producer.id,
-                c.producer.owner,
-                c.kind,
-                not c.producer.paused if c.kind == "audio" else None,
-            )
-            for c in self._offered
-            if not c.closed
-        ]
+        streams = [_mapping(c) for c in self._offered if not c.closed]
         streams += [
             StreamMapping(slot.mid, f"feed:{name}", "interpretation", "audio")
             for name, slot in self.feeds.items()

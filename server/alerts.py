@@ -42,6 +42,7 @@ class StreamSample:
     # The client's end of the connection carrying it: ICE candidate type and
     # transport as the server sees it ("host udp", "srflx udp", "relay udp").
     path: str | None = None
+    source: str | None = None  # "screen" for a screen share
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

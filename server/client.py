@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
-from aiortc import MediaStreamTrack, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 
 from media import rtcp
@@ -63,6 +69,8 @@ from signaling import (
     RoomCommand,
     RoomUpdate,
     ServerMessage,
+    ShareStop,
+    ShareStopped,
     StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
@@ -105,6 +113,7 @@ class RemoteStream:
     track: MediaStreamTrack | None = None
     # A producer's audio: whether the server forwards it now (the floor, a mute).
     audible: bool | None = None
+    source: str | None = None  # "screen" for a screen share
     frames: int = 0
     packets: int = 0
     bytes: int = 0
@@ -233,6 +242,9 @@ class PalabraClient:
 
     def _new_publisher(self) -> None:
         publisher = self.publisher = RTCPeerConnection(self._configuration)
+        # A new connection has no share m-line (a share is not carried over a restart).
+        self._share: RTCRtpTransceiver | None = None
+        self._sharing = False
 
         @publisher.on("connectionstatechange")
         def _changed() -> None:
@@ -524,20 +536,61 @@ class PalabraClient:
     ) -> None:
         tracks = [t for t in (audio, video) if t is not None]
         self._published += tracks
-        await self._offer_publisher(self.publisher, tracks, restart=False)
-
-    async def _offer_publisher(
-        self, publisher: RTCPeerConnection, tracks: Sequence[MediaStreamTrack], restart: bool
-    ) -> None:
         for track in tracks:
-            transceiver = publisher.addTransceiver(SenderTrack(track), direction="sendonly")
-            transceiver.setCodecPreferences(forwarded_codec_preferences(track.kind))
-            request_keyframe = getattr(track, "request_keyframe", None)
-            if request_keyframe is not None:  # a track of pre-encoded packets
-                intercept_keyframe_requests(transceiver.sender, request_keyframe)
+            self._add_track(self.publisher, track)
+        await self._offer(self.publisher, restart=False)
+
+    def _add_track(
+        self, publisher: RTCPeerConnection, track: MediaStreamTrack
+    ) -> RTCRtpTransceiver:
+        transceiver = publisher.addTransceiver(SenderTrack(track), direction="sendonly")
+        transceiver.setCodecPreferences(forwarded_codec_preferences(track.kind))
+        request_keyframe = getattr(track, "request_keyframe", None)
+        if request_keyframe is not None:  # a track of pre-encoded packets
+            intercept_keyframe_requests(transceiver.sender, request_keyframe)
+        return transceiver
+
+    async def share_screen(self, track: MediaStreamTrack) -> str:
+        """Publish ``track`` as a screen share (an extra video m-line); return its mid.
+
+        A second share goes on the same m-line (the publisher's media quota
+        counts m-lines). ClientError if refused: nothing changed on the server.
+        """
+        transceiver = self._share
+        if transceiver is None:
+            transceiver = self._share = self._add_track(self.publisher, track)
+        else:
+            transceiver.sender.replaceTrack(SenderTrack(track))
+            transceiver.direction = "sendonly"
+        self._sharing = True
+        try:
+            await self._offer(self.publisher, restart=False)
+        except ClientError:
+            self._sharing = False
+            raise
+        return transceiver.mid or ""
+
+    async def stop_sharing(self) -> None:
+        """Stop one's own share: the m-line goes inactive and the offer names no share."""
+        if self._share is None:
+            return
+        self._sharing = False
+        self._share.direction = "inactive"
+        await self._offer(self.publisher, restart=False)
+
+    async def stop_share(self, participant_id: str) -> ShareStopped:
+        """The chair's command (or the sharer's own): stop ``participant_id``'s share."""
+        reply = await self.request(ShareStop(participant_id, id=self.next_id()))
+        assert isinstance(reply, ShareStopped)
+        return reply
+
+    async def _offer(self, publisher: RTCPeerConnection, restart: bool) -> None:
         with gathering_on(self._local_addresses):
             await publisher.setLocalDescription(await publisher.createOffer())
-        offer = PublishOffer(sdp=publisher.localDescription.sdp, id=self.next_id(), restart=restart)
+        share = self._share.mid if self._share is not None and self._sharing else None
+        offer = PublishOffer(
+            sdp=publisher.localDescription.sdp, share=share, id=self.next_id(), restart=restart
+        )
         answer = await self.request(offer)
         assert isinstance(answer, PublishAnswer)
         await publisher.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
@@ -562,7 +615,9 @@ class PalabraClient:
             self.restarts["publisher"] += 1
             self._retire(old)
             try:
-                await self._offer_publisher(self.publisher, self._published, restart=True)
+                for track in self._published:
+                    self._add_track(self.publisher, track)
+                await self._offer(self.publisher, restart=True)
             except (ClientError, ConnectionError, TimeoutError, websockets.ConnectionClosed) as exc:
                 logger.info("publisher restart refused or cut short: %s", exc)
                 await asyncio.sleep(ATTEMPT_TIMEOUT)
@@ -606,6 +661,7 @@ class PalabraClient:
                         info.participant_id,
                         info.kind,
                         track=self._tracks.get(mid),
+                        source=info.source,
                     )
             self._update_streams(offer.streams)
             await self.send(

@@ -33,6 +33,7 @@ from signaling import (
     RoomCommand,
     Send,
     ServerMessage,
+    ShareStop,
     SignalingSession,
     State,
     SubscribeAnswer,
@@ -262,6 +263,8 @@ class WebSocketConnection:
                 await self._technical(message)
             case InterpretationListen():
                 await self._listen(message)
+            case ShareStop():
+                await self._stop_share(message)
             case Leave():
                 self._leave_reason = LeaveReason.LEFT
                 await self._depart()
@@ -332,9 +335,8 @@ class WebSocketConnection:
     async def _publish(self, offer: PublishOffer) -> None:
         conference, member = self._joined()
         try:
-            publisher = conference.publisher(member)
-            sdp = await publisher.answer_publish(
-                offer.sdp, self.limits.max_tracks, restart=offer.restart
+            sdp = await conference.publish(
+                member, offer.sdp, offer.share, self.limits.max_tracks, restart=offer.restart
             )
         except (MediaError, JoinRefused) as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=offer.id))
@@ -388,6 +390,13 @@ class WebSocketConnection:
         conference, member = self._joined()
         try:
             await conference.listen(member, message.channel, message.id)
+        except JoinRefused as exc:
+            await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
+
+    async def _stop_share(self, message: ShareStop) -> None:
+        conference, member = self._joined()
+        try:
+            await conference.stop_share(member, message.participant_id, message.id)
         except JoinRefused as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
 

@@ -90,6 +90,7 @@ class StreamSampler:
                     plis=c.keyframe_requests_sent,
                     silent_for=at - c.last_packet_at if c.last_packet_at is not None else None,
                     path=selected_path(owner.publisher) if owner is not None else None,
+                    source=producer.source,
                 )
             )
         # Receiver reports count loss from the publisher on: an "out" stream's
@@ -128,6 +129,7 @@ class StreamSampler:
                         plis=cc.keyframe_requests,
                         silent_for=None,
                         path=path,
+                        source=producer.source,
                     )
                 )
         self._previous = current

@@ -51,6 +51,9 @@ from .messages import (
     RoomCommand,
     RoomUpdate,
     ServerMessage,
+    ShareEnd,
+    ShareStop,
+    ShareStopped,
     StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
@@ -116,7 +119,7 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 # Encoding -----------------------------------------------------------------------
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
-_OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token", "audible"})
+_OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token", "audible", "share", "source"})
 # Flags absent from the wire when false.
 _OMIT_IF_FALSE = frozenset({"keep_media", "media_kept", "restart"})
 _OMIT_IF_EMPTY = frozenset({"ice_servers"})  # absent when the server has no TURN
@@ -413,6 +416,7 @@ def _producer(f: _Fields) -> ProducerInfo:
         f.text("id", required=True),
         f.text("participant_id", required=True),
         f.choice("kind", MediaKind),
+        f.optional_text("source"),
     )
 
 
@@ -423,6 +427,7 @@ def _stream(f: _Fields) -> StreamInfo:
         f.text("participant_id", required=True),
         f.choice("kind", MediaKind),
         f.optional_flag("audible"),
+        f.optional_text("source"),
     )
 
 
@@ -475,7 +480,10 @@ def _pong(f: _Fields) -> Pong:
 _CLIENT_PARSERS: Mapping[str, Callable[[_Fields], ClientMessage]] = {
     Hello.TYPE: _hello,
     PublishOffer.TYPE: lambda f: PublishOffer(
-        f.text("sdp", required=True), id=f.ref, restart=f.flag("restart")
+        f.text("sdp", required=True),
+        _optional_mid(f, "share"),
+        id=f.ref,
+        restart=f.flag("restart"),
     ),
     SubscribeAnswer.TYPE: lambda f: SubscribeAnswer(
         f.text("sdp", required=True), f.natural("revision"), id=f.ref
@@ -490,7 +498,19 @@ _CLIENT_PARSERS: Mapping[str, Callable[[_Fields], ClientMessage]] = {
         f.text("participant_id", required=True), id=f.ref
     ),
     InterpretationListen.TYPE: lambda f: InterpretationListen(f.nullable_text("channel"), id=f.ref),
+    ShareStop.TYPE: lambda f: ShareStop(f.text("participant_id", required=True), id=f.ref),
 }
+
+
+def _optional_mid(f: _Fields, key: str) -> str | None:
+    """An optional mid: absent or null, else a non-empty string (RFC 8843 allows 16 chars;
+    browsers use short numbers, aiortc's peers too)."""
+    if f.obj.get(key) is None:
+        return None
+    mid = f.text(key, required=True)
+    if len(mid) > 32:
+        f.fail(key, "must be at most 32 characters")
+    return mid
 
 
 # Server -> client.
@@ -573,6 +593,14 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
     MessageHistory.TYPE: lambda f: MessageHistory(f.json_objects("messages"), id=f.ref),
     Redirect.TYPE: lambda f: Redirect(
         f.text("url", required=True), id=f.ref, ref=f.optional_id("ref")
+    ),
+    ShareStopped.TYPE: lambda f: ShareStopped(
+        f.text("participant_id", required=True),
+        f.text("producer_id", required=True),
+        f.choice("reason", ShareEnd),
+        f.text("actor", required=True),
+        id=f.ref,
+        ref=f.optional_id("ref"),
     ),
     Error.TYPE: lambda f: Error(
         f.choice("code", ErrorCode), f.text("message"), id=f.ref, ref=f.optional_id("ref")

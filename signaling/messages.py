@@ -52,6 +52,9 @@ __all__ = [
     "RoomCommand",
     "RoomUpdate",
     "ServerMessage",
+    "ShareEnd",
+    "ShareStop",
+    "ShareStopped",
     "StreamInfo",
     "SubscribeAnswer",
     "SubscribeOffer",
@@ -76,6 +79,15 @@ class Role(enum.StrEnum):
 class MediaKind(enum.StrEnum):
     AUDIO = "audio"
     VIDEO = "video"
+
+
+class ShareEnd(enum.StrEnum):
+    """Why a screen share stopped."""
+
+    FLOOR = "floor"  # the sharer's floor ended (released, revoked, expired)
+    CHAIR = "chair"  # the chair stopped it
+    SHARER = "sharer"  # the sharer stopped it
+    LEFT = "left"  # the sharer left the conference
 
 
 class LeaveReason(enum.StrEnum):
@@ -123,6 +135,7 @@ class ProducerInfo:
     id: str
     participant_id: str
     kind: MediaKind
+    source: str | None = None  # "screen" for a screen share; absent for camera and microphone
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,7 @@ class StreamInfo:
     participant_id: str
     kind: MediaKind
     audible: bool | None = None
+    source: str | None = None  # "screen" for a screen share
 
 
 @dataclass(frozen=True)
@@ -208,6 +222,7 @@ class Hello(Message):
 class PublishOffer(Message):
     TYPE: ClassVar[str] = "publish.offer"
     sdp: str
+    share: str | None = None  # the mid of the section carrying a screen share
     # The offer comes from a new publisher connection that replaces one whose
     # ICE failed: its tracks go on as the same producers.
     restart: bool = field(default=False, kw_only=True)
@@ -512,6 +527,26 @@ class MessageHistory(Message):
 MAX_HISTORY = 500
 
 
+@dataclass(frozen=True)
+class ShareStop(Message):
+    """Stop a screen share: the chair anyone's, a sharer its own."""
+
+    TYPE: ClassVar[str] = "share.stop"
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class ShareStopped(Message):
+    """A screen share ended: its stream is no longer forwarded to anyone."""
+
+    TYPE: ClassVar[str] = "share.stopped"
+    participant_id: str
+    producer_id: str
+    reason: ShareEnd
+    actor: str  # who stopped it: a participant id, or "system"
+    ref: MessageId | None = field(default=None, kw_only=True)  # the issuer's share.stop
+
+
 ClientMessage: TypeAlias = (
     Hello
     | PublishOffer
@@ -523,6 +558,7 @@ ClientMessage: TypeAlias = (
     | ProducerKeyframe
     | ParticipantDisconnect
     | InterpretationListen
+    | ShareStop
 )
 ServerMessage: TypeAlias = (
     Welcome
@@ -539,6 +575,7 @@ ServerMessage: TypeAlias = (
     | MonitorAlert
     | InterpretationListening
     | MessageHistory
+    | ShareStopped
     | Redirect
     | Error
     | Ping

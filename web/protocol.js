@@ -58,6 +58,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {string} id
  * @property {string} participant_id
  * @property {Kind} kind
+ * @property {'screen'} [source]  a screen share; absent for a camera or microphone
  */
 
 /**
@@ -67,6 +68,16 @@ export const PROTOCOL_VERSION = 1;
  * @property {string} producer_id
  * @property {string} participant_id
  * @property {Kind} kind
+ * @property {'screen' | null} [source]  'screen' for a screen share
+ */
+
+/**
+ * Why a screen share stopped (`share.stopped`).
+ * @typedef {object} ShareStopped
+ * @property {string} participant_id  the sharer
+ * @property {string} producer_id
+ * @property {'floor' | 'chair' | 'sharer' | 'left'} reason
+ * @property {string} actor  a participant id, or "system"
  */
 
 /**
@@ -262,6 +273,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} nacks
  * @property {number} plis
  * @property {number | null} silent_for  seconds since the last packet (in)
+ * @property {'screen' | null} [source]  a screen share
  */
 
 /**
@@ -511,6 +523,7 @@ export function preferredCodecs(kind) {
  * - `stream`               {@link RemoteStream}: a remote track is now playing this producer
  *                          (emitted again when a recycled m-line carries another producer)
  * - `streamended`          {@link RemoteStream}: that m-line no longer carries that producer
+ * - `sharestopped`         {@link ShareStopped}: a screen share ended (ours too)
  * - `error`                {@link ProtocolError}
  * - `reconnecting`         {@link ReconnectInfo}: the socket dropped, a rejoin is scheduled
  * - `reconnected`          {attempts: number}: rejoined (a `welcome` follows... has been emitted)
@@ -605,6 +618,10 @@ export class PalabraConnection extends EventTarget {
     this._refusal = null;
     /** @private */ this._leaving = false;
     /** @private @type {Promise<unknown>} */ this._publishQueue = Promise.resolve();
+    /** The screen share's transceiver on the publisher connection, once added. @private @type {RTCRtpTransceiver | null} */
+    this._share = null;
+    /** Whether our screen share is (being) published. */
+    this.sharing = false;
     /** @private @type {Promise<unknown>} */ this._subscribeQueue = Promise.resolve();
     /**
      * Connections being re-created after an ICE failure (`publisher`: by us,
@@ -646,6 +663,48 @@ export class PalabraConnection extends EventTarget {
    */
   publish(stream) {
     const run = () => this._publish(stream);
+    const p = this._publishQueue.then(run, run);
+    this._publishQueue = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * Publishes `track` (from `getDisplayMedia`) as a screen share: one more
+   * send-only video m-line, named in `publish.offer`'s `share`. A later
+   * share reuses the m-line. Rejects with a {@link PalabraError}
+   * (`forbidden` without the floor, `invalid_state` while someone else
+   * shares...); nothing is shared then.
+   * @param {MediaStreamTrack} track
+   * @returns {Promise<void>}
+   */
+  shareScreen(track) {
+    return this._queuePublish(() => this._shareScreen(track));
+  }
+
+  /**
+   * Stops our screen share (the m-line goes inactive, the offer names no share).
+   * @returns {Promise<void>}
+   */
+  stopSharing() {
+    return this._queuePublish(() => this._stopSharing());
+  }
+
+  /**
+   * The chair's command (or the sharer's own): stop `participantId`'s screen
+   * share. Resolves with the `share.stopped` it caused.
+   * @param {string} participantId
+   * @returns {Promise<ShareStopped>}
+   */
+  stopShareOf(participantId) {
+    return this._request({type: 'share.stop', participant_id: participantId}, 'share.stopped');
+  }
+
+  /**
+   * @private
+   * @param {() => Promise<void>} run
+   * @returns {Promise<void>}
+   */
+  _queuePublish(run) {
     const p = this._publishQueue.then(run, run);
     this._publishQueue = p.catch(() => {});
     return p;
@@ -927,6 +986,12 @@ export class PalabraConnection extends EventTarget {
     this._commands.clear();
     for (const s of this.streams.values()) this._emit('streamended', s);
     this.streams.clear();
+    if (this.sharing && this.you) {
+      // The server ends the share with the old peer connection.
+      this._emit('sharestopped', {participant_id: this.you.id, producer_id: '', reason: 'left', actor: this.you.id});
+    }
+    this.sharing = false;
+    this._share = null;
     this.publisher?.close();
     this.subscriber?.close();
     this.publisher = null;
@@ -1071,6 +1136,20 @@ export class PalabraConnection extends EventTarget {
         const producer = this.producers.get(id) ?? null;
         this.producers.delete(id);
         this._emit('producerremoved', {producer_id: id, producer});
+        return;
+      }
+      case 'share.stopped': {
+        /** @type {ShareStopped} */
+        const stopped = {
+          participant_id: String(msg.participant_id), producer_id: String(msg.producer_id),
+          reason: msg.reason, actor: String(msg.actor),
+        };
+        this._takePending('share.stopped', msg.ref)?.resolve(stopped);
+        if (stopped.participant_id === this.you?.id && this.sharing) {
+          // Stopped by the server (floor ended, the chair): stop sending too.
+          this.stopSharing().catch((e) => console.warn('palabra: stopping the share failed', e));
+        }
+        this._emit('sharestopped', stopped);
         return;
       }
       case 'interpretation.listening': {
@@ -1230,7 +1309,7 @@ export class PalabraConnection extends EventTarget {
         const old = this.publisher;
         // Same kinds in the same order (same mids), a muted one without its track.
         const senders = (old?.getTransceivers() ?? []).map((t) => ({
-          kind: /** @type {Kind} */ (t.receiver.track.kind), track: t.sender.track,
+          kind: /** @type {Kind} */ (t.receiver.track.kind), track: t.sender.track, share: t === this._share,
         }));
         if (!old || senders.length === 0) break;
         this.publisher = null;
@@ -1240,7 +1319,10 @@ export class PalabraConnection extends EventTarget {
         this._emit('connectionstatechange', this.states);
         try {
           const stream = new MediaStream(senders.flatMap((s) => (s.track ? [s.track] : [])));
-          for (const {kind, track} of senders) this._addSender(pc, track ?? kind, stream);
+          for (const {kind, track, share} of senders) {
+            this._addSender(pc, track ?? kind, stream);
+            if (share) this._share = pc.getTransceivers().at(-1) ?? null;  // the share goes on
+          }
           await this._offerPublisher(pc, true);
         } catch (e) {
           console.warn('palabra: publisher restart failed, trying again', e);
@@ -1284,12 +1366,22 @@ export class PalabraConnection extends EventTarget {
     await pc.setLocalDescription(offer);
     await waitForIceGathering(pc, this._gatherTimeout);
     const sdp = /** @type {RTCSessionDescription} */ (pc.localDescription).sdp;
-    /** @type {{type: string, sdp: string, restart?: boolean}} */
+    /** @type {{type: string, sdp: string, share?: string, restart?: boolean}} */
     const message = {type: 'publish.offer', sdp};
+    const share = this._share;
+    if (this.sharing && share?.mid && pc.getTransceivers().includes(share)) message.share = share.mid;
     if (restart) message.restart = true;
-    const answer = await this._request(message, 'publish.answer');
-    if (this.publisher !== pc || pc.signalingState === 'closed') return;
-    await pc.setRemoteDescription({type: 'answer', sdp: String(answer.sdp)});
+    try {
+      const answer = await this._request(message, 'publish.answer');
+      if (this.publisher !== pc || pc.signalingState === 'closed') return;
+      await pc.setRemoteDescription({type: 'answer', sdp: String(answer.sdp)});
+    } catch (e) {
+      // Refused: nothing changed on the server; go back to the last agreed state.
+      if (this.publisher === pc && pc.signalingState === 'have-local-offer') {
+        await pc.setLocalDescription({type: 'rollback'}).catch(() => {});
+      }
+      throw e;
+    }
   }
 
   /** @private @param {MediaStream} stream */
@@ -1300,8 +1392,8 @@ export class PalabraConnection extends EventTarget {
     for (const kind of /** @type {Kind[]} */ (['audio', 'video'])) {
       const track = stream.getTracks().find((t) => t.kind === kind);
       if (!track) continue;
-      const existing = pc.getTransceivers().find((t) => t.sender.track?.kind === kind ||
-        (t.receiver.track.kind === kind && t.direction === 'sendonly'));
+      const existing = pc.getTransceivers().find((t) => t !== this._share && (t.sender.track?.kind === kind ||
+        (t.receiver.track.kind === kind && t.direction === 'sendonly')));
       if (existing) {
         await existing.sender.replaceTrack(track);
         continue;
@@ -1311,6 +1403,49 @@ export class PalabraConnection extends EventTarget {
     }
     if (!renegotiate) return;
     await this._offerPublisher(pc, false);
+  }
+
+  /** @private @param {MediaStreamTrack} track */
+  async _shareScreen(track) {
+    if (this.state !== 'joined' || !this.publisher?.remoteDescription) {
+      throw new PalabraError('not_joined', 'share after publishing camera and microphone');
+    }
+    const pc = this.publisher;
+    let transceiver = this._share;
+    if (transceiver && pc.getTransceivers().includes(transceiver)) {
+      await transceiver.sender.replaceTrack(track);
+      transceiver.direction = 'sendonly';
+    } else {
+      transceiver = pc.addTransceiver(track, {direction: 'sendonly'});
+      const codecs = preferredCodecs('video');
+      if (codecs.length && typeof transceiver.setCodecPreferences === 'function') {
+        try {
+          transceiver.setCodecPreferences(codecs);
+        } catch (e) {
+          console.warn('palabra: setCodecPreferences failed, the server will pick', e);
+        }
+      }
+      this._share = transceiver;
+    }
+    this.sharing = true;
+    try {
+      await this._offerPublisher(pc, false);
+    } catch (e) {
+      this.sharing = false;
+      transceiver.direction = 'inactive';
+      await transceiver.sender.replaceTrack(null);
+      throw e;
+    }
+  }
+
+  /** @private */
+  async _stopSharing() {
+    const transceiver = this._share;
+    if (!this.sharing || !transceiver || !this.publisher) return;
+    this.sharing = false;
+    transceiver.direction = 'inactive';
+    await transceiver.sender.replaceTrack(null);
+    await this._offerPublisher(this.publisher, false);
   }
 
   /**
@@ -1383,6 +1518,7 @@ export class PalabraConnection extends EventTarget {
         producer_id: s.producer_id,
         participant_id: s.participant_id,
         kind: s.kind,
+        source: s.source ?? null,
         track,
         participant: this.participants.get(s.participant_id) ??
           (s.participant_id === this.you?.id ? this.you : null),

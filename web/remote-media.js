@@ -2,6 +2,7 @@
 // hidden <audio> elements that make the conference heard.
 //
 // Events: `change` {participantId}: a participant's video or audio track changed.
+//         `share` {participantId}: a screen share started or ended (`share` holds it).
 //         `audioblocked`: the browser refused to play sound before a user gesture.
 
 /** @typedef {import('./protocol.js').PalabraConnection} PalabraConnection */
@@ -23,6 +24,8 @@ export class RemoteMedia extends EventTarget {
     /** @private */ this._sink = sink;
     /** @type {Map<string, RemoteTracks>} */
     this.byParticipant = new Map();
+    /** The screen share being received, if any (never someone's camera). @type {RemoteStream | null} */
+    this.share = null;
     /** Audio elements by producer id. @type {Map<string, HTMLAudioElement>} */
     this.audio = new Map();
     /** @private */ this._outputId = '';
@@ -65,6 +68,11 @@ export class RemoteMedia extends EventTarget {
 
   /** @private @param {RemoteStream} s */
   _add(s) {
+    if (s.source === 'screen') {
+      this.share = s;
+      this.dispatchEvent(new CustomEvent('share', {detail: {participantId: s.participant_id}}));
+      return;
+    }
     const entry = {...this.of(s.participant_id)};
     entry[s.kind] = s;
     this.byParticipant.set(s.participant_id, entry);
@@ -74,6 +82,11 @@ export class RemoteMedia extends EventTarget {
 
   /** @private @param {RemoteStream} s */
   _remove(s) {
+    if (s.source === 'screen') {
+      if (this.share?.track === s.track) this.share = null;
+      this.dispatchEvent(new CustomEvent('share', {detail: {participantId: s.participant_id}}));
+      return;
+    }
     const entry = this.byParticipant.get(s.participant_id);
     if (entry && entry[s.kind]?.track === s.track) {
       entry[s.kind] = null;

@@ -50,6 +50,9 @@ from signaling import (
     RoomCommand,
     RoomUpdate,
     ServerMessage,
+    ShareEnd,
+    ShareStop,
+    ShareStopped,
     StreamInfo,
     SubscribeAnswer,
     SubscribeOffer,
@@ -91,6 +94,8 @@ CLIENT_MESSAGES: list[ClientMessage] = [
     ParticipantDisconnect("p-2"),
     InterpretationListen("en", id=51),
     InterpretationListen(None),
+    PublishOffer(SDP, "2", id=8),
+    ShareStop("p-es-1", id=60),
 ]
 
 SERVER_MESSAGES: list[ServerMessage] = [
@@ -140,6 +145,10 @@ SERVER_MESSAGES: list[ServerMessage] = [
     Error(ErrorCode.INTERNAL, "", ref="x"),
     Ping(id=1),
     Pong(ref=1),
+    ProducerAdded(ProducerInfo("pr-2", "p-es-1", MediaKind.VIDEO, "screen")),
+    SubscribeOffer(SDP, 5, (StreamInfo("2", "pr-2", "p-es-1", MediaKind.VIDEO, source="screen"),)),
+    ShareStopped("p-es-1", "pr-2", ShareEnd.CHAIR, "p-chair", ref=60),
+    ShareStopped("p-es-1", "pr-2", ShareEnd.FLOOR, "system"),
 ]
 
 

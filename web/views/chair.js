@@ -6,6 +6,9 @@ import {h, setAttr, setText} from '../dom.js';
 import {t} from '../i18n.js';
 import {MediaControls} from '../widgets/media-controls.js';
 import {ParticipantGrid} from '../widgets/participant-grid.js';
+import {ShareButton} from '../widgets/share-button.js';
+import {ShareStage} from '../widgets/share-stage.js';
+import {screenShareOf} from '../screen-share.js';
 import {floorAnnouncement} from './announcements.js';
 import {BoothsPanel} from './chair/booths.js';
 import {FloorNowPanel} from './chair/floor-now.js';
@@ -40,6 +43,12 @@ export function createChairView(ctx) {
   const right = h('div', {class: 'col col-right'}, lobby.element, room.element, booths.element);
   const element = h('section', {class: 'console chair-view'},
     h('div', {class: 'console-body'}, left, center, right), controls.element);
+  // A screen share goes above the floor panel; the chair may stop it.
+  const share = screenShareOf(ctx.conn);
+  const shareStage = new ShareStage(ctx, share, center);
+  captureProblem.after(shareStage.element);
+  const shareButton = new ShareButton(ctx, share);
+  controls.element.querySelector('.controls-spacer')?.before(shareButton.element);
 
   /** @type {import('../local-media.js').CaptureFailure | null} */
   let failure = null;
@@ -71,6 +80,7 @@ export function createChairView(ctx) {
       booths.events(update.events);
       minutes.update(update);
       grid.update(state);
+      shareButton.update(state);
       const you = ctx.conn.you?.id ?? '';
       const text = floorAnnouncement(update.events, {you, delegation: null, people: ctx.people, state, chair: true});
       if (text) ctx.announce(text.words, text.assertive);
@@ -85,6 +95,8 @@ export function createChairView(ctx) {
       minutes.retranslate();
       grid.retranslate();
       controls.retranslate();
+      shareStage.retranslate();
+      shareButton.render();
       retranslate();
     },
     rejoined() {
@@ -95,6 +107,8 @@ export function createChairView(ctx) {
       minutes.destroy();
       grid.destroy();
       controls.destroy();
+      shareStage.destroy();
+      shareButton.destroy();
       element.remove();
     },
   };

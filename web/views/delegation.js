@@ -17,7 +17,10 @@ import {Countdown} from '../widgets/countdown.js';
 import {icon} from '../widgets/icons.js';
 import {MediaControls} from '../widgets/media-controls.js';
 import {ON_CAMERA, ParticipantGrid} from '../widgets/participant-grid.js';
+import {ShareButton} from '../widgets/share-button.js';
+import {ShareStage} from '../widgets/share-stage.js';
 import {VideoTile} from '../widgets/video-tile.js';
+import {screenShareOf} from '../screen-share.js';
 import {floorAnnouncement} from './announcements.js';
 
 /** @typedef {import('../conference.js').ViewContext} ViewContext */
@@ -48,6 +51,10 @@ export function createDelegationView(ctx) {
   const stage = h('section', {class: 'stage-area', attrs: {'aria-labelledby': 'stage-heading'}},
     h('h2', {id: 'stage-heading', class: 'visually-hidden'}),
     stageTile.element, stageEmpty);
+  // A screen share takes the stage; the speaker's camera becomes the small picture.
+  const share = screenShareOf(conn);
+  const shareStage = new ShareStage(ctx, share, stage);
+  stage.append(shareStage.element);
 
   // ---- grid of the others (and the local preview)
   const grid = new ParticipantGrid(ctx, {withLocal: publishing});
@@ -112,6 +119,8 @@ export function createDelegationView(ctx) {
     barStatus, h('div', {class: 'floor-bar-actions'}, barRequest, barCancel, barRelease));
 
   const controls = new MediaControls({local: ctx.local, remote: ctx.remote, leave: ctx.leave, publishing});
+  const shareButton = new ShareButton(ctx, share);
+  controls.element.querySelector('.controls-spacer')?.before(shareButton.element);
   const waitingOverlay = h('div', {class: 'waiting-overlay', attrs: {role: 'status'}, hidden: true});
 
   const element = h('section', {class: 'meeting delegation-view'},
@@ -453,6 +462,7 @@ export function createDelegationView(ctx) {
       const floor = floorCue(update.events);
       if (floor) cue(floor.kind, floor.text);
       else if (text?.toast) ctx.toast(text.text);
+      shareButton.update(state);
       // The stage, the grid and the list follow in the next task, so that
       // the panel above is painted first.
       if (!restScheduled) {
@@ -464,6 +474,8 @@ export function createDelegationView(ctx) {
       }
     },
     retranslate() {
+      shareStage.retranslate();
+      shareButton.render();
       stageTile.retranslate();
       grid.retranslate();
       controls.retranslate();
@@ -480,6 +492,8 @@ export function createDelegationView(ctx) {
       countdown.destroy();
       myCountdown.destroy();
       controls.destroy();
+      shareStage.destroy();
+      shareButton.destroy();
       stageTile.destroy();
       grid.destroy();
       element.remove();

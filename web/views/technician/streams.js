@@ -284,7 +284,7 @@ export class StreamTable {
   _fill(tr, s) {
     const [, kind, direction, codec, bitrate, loss, jitter, rtt, fps, keyframes, plis, nacks, state, actions] =
       /** @type {HTMLElement[]} */ ([...tr.children]);
-    setText(kind, t(s.kind === 'video' ? 'tech.video' : 'tech.audio'));
+    setText(kind, t(s.source === 'screen' ? 'tech.screen' : s.kind === 'video' ? 'tech.video' : 'tech.audio'));
     setText(direction, s.direction === 'in' ? t('tech.in')
       : t('tech.out', {name: this._ctx.people.name(s.subscriber_id ?? '')}));
     setText(codec, s.codec);
