@@ -11,6 +11,12 @@ import os
 import socket
 
 import pytest
+from hypothesis import settings
+
+# Property tests judge behaviour, never speed: no per-example deadline (a
+# loaded machine made slow examples fail as if they were wrong).
+settings.register_profile("palabra", deadline=None)
+settings.load_profile("palabra")
 
 
 def _interfaces() -> list[str]:
