@@ -16,6 +16,7 @@ import {MediaControls} from '../widgets/media-controls.js';
 import {ON_CAMERA, ParticipantGrid} from '../widgets/participant-grid.js';
 import {VideoTile} from '../widgets/video-tile.js';
 import {floorAnnouncement} from './announcements.js';
+import {BusinessPanel} from './business.js';
 
 /** @typedef {import('../conference.js').ViewContext} ViewContext */
 /** @typedef {import('../conference.js').View} View */
@@ -96,13 +97,17 @@ export function createDelegationView(ctx) {
   const speakersPanel = h('section', {class: 'panel', attrs: {'aria-labelledby': 'speakers-heading'}},
     speakersHeading, speakersList, speakersEmpty);
 
+  // ---- side panel: the order of business (current item, roll call, votes)
+  const business = new BusinessPanel(ctx, you, myDelegation);
+
   const controls = new MediaControls({local: ctx.local, remote: ctx.remote, leave: ctx.leave, publishing});
   const waitingOverlay = h('div', {class: 'waiting-overlay', attrs: {role: 'status'}, hidden: true});
 
   const element = h('section', {class: 'meeting delegation-view'},
     h('div', {class: 'meeting-body'},
       h('div', {class: 'meeting-main'}, stage, gridSection),
-      h('aside', {class: 'sidebar', attrs: {'aria-label': ''}}, micPanel, floorPanel, speakersPanel)),
+      h('aside', {class: 'sidebar', attrs: {'aria-label': ''}}, business.element, micPanel, floorPanel,
+        speakersPanel)),
     controls.element, waitingOverlay);
 
   /** @type {RoomState | null} */
@@ -356,6 +361,7 @@ export function createDelegationView(ctx) {
     renderFloor();
     renderSpeakers();
     renderWaiting();
+    if (state) business.update(state);
   }
 
   render();
@@ -371,9 +377,11 @@ export function createDelegationView(ctx) {
       });
       if (text) ctx.announce(text.text, text.assertive);
       if (text?.toast) ctx.toast(text.text);
+      business.events(update.events);
       render();
     },
     retranslate() {
+      business.retranslate();
       stageTile.retranslate();
       grid.retranslate();
       controls.retranslate();
