@@ -479,6 +479,7 @@ export default {
   'business.voted': 'Your delegation voted: {ballot}.',
   'business.objected': 'Your delegation objected.',
   'business.objectUntil': 'Objections until {time}.',
+  'business.noDelegation': 'Only delegations vote and object.',
   'business.notVoter': 'Your head of delegation answers for the delegation.',
   'business.adopted': 'Adopted',
   'business.notAdopted': 'Not adopted',

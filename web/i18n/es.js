@@ -480,6 +480,7 @@ export default {
   'business.voted': 'Su delegación votó: {ballot}.',
   'business.objected': 'Su delegación presentó una objeción.',
   'business.objectUntil': 'Objeciones hasta las {time}.',
+  'business.noDelegation': 'Solo las delegaciones votan y presentan objeciones.',
   'business.notVoter': 'La jefatura de delegación responde por la delegación.',
   'business.adopted': 'Adoptado',
   'business.notAdopted': 'No adoptado',

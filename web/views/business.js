@@ -137,6 +137,7 @@ export class BusinessPanel {
       if (vote && cast) note = t('business.voted', {ballot: t(/** @type {any} */ (`ballot.${cast.ballot}`))});
       else if (!vote && objected) note = t('business.objected');
       else if (!vote && decision.closes_at) note = t('business.objectUntil', {time: timeOfDay(decision.closes_at)});
+      else if (!mine) note = t('business.noDelegation');
       else if (!may) note = t('business.notVoter');
       setText(this._decisionNote, note);
     }
