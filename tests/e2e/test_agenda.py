@@ -15,7 +15,14 @@ import time
 import pytest
 from playwright.async_api import async_playwright
 
-from .harness import CHROMIUM, CHROMIUM_FLAGS, BrowserPage, RunningServer, new_page
+from .harness import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    SCREENSHOTS,
+    BrowserPage,
+    RunningServer,
+    new_page,
+)
 
 pytestmark = [pytest.mark.e2e]
 
@@ -132,6 +139,15 @@ async def test_the_chair_runs_an_item_a_roll_call_and_a_vote(server: RunningServ
             )
             await gt.screenshot("agenda-3-delegation-result")
             await chair.screenshot("agenda-4-chair-result")
+
+            # The printable minutes, from the chair's console: item 1 with its vote.
+            link_to = chair.page.locator('[data-format="html"]')
+            printable = await chair.page.context.new_page()
+            await printable.goto(server.base_url + str(await link_to.get_attribute("href")))
+            body = await printable.locator("body").inner_text()
+            assert "1. Gobernanza migratoria" in body and "hay quórum" in body
+            assert "Guatemala: a favor, El Salvador: abstención" in body
+            await printable.screenshot(path=str(SCREENSHOTS / "agenda-5-printable-minutes.png"))
             for name, page in pages.items():
                 assert page.errors == [], (name, page.errors)
         finally:

@@ -467,6 +467,7 @@ export default {
   'agenda.consensusOpen': 'Consensus on “{text}”: {objections} objection(s); objections until {time}',
   'agenda.adopted': 'Adopted: “{text}”',
   'agenda.notAdopted': 'Not adopted: “{text}”',
+  'minutes.printable': 'Printable minutes',
   'business.title': 'Order of business',
   'business.noItem': 'No agenda item is open.',
   'business.budgetLeft': 'Your delegation has {time} left on this item.',

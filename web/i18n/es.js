@@ -468,6 +468,7 @@ export default {
   'agenda.consensusOpen': 'Consenso sobre «{text}»: {objections} objeción(es); objeciones hasta las {time}',
   'agenda.adopted': 'Adoptado: «{text}»',
   'agenda.notAdopted': 'No adoptado: «{text}»',
+  'minutes.printable': 'Acta para imprimir',
   'business.title': 'Orden del día',
   'business.noItem': 'No hay ningún punto abierto.',
   'business.budgetLeft': 'A su delegación le quedan {time} en este punto.',
