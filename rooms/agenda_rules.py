@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .conference import Conference
     from .decisions import Draft
 
-__all__ = ["AGENDA_COMMANDS", "MAX_ITEMS", "decide", "within_budget"]
+__all__ = ["AGENDA_COMMANDS", "MAX_ITEMS", "decide", "on_closing", "within_budget"]
 
 AGENDA_COMMANDS = (c.AddAgendaItem, c.InscribeSpeaker, c.OpenItem, c.CloseItem, c.GrantExtraTime)
 
@@ -212,6 +212,14 @@ def _extra_time(d: Draft, command: c.GrantExtraTime, actor: str) -> None:
                     reason=command.reason,
                 )
             )
+
+
+def on_closing(d: Draft) -> None:
+    """The conference closes: the open item closes with it (its floor has ended already)."""
+    item = d.state.agenda.current
+    if item is not None:
+        reason = SystemReason.CONFERENCE_CLOSED
+        d.emit(AgendaItemClosed(item.item_id, at=d.now, actor=SYSTEM, reason=reason))
 
 
 def within_budget(

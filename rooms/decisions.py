@@ -190,6 +190,8 @@ def _close(d: Draft, command: c.CloseConference, actor: str) -> None:
     for request in [r for r in floor.requests.values() if r.status.is_open]:
         d.emit(floor.end(request, at=d.now, reason=SystemReason.CONFERENCE_CLOSED))
     interpretation_rules.on_closing(d)
+    agenda_rules.on_closing(d)
+    voting_rules.on_closing(d)
     d.emit(ConferenceClosed(at=d.now, actor=actor, reason=command.reason))
 
 

@@ -66,11 +66,21 @@ from .events import (
     SlowDownAsked,
     SourceChanged,
 )
+from .minutes_html import to_html
 from .minutes_words import CSV_HEADERS, LANGUAGES, WORDS
 from .permissions import SYSTEM
 from .priority import Priority
+from .roles import Role
 
-__all__ = ["DelegationTotal", "Entry", "Intervention", "Minutes", "Shift", "build_minutes"]
+__all__ = [
+    "Attendance",
+    "DelegationTotal",
+    "Entry",
+    "Intervention",
+    "Minutes",
+    "Shift",
+    "build_minutes",
+]
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,16 @@ class Shift:
 
 
 @dataclass(frozen=True)
+class Attendance:
+    """A delegation and the names of those of it who entered the room, in order."""
+
+    delegation_id: str
+    delegation: str
+    country_code: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Entry:
     """One line of the record of proceedings: one event, in words."""
 
@@ -147,6 +167,9 @@ class Minutes:
     items: tuple[ItemRecord, ...] = ()
     roll_calls: tuple[RollCallRecord, ...] = ()
     decisions: tuple[DecisionRecord, ...] = ()
+    # Who chaired, and who attended for each delegation (anyone who entered the room).
+    chairs: tuple[str, ...] = ()
+    attendance: tuple[Attendance, ...] = ()
 
     def to_dict(self) -> dict[str, JSON]:
         encoded = encode(self)
@@ -164,6 +187,10 @@ class Minutes:
             for i in self.interventions
         ]
         return _csv(_INTERVENTION_COLUMNS, rows, self.language)
+
+    def to_html(self) -> str:
+        """A printable page (the document to circulate; print it for the PDF)."""
+        return to_html(self)
 
     def items_csv(self) -> str:
         """Speaking time per agenda item and delegation, against the budget."""
@@ -269,6 +296,8 @@ class _Reader:
         self.on_air: dict[str, int] = {}  # booth -> index of its running shift
         self.record: list[Entry] = []
         self.business = BusinessReader(language, self.w, self.name, self.delegation)
+        self.waiting: dict[str, ParticipantWaiting] = {}
+        self.entered: list[ParticipantJoined | ParticipantWaiting] = []
 
     def name(self, participant_id: str | None) -> str:
         if participant_id is None:
@@ -291,6 +320,12 @@ class _Reader:
                 self.delegations[event.delegation_id] = event
             case ParticipantJoined() | ParticipantWaiting():
                 self.names[event.participant_id] = event.name
+                if isinstance(event, ParticipantJoined):
+                    self.entered.append(event)
+                else:
+                    self.waiting[event.participant_id] = event
+            case ParticipantAdmitted() if event.participant_id in self.waiting:
+                self.entered.append(self.waiting.pop(event.participant_id))
             case FloorRequested():
                 self.requests[event.request_id] = event
             case FloorGranted():
@@ -423,7 +458,21 @@ class _Reader:
             items,
             roll_calls,
             decisions,
+            *self._attendance(),
         )
+
+    def _attendance(self) -> tuple[tuple[str, ...], tuple[Attendance, ...]]:
+        chairs = _unique(e.name for e in self.entered if e.role is Role.CHAIR)
+        attendance = tuple(
+            Attendance(
+                d.delegation_id,
+                d.name,
+                d.country_code,
+                _unique(e.name for e in self.entered if e.delegation_id == d.delegation_id),
+            )
+            for d in self.delegations.values()
+        )
+        return chairs, attendance
 
     def describe(self, event: Event) -> str:
         text = self._sentence(event)
@@ -669,6 +718,10 @@ def _business_lines(
             names = ", ".join(_md(n) for n in decision.objections)
             lines.append(w["md.objections"].format(names=names))
     return lines
+
+
+def _unique(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
 
 
 def _reconnected(intervention: Intervention, at: float) -> Intervention:

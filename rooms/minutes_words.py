@@ -162,6 +162,11 @@ _EN: dict[str, str] = {
     "md.pending": "pending",
     "md.outside_items": "### Outside the agenda items",
     "md.none": "none",
+    "html.date": "Date",
+    "html.session": "Session (UTC)",
+    "html.chair": "Chair",
+    "html.attendance": "Attendance",
+    "html.still_open": "from {opened}, still in session",
 }
 
 _ES: dict[str, str] = {
@@ -318,6 +323,11 @@ _ES: dict[str, str] = {
     "md.pending": "pendiente",
     "md.outside_items": "### Fuera de los puntos del orden del día",
     "md.none": "ninguna",
+    "html.date": "Fecha",
+    "html.session": "Sesión (UTC)",
+    "html.chair": "Presidencia",
+    "html.attendance": "Asistencia",
+    "html.still_open": "desde las {opened}, sigue en sesión",
 }
 
 # CSV column headers: the JSON field names in English, words in Spanish.

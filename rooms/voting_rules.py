@@ -15,12 +15,14 @@ from . import commands as c
 from .agenda_rules import authorise, require_delegation
 from .errors import ErrorCode, RoomError
 from .events import (
+    ConsensusEnded,
     ConsensusProposed,
     ObjectionRaised,
     QuorumSet,
     RollCallAnswered,
     RollCallClosed,
     RollCallStarted,
+    SystemReason,
     VoteCast,
     VoteClosed,
     VoteOpened,
@@ -28,14 +30,18 @@ from .events import (
 )
 from .order_values import Ballot
 from .participant import Participant
-from .permissions import Scope
+from .permissions import SYSTEM, Scope
 from .roles import Role
 from .votes import Decision, DecisionKind
 
 if TYPE_CHECKING:
     from .decisions import Draft
 
-__all__ = ["VOTING_COMMANDS", "decide"]
+__all__ = ["MAX_DECISIONS", "MAX_ROLL_CALLS", "VOTING_COMMANDS", "decide", "on_closing"]
+
+# Per conference: far above any real meeting's, low enough to bound its state.
+MAX_ROLL_CALLS = 200
+MAX_DECISIONS = 500
 
 VOTING_COMMANDS = (
     c.SetQuorum,
@@ -98,6 +104,8 @@ def _start_roll_call(d: Draft, command: c.StartRollCall, actor: str) -> None:
     rollcall = d.state.rollcall
     if rollcall.open:
         raise _state_error(f"roll call {rollcall.roll_call_id} is open; close it first")
+    if rollcall.count >= MAX_ROLL_CALLS:
+        raise RoomError(ErrorCode.LIMIT_REACHED, f"{MAX_ROLL_CALLS} roll calls already")
     d.emit(RollCallStarted(rollcall.next_id(), at=d.now, actor=actor, reason=command.reason))
 
 
@@ -121,9 +129,14 @@ def _answer(d: Draft, command: c.AnswerRollCall, actor: str) -> None:
 
 def _close_roll_call(d: Draft, command: c.CloseRollCall, actor: str) -> None:
     authorise(d, actor, command.kind)
-    rollcall = d.state.rollcall
-    if not rollcall.open or rollcall.roll_call_id is None:
+    if not d.state.rollcall.open:
         raise _state_error("no roll call is open")
+    _record_roll_call(d, actor, command.reason)
+
+
+def _record_roll_call(d: Draft, actor: str, reason: str | None) -> None:
+    rollcall = d.state.rollcall
+    assert rollcall.roll_call_id is not None
     registered = list(d.state.delegations)
     present = rollcall.present(d.state.attending_delegations())
     required = rollcall.quorum.required(len(registered))
@@ -136,7 +149,7 @@ def _close_roll_call(d: Draft, command: c.CloseRollCall, actor: str) -> None:
             len(present) >= required,
             at=d.now,
             actor=actor,
-            reason=command.reason,
+            reason=reason,
         )
     )
 
@@ -150,6 +163,8 @@ def _open_decision(d: Draft, command: c.ProposeConsensus | c.OpenVote, actor: st
     current = votes.open_decision()
     if current is not None:
         raise _state_error(f"decision {current.decision_id} is open; close it first")
+    if len(votes.decisions) >= MAX_DECISIONS:
+        raise RoomError(ErrorCode.LIMIT_REACHED, f"{MAX_DECISIONS} decisions already")
     item = d.state.agenda.current
     item_id = None if item is None else item.item_id
     if isinstance(command, c.ProposeConsensus):
@@ -253,6 +268,11 @@ def _close_vote(d: Draft, command: c.CloseVote, actor: str) -> None:
         raise _state_error(f"{decision.decision_id} ends when its objection window does")
     if not decision.open:
         raise _state_error(f"the vote {decision.decision_id} is already closed")
+    _count(d, decision, actor, command.reason)
+
+
+def _count(d: Draft, decision: Decision, actor: str, reason: str | None) -> None:
+    """Close a vote with the result of the ballots cast."""
     yes, no = decision.count(Ballot.YES), decision.count(Ballot.NO)
     d.emit(
         VoteClosed(
@@ -263,6 +283,30 @@ def _close_vote(d: Draft, command: c.CloseVote, actor: str) -> None:
             yes > no,
             at=d.now,
             actor=actor,
-            reason=command.reason,
+            reason=reason,
         )
     )
+
+
+def on_closing(d: Draft) -> None:
+    """The conference closes: an open roll call closes with who is here, an open vote is
+    counted, and a consensus whose objection window has not run out is not adopted."""
+    reason = SystemReason.CONFERENCE_CLOSED
+    if d.state.rollcall.open:
+        _record_roll_call(d, SYSTEM, reason)
+    decision = d.state.votes.open_decision()
+    if decision is None:
+        return
+    if decision.kind is DecisionKind.VOTE:
+        _count(d, decision, SYSTEM, reason)
+    else:
+        d.emit(
+            ConsensusEnded(
+                decision.decision_id,
+                False,
+                decision.objections,
+                at=d.now,
+                actor=SYSTEM,
+                reason=reason,
+            )
+        )

@@ -42,6 +42,7 @@ MINUTES_FORMATS = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",  # printable; the PDF is the browser's print of it
 }
 
 
@@ -299,7 +300,7 @@ def _staff_refusal(request: web.Request, conference: LiveConference) -> web.Resp
 
 
 async def minutes(request: web.Request) -> web.Response:
-    """``GET /c/<conference>/minutes?t=<token>&format=json|csv|md&lang=es|en&table=...``.
+    """``GET /c/<conference>/minutes?t=<token>&format=json|csv|md|html&lang=es|en&table=...``.
 
     For staff. ``table`` chooses the CSV's rows: interventions (default), totals, items.
     """
@@ -322,6 +323,7 @@ async def minutes(request: web.Request) -> web.Response:
         "json": lambda: json.dumps(record.to_dict(), ensure_ascii=False, indent=2),
         "csv": getattr(record, MINUTES_TABLES[table]),
         "md": record.to_markdown,
+        "html": record.to_html,
     }[form]()
     return web.Response(
         text=text, content_type=MINUTES_FORMATS[form].split(";")[0], charset="utf-8"

@@ -255,6 +255,12 @@ async def test_the_minutes_by_item_match_what_happened(
             rows = list(csv.DictReader(io.StringIO(await response.text())))
         async with http.get(f"/c/demo/minutes?t={token}&format=csv&table=x") as response:
             assert response.status == 400
+        async with http.get(f"/c/demo/minutes?t={token}&format=html&lang=en") as response:
+            assert response.content_type == "text/html"
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+            page = await response.text()
+        async with http.get("/web/minutes.css") as response:
+            assert response.status == 200
     first, second = minutes["items"]
     assert (first["item_id"], first["status"], second["status"]) == ("i1", "closed", "upcoming")
     assert first["inscribed"] == ["Guatemala", "El Salvador"]
@@ -268,6 +274,8 @@ async def test_the_minutes_by_item_match_what_happened(
     assert decision["abstain"] == 1 and decision["adopted"] is False
     assert decision["ballots"][0]["delegation"] == "El Salvador"
     assert [(r["item_id"], r["delegation_id"]) for r in rows] == [("i1", "gt"), ("i1", "sv")]
+    assert "<h3>1. Gobernanza migratoria</h3>" in page and "<h3>2. B</h3>" in page
+    assert "Presidencia" in page and "Canciller de Guatemala" in page  # chair, attendance
 
 
 @pytest.fixture

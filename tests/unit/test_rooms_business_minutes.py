@@ -182,3 +182,35 @@ def test_a_running_item_counts_up_to_now() -> None:
     [item] = minutes.items
     assert (item.status, item.duration) == ("open", 60.0)
     assert "Roll call" not in minutes.to_markdown()
+
+
+# The printable page --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_printable_page_has_the_header_the_items_and_the_record(language: str) -> None:
+    _, log = session()
+    page = build_minutes(log, language=language).to_html()
+    assert page.startswith("<!doctype html>") and f'<html lang="{language}">' in page
+    assert '<link rel="stylesheet" href="/web/minutes.css">' in page
+    assert "<script" not in page and "style=" not in page  # nothing the CSP would block
+    words = {"es": ("Presidencia", "Asistencia"), "en": ("Chair", "Attendance")}[language]
+    for word in words:
+        assert f">{word}<" in page
+    assert "Presidencia, Vicepresidencia" in page  # both chairs entered the room
+    assert "Canciller de Honduras, Asesor de Honduras" in page  # attendance by delegation
+    title = {"es": "1. Gobernanza migratoria", "en": "1. Migration governance"}[language]
+    assert f"<h3>{title}</h3>" in page
+    assert "<td>Guatemala</td><td>2</td><td>1:02</td><td>1:15</td>" in page
+    outside = {"es": "Objeciones: Costa Rica", "en": "Objections: Costa Rica"}[language]
+    assert outside in page  # the consensus proposed after the item closed
+
+
+def test_the_printable_page_escapes_every_free_text() -> None:
+    m = Meeting()
+    hostile = '<script>alert("x")</script>'
+    m.do(AddAgendaItem("i1", (ItemTitle("es", hostile),)), "chair", 0)
+    m.do(OpenVote(f"¿{hostile}?"), "chair", 1)
+    page = build_minutes(m.log, language="es").to_html()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page

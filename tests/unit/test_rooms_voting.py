@@ -13,6 +13,7 @@ from rooms import (
     AnswerRollCall,
     Ballot,
     CastVote,
+    CloseConference,
     CloseRollCall,
     CloseVote,
     Conference,
@@ -239,3 +240,51 @@ def test_the_log_replays_to_the_same_decisions() -> None:
     conference.apply_all(log[-1:])
     assert replayed == conference
     assert replayed.snapshot() == conference.snapshot()
+
+
+# Bounds and the end of the meeting ---------------------------------------------------
+
+
+def test_roll_calls_and_decisions_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rooms import voting_rules
+
+    monkeypatch.setattr(voting_rules, "MAX_ROLL_CALLS", 2)
+    monkeypatch.setattr(voting_rules, "MAX_DECISIONS", 2)
+    conference = meeting()
+    for _ in range(2):
+        conference.execute(StartRollCall(), "chair", T0)
+        conference.execute(CloseRollCall(), "chair", T0)
+        [opened] = conference.execute(OpenVote("Texto"), "chair", T0)
+        conference.execute(CloseVote(opened.decision_id), "chair", T0)  # type: ignore[attr-defined]
+    rejects(conference, StartRollCall(), "chair", ErrorCode.LIMIT_REACHED)
+    rejects(conference, OpenVote("Otro"), "chair", ErrorCode.LIMIT_REACHED)
+    rejects(conference, ProposeConsensus("Otro"), "chair", ErrorCode.LIMIT_REACHED)
+
+
+def test_closing_the_conference_closes_the_item_the_roll_call_and_counts_the_vote() -> None:
+    conference = meeting()
+    conference.execute(AddAgendaItem("i1", (ItemTitle("es", "Punto"),)), "chair", T0)
+    conference.execute(OpenItem("i1"), "chair", T0)
+    conference.execute(StartRollCall(), "chair", T0)
+    conference.execute(AnswerRollCall("hn"), "hn_head", T0)
+    [opened] = conference.execute(OpenVote("Texto"), "chair", T0)
+    conference.execute(CastVote(opened.decision_id, Ballot.YES), "hn_head", T0)  # type: ignore[attr-defined]
+    events = conference.execute(CloseConference(), "chair", T0 + 1)
+    assert types(events) == [
+        "agenda.item_closed",
+        "rollcall.closed",
+        "decision.vote_closed",
+        "conference.closed",
+    ]
+    assert all(e.reason == "conference_closed" for e in events[:3])
+    assert events[2].adopted is True  # type: ignore[attr-defined]  # the ballots cast count
+    assert conference.agenda.current is None and not conference.rollcall.open
+
+
+def test_closing_the_conference_during_an_objection_window_adopts_nothing() -> None:
+    conference = meeting()
+    conference.execute(ProposeConsensus("Texto", 60.0), "chair", T0)
+    events = conference.execute(CloseConference(), "chair", T0 + 1)
+    assert types(events) == ["decision.consensus_ended", "conference.closed"]
+    assert events[0].adopted is False  # type: ignore[attr-defined]
+    assert conference.next_deadline() is None

@@ -10,6 +10,7 @@ import {ShareButton} from '../widgets/share-button.js';
 import {ShareStage} from '../widgets/share-stage.js';
 import {screenShareOf} from '../screen-share.js';
 import {floorAnnouncement} from './announcements.js';
+import {AgendaPanel} from './chair/agenda.js';
 import {BoothsPanel} from './chair/booths.js';
 import {FloorNowPanel} from './chair/floor-now.js';
 import {LobbyPanel} from './chair/lobby.js';
@@ -25,6 +26,7 @@ import {SpeakersPanel} from './chair/speakers.js';
  * @returns {View}
  */
 export function createChairView(ctx) {
+  const agenda = new AgendaPanel(ctx);
   const speakers = new SpeakersPanel(ctx);
   const floorNow = new FloorNowPanel(ctx);
   const lobby = new LobbyPanel(ctx);
@@ -38,7 +40,7 @@ export function createChairView(ctx) {
   const controls = new MediaControls({local: ctx.local, remote: ctx.remote, leave: ctx.leave, publishing: true});
   const captureProblem = h('p', {class: 'field-error', attrs: {role: 'alert'}, hidden: true});
 
-  const left = h('div', {class: 'col col-left'}, speakers.element, minutes.element);
+  const left = h('div', {class: 'col col-left'}, agenda.element, speakers.element, minutes.element);
   const center = h('div', {class: 'col col-center'}, captureProblem, floorNow.element, gridPanel);
   const right = h('div', {class: 'col col-right'}, lobby.element, room.element, booths.element);
   const element = h('section', {class: 'console chair-view'},
@@ -72,6 +74,7 @@ export function createChairView(ctx) {
     update(update) {
       if (!update) return;
       const state = update.state;
+      agenda.update(state);
       speakers.update(state);
       floorNow.update(state);
       lobby.update(state);
@@ -87,6 +90,7 @@ export function createChairView(ctx) {
       if (text?.toast) ctx.toast(text.text);
     },
     retranslate() {
+      agenda.retranslate();
       speakers.retranslate();
       floorNow.retranslate();
       lobby.retranslate();

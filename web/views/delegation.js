@@ -22,6 +22,7 @@ import {ShareStage} from '../widgets/share-stage.js';
 import {VideoTile} from '../widgets/video-tile.js';
 import {screenShareOf} from '../screen-share.js';
 import {floorAnnouncement} from './announcements.js';
+import {BusinessPanel} from './business.js';
 
 /** @typedef {import('../conference.js').ViewContext} ViewContext */
 /** @typedef {import('../conference.js').View} View */
@@ -118,6 +119,9 @@ export function createDelegationView(ctx) {
   const floorBar = h('div', {class: 'floor-bar', id: 'floor-bar', attrs: {role: 'region'}},
     barStatus, h('div', {class: 'floor-bar-actions'}, barRequest, barCancel, barRelease));
 
+  // ---- side panel: the order of business (current item, roll call, votes)
+  const business = new BusinessPanel(ctx, you, myDelegation);
+
   const controls = new MediaControls({local: ctx.local, remote: ctx.remote, leave: ctx.leave, publishing});
   const shareButton = new ShareButton(ctx, share);
   controls.element.querySelector('.controls-spacer')?.before(shareButton.element);
@@ -126,7 +130,8 @@ export function createDelegationView(ctx) {
   const element = h('section', {class: 'meeting delegation-view'},
     h('div', {class: 'meeting-body'},
       h('div', {class: 'meeting-main'}, stage, gridSection),
-      h('aside', {class: 'sidebar', attrs: {'aria-label': ''}}, micPanel, floorPanel, speakersPanel)),
+      h('aside', {class: 'sidebar', attrs: {'aria-label': ''}}, business.element, micPanel, floorPanel,
+        speakersPanel)),
     h('div', {class: 'bottom-dock'}, floorBar, controls.element), waitingOverlay);
 
   /** @type {RoomState | null} */
@@ -440,6 +445,7 @@ export function createDelegationView(ctx) {
     renderFloorBar();
     renderSpeakers();
     renderWaiting();
+    if (state) business.update(state);
   }
 
   render();
@@ -463,6 +469,7 @@ export function createDelegationView(ctx) {
       if (floor) cue(floor.kind, floor.text);
       else if (text?.toast) ctx.toast(text.text);
       shareButton.update(state);
+      business.events(update.events);
       // The stage, the grid and the list follow in the next task, so that
       // the panel above is painted first.
       if (!restScheduled) {
@@ -474,6 +481,7 @@ export function createDelegationView(ctx) {
       }
     },
     retranslate() {
+      business.retranslate();
       shareStage.retranslate();
       shareButton.render();
       stageTile.retranslate();

@@ -48,7 +48,7 @@ function revokedText(i) {
  * The minutes URL for a conference and a chair or technician token.
  * @param {string} conferenceId
  * @param {string} token
- * @param {'json' | 'csv' | 'md'} format
+ * @param {'json' | 'csv' | 'md' | 'html'} format
  */
 export function minutesUrl(conferenceId, token, format) {
   return `/c/${encodeURIComponent(conferenceId)}/minutes?t=${encodeURIComponent(token)}&format=${format}&lang=${lang()}`;
@@ -76,9 +76,12 @@ export class MinutesPanel {
       download: 'acta.md'}, icon('download'), h('span'));
     /** @private */ this._csv = h('a', {class: 'link', href: minutesUrl(ctx.conferenceId, ctx.token, 'csv'),
       download: 'acta.csv'}, icon('download'), h('span'));
+    // The printable page opens in a tab of its own (print it for the PDF).
+    /** @private */ this._html = h('a', {class: 'link', href: minutesUrl(ctx.conferenceId, ctx.token, 'html'),
+      target: '_blank', rel: 'noopener noreferrer', dataset: {format: 'html'}}, icon('download'), h('span'));
     this.element = h('section', {class: 'panel minutes-panel', id: 'minutes-panel', attrs: {'aria-labelledby': 'minutes-heading'}},
       this._heading, this._table, this._status, this._listHeading, this._list,
-      h('p', {class: 'downloads'}, this._md, this._csv));
+      h('p', {class: 'downloads'}, this._md, this._csv, this._html));
     /** @private */ this._tick = setInterval(() => this.render(), 1000);
     this.retranslate();
     void this.refresh();
@@ -107,6 +110,7 @@ export class MinutesPanel {
     // The downloads come in the language of the page.
     this._md.setAttribute('href', minutesUrl(this._ctx.conferenceId, this._ctx.token, 'md'));
     this._csv.setAttribute('href', minutesUrl(this._ctx.conferenceId, this._ctx.token, 'csv'));
+    this._html.setAttribute('href', minutesUrl(this._ctx.conferenceId, this._ctx.token, 'html'));
     setText(this._heading, t('minutes.title'));
     setText(this._caption, t('minutes.caption'));
     setText(this._headDelegation, t('minutes.delegation'));
@@ -115,6 +119,7 @@ export class MinutesPanel {
     setText(this._listHeading, t('minutes.interventions'));
     setText(/** @type {HTMLElement} */ (this._md.lastElementChild), t('minutes.downloadMd'));
     setText(/** @type {HTMLElement} */ (this._csv.lastElementChild), t('minutes.downloadCsv'));
+    setText(/** @type {HTMLElement} */ (this._html.lastElementChild), t('minutes.printable'));
     this.render();
   }
 
