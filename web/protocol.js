@@ -157,6 +157,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {string | null} [muted_by]  who muted: `chair`, `technician` or `system` (null when not muted)
  * @property {boolean} [audible]   the media plane forwards this participant's audio now
  * @property {Presence} [presence] whether its connection is live (absent for lobby entries)
+ * @property {boolean} [ready]     its page's camera and microphone check passed (`participant.ready`)
  */
 
 /** @typedef {'connected' | 'reconnecting' | 'disconnected'} Presence */

@@ -1,6 +1,8 @@
 // The delegation's lobby: before entering, the participant checks camera and
 // microphone (preview, device choice, level meter) while the chair admits
-// them. Enters the meeting once they have said so and are admitted.
+// them; once the check passes, the server is told (`participant.ready`) and
+// the chair's lobby entry says so. Enters the meeting once they have said so
+// and are admitted.
 
 import {h, setAttr, setText} from '../dom.js';
 import {t} from '../i18n.js';
@@ -93,6 +95,19 @@ export function createPrejoinView(ctx, enter, options = {}) {
     capture = failure ? 'failed' : 'ok';
     problem.dataset.reason = failure ?? '';
     render();
+    if (!failure) void declareReady();
+  }
+
+  /** Tells the chair the camera and microphone work (once per seat). */
+  async function declareReady() {
+    const room = ctx.conn.room;
+    const me = [...(room?.lobby ?? []), ...(room?.participants ?? [])].find((p) => p.participant_id === you.id);
+    if (me?.ready) return;
+    try {
+      await ctx.conn.command('participant.ready');
+    } catch (e) {
+      console.warn('participant.ready refused', e); // the marker only; joining goes on
+    }
   }
 
   function isAdmitted() {

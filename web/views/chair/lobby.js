@@ -11,6 +11,9 @@ import {describePerson} from '../../widgets/video-tile.js';
 /** @typedef {import('../../protocol.js').RoomState} RoomState */
 /** @typedef {import('../../protocol.js').RoomParticipant} RoomParticipant */
 
+/** Roles whose joining page checks camera and microphone (views/prejoin.js). */
+const CHECKED_ON_JOINING = new Set(['head', 'delegate']);
+
 export class LobbyPanel {
   /** @param {ViewContext} ctx */
   constructor(ctx) {
@@ -23,7 +26,7 @@ export class LobbyPanel {
     /** @private */ this._all = h('button', {class: 'button small', type: 'button', dataset: {action: 'admit-all'}});
     this._all.addEventListener('click', () => void busy(this._all, () => this._admitAll()));
     this.element = h('section', {class: 'panel lobby-panel', id: 'lobby-panel', attrs: {'aria-labelledby': 'lobby-heading'}},
-      h('div', {class: 'panel-head'}, this._heading, this._count), this._list, this._empty, this._all);
+      h('div', {class: 'panel-head'}, this._heading, this._all, this._count), this._list, this._empty);
     this.retranslate();
   }
 
@@ -71,7 +74,8 @@ export class LobbyPanel {
       if (ok) await ctx.act('lobby.reject', {participant_id: p.participant_id});
     }));
     return h('li', {class: 'person', dataset: {participantId: p.participant_id}},
-      badge(null), h('div', {class: 'person-text'}, h('span', {class: 'name'}), h('span', {class: 'meta'})),
+      badge(null), h('div', {class: 'person-text'}, h('span', {class: 'name'}),
+        h('span', {class: 'person-sub'}, h('span', {class: 'tag ready-tag'}), h('span', {class: 'meta'}))),
       h('div', {class: 'person-actions'}, admit, reject));
   }
 
@@ -84,8 +88,15 @@ export class LobbyPanel {
     const person = this._ctx.people.person(p.participant_id);
     updateBadge(/** @type {HTMLElement} */ (li.querySelector('.badge')), person.delegation);
     setText(/** @type {HTMLElement} */ (li.querySelector('.name')), p.name);
-    setText(/** @type {HTMLElement} */ (li.querySelector('.meta')),
-      `${describePerson(person)} · ${t('lobby.since', {time: timeOfDay(p.since)})}`);
+    const meta = `${describePerson(person)} · ${t('lobby.since', {time: timeOfDay(p.since)})}`;
+    setText(/** @type {HTMLElement} */ (li.querySelector('.meta')), meta);
+    setAttr(li, 'title', `${p.name} · ${meta}`);
+    // Whether the joining page's camera and microphone check passed.
+    const ready = /** @type {HTMLElement} */ (li.querySelector('.ready-tag'));
+    ready.hidden = !CHECKED_ON_JOINING.has(p.role);
+    li.dataset.ready = String(Boolean(p.ready));
+    setText(ready, p.ready ? `✓ ${t('lobby.ready')}` : t('lobby.notReady'));
+    setAttr(ready, 'title', p.ready ? t('lobby.readyHint') : t('lobby.notReadyHint'));
     const admit = /** @type {HTMLElement} */ (li.querySelector('[data-action="admit"]'));
     setText(/** @type {HTMLElement} */ (admit.lastElementChild), t('lobby.admit'));
     setAttr(admit, 'aria-label', t('lobby.admitName', {name: p.name}));

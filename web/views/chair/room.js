@@ -92,7 +92,8 @@ export class RoomPanel {
    */
   _row(p) {
     const ctx = this._ctx;
-    const mute = h('button', {class: 'button small', type: 'button', dataset: {action: 'mute'}});
+    const mute = h('button', {class: 'icon-button', type: 'button', dataset: {action: 'mute'}},
+      h('span', {class: 'mute-icon'}), h('span', {class: 'button-text'}));
     mute.addEventListener('click', () => void busy(mute, () => {
       const current = this._state?.participants.find((x) => x.participant_id === p.participant_id);
       return ctx.act(current?.muted ? 'participant.unmute' : 'participant.mute', {participant_id: p.participant_id});
@@ -124,6 +125,7 @@ export class RoomPanel {
     const presence = p.presence ?? 'connected';
     const away = presence === 'connected' ? '' : ` · ${t(`presence.${presence}`)}`;
     setText(/** @type {HTMLElement} */ (li.querySelector('.meta')), describePerson(person) + away);
+    setAttr(li, 'title', `${p.name} · ${describePerson(person)}${away}`);
     li.dataset.presence = presence;
     const speaks = p.role !== 'technician' && p.role !== 'observer';
     const mic = /** @type {HTMLElement} */ (li.querySelector('.person-mic'));
@@ -140,8 +142,15 @@ export class RoomPanel {
     const mute = /** @type {HTMLButtonElement} */ (li.querySelector('[data-action="mute"]'));
     mute.hidden = !speaks;
     const label = p.muted ? t('room.unmuteName', {name: p.name}) : t('room.muteName', {name: p.name});
-    setText(mute, p.muted ? t('tech.unmute') : t('tech.mute'));
+    // Icon only (the row is one line): the words are its tooltip and accessible name.
+    setText(/** @type {HTMLElement} */ (mute.lastElementChild), p.muted ? t('tech.unmute') : t('tech.mute'));
+    const glyph = /** @type {HTMLElement} */ (mute.firstElementChild);
+    if (glyph.dataset.muted !== String(Boolean(p.muted))) {
+      glyph.dataset.muted = String(Boolean(p.muted));
+      glyph.replaceChildren(icon(p.muted ? 'mic' : 'micOff'));
+    }
     setAttr(mute, 'aria-label', label);
+    setAttr(mute, 'title', label);
     setAttr(mute, 'aria-pressed', String(Boolean(p.muted)));
     const remove = /** @type {HTMLElement} */ (li.querySelector('[data-action="remove"]'));
     setAttr(remove, 'aria-label', t('room.removeName', {name: p.name}));

@@ -1,6 +1,9 @@
 // The chair's speakers list: pending requests (accept, grant, deny), the
 // list itself (grant with a speaking time, move up or down, deny), and
-// adding a delegation on its behalf.
+// adding a delegation on its behalf. One line per request, so that a list
+// of 20 to 40 delegations fits a laptop screen; the details (priority in
+// words, speaker, time of the request) are in the row's tooltip and its
+// accessible text.
 
 import {busy, h, keyedList, setAttr, setText} from '../../dom.js';
 import {t, timeOfDay} from '../../i18n.js';
@@ -156,9 +159,10 @@ export class SpeakersPanel {
     time.id = `time-${r.request_id}`;
     const timeLabel = h('label', {class: 'visually-hidden', htmlFor: time.id});
     const grant = h('button', {class: 'button primary small', type: 'button', dataset: {action: 'grant'}},
-      icon('mic'), h('span'));
+      icon('mic'), h('span', {class: 'button-text'}));
     grant.addEventListener('click', () => void busy(grant, () => this._grant(r.request_id, time)));
-    const accept = h('button', {class: 'button small', type: 'button', dataset: {action: 'accept'}});
+    const accept = h('button', {class: 'button small', type: 'button', dataset: {action: 'accept'}},
+      icon('plus'), h('span', {class: 'button-text'}));
     accept.addEventListener('click', () => void busy(accept, () => ctx.act('floor.accept', {request_id: r.request_id})));
     const up = h('button', {class: 'icon-button', type: 'button', dataset: {action: 'up'}}, icon('up'));
     up.addEventListener('click', () => void busy(up, () => this._move(r.request_id, -1)));
@@ -169,9 +173,12 @@ export class SpeakersPanel {
     return h('li', {class: 'request', dataset: {requestId: r.request_id, delegationId: r.delegation_id}},
       h('span', {class: 'request-pos', attrs: {'aria-hidden': 'true'}}),
       h('div', {class: 'request-who'}, badge(null),
-        h('div', {class: 'request-text'}, h('span', {class: 'name'}), h('span', {class: 'meta'}))),
-      h('div', {class: 'request-tools'}, pending ? null : up, pending ? null : down, deny),
-      h('div', {class: 'request-actions'}, timeLabel, time, grant, pending ? accept : null));
+        h('div', {class: 'request-text'}, h('span', {class: 'name'}),
+          h('span', {class: 'tag priority-tag', attrs: {'aria-hidden': 'true'}}),
+          h('span', {class: 'tag presence-tag', attrs: {'aria-hidden': 'true'}}),
+          h('span', {class: 'meta'}))),
+      h('div', {class: 'request-actions'}, timeLabel, time, grant, pending ? accept : null),
+      h('div', {class: 'request-tools'}, pending ? null : up, pending ? null : down, deny));
   }
 
   /**
@@ -193,15 +200,28 @@ export class SpeakersPanel {
     const away = presence === 'connected' ? '' : t(`presence.${presence}`);
     const meta = [away, t(`priority.${r.priority}`), speaker?.name, timeOfDay(r.requested_at)].filter(Boolean).join(' · ');
     setText(/** @type {HTMLElement} */ (li.querySelector('.meta')), meta);
+    setAttr(li, 'title', `${name} · ${meta}`);
+    const tag = /** @type {HTMLElement} */ (li.querySelector('.priority-tag'));
+    tag.hidden = r.priority === 'ordinary';
+    tag.dataset.priority = r.priority;
+    if (r.priority !== 'ordinary') setText(tag, t(`priority.short.${r.priority}`));
+    const awayTag = /** @type {HTMLElement} */ (li.querySelector('.presence-tag'));
+    awayTag.hidden = presence === 'connected';
+    setText(awayTag, presence === 'connected' ? '' : t(`presence.${presence}`));
     li.dataset.presence = presence;
     li.dataset.priority = r.priority;
     li.dataset.position = String(r.position ?? '');
     const grant = /** @type {HTMLElement} */ (li.querySelector('[data-action="grant"]'));
     setText(/** @type {HTMLElement} */ (grant.lastElementChild), t('speakers.grant'));
+    setAttr(grant, 'title', t('speakers.grantTo', {delegation: name}));
     setAttr(grant, 'aria-label', t('speakers.grantTo', {delegation: name}));
     setText(/** @type {HTMLElement} */ (li.querySelector('label')), t('speakers.timeFor', {delegation: name}));
     const accept = li.querySelector('[data-action="accept"]');
-    if (accept) setText(accept, t('speakers.accept'));
+    if (accept) {
+      setText(/** @type {HTMLElement} */ (accept.lastElementChild), t('speakers.accept'));
+      setAttr(accept, 'aria-label', t('speakers.acceptName', {delegation: name}));
+      setAttr(accept, 'title', t('speakers.acceptName', {delegation: name}));
+    }
     const up = /** @type {HTMLButtonElement | null} */ (li.querySelector('[data-action="up"]'));
     const down = /** @type {HTMLButtonElement | null} */ (li.querySelector('[data-action="down"]'));
     if (up) {
