@@ -67,7 +67,7 @@ from .events import (
     SourceChanged,
 )
 from .minutes_html import to_html
-from .minutes_words import CSV_HEADERS, LANGUAGES, WORDS
+from .minutes_words import CSV_HEADERS, LANGUAGES, WORDS, clock_time, duration
 from .permissions import SYSTEM
 from .priority import Priority
 from .roles import Role
@@ -226,8 +226,9 @@ class Minutes:
             ]
             lines += [
                 f"| {i.number} | {_md(i.delegation)} ({i.country_code}) | {_md(i.speaker or '')} "
-                f"| {w['priority.' + i.priority.value]} | {_hms(i.start)} | {_hms(i.end)} "
-                f"| {_duration(i.duration)} | {_md(_ending(i, w))} |"
+                f"| {w['priority.' + i.priority.value]} "
+                f"| {clock_time(i.start)} | {clock_time(i.end)} "
+                f"| {duration(i.duration)} | {_md(_ending(i, w))} |"
                 for i in self.interventions
             ]
         else:
@@ -236,7 +237,7 @@ class Minutes:
         lines += [w["md.totals_header"], "| --- | ---: | ---: |"]
         lines += [
             f"| {_md(t.delegation)} ({t.country_code}) | {t.interventions} "
-            f"| {_duration(t.speaking_time)} |"
+            f"| {duration(t.speaking_time)} |"
             for t in self.totals
         ]
         lines += _business_markdown(self, w)
@@ -244,12 +245,12 @@ class Minutes:
             lines += ["", w["md.shifts"], ""]
             lines += [w["md.shifts_header"], "| --- | --- | --- | --- | ---: |"]
             lines += [
-                f"| {s.booth} | {_md(s.interpreter)} | {_hms(s.start)} | {_hms(s.end)} "
-                f"| {_duration(s.duration)} |"
+                f"| {s.booth} | {_md(s.interpreter)} | {clock_time(s.start)} | {clock_time(s.end)} "
+                f"| {duration(s.duration)} |"
                 for s in self.shifts
             ]
         lines += ["", w["md.record"], ""]
-        lines += [f"- {_hms(e.at)} {_md(e.text)}" for e in self.record]
+        lines += [f"- {clock_time(e.at)} {_md(e.text)}" for e in self.record]
         return "\n".join(lines) + "\n"
 
 
@@ -595,15 +596,15 @@ class _Reader:
                     who=who, delegation=delegation, position=event.position
                 )
             case FloorGranted():
-                limit = _duration(event.time_limit) if event.time_limit else w["no_limit"]
+                limit = duration(event.time_limit) if event.time_limit else w["no_limit"]
                 return w["granted"].format(who=who, delegation=delegation, limit=limit)
             case FloorTimeChanged():
-                limit = _duration(event.time_limit) if event.time_limit else w["no_limit"]
+                limit = duration(event.time_limit) if event.time_limit else w["no_limit"]
                 return w["time_changed"].format(who=who, delegation=delegation, limit=limit)
             case FloorWarning():
-                return w["warning"].format(delegation=delegation, time=_hms(event.expires_at))
+                return w["warning"].format(delegation=delegation, time=clock_time(event.expires_at))
             case FloorOvertime():
-                return w["overtime"].format(delegation=delegation, time=_hms(event.revoke_at))
+                return w["overtime"].format(delegation=delegation, time=clock_time(event.revoke_at))
             case FloorPaused():
                 return w["paused"].format(delegation=delegation)
             case FloorResumed():
@@ -630,7 +631,7 @@ class _Reader:
         if isinstance(value, bool):
             return self.w["on"] if value else self.w["off"]
         if isinstance(value, float):
-            return _duration(value)
+            return duration(value)
         return str(value)
 
 
@@ -648,10 +649,10 @@ def _business_markdown(minutes: Minutes, w: dict[str, str]) -> list[str]:
         else:
             lines.append(
                 w["md.item_times"].format(
-                    planned=_duration(item.planned_duration) or "-",
-                    opened=_hms(item.opened_at),
-                    closed=_hms(item.closed_at) or "-",
-                    duration=_duration(item.duration) or "-",
+                    planned=duration(item.planned_duration) or "-",
+                    opened=clock_time(item.opened_at),
+                    closed=clock_time(item.closed_at) or "-",
+                    duration=duration(item.duration) or "-",
                 )
             )
         if item.inscribed:
@@ -663,9 +664,9 @@ def _business_markdown(minutes: Minutes, w: dict[str, str]) -> list[str]:
         if item.times:
             lines += ["", w["md.item_times_header"], "| --- | ---: | ---: | ---: | ---: | ---: |"]
             lines += [
-                f"| {_md(t.delegation)} | {t.turns} | {_duration(t.spoken)} "
-                f"| {_duration(t.allowance) or '-'} | {_duration(t.extra)} "
-                f"| {_duration(t.over)} |"
+                f"| {_md(t.delegation)} | {t.turns} | {duration(t.spoken)} "
+                f"| {duration(t.allowance) or '-'} | {duration(t.extra)} "
+                f"| {duration(t.over)} |"
                 for t in item.times
             ]
         business = [roll_calls.pop(r) for r in item.roll_calls if r in roll_calls]
@@ -759,21 +760,6 @@ def _when(at: float | None) -> str:
     if at is None:
         return "-"
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _hms(at: float | None) -> str:
-    if at is None:
-        return ""
-    return datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _md(text: str) -> str:

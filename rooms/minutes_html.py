@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING
 
-from .minutes_words import WORDS
+from .minutes_words import WORDS, clock_time, duration
 
 if TYPE_CHECKING:
     from .business_minutes import DecisionRecord, RollCallRecord
@@ -27,19 +27,6 @@ STYLESHEET = "/web/minutes.css"
 
 def _date(at: float | None) -> str:
     return "-" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
-
-
-def _hms(at: float | None) -> str:
-    return "" if at is None else datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _heading(markdown: str) -> str:
@@ -96,9 +83,9 @@ def to_html(minutes: Minutes) -> str:
                 f"{i.delegation} ({i.country_code})",
                 i.speaker or "",
                 w["priority." + i.priority.value],
-                _hms(i.start),
-                _hms(i.end),
-                _duration(i.duration),
+                clock_time(i.start),
+                clock_time(i.end),
+                duration(i.duration),
                 _ending(i, w),
             ]
             for i in minutes.interventions
@@ -108,21 +95,21 @@ def to_html(minutes: Minutes) -> str:
         lines.append(f"<p>{escape(w['md.nobody'])}</p>")
     lines += [f"<h2>{_heading(w['md.totals'])}</h2>"]
     rows = [
-        [f"{t.delegation} ({t.country_code})", str(t.interventions), _duration(t.speaking_time)]
+        [f"{t.delegation} ({t.country_code})", str(t.interventions), duration(t.speaking_time)]
         for t in minutes.totals
     ]
     lines += _table(_cells(w["md.totals_header"]), rows)
     lines += [f"<h2>{_heading(w['md.record'])}</h2>", '<ol class="record">']
-    lines += [f"<li><time>{_hms(e.at)}</time> {escape(e.text)}</li>" for e in minutes.record]
+    lines += [f"<li><time>{clock_time(e.at)}</time> {escape(e.text)}</li>" for e in minutes.record]
     lines += ["</ol>", "</body>", "</html>"]
     return "\n".join(lines) + "\n"
 
 
 def _session(minutes: Minutes, w: dict[str, str]) -> str:
-    opened = _hms(minutes.opened_at) or "-"
+    opened = clock_time(minutes.opened_at) or "-"
     if minutes.closed_at is None:
         return w["html.still_open"].format(opened=opened)
-    return f"{opened} - {_hms(minutes.closed_at)}"
+    return f"{opened} - {clock_time(minutes.closed_at)}"
 
 
 def _business(minutes: Minutes, w: dict[str, str]) -> list[str]:
@@ -137,10 +124,10 @@ def _business(minutes: Minutes, w: dict[str, str]) -> list[str]:
             lines.append(f"<p>{escape(w['md.item_upcoming'])}</p>")
         else:
             times = w["md.item_times"].format(
-                planned=_duration(item.planned_duration) or "-",
-                opened=_hms(item.opened_at),
-                closed=_hms(item.closed_at) or "-",
-                duration=_duration(item.duration) or "-",
+                planned=duration(item.planned_duration) or "-",
+                opened=clock_time(item.opened_at),
+                closed=clock_time(item.closed_at) or "-",
+                duration=duration(item.duration) or "-",
             )
             lines.append(f"<p>{escape(times)}</p>")
         if item.inscribed:
@@ -151,10 +138,10 @@ def _business(minutes: Minutes, w: dict[str, str]) -> list[str]:
                 [
                     t.delegation,
                     str(t.turns),
-                    _duration(t.spoken),
-                    _duration(t.allowance) or "-",
-                    _duration(t.extra),
-                    _duration(t.over),
+                    duration(t.spoken),
+                    duration(t.allowance) or "-",
+                    duration(t.extra),
+                    duration(t.over),
                 ]
                 for t in item.times
             ]

@@ -6,9 +6,26 @@ exists in every language (checked by a test).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Final
 
-__all__ = ["CSV_HEADERS", "LANGUAGES", "WORDS"]
+__all__ = ["CSV_HEADERS", "LANGUAGES", "WORDS", "clock_time", "duration"]
+
+
+def clock_time(at: float | None) -> str:
+    """A moment of the meeting as the minutes write it (UTC, HH:MM:SS); "" for none."""
+    return "" if at is None else datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    """A length of time as the minutes write it (M:SS, or H:MM:SS); "" for none."""
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
 
 LANGUAGES: Final = ("en", "es")
 
