@@ -264,3 +264,24 @@ async def test_firefox_floor_is_enforced_in_the_audio(meeting: Meeting) -> None:
     await audio_silent(chair, GT)
     await chair.wait_js("() => document.querySelector('#floor-now').dataset.holder === ''")
     assert chair.errors == [] and gt.errors == [], (chair.errors, gt.errors)
+
+
+async def test_firefox_connectivity_check_names_the_path(meeting: Meeting) -> None:
+    """The connectivity check in Firefox: UDP to the server works and the page
+    names the path from Firefox's own statistics."""
+    token = meeting.server.token(
+        role="head", name="Jefatura — Costa Rica", delegation="cr", participant="p-ff-cr"
+    )
+    page = await meeting.firefox.new_page(f"{meeting.server.base_url}/check?t={token}")
+    try:
+        await page.wait_js("() => document.body.dataset.checked === 'true'", timeout=60)
+        udp = await page.js(
+            """() => { const row = document.querySelector('.check-step[data-step="udp"]');
+                return [row.dataset.status, row.querySelector('.check-detail').textContent]; }"""
+        )
+        assert udp[0] == "green" and udp[1].startswith("host udp · "), udp
+        await page.screenshot("firefox-4-check")
+        assert page.errors == [], page.errors
+    finally:
+        page.save_log("firefox-check")
+        await meeting.firefox.close_page(page)
