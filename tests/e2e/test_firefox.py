@@ -266,6 +266,36 @@ async def test_firefox_floor_is_enforced_in_the_audio(meeting: Meeting) -> None:
     assert chair.errors == [] and gt.errors == [], (chair.errors, gt.errors)
 
 
+async def test_a_channel_plays_while_web_audio_cannot_start(meeting: Meeting) -> None:
+    """A listener picks the English channel while the browser will not run
+    Web Audio (Safari before a click; this headless Firefox, which has no
+    sound device, ever): the channel plays through its own element, the
+    floor's elements are silenced, and back on the floor they play again."""
+    await admitted(meeting)
+    gt = meeting.gt
+    elements = """() => Object.fromEntries([...document.querySelectorAll('#audio-sink audio')]
+        .map((a) => [a.dataset.producerId === 'feed:listen' ? 'channel' : a.dataset.participantId,
+                     a.muted]))"""
+    choose = """(value) => { const menu = document.querySelector('[data-testid="language-select"]');
+        menu.value = value; menu.dispatchEvent(new Event('change')); }"""
+    await gt.wait_js(
+        """() => [...document.querySelectorAll('[data-testid="language-select"] option')]
+            .some((o) => o.value === 'en')"""
+    )
+    await gt.js(choose, "en")
+    await gt.wait_js(
+        "() => !!document.querySelector('#audio-sink audio[data-producer-id=\"feed:listen\"]')"
+    )
+    await gt.wait_js(f"() => ({elements})().channel === false")
+    assert await gt.js(elements) == {"channel": False, CHAIR: True, SV: True}
+    await gt.screenshot("firefox-4-channel")
+
+    await gt.js(choose, "")
+    await gt.wait_js(f"() => ({elements})()['{CHAIR}'] === false")
+    assert not any((await gt.js(elements)).values())
+    assert gt.errors == [], gt.errors
+
+
 async def test_firefox_connectivity_check_names_the_path(meeting: Meeting) -> None:
     """The connectivity check in Firefox: UDP to the server works and the page
     names the path from Firefox's own statistics."""
@@ -280,7 +310,7 @@ async def test_firefox_connectivity_check_names_the_path(meeting: Meeting) -> No
                 return [row.dataset.status, row.querySelector('.check-detail').textContent]; }"""
         )
         assert udp[0] == "green" and udp[1].startswith("host udp · "), udp
-        await page.screenshot("firefox-4-check")
+        await page.screenshot("firefox-5-check")
         assert page.errors == [], page.errors
     finally:
         page.save_log("firefox-check")
