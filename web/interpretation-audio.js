@@ -87,10 +87,13 @@ export class ChannelMixer {
     // A context the browser keeps suspended until a gesture (Safari, any
     // browser without a sound device) plays nothing: until it runs, the
     // elements play the chosen channel (else the floor) plainly, and the
-    // next click starts the mix.
+    // next click starts the mix. Not for an interpreter's headset: nothing
+    // reaches it but through the limiter.
     const running = ctx.state === 'running';
     const feeds = elements.some((el) => isFeed(el.dataset.producerId ?? ''));
-    for (const el of elements) el.muted = running || (feeds && !isFeed(el.dataset.producerId ?? ''));
+    for (const el of elements) {
+      el.muted = running || this._limiter || (feeds && !isFeed(el.dataset.producerId ?? ''));
+    }
     if (!running) {
       document.addEventListener('click', this._unlock, {once: true});
       document.addEventListener('keydown', this._unlock, {once: true});
