@@ -182,6 +182,13 @@ class FirefoxPage:
             actions=[{"type": "pointer", "id": "mouse", "actions": pointer}],
         )
 
+    async def set_viewport(self, width: int, height: int) -> None:
+        await self.bidi.command(
+            "browsingContext.setViewport",
+            context=self.context,
+            viewport={"width": width, "height": height},
+        )
+
     async def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shot = await self.bidi.command("browsingContext.captureScreenshot", context=self.context)
@@ -243,11 +250,7 @@ class Firefox:
         created = await self.bidi.command("browsingContext.create", type="window")
         page = FirefoxPage(self.bidi, created["context"])
         self.pages[page.context] = page
-        await self.bidi.command(
-            "browsingContext.setViewport",
-            context=page.context,
-            viewport={"width": width, "height": height},
-        )
+        await page.set_viewport(width, height)
         await page.goto(url)
         return page
 

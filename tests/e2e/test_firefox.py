@@ -266,6 +266,25 @@ async def test_firefox_floor_is_enforced_in_the_audio(meeting: Meeting) -> None:
     assert chair.errors == [] and gt.errors == [], (chair.errors, gt.errors)
 
 
+async def test_firefox_on_a_phone_screen(meeting: Meeting) -> None:
+    """At 390x844 the delegation's page fits the width and keeps its floor
+    controls reachable."""
+    await admitted(meeting)
+    gt = meeting.gt
+    await gt.set_viewport(390, 844)
+    try:
+        await gt.wait_js("() => window.innerWidth === 390")
+        width = await gt.js("() => document.documentElement.scrollWidth")
+        assert width <= 390, width
+        await gt.wait_js(
+            "() => { const b = document.querySelector('#btn-request');"
+            " return !!b && b.checkVisibility(); }"
+        )
+        await gt.screenshot("firefox-4-phone")
+    finally:
+        await gt.set_viewport(1280, 800)
+
+
 async def test_a_channel_plays_while_web_audio_cannot_start(meeting: Meeting) -> None:
     """A listener picks the English channel while the browser will not run
     Web Audio (Safari before a click; this headless Firefox, which has no
@@ -288,7 +307,7 @@ async def test_a_channel_plays_while_web_audio_cannot_start(meeting: Meeting) ->
     )
     await gt.wait_js(f"() => ({elements})().channel === false")
     assert await gt.js(elements) == {"channel": False, CHAIR: True, SV: True}
-    await gt.screenshot("firefox-4-channel")
+    await gt.screenshot("firefox-5-channel")
 
     await gt.js(choose, "")
     await gt.wait_js(f"() => ({elements})()['{CHAIR}'] === false")
@@ -310,7 +329,7 @@ async def test_firefox_connectivity_check_names_the_path(meeting: Meeting) -> No
                 return [row.dataset.status, row.querySelector('.check-detail').textContent]; }"""
         )
         assert udp[0] == "green" and udp[1].startswith("host udp · "), udp
-        await page.screenshot("firefox-5-check")
+        await page.screenshot("firefox-6-check")
         assert page.errors == [], page.errors
     finally:
         page.save_log("firefox-check")
