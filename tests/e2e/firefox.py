@@ -126,6 +126,9 @@ class FirefoxPage:
             "browsingContext.navigate", context=self.context, url=url, wait="complete"
         )
 
+    async def reload(self) -> None:
+        await self.bidi.command("browsingContext.reload", context=self.context, wait="complete")
+
     async def js(self, expression: str, arg: Any = None) -> Any:
         """Call the function ``expression`` with ``arg`` (JSON) in the page and
         return its (awaited) result as JSON."""

@@ -266,6 +266,38 @@ async def test_firefox_floor_is_enforced_in_the_audio(meeting: Meeting) -> None:
     assert chair.errors == [] and gt.errors == [], (chair.errors, gt.errors)
 
 
+async def test_firefox_reload_keeps_the_seat_and_the_floor(meeting: Meeting) -> None:
+    """Guatemala holds the floor and reloads the page (F5): it comes straight
+    back into the meeting (resume token in Firefox's sessionStorage), still
+    holding the floor, and is heard again; nobody saw it leave."""
+    await admitted(meeting)
+    chair, gt, sv = meeting.chair, meeting.gt, meeting.sv
+    await gt.click("#btn-request")
+    row = '#queue-list li[data-delegation-id="gt"]'
+    await chair.click(f'{row} [data-action="grant"]')
+    await gt.wait_js("() => document.querySelector('#mic-panel').dataset.micState === 'open'")
+    heard = frames_from(sv, GT, "audio")
+    await eventually(lambda: frames_from(sv, GT, "audio") >= heard + 50, 10, "Guatemala heard")
+    request_id = sv.room["holders"][0]["request_id"]
+    events_before = len(sv.room_events)
+
+    await gt.reload()
+    await gt.wait_js("() => document.body.dataset.view === 'delegation'", timeout=15)
+    await gt.wait_js("() => window.palabra.connection.published === true", timeout=15)
+    heard = frames_from(sv, GT, "audio")
+    await eventually(
+        lambda: frames_from(sv, GT, "audio") >= heard + 50, 15, "Guatemala heard after the reload"
+    )
+    assert [h["request_id"] for h in sv.room["holders"]] == [request_id]
+    later = [e["type"] for e in sv.room_events[events_before:]]
+    assert "participant.left" not in later and "floor.revoked" not in later, later
+    await gt.wait_js("() => document.querySelector('#btn-release')?.hidden === false")
+
+    await chair.click('#floor-now [data-action="revoke"]')
+    await gt.wait_js("() => document.querySelector('#mic-panel').dataset.micState === 'closed'")
+    assert gt.errors == [], gt.errors
+
+
 async def test_firefox_on_a_phone_screen(meeting: Meeting) -> None:
     """At 390x844 the delegation's page fits the width and keeps its floor
     controls reachable."""
