@@ -196,6 +196,19 @@ async def test_firefox_publishes_and_receives(meeting: Meeting) -> None:
     # The chair is always heard: the aiortc delegation decodes Firefox's Opus.
     await eventually(lambda: frames_from(sv, CHAIR, "audio") > 50, 15, "the chair's audio")
 
+    # The server answered Firefox's offer with Firefox's own payload types
+    # (Firefox numbers VP8 and Opus otherwise than the server's offers do),
+    # and the video Firefox sent under its numbers plays at the chair's page
+    # under the server's: what Safari's answers need too.
+    rtpmaps = """(which) => { const pc = window.palabra.connection[which];
+        const lines = (sdp) => sdp.split('\\r\\n').filter((l) => l.startsWith('a=rtpmap:'));
+        return [lines(pc.localDescription.sdp), lines(pc.remoteDescription.sdp)]; }"""
+    offer, answer = await gt.js(rtpmaps, "publisher")
+    assert answer and set(answer) <= set(offer), (offer, answer)
+    server_offer, _ = await chair.js(rtpmaps, "subscriber")
+    vp8 = {line.split()[0] for line in offer if "VP8/" in line}
+    assert vp8 and vp8.isdisjoint(line.split()[0] for line in server_offer), (offer, server_offer)
+
     # Firefox shows the aiortc delegation's picture (its size and colour) and
     # the chair's Firefox camera; the chair's page shows Guatemala's.
     assert await shows_video(gt, SV) == [640, 360]
