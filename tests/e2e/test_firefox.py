@@ -311,6 +311,32 @@ async def test_firefox_reload_keeps_the_seat_and_the_floor(meeting: Meeting) -> 
     assert gt.errors == [], gt.errors
 
 
+async def test_firefox_chair_rejoins_after_a_drop(meeting: Meeting) -> None:
+    """The chair's socket drops (a 1006 close, as a lost network gives it): the
+    banner says so, Firefox rejoins the same seat and publishes again, and
+    Guatemala sees the chair's video again."""
+    await admitted(meeting)
+    chair, gt = meeting.chair, meeting.gt
+    await shows_video(gt, CHAIR)
+    producer = """(o) => document.querySelector(
+        `.tile[data-participant-id="${o}"] video[data-producer-id]`)?.dataset.producerId ?? ''"""
+    before: str = await gt.js(producer, CHAIR)
+    rejoins: int = await chair.js("() => window.palabra.connection.rejoins")
+    await chair.js(
+        "() => window.palabra.connection._ws.dispatchEvent("
+        "new CloseEvent('close', {code: 1006, reason: ''}))"
+    )
+    await chair.wait_js("() => !document.querySelector('#banner').hidden", timeout=5)
+    await chair.wait_js("() => document.querySelector('#banner').hidden", timeout=20)
+    assert await chair.js("() => window.palabra.connection.rejoins") == rejoins + 1
+    assert await chair.js("() => window.palabra.connection.you.id") == CHAIR
+    await chair.wait_js("() => window.palabra.connection.published === true", timeout=15)
+    # A new video producer of the chair's, playing at Guatemala's page.
+    await gt.wait_js(f"(o) => !['', {before!r}].includes(({producer})(o))", CHAIR, timeout=15)
+    await shows_video(gt, CHAIR)
+    assert chair.errors == [] and gt.errors == [], (chair.errors, gt.errors)
+
+
 async def test_firefox_on_a_phone_screen(meeting: Meeting) -> None:
     """At 390x844 the delegation's page fits the width and keeps its floor
     controls reachable."""
