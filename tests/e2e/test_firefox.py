@@ -356,6 +356,19 @@ async def test_firefox_on_a_phone_screen(meeting: Meeting) -> None:
         await gt.set_viewport(1280, 800)
 
 
+async def test_firefox_switches_to_english(meeting: Meeting) -> None:
+    await admitted(meeting)
+    gt = meeting.gt
+    heading = """() => [...document.querySelectorAll('h2')].map((h) => h.textContent)
+        .includes('Speakers list')"""
+    await gt.click('button[data-lang="en"]')
+    await gt.wait_js(heading)
+    assert await gt.js("() => document.documentElement.lang") == "en"
+    await gt.screenshot("firefox-4-english")
+    await gt.click('button[data-lang="es"]')
+    await gt.wait_js("() => document.documentElement.lang === 'es'")
+
+
 async def test_a_channel_plays_while_web_audio_cannot_start(meeting: Meeting) -> None:
     """A listener picks the English channel while the browser will not run
     Web Audio (Safari before a click; this headless Firefox, which has no
