@@ -215,10 +215,9 @@ class FirefoxPage:
 class Firefox:
     """One headless Firefox process and its BiDi session."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], bidi: Bidi, http: aiohttp.ClientSession):
+    def __init__(self, proc: subprocess.Popen[bytes], bidi: Bidi) -> None:
         self.proc = proc
         self.bidi = bidi
-        self._http = http
         self.pages: dict[str, FirefoxPage] = {}
         bidi.listeners.append(self._on_event)
 
@@ -272,7 +271,6 @@ class Firefox:
         with contextlib.suppress(BidiError, aiohttp.ClientError, asyncio.TimeoutError):
             await asyncio.wait_for(self.bidi.command("browser.close"), 5)
         await self.bidi.close()
-        await self._http.close()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -317,18 +315,19 @@ async def launch_firefox(name: str = "firefox") -> AsyncIterator[Firefox]:
             command, stdout=log, stderr=subprocess.STDOUT, env=_firefox_env(profile)
         )
     firefox: Firefox | None = None
+    http = aiohttp.ClientSession()
     try:
         url = await _listening_url(proc, log_path, timeout=60)
-        http = aiohttp.ClientSession()
         ws = await http.ws_connect(f"{url}/session", max_msg_size=0, autoping=True)
         bidi = Bidi(ws)
         await bidi.command("session.new", capabilities={})
-        firefox = Firefox(proc, bidi, http)
+        firefox = Firefox(proc, bidi)
         await bidi.command("session.subscribe", events=["log.entryAdded"])
         yield firefox
     finally:
         if firefox is not None:
             await firefox.close()
+        await http.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=5)
