@@ -6,7 +6,8 @@
 // element is muted and its track goes through Web Audio instead: the floor
 // through one gain (the original's volume, 20 % by default), the feeds
 // through another. Web Audio, not HTMLMediaElement.volume, because iOS
-// ignores the latter. A limiter (DynamicsCompressor) protects the ears of
+// ignores the latter. Until the browser lets the audio context run (Safari:
+// a click), the elements play the channel plainly instead. A limiter (DynamicsCompressor) protects the ears of
 // whoever listens through it (an interpreter's acoustic-shock protection).
 
 /** @typedef {import('./remote-media.js').RemoteMedia} RemoteMedia */
@@ -34,6 +35,7 @@ export class ChannelMixer {
     /** The original's volume while a channel is heard, 0..1. */
     this.floorVolume = 0.2;
     /** @private */ this._onChange = () => this._wire();
+    /** @private */ this._unlock = () => this.resume();
     remote.addEventListener('change', this._onChange);
   }
 
@@ -47,15 +49,21 @@ export class ChannelMixer {
     this._wire();
   }
 
-  /** Resumes the audio context (call from a click: autoplay policy). */
+  /**
+   * Creates or resumes the audio context. Call it from a click or a key
+   * press: Safari starts a context only inside the gesture itself, not after
+   * an await that follows it.
+   */
   resume() {
-    void this._ctx?.resume();
+    void this._graph().ctx.resume().catch(() => {});
   }
 
   /** @private */
   _graph() {
     if (!this._ctx) {
       const ctx = new AudioContext();
+      // Running or not decides whether the elements are muted (see _wire).
+      ctx.addEventListener('statechange', this._onChange);
       const out = this._limiter ? limiter(ctx) : ctx.destination;
       this._floor = ctx.createGain();
       this._channel = ctx.createGain();
@@ -70,12 +78,26 @@ export class ChannelMixer {
   /** @private */
   _wire() {
     const elements = [...this._remote.audio.values()];
-    for (const el of elements) el.muted = this.active;
     if (!this.active) {
+      for (const el of elements) el.muted = false;
       if (this._floor) this._floor.gain.value = 1;
       return;
     }
     const {ctx, floor, channel} = this._graph();
+    // A context the browser keeps suspended until a gesture (Safari, any
+    // browser without a sound device) plays nothing: until it runs, the
+    // elements play the chosen channel (else the floor) plainly, and the
+    // next click starts the mix. Not for an interpreter's headset: nothing
+    // reaches it but through the limiter.
+    const running = ctx.state === 'running';
+    const feeds = elements.some((el) => isFeed(el.dataset.producerId ?? ''));
+    for (const el of elements) {
+      el.muted = running || this._limiter || (feeds && !isFeed(el.dataset.producerId ?? ''));
+    }
+    if (!running) {
+      document.addEventListener('click', this._unlock, {once: true});
+      document.addEventListener('keydown', this._unlock, {once: true});
+    }
     floor.gain.value = this.floorVolume;
     channel.gain.value = 1;
     /** @type {Set<MediaStreamTrack>} */
@@ -101,6 +123,9 @@ export class ChannelMixer {
 
   destroy() {
     this._remote.removeEventListener('change', this._onChange);
+    document.removeEventListener('click', this._unlock);
+    document.removeEventListener('keydown', this._unlock);
+    this._ctx?.removeEventListener('statechange', this._onChange);
     for (const el of this._remote.audio.values()) el.muted = false;
     for (const source of this._sources.values()) source.disconnect();
     this._sources.clear();

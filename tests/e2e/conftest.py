@@ -1,4 +1,5 @@
-"""End-to-end fixtures: the real server as a subprocess and headless Chromium.
+"""End-to-end fixtures: the real server as a subprocess and headless Chromium
+(Firefox ESR: firefox.py).
 
 Run inside a loopback-only network namespace:
 
@@ -34,13 +35,14 @@ from .harness import (
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # tests/conftest.py already refuses to run outside a loopback-only
-    # network namespace; here only the browser can be missing.
+    # network namespace; here only the browser can be missing (the Firefox
+    # tests skip themselves without firefox-esr).
     if CHROMIUM.exists():
         return
     here = Path(__file__).parent
     skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium)")
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        if here in Path(str(item.fspath)).parents and "firefox" not in item.keywords:
             item.add_marker(skip)
 
 
