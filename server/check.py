@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -31,6 +32,11 @@ ECHO_LIFETIME = 30.0  # seconds an echo peer lives
 DOWNLOAD_BYTES = 2 * 1024 * 1024
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_REPORT_BYTES = 16 * 1024
+MAX_STEPS = 16
+MAX_DETAIL = 200  # characters of a step's measured detail
+STATUSES = frozenset({"green", "amber", "red", "running"})
+STEP_NAME = re.compile(r"[A-Za-z]{1,32}")
+ADVICE_KEY = re.compile(r"check\.[A-Za-z]{1,32}(\.(amber|red))?")
 
 _echo_peers: set[RTCPeerConnection] = set()
 
@@ -115,10 +121,11 @@ async def report(request: web.Request) -> web.Response:
     if len(raw) > MAX_REPORT_BYTES:
         raise web.HTTPRequestEntityTooLarge(MAX_REPORT_BYTES, len(raw))
     try:
-        results = json.loads(raw)
-        steps = {str(k): str(v["status"]) for k, v in dict(results["steps"]).items()}
-    except (ValueError, KeyError, TypeError):
-        raise web.HTTPBadRequest(text="expected {steps: {name: {status}}}") from None
+        steps, details, advice = _results(json.loads(raw))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise web.HTTPBadRequest(
+            text="expected {steps: {name: {status: green|amber|red|running, detail?, advice?}}}"
+        ) from None
     palabra = palabra_of(request.app)
     palabra.check_reports[(grant.conference, grant.participant)] = {
         "participant_id": grant.participant,
@@ -126,6 +133,8 @@ async def report(request: web.Request) -> web.Response:
         "delegation": grant.delegation,
         "at": time.time(),
         "steps": steps,
+        "details": details,
+        "advice": advice,
     }
     logger.info(
         "connectivity check: %s",
@@ -133,6 +142,40 @@ async def report(request: web.Request) -> web.Response:
         extra={"conference": grant.conference, "participant": grant.participant},
     )
     return web.json_response({"received": True})
+
+
+def _results(
+    results: Any,
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Each step's status, its measured detail and the key of the advice shown.
+
+    Only these, checked and bounded: the technicians' page renders them.
+    """
+    raw_steps = dict(results["steps"])
+    if not 0 < len(raw_steps) <= MAX_STEPS:
+        raise ValueError("steps")
+    steps: dict[str, str] = {}
+    details: dict[str, str] = {}
+    advice: dict[str, str] = {}
+    for name, step in raw_steps.items():
+        status = step["status"]
+        detail = step.get("detail") or ""
+        key = step.get("advice") or ""
+        if (
+            not STEP_NAME.fullmatch(name)
+            or status not in STATUSES
+            or not isinstance(detail, str)
+            or len(detail) > MAX_DETAIL
+            or not isinstance(key, str)
+            or (key and not ADVICE_KEY.fullmatch(key))
+        ):
+            raise ValueError(name)
+        steps[name] = status
+        if detail:
+            details[name] = detail
+        if key:
+            advice[name] = key
+    return steps, details, advice
 
 
 async def reports(request: web.Request) -> web.Response:

@@ -292,7 +292,8 @@ async function run() {
 async function send() {
   const sent = /** @type {HTMLElement} */ (document.getElementById('check-sent'));
   if (!token) { sent.textContent = t('check.noToken'); return; }
-  const steps = Object.fromEntries(STEPS.map((s) => [s, {status: results[s]?.status, detail: results[s]?.detail}]));
+  const steps = Object.fromEntries(STEPS.map((s) =>
+    [s, {status: results[s]?.status, detail: results[s]?.detail, advice: results[s]?.key}]));
   const answer = await fetch(`/check/report?${query}`, {
     method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({steps}),
   });
