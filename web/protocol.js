@@ -262,6 +262,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} nacks
  * @property {number} plis
  * @property {number | null} silent_for  seconds since the last packet (in)
+ * @property {string | null} [path]  the client's ICE candidate type and the transport the server sees, e.g. "relay udp"
  */
 
 /**

@@ -8,10 +8,12 @@ import {badge, updateBadge} from '../../widgets/badge.js';
 import {confirmAction} from '../../widgets/confirm.js';
 import {icon} from '../../widgets/icons.js';
 import {Sparkline} from '../../widgets/sparkline.js';
+import {classifyPath, pathBadge, rawPath, updatePathBadge} from './paths.js';
 
 /** @typedef {import('../../conference.js').ViewContext} ViewContext */
 /** @typedef {import('../../protocol.js').StreamStats} StreamStats */
 /** @typedef {import('../../protocol.js').Alert} Alert */
+/** @typedef {import('./paths.js').CheckReport} CheckReport */
 
 /** Limits above which a figure is shown as a warning, then as bad. */
 export const LIMITS = {
@@ -54,6 +56,8 @@ export class StreamTable {
     /** @private @type {Map<string, Sparkline>} */ this._charts = new Map();
     /** @private @type {StreamStats[]} */ this._streams = [];
     /** @private @type {Alert[]} */ this._alerts = [];
+    /** Each participant's latest connectivity check. @type {Map<string, CheckReport>} */
+    this.reports = new Map();
     /** @private */ this._caption = h('caption', {class: 'visually-hidden'});
     /** @private */ this._head = h('tr', {}, h('th', {scope: 'col'}),
       ...COLUMNS.map(([key, , numeric]) => h('th', {scope: 'col', class: numeric ? 'num' : '', dataset: {col: key}})));
@@ -147,7 +151,7 @@ export class StreamTable {
     }));
     const header = h('tr', {class: 'group'},
       h('th', {scope: 'rowgroup', colSpan: COLUMNS.length + 1},
-        h('div', {class: 'group-head'}, badge(null), h('span', {class: 'name'}), h('span', {class: 'meta'}),
+        h('div', {class: 'group-head'}, badge(null), h('span', {class: 'name'}), pathBadge(), h('span', {class: 'meta'}),
           h('span', {class: 'group-actions'}, mute, disconnect))));
     return h('tbody', {dataset: {participantId}}, header);
   }
@@ -175,6 +179,10 @@ export class StreamTable {
     disconnect.hidden = person.role === 'chair';
     const body = /** @type {HTMLElement} */ (header.parentElement);
     body.classList.toggle('alarm', streams.some((s) => this._alertFor(s)));
+    const report = this.reports.get(person.id);
+    const path = classifyPath(rawPath(this._streams, person.id), report);
+    updatePathBadge(/** @type {HTMLElement} */ (header.querySelector('.path-badge')), path, report);
+    body.dataset.path = path.kind;
   }
 
   /**
