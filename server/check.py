@@ -21,6 +21,7 @@ from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from media.router import rtc_configuration
+from signaling import CheckReport
 
 from .palabra import palabra_of
 from .tokens import RESUME_TTL, JoinGrant, TokenError, verify_token
@@ -127,7 +128,7 @@ async def report(request: web.Request) -> web.Response:
             text="expected {steps: {name: {status: green|amber|red|running, detail?, advice?}}}"
         ) from None
     palabra = palabra_of(request.app)
-    palabra.check_reports[(grant.conference, grant.participant)] = {
+    entry: dict[str, object] = {
         "participant_id": grant.participant,
         "name": grant.name,
         "delegation": grant.delegation,
@@ -136,6 +137,11 @@ async def report(request: web.Request) -> web.Response:
         "details": details,
         "advice": advice,
     }
+    palabra.check_reports[(grant.conference, grant.participant)] = entry
+    # Pushed to the technicians connected here; /check/reports lists it too.
+    conference = palabra.conferences.get(grant.conference)
+    if conference is not None:
+        await conference.tell_technicians(CheckReport(entry))
     logger.info(
         "connectivity check: %s",
         ", ".join(f"{k} {v}" for k, v in steps.items()),

@@ -17,14 +17,14 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiortc import AudioStreamTrack
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Route, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from server.client import PalabraClient
@@ -523,10 +523,14 @@ async def test_connectivity_check_without_a_link(server: SecureServer, browser: 
         await page.page.context.close()
 
 
-async def technician_page(browser: Browser, server: SecureServer) -> BrowserPage:
+async def technician_page(
+    browser: Browser, server: SecureServer, reports: Callable[[Route], Awaitable[None]]
+) -> BrowserPage:
+    """The technician's page; ``reports`` handles its fetches of /check/reports."""
     context = await browser.new_context(
         permissions=["camera", "microphone"], viewport={"width": 1366, "height": 768}
     )
+    await context.route("**/check/reports?*", reports)
     page = BrowserPage(await context.new_page())
     page.listen()
     token = server.token("technician", "Técnico de sala", None, "p-path-tech")
@@ -599,12 +603,23 @@ async def test_technician_sees_the_relayed_path_and_the_check_report(
     token = server.token("head", *seat)
     with locked_down(server.turn):
         check = await check_page(browser, f"{server.base_url}/check?t={token}")
-    tech = await technician_page(browser, server)
+    # The page's fetches of /check/reports: let through until told to refuse them.
+    fetches: list[str] = []
+    refuse = False
+
+    async def reports(route: Route) -> None:
+        fetches.append(route.request.url)
+        await (route.abort() if refuse else route.continue_())
+
+    tech = await technician_page(browser, server, reports)
     page: BrowserPage | None = None
     async with chair(server) as boss:
         try:
+            await eventually(lambda: fetches, 10, "the checks panel's first fetch")
             assert await tech.js(CHECK_CARD, "p-path-sv") is None
-            # Sent while the technician's page is open: it appears without a reload.
+            # Sent while the technician's page is open: pushed (check.report),
+            # since its fetches are refused from now on.
+            refuse = True
             await check.page.locator("#check-send").click()
             await check.wait_js(
                 "() => document.querySelector('#check-sent').dataset.sent === 'true'"
@@ -646,6 +661,15 @@ async def test_technician_sees_the_relayed_path_and_the_check_report(
             await tech.page.get_by_role("heading", name="Connectivity checks").wait_for()
             assert (await tech.js(PATH_BADGE, "p-path-sv"))["text"] == "relay TLS"
             await tech.screenshot("technician-paths-english-1920x1080")
+
+            # Reopened, the page fetches the reports it missed: the same card and badge.
+            refuse = False
+            await tech.page.reload()
+            await tech.wait_js("() => document.body.dataset.view === 'technician'", timeout=20)
+            await tech.wait_js(f"() => ({CHECK_CARD})('p-path-sv')", timeout=10)
+            await tech.wait_js(
+                f"() => ({PATH_BADGE})('p-path-sv')?.text === 'relay TLS'", timeout=20
+            )
             assert await tech.js(CLASSIFY, CLASSIFY_CASES) == [c[2] for c in CLASSIFY_CASES]
             assert not tech.errors and not check.errors and not page.errors
         finally:

@@ -9,7 +9,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .conftest import RunningServer
+from server.client import PalabraClient
+from signaling import CheckReport
+
+from .conftest import ClientFactory, RunningServer
 
 GOOD = {
     "steps": {
@@ -103,3 +106,24 @@ async def test_a_report_needs_a_valid_token(
     async with http.post("/check/report", params={"t": "forged"}, json=GOOD) as answer:
         assert answer.status == 401
     assert await technicians_see(server, http) == []
+
+
+async def test_a_report_is_pushed_to_the_technicians_only(
+    server: RunningServer, http: aiohttp.ClientSession, connect: ClientFactory
+) -> None:
+    tech = await connect("Técnico", None, "technician")
+    delegate = await connect("Jefatura — Costa Rica", "cr", "head")
+    token = server.token("head", "Jefatura — El Salvador", "sv", participant="p-sv")
+    async with http.post("/check/report", params={"t": token}, json=GOOD) as answer:
+        assert answer.status == 200
+
+    def pushed(client: PalabraClient) -> list[CheckReport]:
+        return [m for m in client.messages if isinstance(m, CheckReport)]
+
+    await tech.wait_for(lambda: pushed(tech), 5)
+    [message] = pushed(tech)
+    [listed] = await technicians_see(server, http)
+    assert message.report == listed and listed["participant_id"] == "p-sv"
+    # Sent in order on each connection: a pushed report would precede this reply.
+    await delegate.listen(None)
+    assert pushed(delegate) == []

@@ -1,8 +1,9 @@
 // The technicians' connectivity checks: the results each participant sent
 // from the check page (web/check.html), newest first, each step green,
 // amber or red with its measure and the advice the participant was given.
-// Fetched from `/check/reports` with the technician's own token, every few
-// seconds while the view is open.
+// Pushed as they arrive (`check.report`); also fetched from `/check/reports`
+// with the technician's own token on opening and every so often, for those
+// sent to another node or while this page was reconnecting.
 
 import {h, keyedList, setAttr, setText} from '../../dom.js';
 import {has, t, timeOfDay} from '../../i18n.js';
@@ -11,8 +12,8 @@ import {badge, updateBadge} from '../../widgets/badge.js';
 /** @typedef {import('../../conference.js').ViewContext} ViewContext */
 /** @typedef {import('./paths.js').CheckReport} CheckReport */
 
-/** Seconds between two fetches of the reports. */
-export const POLL_EVERY = 5;
+/** Seconds between two fetches of the reports (the push brings new ones at once). */
+export const POLL_EVERY = 30;
 
 /** The steps in the check page's order (others, from a newer page, follow). */
 const STEPS = ['https', 'websocket', 'udp', 'turnUdp', 'turnTls', 'rtt', 'rate', 'devices'];
@@ -60,6 +61,10 @@ export class ChecksPanel {
     this.element = h('section', {class: 'panel checks-panel', id: 'checks-panel', attrs: {'aria-labelledby': 'checks-heading'}},
       h('div', {class: 'panel-head'}, this._heading, this._count), this._empty, this._list);
     /** @private */ this._timer = setInterval(() => void this.refresh(), POLL_EVERY * 1000);
+    /** @private */ this._onPush = (/** @type {Event} */ e) => {
+      this._merge([/** @type {CustomEvent<CheckReport>} */ (e).detail], true);
+    };
+    ctx.conn.addEventListener('checkreport', this._onPush);
     this.retranslate();
     void this.refresh();
   }
@@ -76,17 +81,27 @@ export class ChecksPanel {
     } catch {
       return;
     }
+    this._merge(reports, !this._first);
+    this._first = false;
+  }
+
+  /**
+   * @private
+   * @param {CheckReport[]} reports
+   * @param {boolean} announce  new ones are read out (not those found on opening)
+   */
+  _merge(reports, announce) {
     let changed = false;
     for (const r of reports) {
+      if (typeof r?.participant_id !== 'string' || !r.steps || typeof r.steps !== 'object') continue;
       const before = this.reports.get(r.participant_id);
-      if (before && before.at === r.at) continue;
+      if (before && before.at >= r.at) continue;
       this.reports.set(r.participant_id, r);
       changed = true;
-      if (!this._first) {
+      if (announce) {
         this._ctx.announce(t('tech.checks.arrived', {name: r.name, result: t(`check.status.${overall(r.steps)}`)}));
       }
     }
-    this._first = false;
     if (!changed) return;
     this.render();
     this._onChange(this.reports);
@@ -107,6 +122,7 @@ export class ChecksPanel {
 
   destroy() {
     clearInterval(this._timer);
+    this._ctx.conn.removeEventListener('checkreport', this._onPush);
   }
 
   /**
