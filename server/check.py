@@ -33,6 +33,9 @@ ECHO_LIFETIME = 30.0  # seconds an echo peer lives
 DOWNLOAD_BYTES = 2 * 1024 * 1024
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_REPORT_BYTES = 16 * 1024
+# Seconds between two reports of a seat: each is pushed to the technicians,
+# whose bounded queues a seat must not be able to flood.
+REPORT_INTERVAL = 5.0
 MAX_STEPS = 16
 MAX_DETAIL = 200  # characters of a step's measured detail
 STATUSES = frozenset({"green", "amber", "red", "running"})
@@ -128,11 +131,17 @@ async def report(request: web.Request) -> web.Response:
             text="expected {steps: {name: {status: green|amber|red|running, detail?, advice?}}}"
         ) from None
     palabra = palabra_of(request.app)
+    now = time.time()
+    last = palabra.check_reports.get((grant.conference, grant.participant), {}).get("at")
+    if isinstance(last, float) and 0 <= now - last < REPORT_INTERVAL:
+        raise web.HTTPTooManyRequests(
+            text=f"one report every {REPORT_INTERVAL:g} s; send it again in a moment"
+        )
     entry: dict[str, object] = {
         "participant_id": grant.participant,
         "name": grant.name,
         "delegation": grant.delegation,
-        "at": time.time(),
+        "at": now,
         "steps": steps,
         "details": details,
         "advice": advice,

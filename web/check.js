@@ -297,7 +297,7 @@ async function send() {
   const answer = await fetch(`/check/report?${query}`, {
     method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({steps}),
   });
-  sent.textContent = t(answer.ok ? 'check.sent' : 'check.notSent');
+  sent.textContent = t(answer.ok ? 'check.sent' : answer.status === 429 ? 'check.tooSoon' : 'check.notSent');
   sent.dataset.sent = String(answer.ok);
 }
 

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from server import check
 from server.client import PalabraClient
 from signaling import CheckReport
 
@@ -127,3 +128,28 @@ async def test_a_report_is_pushed_to_the_technicians_only(
     # Sent in order on each connection: a pushed report would precede this reply.
     await delegate.listen(None)
     assert pushed(delegate) == []
+
+
+async def test_a_seat_cannot_flood_the_technicians_with_reports(
+    server: RunningServer,
+    http: aiohttp.ClientSession,
+    connect: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(check, "REPORT_INTERVAL", 3600.0)  # every report below is "too soon"
+    tech = await connect("Técnico", None, "technician")
+    token = server.token("head", "Jefatura — El Salvador", "sv", participant="p-sv")
+    async with http.post("/check/report", params={"t": token}, json=GOOD) as answer:
+        assert answer.status == 200
+    again = {"steps": {"udp": {"status": "red"}}}
+    for _ in range(3):
+        async with http.post("/check/report", params={"t": token}, json=again) as answer:
+            assert answer.status == 429
+    [listed] = await technicians_see(server, http)
+    assert listed["steps"]["udp"] == "amber"  # the first one stands
+    await tech.listen(None)  # a round trip: any push would have come before its reply
+    assert len([m for m in tech.messages if isinstance(m, CheckReport)]) == 1
+    # Another seat is not held back by this one.
+    other = server.token("head", "Jefatura — Costa Rica", "cr", participant="p-cr")
+    async with http.post("/check/report", params={"t": other}, json=again) as answer:
+        assert answer.status == 200

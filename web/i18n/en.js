@@ -415,6 +415,7 @@ export default {
   'check.again': 'Check again',
   'check.send': 'Send the results to the technical team',
   'check.sent': 'Sent. The technical team can see your results.',
+  'check.tooSoon': 'Results were sent a moment ago. Wait a few seconds, then send them again.',
   'check.notSent': 'The results could not be sent. Open this page from your invitation link.',
   'check.noToken': 'Open this check from your invitation link to test this step.',
   'check.turnMissing': 'This server has no relay of this kind configured; ask the conference technicians.',

@@ -416,6 +416,7 @@ export default {
   'check.again': 'Comprobar de nuevo',
   'check.send': 'Enviar los resultados al equipo técnico',
   'check.sent': 'Enviado. El equipo técnico puede ver sus resultados.',
+  'check.tooSoon': 'Los resultados se enviaron hace un momento. Espere unos segundos y envíelos de nuevo.',
   'check.notSent': 'No se pudieron enviar los resultados. Abra esta página desde el enlace de su invitación.',
   'check.noToken': 'Abra esta comprobación desde el enlace de su invitación para probar este paso.',
   'check.turnMissing': 'Este servidor no tiene configurado un relé de este tipo; consulte a los técnicos de la conferencia.',
