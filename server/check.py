@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from media.router import rtc_configuration
+from signaling import CheckReport
 
 from .palabra import palabra_of
 from .tokens import RESUME_TTL, JoinGrant, TokenError, verify_token
@@ -31,6 +33,14 @@ ECHO_LIFETIME = 30.0  # seconds an echo peer lives
 DOWNLOAD_BYTES = 2 * 1024 * 1024
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_REPORT_BYTES = 16 * 1024
+# Seconds between two reports of a seat: each is pushed to the technicians,
+# whose bounded queues a seat must not be able to flood.
+REPORT_INTERVAL = 5.0
+MAX_STEPS = 16
+MAX_DETAIL = 200  # characters of a step's measured detail
+STATUSES = frozenset({"green", "amber", "red", "running"})
+STEP_NAME = re.compile(r"[A-Za-z]{1,32}")
+ADVICE_KEY = re.compile(r"check\.[A-Za-z]{1,32}(\.(amber|red))?")
 
 _echo_peers: set[RTCPeerConnection] = set()
 
@@ -115,24 +125,72 @@ async def report(request: web.Request) -> web.Response:
     if len(raw) > MAX_REPORT_BYTES:
         raise web.HTTPRequestEntityTooLarge(MAX_REPORT_BYTES, len(raw))
     try:
-        results = json.loads(raw)
-        steps = {str(k): str(v["status"]) for k, v in dict(results["steps"]).items()}
-    except (ValueError, KeyError, TypeError):
-        raise web.HTTPBadRequest(text="expected {steps: {name: {status}}}") from None
+        steps, details, advice = _results(json.loads(raw))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise web.HTTPBadRequest(
+            text="expected {steps: {name: {status: green|amber|red|running, detail?, advice?}}}"
+        ) from None
     palabra = palabra_of(request.app)
-    palabra.check_reports[(grant.conference, grant.participant)] = {
+    now = time.time()
+    last = palabra.check_reports.get((grant.conference, grant.participant), {}).get("at")
+    if isinstance(last, float) and 0 <= now - last < REPORT_INTERVAL:
+        raise web.HTTPTooManyRequests(
+            text=f"one report every {REPORT_INTERVAL:g} s; send it again in a moment"
+        )
+    entry: dict[str, object] = {
         "participant_id": grant.participant,
         "name": grant.name,
         "delegation": grant.delegation,
-        "at": time.time(),
+        "at": now,
         "steps": steps,
+        "details": details,
+        "advice": advice,
     }
+    palabra.check_reports[(grant.conference, grant.participant)] = entry
+    # Pushed to the technicians connected here; /check/reports lists it too.
+    conference = palabra.conferences.get(grant.conference)
+    if conference is not None:
+        await conference.tell_technicians(CheckReport(entry))
     logger.info(
         "connectivity check: %s",
         ", ".join(f"{k} {v}" for k, v in steps.items()),
         extra={"conference": grant.conference, "participant": grant.participant},
     )
     return web.json_response({"received": True})
+
+
+def _results(
+    results: Any,
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Each step's status, its measured detail and the key of the advice shown.
+
+    Only these, checked and bounded: the technicians' page renders them.
+    """
+    raw_steps = dict(results["steps"])
+    if not 0 < len(raw_steps) <= MAX_STEPS:
+        raise ValueError("steps")
+    steps: dict[str, str] = {}
+    details: dict[str, str] = {}
+    advice: dict[str, str] = {}
+    for name, step in raw_steps.items():
+        status = step["status"]
+        detail = step.get("detail") or ""
+        key = step.get("advice") or ""
+        if (
+            not STEP_NAME.fullmatch(name)
+            or status not in STATUSES
+            or not isinstance(detail, str)
+            or len(detail) > MAX_DETAIL
+            or not isinstance(key, str)
+            or (key and not ADVICE_KEY.fullmatch(key))
+        ):
+            raise ValueError(name)
+        steps[name] = status
+        if detail:
+            details[name] = detail
+        if key:
+            advice[name] = key
+    return steps, details, advice
 
 
 async def reports(request: web.Request) -> web.Response:

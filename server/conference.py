@@ -989,6 +989,10 @@ class LiveConference:
     def _technicians(self) -> list[Member]:
         return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
 
+    async def tell_technicians(self, message: ServerMessage) -> None:
+        """Send to the technicians (and the chair), as ``monitor.alert`` goes."""
+        await asyncio.gather(*(m.connection.send(message) for m in self._technicians()))
+
     def request_keyframe(self, member: Member, producer_id: str) -> None:
         """Technician action: ask a publisher for a keyframe."""
         self._check_technical(member)

@@ -19,6 +19,7 @@ from .messages import (
     PROTOCOL_VERSION,
     ROOM_COMMAND_TYPES,
     AlertState,
+    CheckReport,
     ClientMessage,
     ConferenceInfo,
     DelegationInfo,
@@ -587,6 +588,7 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
     MonitorAlert.TYPE: lambda f: MonitorAlert(
         f.json_object("alert"), f.choice("state", AlertState), id=f.ref
     ),
+    CheckReport.TYPE: lambda f: CheckReport(f.json_object("report"), id=f.ref),
     InterpretationListening.TYPE: lambda f: InterpretationListening(
         f.nullable_text("channel"), id=f.ref, ref=f.optional_id("ref")
     ),

@@ -20,6 +20,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "ROOM_COMMAND_TYPES",
     "AlertState",
+    "CheckReport",
     "ClientMessage",
     "ConferenceInfo",
     "DelegationInfo",
@@ -478,6 +479,18 @@ class MonitorAlert(Message):
 
 
 @dataclass(frozen=True)
+class CheckReport(Message):
+    """A seat sent its connectivity check results (to technicians, as they arrive).
+
+    ``report`` is what ``/check/reports`` lists for that seat; its fields are in
+    docs/protocol.md.
+    """
+
+    TYPE: ClassVar[str] = "check.report"
+    report: Mapping[str, object]
+
+
+@dataclass(frozen=True)
 class ProducerKeyframe(Message):
     """Technician: ask a publisher for a keyframe of this video producer."""
 
@@ -573,6 +586,7 @@ ServerMessage: TypeAlias = (
     | RoomUpdate
     | MonitorStats
     | MonitorAlert
+    | CheckReport
     | InterpretationListening
     | MessageHistory
     | ShareStopped

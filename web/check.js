@@ -292,11 +292,12 @@ async function run() {
 async function send() {
   const sent = /** @type {HTMLElement} */ (document.getElementById('check-sent'));
   if (!token) { sent.textContent = t('check.noToken'); return; }
-  const steps = Object.fromEntries(STEPS.map((s) => [s, {status: results[s]?.status, detail: results[s]?.detail}]));
+  const steps = Object.fromEntries(STEPS.map((s) =>
+    [s, {status: results[s]?.status, detail: results[s]?.detail, advice: results[s]?.key}]));
   const answer = await fetch(`/check/report?${query}`, {
     method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({steps}),
   });
-  sent.textContent = t(answer.ok ? 'check.sent' : 'check.notSent');
+  sent.textContent = t(answer.ok ? 'check.sent' : answer.status === 429 ? 'check.tooSoon' : 'check.notSent');
   sent.dataset.sent = String(answer.ok);
 }
 

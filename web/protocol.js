@@ -275,6 +275,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} plis
  * @property {number | null} silent_for  seconds since the last packet (in)
  * @property {'screen' | null} [source]  a screen share
+ * @property {string | null} [path]  the client's ICE candidate type and the transport the server sees, e.g. "relay udp"
  */
 
 /**
@@ -516,6 +517,7 @@ export function preferredCodecs(kind) {
  * - `welcome`              {@link Welcome}, after the first join and after every rejoin
  * - `room`                 {@link RoomUpdate}: the room state changed (floor, lobby, mutes...)
  * - `monitorstats`         {@link MonitorStats} (technicians)
+ * - `checkreport`          a seat's connectivity check results (technicians)
  * - `monitoralert`         {@link MonitorAlert} (technicians)
  * - `participantjoined`    {participant: Participant}
  * - `participantleft`      {participant_id, reason, participant: Participant | null}
@@ -1110,6 +1112,9 @@ export class PalabraConnection extends EventTarget {
         return;
       case 'monitor.alert':
         this._emit('monitoralert', /** @type {MonitorAlert} */ ({alert: msg.alert, state: msg.state}));
+        return;
+      case 'check.report':
+        if (msg.report && typeof msg.report === 'object') this._emit('checkreport', msg.report);
         return;
       case 'participant.joined': {
         const p = /** @type {Participant} */ (msg.participant);

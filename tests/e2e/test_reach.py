@@ -17,14 +17,14 @@ import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiortc import AudioStreamTrack
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Route, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from server.client import PalabraClient
@@ -232,14 +232,20 @@ async () => {
 """
 
 
-async def delegation_page(browser: Browser, server: SecureServer, only: str | None) -> BrowserPage:
+async def delegation_page(
+    browser: Browser,
+    server: SecureServer,
+    only: str | None,
+    seat: tuple[str, str, str] = ("Jefatura — Guatemala", "gt", "p-gt"),
+) -> BrowserPage:
     context = await browser.new_context(
         permissions=["camera", "microphone"], viewport={"width": 1280, "height": 800}
     )
     await context.add_init_script(f"({RECORD_PEERS})({json.dumps(only)})")
     page = BrowserPage(await context.new_page())
     page.listen()
-    token = server.token("head", "Jefatura — Guatemala", "gt", "p-gt")
+    name, delegation, participant = seat
+    token = server.token("head", name, delegation, participant)
     await page.page.goto(f"{server.base_url}/c/demo?t={token}")
     return page
 
@@ -290,19 +296,24 @@ def heard_frames(chair: PalabraClient, owner: str) -> int:
     )
 
 
-async def joins_and_is_heard_only_with_the_floor(
-    server: SecureServer, page: BrowserPage, boss: PalabraClient, protocol: str
-) -> None:
+async def enters(page: BrowserPage, boss: PalabraClient, participant: str = "p-gt") -> None:
+    """Admitted from the lobby by the chair, the delegation enters the room."""
     await boss.wait_for(
-        lambda: any(p["participant_id"] == "p-gt" for p in boss.room.get("lobby", [])), 15
+        lambda: any(p["participant_id"] == participant for p in boss.room.get("lobby", [])), 15
     )
-    await boss.command("lobby.admit", participant_id="p-gt")
+    await boss.command("lobby.admit", participant_id=participant)
     await page.page.get_by_text("La Presidencia le ha admitido").wait_for()
     for _ in range(5):  # (a click while the lobby view re-renders can be lost)
         await page.page.locator("#btn-enter").click()
         with contextlib.suppress(PlaywrightTimeout):
             await page.page.locator(".prejoin").wait_for(state="detached", timeout=2000)
             break
+
+
+async def joins_and_is_heard_only_with_the_floor(
+    server: SecureServer, page: BrowserPage, boss: PalabraClient, protocol: str
+) -> None:
+    await enters(page, boss)
     await relayed_pairs(page, protocol)
     await boss.wait_for(
         lambda: any(
@@ -510,3 +521,163 @@ async def test_connectivity_check_without_a_link(server: SecureServer, browser: 
         assert "enlace de su invitación" in advice
     finally:
         await page.page.context.close()
+
+
+async def technician_page(
+    browser: Browser, server: SecureServer, reports: Callable[[Route], Awaitable[None]]
+) -> BrowserPage:
+    """The technician's page; ``reports`` handles its fetches of /check/reports."""
+    context = await browser.new_context(
+        permissions=["camera", "microphone"], viewport={"width": 1366, "height": 768}
+    )
+    await context.route("**/check/reports?*", reports)
+    page = BrowserPage(await context.new_page())
+    page.listen()
+    token = server.token("technician", "Técnico de sala", None, "p-path-tech")
+    await page.page.goto(f"{server.base_url}/c/demo?t={token}")
+    await page.wait_js("() => document.body.dataset.view === 'technician'", timeout=20)
+    return page
+
+
+PATH_BADGE = """
+(participant) => {
+  const badge = document.querySelector(
+    `#streams-table tbody[data-participant-id="${participant}"] .path-badge`);
+  return badge && {path: badge.dataset.path, transport: badge.dataset.transport,
+                   text: badge.textContent, title: badge.title,
+                   shown: badge.closest('tbody').getClientRects().length > 0};
+}
+"""
+
+CHECK_CARD = """
+(participant) => {
+  const card = document.querySelector(`#check-reports li[data-participant-id="${participant}"]`);
+  return card && {
+    status: card.dataset.status,
+    name: card.querySelector('.name').textContent,
+    steps: Object.fromEntries([...card.querySelectorAll('.check-chip')]
+      .map((c) => [c.dataset.step, c.dataset.status])),
+    advice: [...card.querySelectorAll('.check-advice-list li')].map((li) => li.textContent),
+  };
+}
+"""
+
+
+# The badge from the feed's path and the participant's check report.
+CLASSIFY = """
+async (cases) => {
+  const {classifyPath} = await import('/web/views/technician/paths.js');
+  return cases.map(([raw, steps]) => {
+    const report = steps && {participant_id: 'p', name: 'n', delegation: null, at: 0, steps};
+    const view = classifyPath(raw, report || undefined);
+    return `${view.kind} ${view.transport}`.trim();
+  });
+}
+"""
+LOCKED = {"udp": "amber", "turnUdp": "amber", "turnTls": "green"}
+OPEN = {"udp": "green", "turnUdp": "green", "turnTls": "green"}
+CLASSIFY_CASES: list[tuple[str, dict[str, str] | None, str]] = [
+    ("host udp", None, "direct"),
+    ("host tcp", OPEN, "direct"),
+    ("srflx udp", None, "nat"),
+    ("prflx udp", None, "nat"),
+    ("prflx udp", OPEN, "nat"),  # direct UDP works: a prflx is a NAT mapping
+    ("prflx udp", LOCKED, "relay tls"),  # direct UDP blocked: it can only be the relay
+    ("relay udp", None, "relay"),  # no check: the relay's transport is unknown
+    ("relay udp", OPEN, "relay udp"),  # browsers prefer the UDP relay
+    ("relay udp", LOCKED, "relay tls"),
+    ("relay udp", {"udp": "amber", "turnUdp": "red", "turnTls": "red"}, "relay"),
+    ("", None, "unknown"),
+]
+
+
+async def test_technician_sees_the_relayed_path_and_the_check_report(
+    server: SecureServer, browser: Browser
+) -> None:
+    """El Salvador checks from a ministry that lets only TLS out, sends the
+    results while the technician watches, then joins through TURN over TLS:
+    the technician's page shows the report live and the seat as "relé TLS"."""
+    if shutil.which("nft") is None and not Path(NFT).exists():
+        pytest.skip("nft is missing (apt-get install nftables)")
+    seat = ("Jefatura — El Salvador", "sv", "p-path-sv")
+    token = server.token("head", *seat)
+    with locked_down(server.turn):
+        check = await check_page(browser, f"{server.base_url}/check?t={token}")
+    # The page's fetches of /check/reports: let through until told to refuse them.
+    fetches: list[str] = []
+    refuse = False
+
+    async def reports(route: Route) -> None:
+        fetches.append(route.request.url)
+        await (route.abort() if refuse else route.continue_())
+
+    tech = await technician_page(browser, server, reports)
+    page: BrowserPage | None = None
+    async with chair(server) as boss:
+        try:
+            await eventually(lambda: fetches, 10, "the checks panel's first fetch")
+            assert await tech.js(CHECK_CARD, "p-path-sv") is None
+            # Sent while the technician's page is open: pushed (check.report),
+            # since its fetches are refused from now on.
+            refuse = True
+            await check.page.locator("#check-send").click()
+            await check.wait_js(
+                "() => document.querySelector('#check-sent').dataset.sent === 'true'"
+            )
+            await tech.wait_js(f"() => ({CHECK_CARD})('p-path-sv')", timeout=20)
+            card = await tech.js(CHECK_CARD, "p-path-sv")
+            assert card["status"] == "amber" and card["name"] == "Jefatura — El Salvador", card
+            assert card["steps"]["udp"] == "amber" and card["steps"]["turnUdp"] == "amber", card
+            assert card["steps"]["turnTls"] == "green", card
+            assert any("3478" in advice for advice in card["advice"]), card
+
+            page = await delegation_page(browser, server, "turns:", seat)
+            await enters(page, boss, "p-path-sv")
+            await relayed_pairs(page, "tls")
+            await tech.wait_js(f"() => ({PATH_BADGE})('p-path-sv')?.path === 'relay'", timeout=20)
+            badge = await tech.js(PATH_BADGE, "p-path-sv")
+            assert badge["transport"] == "tls" and badge["text"] == "relé TLS", badge
+            # The raw value the server sees is in the tooltip.
+            assert "relay udp" in badge["title"] or "prflx udp" in badge["title"], badge
+            await tech.wait_js(f"() => ({PATH_BADGE})('p-chair')?.path === 'direct'", timeout=20)
+            assert await tech.js("() => document.querySelector('#figure-relayed').textContent") == (
+                "1"
+            )
+
+            # Only those on the relay: the chair's direct connection is hidden.
+            await tech.page.locator("#relay-only").check()
+            assert (await tech.js(PATH_BADGE, "p-chair"))["shown"] is False
+            assert (await tech.js(PATH_BADGE, "p-path-sv"))["shown"] is True
+            await tech.page.locator("#relay-only").uncheck()
+            assert (await tech.js(PATH_BADGE, "p-chair"))["shown"] is True
+
+            await tech.screenshot("technician-paths-1366x768")
+            await tech.page.locator("#checks-panel").scroll_into_view_if_needed()
+            await tech.screenshot("technician-checks-1366x768")
+            await tech.page.set_viewport_size({"width": 1920, "height": 1080})
+            await tech.screenshot("technician-paths-1920x1080")
+
+            await tech.page.get_by_role("button", name="EN", exact=True).click()
+            await tech.page.get_by_role("heading", name="Connectivity checks").wait_for()
+            assert (await tech.js(PATH_BADGE, "p-path-sv"))["text"] == "relay TLS"
+            await tech.screenshot("technician-paths-english-1920x1080")
+
+            # Reopened, the page fetches the reports it missed: the same card and badge.
+            refuse = False
+            await tech.page.reload()
+            await tech.wait_js("() => document.body.dataset.view === 'technician'", timeout=20)
+            await tech.wait_js(f"() => ({CHECK_CARD})('p-path-sv')", timeout=10)
+            await tech.wait_js(
+                f"() => ({PATH_BADGE})('p-path-sv')?.text === 'relay TLS'", timeout=20
+            )
+            assert await tech.js(CLASSIFY, CLASSIFY_CASES) == [c[2] for c in CLASSIFY_CASES]
+            assert not tech.errors and not check.errors and not page.errors
+        finally:
+            with contextlib.suppress(Exception):
+                await boss.command("participant.remove", participant_id="p-path-sv")
+            tech.save_log("technician-paths")
+            await tech.page.context.close()
+            await check.page.context.close()
+            if page is not None:
+                page.save_log("technician-paths-delegation")
+                await page.page.context.close()

@@ -16,6 +16,7 @@ from signaling import (
     MAX_MESSAGE_BYTES,
     ROOM_COMMAND_TYPES,
     AlertState,
+    CheckReport,
     ClientMessage,
     CloseCode,
     ConferenceInfo,
@@ -122,6 +123,7 @@ SERVER_MESSAGES: list[ServerMessage] = [
     RoomUpdate(5, (), {}, 1764331212.0),
     MonitorStats(1764331250.5, ({"id": "p-1", "bitrate_kbps": 480.5},), ()),
     MonitorAlert({"id": "loss:c-1", "kind": "loss"}, AlertState.CLEARED),
+    CheckReport({"participant_id": "p-sv", "steps": {"udp": "amber"}, "at": 1764331250.5}),
     InterpretationListening("en", ref=51),
     InterpretationListening(None),
     MessageHistory(

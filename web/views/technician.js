@@ -6,6 +6,8 @@ import {h, setAttr, setText} from '../dom.js';
 import {num, t} from '../i18n.js';
 import {MediaControls} from '../widgets/media-controls.js';
 import {AlertsPanel} from './technician/alerts.js';
+import {ChecksPanel} from './technician/checks.js';
+import {classifyPath, rawPath} from './technician/paths.js';
 import {StreamTable} from './technician/streams.js';
 
 /** @typedef {import('../conference.js').ViewContext} ViewContext */
@@ -24,6 +26,11 @@ export function createTechnicianView(ctx) {
   const conn = ctx.conn;
   const alerts = new AlertsPanel(ctx);
   const table = new StreamTable(ctx);
+  const checks = new ChecksPanel(ctx, (reports) => {
+    table.reports = reports;
+    table.render();
+    render();
+  });
   /** @type {MonitorStats | null} */
   let latest = null;
   let receivedAt = 0;
@@ -39,6 +46,7 @@ export function createTechnicianView(ctx) {
     streams: figure('streams'),
     bitrate: figure('bitrate'),
     alerts: figure('alerts'),
+    relayed: figure('relayed'),
   };
   const freshness = h('p', {class: 'freshness', id: 'freshness', attrs: {role: 'status'}});
   const summaryHeading = h('h2', {class: 'visually-hidden', id: 'summary-heading'});
@@ -46,11 +54,17 @@ export function createTechnicianView(ctx) {
     summaryHeading, ...Object.values(figures).map((f) => f.element), freshness);
   const streamsHeading = h('h2', {class: 'panel-title', id: 'streams-heading'});
   const waiting = h('p', {class: 'empty', id: 'streams-waiting'});
+  // Who is on the relay: the participants to ask their IT for direct UDP.
+  const relayOnly = h('input', {type: 'checkbox', id: 'relay-only', on: {change: () => {
+    table.table.classList.toggle('relay-only', relayOnly.checked);
+  }}});
+  const relayOnlyLabel = h('label', {htmlFor: 'relay-only'});
   const streamsPanel = h('section', {class: 'panel streams-panel', attrs: {'aria-labelledby': 'streams-heading'}},
-    h('div', {class: 'panel-head'}, streamsHeading, table.toolbar), waiting, table.element);
+    h('div', {class: 'panel-head'}, streamsHeading, h('div', {class: 'switch'}, relayOnly, relayOnlyLabel), table.toolbar),
+    waiting, table.element);
   const controls = new MediaControls({local: ctx.local, remote: ctx.remote, leave: ctx.leave, publishing: false});
   const element = h('section', {class: 'dashboard technician-view'},
-    h('div', {class: 'dashboard-body'}, alerts.element, summary, streamsPanel), controls.element);
+    h('div', {class: 'dashboard-body'}, alerts.element, summary, streamsPanel, checks.element), controls.element);
 
   const onStats = (/** @type {Event} */ e) => {
     latest = /** @type {CustomEvent<MonitorStats>} */ (e).detail;
@@ -86,6 +100,10 @@ export function createTechnicianView(ctx) {
     setText(figures.bitrate.value, kbps >= 1000 ? `${num(kbps / 1000, 2)} Mb/s` : `${num(kbps)} kb/s`);
     setText(figures.alerts.value, num(alerts.raised.size));
     figures.alerts.element.classList.toggle('raised', alerts.raised.size > 0);
+    const participants = new Set(streams.flatMap((s) => [s.participant_id, s.subscriber_id ?? s.participant_id]));
+    const relayed = [...participants].filter((id) =>
+      classifyPath(rawPath(streams, id), checks.reports.get(id)).kind === 'relay').length;
+    setText(figures.relayed.value, num(relayed));
     waiting.hidden = latest !== null;
     table.element.hidden = latest === null;
     renderFreshness();
@@ -97,6 +115,8 @@ export function createTechnicianView(ctx) {
     setText(figures.streams.label, t('tech.streamCount'));
     setText(figures.bitrate.label, t('tech.inbound'));
     setText(figures.alerts.label, t('tech.alerts'));
+    setText(figures.relayed.label, t('tech.relayed'));
+    setText(relayOnlyLabel, t('tech.relayOnly'));
     setText(streamsHeading, t('tech.streams'));
     setText(waiting, t('tech.waiting'));
     setAttr(table.table, 'aria-describedby', 'freshness');
@@ -111,9 +131,11 @@ export function createTechnicianView(ctx) {
       // Names and mutes come from the room state: redraw with them.
       table.render();
       alerts.render();
+      checks.render();
     },
     retranslate() {
       alerts.retranslate();
+      checks.retranslate();
       table.retranslate();
       controls.retranslate();
       retranslate();
@@ -123,6 +145,7 @@ export function createTechnicianView(ctx) {
       conn.removeEventListener('monitoralert', onAlert);
       clearInterval(tick);
       alerts.destroy();
+      checks.destroy();
       controls.destroy();
       element.remove();
     },

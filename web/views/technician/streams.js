@@ -11,6 +11,7 @@ import {confirmAction} from '../../widgets/confirm.js';
 import {icon} from '../../widgets/icons.js';
 import {languageName} from '../../widgets/language-menu.js';
 import {Sparkline} from '../../widgets/sparkline.js';
+import {classifyPath, pathBadge, rawPath, updatePathBadge} from './paths.js';
 
 /** @typedef {import('../../conference.js').ViewContext} ViewContext */
 /** @typedef {import('../../protocol.js').StreamStats} StreamStats */
@@ -19,6 +20,7 @@ import {Sparkline} from '../../widgets/sparkline.js';
 
 /** The key of the channels' row group (participant ids never take this form). */
 const CHANNELS = 'channels:';
+/** @typedef {import('./paths.js').CheckReport} CheckReport */
 
 /** Limits above which a figure is shown as a warning, then as bad. */
 export const LIMITS = {
@@ -62,6 +64,8 @@ export class StreamTable {
     /** @private @type {StreamStats[]} */ this._streams = [];
     /** @private @type {ChannelStats[]} */ this._channels = [];
     /** @private @type {Alert[]} */ this._alerts = [];
+    /** Each participant's latest connectivity check. @type {Map<string, CheckReport>} */
+    this.reports = new Map();
     /** @private */ this._caption = h('caption', {class: 'visually-hidden'});
     /** @private */ this._head = h('tr', {}, h('th', {scope: 'col'}),
       ...COLUMNS.map(([key, , numeric]) => h('th', {scope: 'col', class: numeric ? 'num' : '', dataset: {col: key}})));
@@ -224,7 +228,7 @@ export class StreamTable {
     }));
     const header = h('tr', {class: 'group'},
       h('th', {scope: 'rowgroup', colSpan: COLUMNS.length + 1},
-        h('div', {class: 'group-head'}, badge(null), h('span', {class: 'name'}), h('span', {class: 'meta'}),
+        h('div', {class: 'group-head'}, badge(null), h('span', {class: 'name'}), pathBadge(), h('span', {class: 'meta'}),
           h('span', {class: 'group-actions'}, mute, disconnect))));
     return h('tbody', {dataset: {participantId}}, header);
   }
@@ -252,6 +256,10 @@ export class StreamTable {
     disconnect.hidden = person.role === 'chair';
     const body = /** @type {HTMLElement} */ (header.parentElement);
     body.classList.toggle('alarm', streams.some((s) => this._alertFor(s)));
+    const report = this.reports.get(person.id);
+    const path = classifyPath(rawPath(this._streams, person.id), report);
+    updatePathBadge(/** @type {HTMLElement} */ (header.querySelector('.path-badge')), path, report);
+    body.dataset.path = path.kind;
   }
 
   /**
