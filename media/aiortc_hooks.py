@@ -97,6 +97,7 @@ def check_versions() -> None:
         (aioice.candidate, "candidate_foundation"),
         (aioice.candidate, "candidate_priority"),
         (aioice.stun.Message, "check_message_integrity"),
+        (aioice.ice.StunProtocol, "request"),
     ]
     missing = [f"{owner!r}.{name}" for owner, name in required if not hasattr(owner, name)]
     ids = HeaderExtensionsMap()._HeaderExtensionsMap__ids  # type: ignore[attr-defined]
@@ -618,6 +619,7 @@ class _MuxedProtocol(aioice.ice.StunProtocol):
 
     local_candidate: Any
     receiver: Any
+    mux: UdpMux
 
     def authentic(self, data: bytes) -> bool:
         try:
@@ -627,8 +629,20 @@ class _MuxedProtocol(aioice.ice.StunProtocol):
         password: str = self.receiver.local_password
         return bool(message.check_message_integrity(password.encode("utf8")))
 
-    def expects(self, transaction_id: bytes) -> bool:
-        return transaction_id in self.transactions
+    async def request(
+        self,
+        request: Any,
+        addr: tuple[str, int],
+        integrity_key: bytes | None = None,
+        retransmissions: int | None = None,
+    ) -> tuple[Any, tuple[str, int]]:
+        # The answer may come from an address the mux has not bound yet.
+        mux: UdpMux = self.mux
+        mux.expect(request.transaction_id, self)
+        try:
+            return await super().request(request, addr, integrity_key, retransmissions)
+        finally:
+            mux.forget(request.transaction_id)
 
 
 def use_udp_mux(connection: RTCPeerConnection, mux: UdpMux) -> None:
@@ -668,6 +682,7 @@ def _muxed_candidates(ice: Any, mux: UdpMux, component: int, addresses: list[str
         if ":" in address:
             continue  # the media port is one IPv4 socket
         protocol = _MuxedProtocol(ice)
+        protocol.mux = mux
         protocol.local_candidate = aioice.candidate.Candidate(
             foundation=aioice.candidate.candidate_foundation("host", "udp", address),
             component=component,

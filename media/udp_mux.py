@@ -7,8 +7,9 @@ is bound to. A STUN binding request goes by its USERNAME (``server-ufrag:
 client-ufrag``, RFC 8445 7.2.2) to the connection that owns the server ufrag
 and, once its MESSAGE-INTEGRITY checks with that connection's password,
 binds its source address to it: only a peer that knows the ICE password can
-claim an address. A STUN response from an unbound address (the answer to the
-server's own check) goes to the connection that sent the transaction.
+claim an address, and one connection holds at most :data:`MAX_ADDRESSES`.
+A STUN response from an unbound address (the answer to the server's own
+check) goes to the connection that sent that transaction.
 Anything else (garbage, bad or unknown STUN, DTLS or SRTP from an unknown
 address) is dropped and counted, and changes nothing.
 
@@ -32,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 RECEIVE_BUFFER = 8 * 1024 * 1024  # every participant's media arrives here
+# Remote addresses one connection may hold (ICE candidates, NAT rebinding):
+# beyond it the oldest is forgotten, so a peer cannot grow the table.
+MAX_ADDRESSES = 8
 _STUN_HEADER = struct.Struct("!HHI12s")
 _ATTRIBUTE = struct.Struct("!HH")
 _MAGIC_COOKIE = 0x2112A442
@@ -47,10 +51,6 @@ class MuxEndpoint(Protocol):
 
     def authentic(self, data: bytes) -> bool:
         """True when this STUN request's MESSAGE-INTEGRITY checks with the local password."""
-        ...
-
-    def expects(self, transaction_id: bytes) -> bool:
-        """True when this connection awaits the response to this STUN transaction."""
         ...
 
 
@@ -85,8 +85,13 @@ class UdpMux(asyncio.DatagramProtocol):
         self.host = host
         self.transport: asyncio.DatagramTransport | None = None
         self._by_ufrag: dict[str, MuxEndpoint] = {}
+        self._ufrag_of: dict[MuxEndpoint, str] = {}
         self._by_address: dict[Address, MuxEndpoint] = {}
-        self._addresses_of: dict[MuxEndpoint, set[Address]] = {}
+        # Each connection's addresses, oldest first (a dict keeps the order).
+        self._addresses_of: dict[MuxEndpoint, dict[Address, None]] = {}
+        # The server's own STUN requests in flight: their responses may come
+        # from an address not bound yet.
+        self._by_transaction: dict[bytes, MuxEndpoint] = {}
         self.dropped: Counter[str] = Counter()
 
     async def open(self) -> None:
@@ -123,19 +128,34 @@ class UdpMux(asyncio.DatagramProtocol):
         if self._by_ufrag.get(ufrag, endpoint) is not endpoint:
             raise ValueError(f"ICE ufrag {ufrag!r} is already in use on the media port")
         self._by_ufrag[ufrag] = endpoint
-        self._addresses_of.setdefault(endpoint, set())
+        self._ufrag_of[endpoint] = ufrag
+        self._addresses_of.setdefault(endpoint, {})
 
     def unregister(self, endpoint: MuxEndpoint) -> None:
-        """Forget a closing connection: its ufrag and every address bound to it."""
-        for ufrag in [u for u, e in self._by_ufrag.items() if e is endpoint]:
+        """Forget a closing connection: its ufrag, addresses and transactions."""
+        ufrag = self._ufrag_of.pop(endpoint, None)
+        if ufrag is not None:
             del self._by_ufrag[ufrag]
         for address in self._addresses_of.pop(endpoint, ()):
             if self._by_address.get(address) is endpoint:
                 del self._by_address[address]
+        for transaction_id in [t for t, e in self._by_transaction.items() if e is endpoint]:
+            del self._by_transaction[transaction_id]
+
+    def expect(self, transaction_id: bytes, endpoint: MuxEndpoint) -> None:
+        """The endpoint sent this STUN request: its response goes back to it."""
+        self._by_transaction[transaction_id] = endpoint
+
+    def forget(self, transaction_id: bytes) -> None:
+        self._by_transaction.pop(transaction_id, None)
 
     def stats(self) -> dict[str, int]:
         """Sizes of the tables and datagrams dropped, by reason (for /metrics)."""
-        figures = {"connections": len(self._by_ufrag), "addresses": len(self._by_address)}
+        figures = {
+            "connections": len(self._by_ufrag),
+            "addresses": len(self._by_address),
+            "transactions": len(self._by_transaction),
+        }
         figures.update({f"dropped_{reason}": self.dropped[reason] for reason in DROP_REASONS})
         return figures
 
@@ -174,21 +194,23 @@ class UdpMux(asyncio.DatagramProtocol):
             endpoint.datagram_received(data, address)
         elif bound is not None:
             bound.datagram_received(data, address)
-        elif kind & 0x0100:  # a response to one of the server's own checks
-            for endpoint in self._addresses_of:
-                if endpoint.expects(transaction_id):
-                    endpoint.datagram_received(data, address)
-                    return
-            self.dropped["unknown_address"] += 1
+        elif kind & 0x0100 and transaction_id in self._by_transaction:
+            # The response to one of the server's own checks.
+            self._by_transaction[transaction_id].datagram_received(data, address)
         else:
             self.dropped["unknown_address"] += 1
 
     def _bind(self, address: Address, endpoint: MuxEndpoint) -> None:
         previous = self._by_address.get(address)
         if previous is not None:
-            self._addresses_of[previous].discard(address)
+            del self._addresses_of[previous][address]
+        held = self._addresses_of[endpoint]
+        if len(held) >= MAX_ADDRESSES:
+            oldest = next(iter(held))
+            del held[oldest]
+            del self._by_address[oldest]
         self._by_address[address] = endpoint
-        self._addresses_of[endpoint].add(address)
+        held[address] = None
 
     def error_received(self, exc: Exception) -> None:
         logger.debug("media port: %s", exc)

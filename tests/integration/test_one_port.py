@@ -9,13 +9,15 @@ import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from media.aiortc_hooks import ice_sockets
 from rooms import Settings
 from server.client import PalabraClient
 
-from .conftest import ClientFactory, RunningServer, demo_plan, running_server
+from .conftest import METRICS_TOKEN, ClientFactory, RunningServer, demo_plan, running_server
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
 
 # Ten seats of the demo conference: the three heads and seven delegates.
@@ -84,6 +86,8 @@ def frames(clients: list[PalabraClient]) -> list[int]:
     return [sum(s.frames for s in c.streams.values()) for c in clients]
 
 
+# Both forwarding paths: the native one sends with sendmmsg on the shared socket.
+@pytest.mark.usefixtures("forwarding_path")
 async def test_ten_participants_media_on_one_socket(
     server: RunningServer, connect: ClientFactory
 ) -> None:
@@ -157,6 +161,21 @@ async def test_bad_datagrams_change_nothing(server: RunningServer, connect: Clie
     assert dropped["dropped_unknown_address"] >= 2
     assert sum(dropped.values()) >= 6 - 1  # the random first byte may be anything
     assert [s.kind for s in listener.streams.values()].count("video") == 1
+    # What an operator sees.
+    url = f"http://127.0.0.1:{server.port}/metrics"
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
+        text = await response.text()
+    samples = {
+        (s.name, s.labels.get("reason")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("palabra_media_port_dropped_total", "unknown_ufrag")] == 1
+    assert samples[("palabra_media_port_dropped_total", "unauthenticated")] == 1
+    # The speaker's publisher and the listener's subscriber connection (the
+    # others carry nothing, so they never negotiated).
+    assert samples[("palabra_media_port_connections", None)] == after["connections"] == 2
 
 
 async def test_leaving_frees_the_demux_entries(
@@ -182,4 +201,4 @@ async def test_leaving_frees_the_demux_entries(
     await second.leave()
     await first.wait_for(lambda: second_id not in conference.router.peers, timeout=10)
     await first.wait_for(lambda: mux.stats()["connections"] == 0, timeout=10)
-    assert mux.stats()["addresses"] == 0
+    assert (mux.stats()["addresses"], mux.stats()["transactions"]) == (0, 0)

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from media.udp_mux import UdpMux, parse_stun
+from media.udp_mux import MAX_ADDRESSES, UdpMux, parse_stun
 
 CLIENT = ("192.0.2.7", 50000)
 OTHER = ("192.0.2.8", 50001)
@@ -15,19 +15,15 @@ OTHER = ("192.0.2.8", 50001)
 class Endpoint:
     """A connection's end of the mux that records what it is given."""
 
-    def __init__(self, password_ok: bool = True, transactions: tuple[bytes, ...] = ()) -> None:
+    def __init__(self, password_ok: bool = True) -> None:
         self.received: list[tuple[bytes, tuple[str, int]]] = []
         self.password_ok = password_ok
-        self.transactions = set(transactions)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.received.append((data, addr))
 
     def authentic(self, data: bytes) -> bool:
         return self.password_ok
-
-    def expects(self, transaction_id: bytes) -> bool:
-        return transaction_id in self.transactions
 
 
 def stun(kind: int, transaction_id: bytes = b"t" * 12, username: str | None = None) -> bytes:
@@ -78,6 +74,7 @@ def test_bad_unknown_and_forged_stun_is_dropped_and_binds_nothing() -> None:
     assert mux.stats() == {
         "connections": 1,
         "addresses": 0,
+        "transactions": 0,
         "dropped_bad_stun": 2,
         "dropped_unknown_ufrag": 1,
         "dropped_unauthenticated": 1,
@@ -87,12 +84,29 @@ def test_bad_unknown_and_forged_stun_is_dropped_and_binds_nothing() -> None:
 
 def test_a_response_goes_to_the_connection_awaiting_it() -> None:
     mux = UdpMux(0)
-    a, b = Endpoint(), Endpoint(transactions=(b"x" * 12,))
+    a, b = Endpoint(), Endpoint()
     mux.register("ufraga", a)
     mux.register("ufragb", b)
+    mux.expect(b"x" * 12, b)
     mux.datagram_received(stun(0x0101, b"x" * 12), OTHER)
     assert len(b.received) == 1 and not a.received
     assert mux.stats()["addresses"] == 0  # a response binds nothing
+    mux.forget(b"x" * 12)
+    mux.datagram_received(stun(0x0101, b"x" * 12), OTHER)
+    assert len(b.received) == 1 and mux.dropped["unknown_address"] == 1
+
+
+def test_a_connection_holds_a_bounded_number_of_addresses() -> None:
+    mux = UdpMux(0)
+    a = Endpoint()
+    mux.register("ufraga", a)
+    addresses = [("192.0.2.7", 40000 + i) for i in range(MAX_ADDRESSES + 3)]
+    for address in addresses:
+        mux.datagram_received(stun(0x0001, username="ufraga:r"), address)
+    assert mux.stats()["addresses"] == MAX_ADDRESSES
+    mux.datagram_received(b"\x80" + b"\0" * 20, addresses[0])  # the oldest, forgotten
+    mux.datagram_received(b"\x80" + b"\0" * 20, addresses[-1])
+    assert mux.dropped["unknown_address"] == 1 and len(a.received) == len(addresses) + 1
 
 
 def test_a_request_naming_another_ufrag_moves_the_address() -> None:
@@ -116,9 +130,11 @@ def test_unregister_removes_the_ufrag_and_every_address() -> None:
     mux.datagram_received(stun(0x0001, username="ufraga:r"), CLIENT)
     mux.datagram_received(stun(0x0001, username="ufraga:r"), OTHER)
     mux.datagram_received(stun(0x0001, username="ufragb:r"), ("192.0.2.9", 9))
-    assert mux.stats()["addresses"] == 3
+    mux.expect(b"y" * 12, a)
+    assert (mux.stats()["addresses"], mux.stats()["transactions"]) == (3, 1)
     mux.unregister(a)
-    assert (mux.stats()["connections"], mux.stats()["addresses"]) == (1, 1)
+    assert mux.stats()["connections"] == 1
+    assert (mux.stats()["addresses"], mux.stats()["transactions"]) == (1, 0)
     mux.datagram_received(b"\x80" + b"\0" * 20, CLIENT)
     assert mux.dropped["unknown_address"] == 1
     assert len(a.received) == 2
