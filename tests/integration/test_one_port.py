@@ -11,9 +11,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from prometheus_client.parser import text_string_to_metric_families
 
 from media.aiortc_hooks import ice_sockets
+from media.router import rtc_configuration
 from rooms import Settings
 from server.client import PalabraClient
 
@@ -202,3 +204,31 @@ async def test_leaving_frees_the_demux_entries(
     await first.wait_for(lambda: second_id not in conference.router.peers, timeout=10)
     await first.wait_for(lambda: mux.stats()["connections"] == 0, timeout=10)
     assert (mux.stats()["addresses"], mux.stats()["transactions"]) == (0, 0)
+
+
+async def test_the_connectivity_check_echoes_through_the_media_port(
+    server: RunningServer,
+) -> None:
+    """The check page's "UDP to the server" then tests the port the firewall must open."""
+    mux = server.palabra.udp_mux
+    assert mux is not None
+    peer = RTCPeerConnection(rtc_configuration())
+    channel = peer.createDataChannel("check")
+    opened = asyncio.Event()
+    echoed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    channel.on("open", opened.set)
+    channel.on("message", lambda m: echoed.done() or echoed.set_result(m))
+    try:
+        await peer.setLocalDescription(await peer.createOffer())
+        url = f"http://127.0.0.1:{server.port}/check/offer?t={server.token()}"
+        offer = {"sdp": peer.localDescription.sdp}
+        async with aiohttp.ClientSession() as http, http.post(url, json=offer) as response:
+            answer = await response.json()
+        assert f"127.0.0.1 {mux.port} typ host" in answer["sdp"]
+        await peer.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await asyncio.wait_for(opened.wait(), 10)
+        channel.send("ping")
+        assert await asyncio.wait_for(echoed, 10) == "ping"
+        assert (mux.stats()["connections"], mux.stats()["addresses"]) == (1, 1)
+    finally:
+        await peer.close()
