@@ -166,7 +166,8 @@ class RelayTransport:
 class RelayRouter(Router):
     """:class:`media.router.Router` with MediaRelay transports instead of forwarding."""
 
-    def __init__(self, ice_servers: Sequence[RTCIceServer] = ()) -> None:
+    def __init__(self, ice_servers: Sequence[RTCIceServer] = (), udp_mux: Any = None) -> None:
+        # The baseline keeps aiortc's own sockets (no one-port mode).
         super().__init__(ice_servers)
 
     def create_transport(

@@ -362,6 +362,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             extra.append("--baseline")
         if forwarding:
             extra += ["--forwarding", forwarding]
+        if args.media_port is not None and not baseline:
+            extra += ["--media-port", str(args.media_port)]
         with run_server(secret, server_core, extra) as server:
             target = Target(server.ws_url, secret, BENCH_CONFERENCE, server.pid)
             return await measure(
@@ -458,6 +460,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the server's event loop"
     )
     parser.add_argument("--client-loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--media-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="one-port mode: the server's media on this UDP port (0: any free port)",
+    )
     parser.add_argument(
         "--forwarding",
         choices=("native", "python", "both"),

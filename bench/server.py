@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="floor in es, en, pt; en and pt channels; interpreter-0/1 in en, -2 in pt",
     )
+    parser.add_argument(
+        "--media-port", type=int, default=None, help="one UDP port for all media (0: any)"
+    )
     parser.add_argument("--log", action="append", default=[], help="a logger to show at INFO")
     args = parser.parse_args(argv)
 
@@ -95,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host="127.0.0.1",
         port=args.port,
         media_addresses=["127.0.0.1"],
+        media_port=args.media_port,
         secret=args.secret,
     )
     app = create_app(config, [plan])

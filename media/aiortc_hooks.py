@@ -19,7 +19,12 @@ aiortc has no supported way to forward RTP without decoding and re-encoding it
   :func:`sender_info`);
 - aioice's ``get_host_addresses``: the addresses announced for media;
 - aioice's nominated pair (``Connection._nominated``): the path a client's
-  media takes, for the technicians (:func:`selected_path`).
+  media takes, for the technicians (:func:`selected_path`);
+- one-port mode (:func:`use_udp_mux`): the peer connection's private
+  ``__createDtlsTransport`` (per instance) gives each new aioice
+  ``Connection`` a ufrag unique on the shared port and replaces its
+  ``get_component_candidates``, so its host candidates are virtual
+  ``StunProtocol`` objects on :class:`media.udp_mux.UdpMux`'s socket.
 
 The pinned versions are checked at start-up by :func:`check_versions`; any
 upgrade means re-reading the code these hooks reach into.
@@ -39,7 +44,9 @@ from dataclasses import dataclass
 from socket import SO_RCVBUF, SOL_SOCKET
 from typing import Any
 
+import aioice.candidate
 import aioice.ice
+import aioice.stun
 import aiortc.rtcdtlstransport
 import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
@@ -51,6 +58,7 @@ from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 from pylibsrtp import _binding as _srtp
 
 from . import fastpath
+from .udp_mux import UdpMux
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +93,12 @@ def check_versions() -> None:
         (_srtp.lib, "srtp_protect"),
         (pylibsrtp.Session, "protect"),
         (aiortc.rtcpeerconnection, "filter_preferred_codecs"),
+        (RTCPeerConnection, "_RTCPeerConnection__createDtlsTransport"),
+        (aioice.ice.Connection, "get_component_candidates"),
+        (aioice.candidate, "candidate_foundation"),
+        (aioice.candidate, "candidate_priority"),
+        (aioice.stun.Message, "check_message_integrity"),
+        (aioice.ice.StunProtocol, "request"),
     ]
     missing = [f"{owner!r}.{name}" for owner, name in required if not hasattr(owner, name)]
     ids = HeaderExtensionsMap()._HeaderExtensionsMap__ids  # type: ignore[attr-defined]
@@ -274,7 +288,12 @@ class MediaSocket:
                 protocol.datagram_received = self._hook(dtls, protocol.datagram_received)
                 self._hooked.add(protocol)
                 sock = protocol.transport.get_extra_info("socket")
-                if sock is not None and self._receive_buffer:
+                # (The shared media port sizes its own buffer.)
+                if (
+                    sock is not None
+                    and self._receive_buffer
+                    and not isinstance(protocol, _MuxedProtocol)
+                ):
                     # Video arrives in bursts (a keyframe is tens of packets per
                     # stream): a deeper buffer rides out a busy event loop.
                     with contextlib.suppress(OSError):
@@ -580,3 +599,140 @@ def selected_path(connection: RTCPeerConnection) -> str | None:
         return None
     candidate = pair.remote_candidate
     return f"{candidate.type} {candidate.transport.lower()}"
+
+
+# --- one UDP port for every connection (media/udp_mux.py) ----------------------
+
+
+class _MuxTransport(asyncio.DatagramTransport):
+    """A connection's view of the shared socket: sends through it, closes only itself."""
+
+    def __init__(self, mux: UdpMux, protocol: _MuxedProtocol) -> None:
+        super().__init__()
+        assert mux.transport is not None, "open the media port first"
+        self._mux = mux
+        self._protocol = protocol
+        self._closing = False
+        # The shared transport's own method: no extra call per forwarded packet.
+        self.sendto = mux.transport.sendto  # type: ignore[method-assign]
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "sockname":
+            return (self._protocol.local_candidate.host, self._mux.port)
+        assert self._mux.transport is not None
+        return self._mux.transport.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._mux.unregister(self._protocol)
+        asyncio.get_running_loop().call_soon(self._protocol.connection_lost, None)
+
+    def abort(self) -> None:
+        self.close()
+
+
+class _MuxedProtocol(aioice.ice.StunProtocol):
+    """aioice's per-socket protocol, fed by the shared socket's demultiplexer."""
+
+    local_candidate: Any
+    receiver: Any
+    mux: UdpMux
+
+    def authentic(self, data: bytes) -> bool:
+        try:
+            message = aioice.stun.parse_message(data)
+        except ValueError:
+            return False
+        password: str = self.receiver.local_password
+        return bool(message.check_message_integrity(password.encode("utf8")))
+
+    async def request(
+        self,
+        request: Any,
+        addr: tuple[str, int],
+        integrity_key: bytes | None = None,
+        retransmissions: int | None = None,
+    ) -> tuple[Any, tuple[str, int]]:
+        # The answer may come from an address the mux has not bound yet.
+        mux: UdpMux = self.mux
+        mux.expect(request.transaction_id, self)
+        try:
+            return await super().request(request, addr, integrity_key, retransmissions)
+        finally:
+            mux.forget(request.transaction_id)
+
+
+def use_udp_mux(connection: RTCPeerConnection, mux: UdpMux) -> None:
+    """Put every ICE transport this peer connection creates on the shared port.
+
+    Call before the connection negotiates. Its host candidates are the
+    announced IPv4 addresses with the mux's port (no socket of its own);
+    closing the connection removes its entries from the mux's tables.
+    """
+    pc = _private(connection)
+    create = pc._RTCPeerConnection__createDtlsTransport
+    own_ufrags: set[str] = set()
+
+    def create_dtls_transport() -> RTCDtlsTransport:
+        dtls = create()
+        ice = dtls.transport.iceGatherer._connection
+        # Transports bundled later copy the first one's ufrag: keep theirs.
+        if ice.local_username not in own_ufrags:
+            ice._local_username = mux.new_ufrag()
+            own_ufrags.add(ice.local_username)
+
+        async def get_component_candidates(
+            component: int, addresses: list[str], timeout: int = 5
+        ) -> list[Any]:
+            return _muxed_candidates(ice, mux, component, addresses)
+
+        ice.get_component_candidates = get_component_candidates
+        transport: RTCDtlsTransport = dtls
+        return transport
+
+    pc._RTCPeerConnection__createDtlsTransport = create_dtls_transport
+
+
+def _muxed_candidates(ice: Any, mux: UdpMux, component: int, addresses: list[str]) -> list[Any]:
+    protocols = []
+    for address in addresses:
+        if ":" in address:
+            continue  # the media port is one IPv4 socket
+        protocol = _MuxedProtocol(ice)
+        protocol.mux = mux
+        protocol.local_candidate = aioice.candidate.Candidate(
+            foundation=aioice.candidate.candidate_foundation("host", "udp", address),
+            component=component,
+            transport="udp",
+            priority=aioice.candidate.candidate_priority(component, "host"),
+            host=address,
+            port=mux.port,
+            type="host",
+        )
+        protocol.connection_made(_MuxTransport(mux, protocol))
+        protocols.append(protocol)
+    if protocols:
+        # The socket cannot tell which announced address a datagram was sent
+        # to: the first candidate's protocol answers for the connection.
+        mux.register(ice.local_username, protocols[0])
+    ice._protocols += protocols
+    return [p.local_candidate for p in protocols]
+
+
+def ice_sockets(connection: RTCPeerConnection) -> list[Any]:
+    """The UDP sockets the connection's ICE transports send and receive on."""
+    sockets = []
+    for transceiver in connection.getTransceivers():
+        dtls: Any = transceiver.receiver.transport
+        if dtls is None:
+            continue
+        for protocol in dtls.transport._connection._protocols:
+            sock = protocol.transport.get_extra_info("socket")
+            if sock is not None and sock not in sockets:
+                sockets.append(sock)
+    return sockets

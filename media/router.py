@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
-from .aiortc_hooks import decoder_running, encoder_created
+from .aiortc_hooks import decoder_running, encoder_created, use_udp_mux
 from .producer import Producer
 from .transport import ALL_KINDS, PeerTransport, SubscribeOfferHandler
+from .udp_mux import UdpMux
 
 ProducerListener = Callable[[Producer], None]
 ProducerFilter = Callable[[Producer], bool]
@@ -28,8 +29,12 @@ def rtc_configuration(ice_servers: Sequence[RTCIceServer] = ()) -> RTCConfigurat
 
 
 class Router:
-    def __init__(self, ice_servers: Sequence[RTCIceServer] = ()) -> None:
+    def __init__(
+        self, ice_servers: Sequence[RTCIceServer] = (), udp_mux: UdpMux | None = None
+    ) -> None:
         self._configuration_servers = list(ice_servers)
+        # One-port mode: every connection's media on this shared socket.
+        self.udp_mux = udp_mux
         self.peers: dict[str, PeerTransport] = {}
         self.producers: dict[str, Producer] = {}
         self.on_producer_added: ProducerListener | None = None
@@ -54,6 +59,11 @@ class Router:
             receives,
             self._producer_gone,
         )
+        if self.udp_mux is not None:
+            # Before any negotiation creates the connections' ICE transports.
+            for connection in (transport.publisher, transport.subscriber):
+                if connection is not None:
+                    use_udp_mux(connection, self.udp_mux)
         self.peers[peer_id] = transport
         for producer in self.producers.values():
             if self.direct(producer) and producer.kind in receives:

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from media.aiortc_hooks import use_udp_mux
 from media.router import rtc_configuration
 from signaling import CheckReport
 
@@ -76,6 +77,9 @@ async def offer(request: web.Request) -> web.Response:
     except (ValueError, KeyError, TypeError):
         raise web.HTTPBadRequest(text="expected {sdp}") from None
     peer = RTCPeerConnection(rtc_configuration())
+    mux = palabra_of(request.app).udp_mux
+    if mux is not None:
+        use_udp_mux(peer, mux)  # "UDP to the server" then tries the media port itself
     _echo_peers.add(peer)
 
     @peer.on("datachannel")

@@ -29,6 +29,9 @@ class ServerConfig:
     # Addresses announced as ICE host candidates (public address behind NAT,
     # 127.0.0.1 for tests); empty means the machine's own interfaces.
     media_addresses: list[str] = field(default_factory=list)
+    # One-port mode: every participant's ICE/DTLS/SRTP on this one UDP port
+    # (0: any free port); None: each connection gets its own ephemeral ports.
+    media_port: int | None = None
     # HMAC key of join and resume tokens (at least 32 bytes).
     secret: str = field(default_factory=lambda: os.environ.get("PALABRA_SECRET", ""), repr=False)
     # Bearer credential of the admin API, and of GET /metrics: each its own.

@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from media import fastpath
+from media.udp_mux import DROP_REASONS
 
 from .admin import bearer_matches, problem
 from .palabra import Palabra, palabra_of
@@ -91,6 +92,27 @@ class PalabraCollector(Collector):
             "Forwarded datagrams the kernel refused (native path)",
             value=native.get("send_errors", 0),
         )
+        mux = self.palabra.udp_mux
+        if mux is not None:
+            figures = mux.stats()
+            yield GaugeMetricFamily(
+                "palabra_media_port_connections",
+                "Connections on the shared media port",
+                figures["connections"],
+            )
+            yield GaugeMetricFamily(
+                "palabra_media_port_addresses",
+                "Remote addresses bound on the shared media port",
+                figures["addresses"],
+            )
+            dropped = CounterMetricFamily(
+                "palabra_media_port_dropped",
+                "Datagrams dropped on the shared media port",
+                labels=["reason"],
+            )
+            for reason in DROP_REASONS:
+                dropped.add_metric([reason], figures[f"dropped_{reason}"])
+            yield dropped
 
 
 def registry_for(palabra: Palabra) -> CollectorRegistry:

@@ -59,6 +59,12 @@ OPTIONS: tuple[Option, ...] = (
         "ADDR",
     ),
     Option(
+        "media_port",
+        "port",
+        "one UDP port for all media, e.g. 7882 (default: ephemeral ports per connection)",
+        "PORT",
+    ),
+    Option(
         "secret",
         "str",
         "token signing key, >= 32 bytes (default: $PALABRA_SECRET, else STATE/secret)",
@@ -234,6 +240,7 @@ def build_config(
         "host": "host",
         "port": "port",
         "media_address": "media_addresses",
+        "media_port": "media_port",
         "public_url": "public_url",
         "allowed_origin": "allowed_origins",
         "demo": "demo",
@@ -270,6 +277,8 @@ def build_config(
         raise ConfigError("tls_cert and tls_key go together: set both or neither")
     if config.redirect_http_port is not None and config.tls_cert is None:
         raise ConfigError("redirect_http_port needs TLS: set tls_cert and tls_key")
+    if config.media_port is not None and any(":" in a for a in config.media_addresses):
+        raise ConfigError("media_port is one IPv4 socket: media_address must be IPv4 addresses")
     if config.redirect_http_port is not None and config.redirect_http_port == config.port:
         raise ConfigError("redirect_http_port must differ from port")
     if config.hsts_max_age < 0:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from media import fastpath
 from media.router import Router
+from media.udp_mux import UdpMux
 from rooms import EventStore, MemoryEventStore
 from signaling import CloseCode
 
@@ -23,6 +24,7 @@ from .cluster import NodeRegistry
 from .conference import ConferenceOptions, ConferencePlan, JoinRefused, LiveConference
 from .config import ServerConfig
 from .monitor import Totals
+from .options import ConfigError
 from .redis_store import StoreUnavailable
 from .turn import TurnPolicy
 
@@ -58,6 +60,8 @@ class Palabra:
         # The latest connectivity check of each seat, by (conference, participant).
         self.check_reports: dict[tuple[str, str], dict[str, object]] = {}
         self.totals = Totals()  # process-wide figures for /metrics
+        # One-port mode: the shared media socket, bound at start.
+        self.udp_mux = UdpMux(config.media_port) if config.media_port is not None else None
         self._options = ConferenceOptions(
             totals=self.totals,
             recordings=config.recordings,
@@ -74,7 +78,16 @@ class Palabra:
 
     async def start(self, plans: list[ConferencePlan]) -> None:
         """Join the cluster, open the start-up conferences and this node's others."""
+        if self.udp_mux is not None:
+            try:
+                await self.udp_mux.open()
+            except OSError as exc:
+                raise ConfigError(
+                    f"media_port: cannot bind UDP port {self.udp_mux.port}: {exc.strerror}"
+                ) from None
         logger.info("forwarding path: %s", fastpath.implementation())
+        if self.udp_mux is not None:
+            logger.info("all media on UDP port %d", self.udp_mux.port)
         try:
             if self.registry is not None:
                 await self.registry.heartbeat(self._load())
@@ -98,7 +111,9 @@ class Palabra:
             if plan.id in self.conferences:
                 return self.conferences[plan.id]
             await self._claim(plan.id)
-            conference = await LiveConference.open(plan, self.store, Router(), self._options)
+            conference = await LiveConference.open(
+                plan, self.store, Router(udp_mux=self.udp_mux), self._options
+            )
             self.conferences[plan.id] = conference
             return conference
 
@@ -115,7 +130,7 @@ class Palabra:
                 return None
             await self._claim(conference_id)
             conference = await LiveConference.load(
-                conference_id, self.store, Router(), self._options
+                conference_id, self.store, Router(udp_mux=self.udp_mux), self._options
             )
             self.conferences[conference_id] = conference
             logger.info(
@@ -202,6 +217,8 @@ class Palabra:
                 for conference_id in self.conferences:
                     await self.registry.release(conference_id)
                 await self.registry.leave()
+        if self.udp_mux is not None:
+            self.udp_mux.close()
 
 
 PALABRA: web.AppKey[Palabra] = web.AppKey("palabra", Palabra)

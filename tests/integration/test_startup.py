@@ -147,6 +147,14 @@ def test_a_port_in_use_is_named() -> None:
     assert f"port {port}: the port is in use on 127.0.0.1" in line
 
 
+def test_a_media_port_in_use_is_named() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("0.0.0.0", 0))
+        port = taken.getsockname()[1]
+        line = refused("--media-port", str(port))
+    assert f"media_port: cannot bind UDP port {port}: Address already in use" in line
+
+
 def test_a_missing_certificate_is_named(pki: Pki, tmp_path: Path) -> None:
     missing = tmp_path / "nope.pem"
     line = refused(

@@ -44,7 +44,7 @@ def test_the_sample_file_is_accepted(tmp_path: Path) -> None:
     config = merged_settings({"config": str(write(tmp_path, text))}, environ={})
     assert config.port == 443 and config.redirect_http_port == 80
     assert config.tls_cert == Path("/etc/palabra/tls/fullchain.pem") and config.tls
-    assert config.media_addresses == ["203.0.113.7"]
+    assert config.media_addresses == ["203.0.113.7"] and config.media_port == 7882
     assert config.turn_urls[2] == TurnUrl("turns", "turn.example.org", 5349, "tcp")
     assert config.turn_secret == TURN_SECRET
     assert config.base_url == "https://meet.example.org"
@@ -61,6 +61,12 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
 def test_flags_alone_keep_the_defaults() -> None:
     config = merged_settings(parse_flags("--demo", "--no-turn-check"), environ={})
     assert config.demo and not config.turn_check and config.port == 8080 and not config.tls
+    assert config.media_port is None  # ephemeral media ports unless asked
+
+
+def test_media_port_from_the_flag() -> None:
+    config = merged_settings(parse_flags("--media-port", "7882"), environ={})
+    assert config.media_port == 7882
 
 
 @pytest.mark.parametrize(
@@ -78,6 +84,8 @@ def test_flags_alone_keep_the_defaults() -> None:
         ('turn_url = ["turn:example.org"]\n', "turn_url needs the TURN shared secret"),
         ('turn_secret_file = "/nonexistent/secret"\n', "turn_secret_file: cannot read"),
         ("redirect_http_port = 80\n", "redirect_http_port needs TLS"),
+        ("media_port = 0\n", "media_port must be a port number"),
+        ('media_port = 7882\nmedia_address = ["2001:db8::7"]\n', "media_address must be IPv4"),
         ('log_level = "LOUD"\n', "log_level must be"),
         ('public_url = "meet.example.org"\n', "public_url must start with"),
         ("port = [\n", "is not valid TOML"),
