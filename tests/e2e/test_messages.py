@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser
 
-from server.client import PalabraClient
+from server.client import ClientError, PalabraClient
 from signaling import encode
 
 from .harness import BrowserPage, RunningServer
@@ -127,7 +127,11 @@ async def test_a_delegation_writes_to_the_secretariat_and_the_chair_answers(
         await sv.wait_for(lambda: True)
         assert sv.inbox == [] and not heard_of(sv, QUESTION) and not heard_of(sv, ANSWER)
         await sv.reconnect()
-        await sv.wait_for(lambda: sv.histories == 2)
+        # A refused write is answered after the entry's history would have been sent.
+        with pytest.raises(ClientError) as refused:
+            await sv.send_message("delegation:gt", "¿Qué dijeron?")
+        assert refused.value.error.code == "forbidden"
+        assert sv.histories == 0  # nothing to read: no history was sent
         assert sv.inbox == [] and not heard_of(sv, QUESTION)
         # The second chair seat is the secretariat too: it reads Guatemala's thread.
         await chair2.wait_for(lambda: [m["text"] for m in chair2.inbox] == [QUESTION, ANSWER])

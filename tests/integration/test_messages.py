@@ -289,5 +289,5 @@ async def test_history_is_bounded_to_the_latest_messages(
     for n in range(3):
         await gt.send_message("delegation:gt", f"mensaje {n}")
     await gt.reconnect()
-    await gt.wait_for(lambda: gt.histories == 2)
+    await gt.wait_for(lambda: gt.histories == 1)  # none at the first entry: nothing to read
     assert texts(gt) == ["mensaje 1", "mensaje 2"]
