@@ -198,7 +198,7 @@ async def test_a_crashed_delegation_is_shown_disconnected_and_not_billed(
         # Giving the floor to a disconnected delegation asks first.
         await chair.page.get_by_role("button", name="Retirar la palabra a Guatemala").click()
         await chair.wait_js("() => document.querySelector('#floor-now').dataset.holder === ''")
-        await chair.page.locator("details.add-details summary").click()
+        await chair.page.locator("details.add-details:has(#add-delegation) summary").click()
         await chair.page.locator("#add-delegation").select_option("gt")
         await chair.page.locator('[data-action="add"]').click()
         row = chair.page.locator('#queue-list li[data-delegation-id="gt"]')
