@@ -55,7 +55,7 @@ export function createChairView(ctx) {
   const controls = new MediaControls({local: ctx.local, remote: ctx.remote, leave: ctx.leave, publishing: true});
   const captureProblem = h('p', {class: 'field-error', attrs: {role: 'alert'}, hidden: true});
 
-  const left = h('div', {class: 'col col-left'}, agenda.element, speakers.element, minutes.element);
+  const left = h('div', {class: 'col col-left'}, speakers.element, agenda.element, minutes.element);
   const center = h('div', {class: 'col col-center'}, captureProblem, floorNow.element, gridPanel);
   const right = h('div', {class: 'col col-right'}, lobby.element, room.element, booths.element);
   const element = h('section', {class: 'console chair-view'},
