@@ -190,8 +190,14 @@ async def test_the_holder_shares_and_everyone_sees_it_large(meeting: Meeting) ->
     captured = await gt.js(CAPTURED)
     assert captured["width"] > 0 and captured["height"] > 0
 
-    # El Salvador sees the share large, at the size it was captured...
+    # El Salvador sees the share large, at the size it is captured (the
+    # capture may settle on its size after the first frames: wait for both).
     shown = await share_shown(sv)
+    for _ in range(40):
+        if (shown["width"], shown["height"]) == (captured["width"], captured["height"]):
+            break
+        await asyncio.sleep(0.5)
+        captured, shown = await gt.js(CAPTURED), await sv.js(SHARE_VIDEO)
     assert (shown["width"], shown["height"]) == (captured["width"], captured["height"])
     assert shown["sharer"] == GT
     stage_width = await sv.js(
