@@ -46,6 +46,7 @@ class AgendaItem:
     speakers: tuple[str, ...] = ()  # pre-registered delegations, in the announced order
     opened_at: float | None = None
     closed_at: float | None = None
+    observers: bool = False  # observer delegations may be inscribed and request the floor
 
     def title(self, language: str) -> str:
         """The title in `language`, else the first one given."""
@@ -120,7 +121,11 @@ class Agenda:
         match event:
             case AgendaItemAdded():
                 self._items[event.item_id] = AgendaItem(
-                    event.item_id, event.titles, event.planned_duration, event.budget
+                    event.item_id,
+                    event.titles,
+                    event.planned_duration,
+                    event.budget,
+                    observers=event.observers,
                 )
             case SpeakerInscribed():
                 item = self._items[event.item_id]

@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     from .conference import Conference
     from .decisions import Draft
 
-__all__ = ["AGENDA_COMMANDS", "MAX_ITEMS", "decide", "on_closing", "within_budget"]
+__all__ = [
+    "AGENDA_COMMANDS",
+    "MAX_ITEMS",
+    "check_observer_may_request",
+    "decide",
+    "on_closing",
+    "within_budget",
+]
 
 AGENDA_COMMANDS = (c.AddAgendaItem, c.InscribeSpeaker, c.OpenItem, c.CloseItem, c.GrantExtraTime)
 
@@ -106,6 +113,7 @@ def _add_item(d: Draft, command: c.AddAgendaItem, actor: str) -> None:
             command.titles,
             command.planned_duration,
             command.budget,
+            observers=command.observers,
             at=d.now,
             actor=actor,
             reason=command.reason,
@@ -121,6 +129,12 @@ def _inscribe(d: Draft, command: c.InscribeSpeaker, actor: str) -> None:
         raise _state_error(
             f"item {item.item_id} is {item.status.value}: inscribe before it opens "
             "(during the item, request the floor for the delegation)"
+        )
+    if d.state.delegations[command.delegation_id].observer and not item.observers:
+        raise RoomError(
+            ErrorCode.FORBIDDEN,
+            f"{command.delegation_id} is an observer and item {item.item_id} "
+            "is not open to observers",
         )
     if command.delegation_id in item.speakers:
         raise RoomError(
@@ -212,6 +226,19 @@ def _extra_time(d: Draft, command: c.GrantExtraTime, actor: str) -> None:
                     reason=command.reason,
                 )
             )
+
+
+def check_observer_may_request(d: Draft, delegation_id: str) -> None:
+    """An observer requests the floor only while an item open to observers is current."""
+    if not d.state.delegations[delegation_id].observer:
+        return
+    item = d.state.agenda.current
+    if item is None or not item.observers:
+        now = "no agenda item is open" if item is None else f"item {item.item_id} is not"
+        raise RoomError(
+            ErrorCode.FORBIDDEN,
+            f"{delegation_id} is an observer: it speaks only on items open to observers ({now})",
+        )
 
 
 def on_closing(d: Draft) -> None:

@@ -220,6 +220,7 @@ class AddDelegation(Command):
     delegation_id: str
     name: str
     country_code: str  # ISO 3166-1 alpha-2 (or alpha-3), upper case
+    observer: bool = False  # an organisation that speaks on items open to observers, never votes
 
     def _check(self) -> None:
         check_id(self.delegation_id, "delegation_id")
@@ -594,7 +595,8 @@ class AddAgendaItem(Command):
     """Append an item to the agenda: its title in the meeting's languages.
 
     `budget` is each delegation's speaking time on the item (seconds, across
-    all its turns); None: no budget, the floor's usual limits only.
+    all its turns); None: no budget, the floor's usual limits only. `observers`:
+    observer delegations may be inscribed and request the floor on this item.
     """
 
     kind = "agenda.add_item"
@@ -602,6 +604,7 @@ class AddAgendaItem(Command):
     titles: tuple[ItemTitle, ...]
     planned_duration: float | None = None
     budget: float | None = None
+    observers: bool = False
 
     def _check(self) -> None:
         _check_item(self.item_id)
