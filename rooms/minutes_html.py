@@ -44,7 +44,7 @@ def _cells(markdown_header: str) -> list[str]:
 
 
 def to_html(minutes: Minutes) -> str:
-    from .minutes import _ending  # the same words as the Markdown minutes
+    from .minutes import _ending, speaking_for  # the same words as the Markdown minutes
 
     w = WORDS[minutes.language]
     title = minutes.title or w["md.untitled"]
@@ -68,7 +68,8 @@ def to_html(minutes: Minutes) -> str:
     if minutes.attendance:
         lines += [f"<h2>{escape(w['html.attendance'])}</h2>", '<ul class="attendance">']
         lines += [
-            f"<li><strong>{escape(a.delegation)}</strong> ({escape(a.country_code)}): "
+            f"<li><strong>{escape(a.delegation)}</strong> ({escape(a.country_code)})"
+            f"{escape(', ' + w['observer_delegation'] if a.observer else '')}: "
             f"{escape(', '.join(a.members) or '-')}</li>"
             for a in minutes.attendance
         ]
@@ -80,7 +81,7 @@ def to_html(minutes: Minutes) -> str:
         rows = [
             [
                 str(i.number),
-                f"{i.delegation} ({i.country_code})",
+                speaking_for(i, w),
                 i.speaker or "",
                 w["priority." + i.priority.value],
                 clock_time(i.start),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_rooms_support import T0, meeting, meeting_and_log, rejects
 
 from rooms import (
@@ -29,11 +30,13 @@ from rooms import (
     OpenVote,
     ProposeConsensus,
     RaiseObjection,
+    ReleaseFloor,
     RequestFloor,
     Role,
     SetOpenFloor,
     SetQuorum,
     StartRollCall,
+    build_minutes,
 )
 
 ROUND = (ItemTitle("es", "Ronda de intervenciones"),)
@@ -148,3 +151,42 @@ def test_events_from_before_observers_still_decode_as_members() -> None:
     raw |= {"delegation_id": "hn", "name": "Honduras", "country_code": "HN"}
     event = Event.from_dict(raw)
     assert event.observer is False  # type: ignore[attr-defined]
+
+
+def granted_in_turn(conference: Conference, actor: str, did: str, at: float) -> list[Event]:
+    """`did` asks for the floor, is given it and yields it 30 s later."""
+    log = conference.execute(RequestFloor(did), actor, at)
+    request_id = conference.floor.open_request(did).request_id  # type: ignore[union-attr]
+    log += conference.execute(GrantFloor(request_id), "chair", at + 1)
+    log += conference.execute(ReleaseFloor(request_id), actor, at + 31)
+    return log
+
+
+@pytest.mark.parametrize(
+    ("language", "statement", "granted", "attending"),
+    [
+        ("en", "OEA (OEA), observer statement", "for an observer statement", "(OEA), observer:"),
+        (
+            "es",
+            "OEA (OEA), declaración de observador",
+            "para una declaración",
+            "(OEA), observador:",
+        ),
+    ],
+)
+def test_the_minutes_show_an_observers_statement_as_such(
+    language: str, statement: str, granted: str, attending: str
+) -> None:
+    conference, log = with_observer()
+    log = meeting_and_log()[1] + log + conference.execute(OpenItem("i2"), "chair", T0 + 1)
+    log += granted_in_turn(conference, "oea_head", "oea", T0 + 2)
+    log += granted_in_turn(conference, "hn_head", "hn", T0 + 40)
+    minutes = build_minutes(log, language=language)
+    oea, hn = minutes.interventions
+    assert (oea.observer, hn.observer) == (True, False)
+    markdown, html = minutes.to_markdown(), minutes.to_html()
+    assert f"| 1 | {statement} |" in markdown
+    assert "| 2 | Honduras (HN) |" in markdown
+    assert f"<td>{statement}</td>" in html and "<td>Honduras (HN)</td>" in html
+    assert attending in html
+    assert sum(granted in entry.text for entry in minutes.record) == 1
