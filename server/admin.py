@@ -19,7 +19,6 @@ from aiohttp import web
 from rooms import (
     SYSTEM,
     AddAgendaItem,
-    AddDelegation,
     Command,
     Conference,
     InscribeSpeaker,
@@ -112,6 +111,24 @@ def _required(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _flag(body: dict[str, Any], name: str) -> bool:
+    """A boolean field, false when missing."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name} must be true or false")
+    return value
+
+
+def _delegation(body: dict[str, Any]) -> DelegationPlan:
+    """``{id, name, code, observer?}``: an observer speaks on items open to observers only."""
+    return DelegationPlan(
+        _required(body, "id"),
+        _required(body, "name"),
+        _required(body, "code"),
+        observer=_flag(body, "observer"),
+    )
+
+
 def _objects(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
     value = body.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -174,7 +191,9 @@ async def list_conferences(request: web.Request) -> web.Response:
 
 
 _AGENDA_FIELDS = frozenset({"items", "quorum"})
-_ITEM_FIELDS = frozenset({"item_id", "titles", "planned_duration", "budget", "speakers"})
+_ITEM_FIELDS = frozenset(
+    {"item_id", "titles", "planned_duration", "budget", "speakers", "observers"}
+)
 
 
 def _agenda(body: dict[str, Any]) -> list[Command]:
@@ -211,12 +230,9 @@ def _agenda(body: dict[str, Any]) -> list[Command]:
 
 
 async def create_conference(request: web.Request) -> web.Response:
-    """``{id, title, delegations?: [{id, name, code}], settings?: {...}, agenda?: {...}}``."""
+    """``{id, title, delegations?: [{id, name, code, observer?}], settings?, agenda?}``."""
     body = await _body(request)
-    delegations = [
-        DelegationPlan(_required(d, "id"), _required(d, "name"), _required(d, "code"))
-        for d in _objects(body, "delegations")
-    ]
+    delegations = [_delegation(d) for d in _objects(body, "delegations")]
     conference_id = _required(body, "id")
     if not CONFERENCE_ID.fullmatch(conference_id):
         return problem(400, "invalid_argument", "id must be 1-64 of a-z, 0-9, '-' and '_'")
@@ -248,10 +264,10 @@ async def show_conference(request: web.Request) -> web.Response:
 
 
 async def add_delegation(request: web.Request) -> web.Response:
-    """``{id, name, code}``."""
+    """``{id, name, code, observer?}``."""
     conference = _conference(request)
     body = await _body(request)
-    command = AddDelegation(_required(body, "id"), _required(body, "name"), _required(body, "code"))
+    command = _delegation(body).command()
     await conference.execute(command, SYSTEM)
     return web.json_response(conference.state.snapshot(), status=201)
 

@@ -122,6 +122,71 @@ async def test_a_conference_is_created_with_its_agenda(
     assert created["roll_call"]["quorum"] == {"count": None, "fraction": 0.5}
 
 
+OBSERVED = {
+    "id": "observada",
+    "title": "Diálogo con observadores",
+    "delegations": [
+        {"id": "hn", "name": "Honduras", "code": "HN"},
+        {"id": "oea", "name": "OEA", "code": "OEA", "observer": True},
+    ],
+    "agenda": {
+        "items": [
+            {"item_id": "ronda", "titles": [{"language": "es", "text": "Ronda"}]},
+            {
+                "item_id": "observadores",
+                "titles": [{"language": "es", "text": "Declaraciones de observadores"}],
+                "observers": True,
+                "speakers": ["oea"],
+            },
+        ]
+    },
+}
+
+
+async def test_a_conference_is_created_with_an_observer_and_an_item_open_to_observers(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    status, created = await call(http, "POST", "/api/conferences", OBSERVED)
+    assert status == 201
+    assert [d["observer"] for d in created["delegations"]] == [False, True]
+    assert [i["observers"] for i in created["agenda"]["items"]] == [False, True]
+    assert created["agenda"]["items"][1]["speakers"] == ["oea"]
+    status, added = await call(
+        http,
+        "POST",
+        "/api/conferences/observada/delegations",
+        {"id": "sica", "name": "SICA", "code": "SIC", "observer": True},
+    )
+    assert status == 201 and added["delegations"][-1]["observer"] is True
+    assert added["roll_call"]["absent"] == ["hn"]  # observers are not called
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        # An observer inscribed on an item that is not open to observers.
+        ({"speakers_on_ronda": ["oea"]}, "forbidden"),
+        ({"observer": "yes"}, "invalid_argument"),
+        ({"observers": 1}, "invalid_argument"),
+    ],
+)
+async def test_a_bad_observer_plan_creates_nothing(
+    server: RunningServer, http: aiohttp.ClientSession, change: dict[str, object], code: str
+) -> None:
+    body: Any = {**OBSERVED, "id": "mal_observada"}
+    body["delegations"] = [dict(d) for d in OBSERVED["delegations"]]  # type: ignore[attr-defined]
+    body["agenda"] = {"items": [dict(i) for i in OBSERVED["agenda"]["items"]]}  # type: ignore[index]
+    if "speakers_on_ronda" in change:
+        body["agenda"]["items"][0]["speakers"] = change["speakers_on_ronda"]
+    elif "observer" in change:
+        body["delegations"][1]["observer"] = change["observer"]
+    else:
+        body["agenda"]["items"][1]["observers"] = change["observers"]
+    status, refused = await call(http, "POST", "/api/conferences", body)
+    assert status == 400 and refused["error"]["code"] == code, refused
+    assert "mal_observada" not in server.palabra.conferences
+
+
 @pytest.mark.parametrize(
     "agenda",
     [
