@@ -1,6 +1,6 @@
 """The order of business in real browsers: the chair runs item 1, a roll call and a vote.
 
-The demo conference has a three-item agenda; Guatemala and El Salvador are
+The demo conference has a four-item agenda; Guatemala and El Salvador are
 inscribed on the first item. The chair opens it (both go onto the speakers
 list in the announced order), calls the roll (each head answers "present" on
 its page, the quorum indicator turns to met), and opens a recorded vote that
