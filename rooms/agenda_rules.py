@@ -99,6 +99,15 @@ def _add_item(d: Draft, command: c.AddAgendaItem, actor: str) -> None:
         raise RoomError(ErrorCode.ALREADY_EXISTS, f"agenda item {command.item_id} exists")
     if len(agenda.items) >= MAX_ITEMS:
         raise RoomError(ErrorCode.LIMIT_REACHED, f"the agenda has {MAX_ITEMS} items already")
+    if command.parent is not None:
+        parent = _item(d, command.parent)
+        if parent.parent is not None:
+            raise RoomError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"parent: {parent.item_id} is a sub-item itself (one level of sub-items)",
+            )
+        if parent.status is ItemStatus.CLOSED:
+            raise _state_error(f"item {parent.item_id} is closed: no new sub-items")
     languages = d.state.interpretation.languages
     unknown = [t.language for t in command.titles if languages and t.language not in languages]
     if unknown:
@@ -114,6 +123,7 @@ def _add_item(d: Draft, command: c.AddAgendaItem, actor: str) -> None:
             command.planned_duration,
             command.budget,
             observers=command.observers,
+            parent=command.parent,
             at=d.now,
             actor=actor,
             reason=command.reason,

@@ -597,6 +597,7 @@ class AddAgendaItem(Command):
     `budget` is each delegation's speaking time on the item (seconds, across
     all its turns); None: no budget, the floor's usual limits only. `observers`:
     observer delegations may be inscribed and request the floor on this item.
+    `parent`: the item this one is a sub-item of (one level: 2.1, 2.2).
     """
 
     kind = "agenda.add_item"
@@ -605,9 +606,14 @@ class AddAgendaItem(Command):
     planned_duration: float | None = None
     budget: float | None = None
     observers: bool = False
+    parent: str | None = None
 
     def _check(self) -> None:
         _check_item(self.item_id)
+        if self.parent is not None:
+            check_id(self.parent, "parent")
+            if self.parent == self.item_id:
+                raise invalid("parent: an item is not its own sub-item")
         if not 1 <= len(self.titles) <= MAX_ITEM_TITLES:
             raise invalid(f"titles: give 1-{MAX_ITEM_TITLES} titles, one per language")
         languages = [title.language for title in self.titles]

@@ -511,6 +511,7 @@ class AgendaItemAdded(AgendaEvent):
     planned_duration: float | None
     budget: float | None
     observers: bool = False  # observer delegations may speak on it
+    parent: str | None = None  # a sub-item of that item
 
 
 @dataclass(frozen=True)

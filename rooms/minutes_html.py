@@ -120,7 +120,8 @@ def _business(minutes: Minutes, w: dict[str, str]) -> list[str]:
     decisions = {d.decision_id: d for d in minutes.decisions}
     lines = [f"<h2>{_heading(w['md.agenda'])}</h2>"]
     for item in minutes.items:
-        lines.append(f'<section class="item"><h3>{item.number}. {escape(item.title)}</h3>')
+        kind = "item sub-item" if item.parent is not None else "item"
+        lines.append(f'<section class="{kind}"><h3>{item.number}. {escape(item.title)}</h3>')
         if item.opened_at is None:
             lines.append(f"<p>{escape(w['md.item_upcoming'])}</p>")
         else:

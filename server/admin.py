@@ -192,7 +192,7 @@ async def list_conferences(request: web.Request) -> web.Response:
 
 _AGENDA_FIELDS = frozenset({"items", "quorum"})
 _ITEM_FIELDS = frozenset(
-    {"item_id", "titles", "planned_duration", "budget", "speakers", "observers"}
+    {"item_id", "titles", "planned_duration", "budget", "speakers", "observers", "parent"}
 )
 
 

@@ -17,6 +17,8 @@ import {lang} from './i18n.js';
  * @property {number | null} opened_at
  * @property {number | null} closed_at
  * @property {boolean} observers  observer delegations may be inscribed and speak on it
+ * @property {string | null} parent  the item this is a sub-item of
+ * @property {string} number  in agenda order: "2", a sub-item "2.1"
  */
 
 /**
@@ -30,7 +32,7 @@ import {lang} from './i18n.js';
 
 /**
  * @typedef {object} Agenda
- * @property {AgendaItem[]} items
+ * @property {AgendaItem[]} items  in agenda order, each item followed by its sub-items
  * @property {string | null} current
  * @property {string | null} next
  * @property {Budget[]} budgets  of the current item, when it has a budget

@@ -122,6 +122,23 @@ async def test_a_conference_is_created_with_its_agenda(
     assert created["roll_call"]["quorum"] == {"count": None, "fraction": 0.5}
 
 
+async def test_an_agenda_with_sub_items_is_numbered_in_agenda_order(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    def item(item_id: str, parent: str | None = None) -> dict[str, object]:
+        titles = [{"language": "es", "text": item_id.capitalize()}]
+        return {"item_id": item_id, "titles": titles, **({"parent": parent} if parent else {})}
+
+    agenda = {
+        "items": [item("apertura"), item("migracion"), item("cierre"), item("laboral", "migracion")]
+    }
+    body = {"id": "subpuntos", "title": "Subpuntos", "agenda": agenda}
+    status, created = await call(http, "POST", "/api/conferences", body)
+    assert status == 201
+    numbered = [(i["number"], i["item_id"]) for i in created["agenda"]["items"]]
+    assert numbered == [("1", "apertura"), ("2", "migracion"), ("2.1", "laboral"), ("3", "cierre")]
+
+
 OBSERVED = {
     "id": "observada",
     "title": "Diálogo con observadores",
@@ -202,6 +219,14 @@ async def test_a_bad_observer_plan_creates_nothing(
         {"items": [{"item_id": "x", "titles": [{"language": "es", "text": ""}]}]},
         {"items": [{"item_id": "x", "titles": [{"language": "es", "text": "T"}], "colour": 1}]},
         {"quorum": {"count": 0}},
+        {"items": [{"item_id": "x", "titles": [{"language": "es", "text": "T"}], "parent": "y"}]},
+        {
+            "items": [
+                {"item_id": "a", "titles": [{"language": "es", "text": "A"}]},
+                {"item_id": "a1", "titles": [{"language": "es", "text": "A1"}], "parent": "a"},
+                {"item_id": "a11", "titles": [{"language": "es", "text": "A11"}], "parent": "a1"},
+            ]
+        },
         {"items": "Apertura"},
         "Apertura",
     ],

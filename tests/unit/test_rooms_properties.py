@@ -20,6 +20,7 @@ has more than what was left; one ballot and one objection per delegation; a
 closed vote's result is the count of its recorded ballots. Observer delegations
 (here the OAS, `oea`) never have a ballot or an objection, never count for the
 quorum, and are listed or heard only while an item open to observers is current.
+Sub-items are one level deep and every item has one number (1, 2, 2.1).
 """
 
 from __future__ import annotations
@@ -284,8 +285,12 @@ def business_step(data: st.DataObject, conference: Conference) -> Step:
         case "add":
             budget = data.draw(st.sampled_from(BUDGETS))
             observers = data.draw(st.booleans())
+            parent = data.draw(st.sampled_from([None, None, *ITEMS]))
+            if parent == item:
+                parent = None
             titles = (ItemTitle("es", item),)
-            step = AddAgendaItem(item, titles, budget=budget, observers=observers), chair
+            add = AddAgendaItem(item, titles, budget=budget, observers=observers, parent=parent)
+            step = add, chair
         case "inscribe":
             step = InscribeSpeaker(item, delegation), chair
         case "open":
@@ -447,6 +452,12 @@ class Session:
                 left = allowance - agenda.spent(item_id, request.delegation_id)
                 assert request.turn.time_limit is not None, "an unlimited turn on a budget"
                 assert request.turn.time_limit <= left + 1e-6, "a turn longer than the budget"
+        numbers = [number for number, _ in agenda.in_order()]
+        assert sorted(i.item_id for _, i in agenda.in_order()) == sorted(agenda.items)
+        assert len(numbers) == len(set(numbers)), "two items with one number"
+        for item in agenda.items.values():
+            if item.parent is not None:  # one level of sub-items
+                assert agenda.items[item.parent].parent is None, "a sub-item of a sub-item"
         observers = {d for d, delegation in conference.delegations.items() if delegation.observer}
         listed = {r.delegation_id for r in conference.floor.requests.values() if r.status.is_open}
         if listed & observers:

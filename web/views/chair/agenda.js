@@ -137,6 +137,8 @@ export class AgendaPanel {
       li.dataset.status = i.status;
       li.dataset.observers = String(Boolean(i.observers));
       li.classList.toggle('current', i.item_id === agenda?.current);
+      title.dataset.number = i.number ?? '';
+      li.dataset.sub = String(Boolean(i.parent));
       setText(title, itemTitle(i));
       observers.hidden = !i.observers;
       setText(observers, t('agenda.observersItem'));
@@ -153,7 +155,7 @@ export class AgendaPanel {
 
     const upcoming = items.filter((i) => i.status === 'upcoming');
     this._inscribeRow.hidden = upcoming.length === 0;
-    replaceOptions(this._inscribeItem, upcoming.map((i) => [i.item_id, itemTitle(i)]));
+    replaceOptions(this._inscribeItem, upcoming.map((i) => [i.item_id, `${i.number ?? ''}. ${itemTitle(i)}`]));
     replaceOptions(this._inscribeWho, (state?.delegations ?? []).map((d) => [d.delegation_id,
       d.observer ? t('agenda.observerDelegation', {delegation: d.name}) : d.name]));
 
