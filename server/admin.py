@@ -216,44 +216,64 @@ def _agenda(body: dict[str, Any]) -> list[Command]:
         assert isinstance(quorum_set, SetQuorum)
         if quorum_set.rule != QuorumRule():  # the default needs no event
             commands.append(quorum_set)
-    for item in _objects(agenda, "items"):
+    for number, item in enumerate(_objects(agenda, "items"), start=1):
+        where = f"agenda.items[{number}]"  # 1 first, as the chair counts them
         if set(item) - _ITEM_FIELDS:
-            raise BadRequest(f"an agenda item takes only {sorted(_ITEM_FIELDS)}")
+            unknown = ", ".join(sorted(set(item) - _ITEM_FIELDS))
+            raise BadRequest(
+                f"{where}: unknown key(s) {unknown}; an item takes {sorted(_ITEM_FIELDS)}"
+            )
         speakers = item.get("speakers", [])
         if not isinstance(speakers, list) or not all(isinstance(d, str) for d in speakers):
-            raise BadRequest("speakers must be a list of delegation ids")
+            raise BadRequest(f"{where}.speakers must be a list of delegation ids")
         fields = {k: v for k, v in item.items() if k != "speakers"}
-        added = Command.from_dict({**fields, "kind": AddAgendaItem.kind})
-        assert isinstance(added, AddAgendaItem)
-        commands += [added, *(InscribeSpeaker(added.item_id, d) for d in speakers)]
+        try:
+            added = Command.from_dict({**fields, "kind": AddAgendaItem.kind})
+            assert isinstance(added, AddAgendaItem)
+            inscribed = [InscribeSpeaker(added.item_id, d) for d in speakers]
+        except RoomError as exc:
+            raise BadRequest(f"{where}: {exc.message}") from None
+        commands += [added, *inscribed]
     return commands
+
+
+def conference_plan(body: dict[str, Any]) -> ConferencePlan:
+    """A conference from ``{id, title, delegations?, settings?, agenda?}``, checked whole.
+
+    The admin API's body and a conference file (``--conference-file``) alike.
+    BadRequest names the bad key; a plan the core refuses (an unknown
+    delegation among the speakers, an item twice) raises its RoomError, so that
+    nothing is created.
+    """
+    unknown = set(body) - {"id", "title", "delegations", "settings", "agenda"}
+    if unknown:
+        raise BadRequest(f"unknown key(s) {', '.join(sorted(unknown))}")
+    delegations = [_delegation(d) for d in _objects(body, "delegations")]
+    conference_id = _required(body, "id")
+    if not CONFERENCE_ID.fullmatch(conference_id):
+        raise BadRequest("id must be 1-64 of a-z, 0-9, '-' and '_'")
+    settings = body.get("settings", {})
+    if not isinstance(settings, dict):
+        raise BadRequest("settings must be an object")
+    try:
+        checked = Settings.from_dict(settings)
+    except RoomError as exc:
+        raise BadRequest(f"settings: {exc.message}") from None
+    plan = ConferencePlan(
+        conference_id, _required(body, "title"), delegations, checked, setup=_agenda(body)
+    )
+    trial = Conference(plan.id)
+    for command in plan.commands():
+        trial.execute(command, SYSTEM, time.time())
+    return plan
 
 
 async def create_conference(request: web.Request) -> web.Response:
     """``{id, title, delegations?: [{id, name, code, observer?}], settings?, agenda?}``."""
-    body = await _body(request)
-    delegations = [_delegation(d) for d in _objects(body, "delegations")]
-    conference_id = _required(body, "id")
-    if not CONFERENCE_ID.fullmatch(conference_id):
-        return problem(400, "invalid_argument", "id must be 1-64 of a-z, 0-9, '-' and '_'")
-    settings = body.get("settings", {})
-    if not isinstance(settings, dict):
-        raise BadRequest("settings must be an object")
-    plan = ConferencePlan(
-        conference_id,
-        _required(body, "title"),
-        delegations,
-        Settings.from_dict(settings),
-        setup=_agenda(body),
-    )
+    plan = conference_plan(await _body(request))
     palabra = palabra_of(request.app)
     if plan.id in palabra.conferences:
         return problem(409, "already_exists", f"conference {plan.id!r} exists")
-    # Whole or not at all: a plan the core refuses (an unknown delegation among the
-    # speakers, an item twice) is refused before anything is created.
-    trial = Conference(plan.id)
-    for command in plan.commands():
-        trial.execute(command, SYSTEM, time.time())
     conference = await palabra.open_conference(plan)
     return web.json_response(conference.state.snapshot(), status=201)
 
