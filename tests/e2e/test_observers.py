@@ -1,14 +1,17 @@
-"""An observer delegation in real browsers (its own demo server: no item is open yet).
+"""An observer delegation and sub-items in real browsers (its own demo server).
 
 The demo's OAS is an observer, inscribed on the third item, the observers'
 statements: its head's page offers no floor request (and says why) until the
-chair opens that item, which lists the OAS.
+chair opens that item, which lists the OAS. Sub-items added over the wire show
+in the chair's agenda as 1.1, 1.2, indented under their item.
 """
 
 from __future__ import annotations
 
 import pytest
 from playwright.async_api import async_playwright
+
+from server.client import PalabraClient
 
 from .harness import CHROMIUM, CHROMIUM_FLAGS, RunningServer, new_page
 from .test_agenda import CHAIR, admit, link, text_of
@@ -56,4 +59,52 @@ async def test_an_observer_may_ask_for_the_floor_only_on_the_observers_item(
         finally:
             for name, page in pages.items():
                 page.save_log(f"agenda-observer-{name}")
+            await browser.close()
+
+
+async def test_sub_items_are_numbered_and_indented_in_the_chairs_agenda(
+    server: RunningServer,
+) -> None:
+    secretariat = PalabraClient(
+        server.ws_url,
+        server.token(role="chair", name="Secretaría", delegation=None, participant="p-sec"),
+        media_addresses=["127.0.0.1"],
+    )
+    await secretariat.join()
+    try:
+        for item_id, text in (("laboral", "Movilidad laboral"), ("retorno", "Retorno")):
+            titles = [{"language": "es", "text": text}, {"language": "en", "text": text}]
+            await secretariat.command(
+                "agenda.add_item", item_id=item_id, titles=titles, parent="migracion"
+            )
+    finally:
+        await secretariat.close()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
+        )
+        chair = await new_page(browser, link(server, "chair", "Presidencia", None, CHAIR))
+        try:
+            await chair.wait_js("() => document.body.dataset.view === 'chair'", timeout=20)
+            numbers = await chair.js(
+                "() => [...document.querySelectorAll('#agenda-items .agenda-item')]"
+                ".map((li) => [li.querySelector('.agenda-title').dataset.number, li.dataset.sub])"
+            )
+            assert numbers == [
+                ["1", "false"],
+                ["1.1", "true"],
+                ["1.2", "true"],
+                ["2", "false"],
+                ["3", "false"],
+                ["4", "false"],
+            ]
+            indented = await chair.js(
+                "() => getComputedStyle(document.querySelector('[data-item-id=\"laboral\"]'))"
+                ".marginLeft"
+            )
+            assert indented != "0px"
+            await chair.screenshot("agenda-8-chair-sub-items")
+            assert chair.errors == []
+        finally:
+            chair.save_log("agenda-sub-items-chair")
             await browser.close()
