@@ -1,9 +1,12 @@
 """The agenda: ordered items, the current one, pre-registered speakers, time budgets.
 
 An item moves upcoming -> open -> closed; at most one is open, and it is the
-current item. A delegation's turns on an item are billed to it: each turn
-granted while the item is open draws on the delegation's budget for the item
-(plus any extra time the chair gave), across as many turns as it takes.
+current item. An item may have sub-items (one level: its `parent` is a
+top-level item); they are items like the others, opened and closed one at a
+time, and come right after their parent, numbered 2.1, 2.2 (see `numbered`).
+A delegation's turns on an item are billed to it: each turn granted while the
+item is open draws on the delegation's budget for the item (plus any extra
+time the chair gave), across as many turns as it takes.
 
 State only, evolved by `AgendaEvent`s and by the floor's grants and ends (see
 `observe`); the rules that produce the events are in :mod:`rooms.agenda_rules`.
@@ -12,7 +15,7 @@ State only, evolved by `AgendaEvent`s and by the floor's grants and ends (see
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -33,7 +36,7 @@ from .events import (
 from .floor import FloorRequest
 from .order_values import ItemStatus, ItemTitle
 
-__all__ = ["Agenda", "AgendaItem"]
+__all__ = ["Agenda", "AgendaItem", "numbered"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class AgendaItem:
     speakers: tuple[str, ...] = ()  # pre-registered delegations, in the announced order
     opened_at: float | None = None
     closed_at: float | None = None
+    observers: bool = False  # observer delegations may be inscribed and request the floor
+    parent: str | None = None  # the top-level item this is a sub-item of
 
     def title(self, language: str) -> str:
         """The title in `language`, else the first one given."""
@@ -53,6 +58,26 @@ class AgendaItem:
             if title.language == language:
                 return title.text
         return self.titles[0].text
+
+
+def numbered(items: Iterable[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    """(item id, number) in agenda order, from (item id, parent) in order of addition.
+
+    Top-level items are numbered 1, 2, 3; each is followed by its sub-items,
+    numbered 2.1, 2.2 in the order they were added.
+    """
+    pairs = list(items)
+    children: dict[str, list[str]] = {}
+    for item_id, parent in pairs:
+        if parent is not None:
+            children.setdefault(parent, []).append(item_id)
+    ordered: list[tuple[str, str]] = []
+    top = [item_id for item_id, parent in pairs if parent is None]
+    for number, item_id in enumerate(top, start=1):
+        ordered.append((item_id, str(number)))
+        for sub, child in enumerate(children.get(item_id, ()), start=1):
+            ordered.append((child, f"{number}.{sub}"))
+    return ordered
 
 
 class Agenda:
@@ -84,9 +109,14 @@ class Agenda:
                 return item
         return None
 
+    def in_order(self) -> list[tuple[str, AgendaItem]]:
+        """(number, item) in agenda order: each item followed by its sub-items."""
+        pairs = ((i.item_id, i.parent) for i in self._items.values())
+        return [(number, self._items[item_id]) for item_id, number in numbered(pairs)]
+
     def next_item(self) -> AgendaItem | None:
-        """The first upcoming item."""
-        for item in self._items.values():
+        """The first upcoming item, in agenda order."""
+        for _, item in self.in_order():
             if item.status is ItemStatus.UPCOMING:
                 return item
         return None
@@ -120,7 +150,12 @@ class Agenda:
         match event:
             case AgendaItemAdded():
                 self._items[event.item_id] = AgendaItem(
-                    event.item_id, event.titles, event.planned_duration, event.budget
+                    event.item_id,
+                    event.titles,
+                    event.planned_duration,
+                    event.budget,
+                    observers=event.observers,
+                    parent=event.parent,
                 )
             case SpeakerInscribed():
                 item = self._items[event.item_id]
@@ -173,7 +208,11 @@ class Agenda:
                     }
                 )
         upcoming = self.next_item()
-        items = encode(list(self._items.values()))
+        items: list[JSON] = []
+        for number, item in self.in_order():
+            encoded = encode(item)
+            assert isinstance(encoded, dict)
+            items.append({**encoded, "number": number})
         return {
             "items": items,
             "current": None if current is None else current.item_id,

@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     from .conference import Conference
     from .decisions import Draft
 
-__all__ = ["AGENDA_COMMANDS", "MAX_ITEMS", "decide", "on_closing", "within_budget"]
+__all__ = [
+    "AGENDA_COMMANDS",
+    "MAX_ITEMS",
+    "check_observer_may_request",
+    "decide",
+    "on_closing",
+    "within_budget",
+]
 
 AGENDA_COMMANDS = (c.AddAgendaItem, c.InscribeSpeaker, c.OpenItem, c.CloseItem, c.GrantExtraTime)
 
@@ -92,6 +99,15 @@ def _add_item(d: Draft, command: c.AddAgendaItem, actor: str) -> None:
         raise RoomError(ErrorCode.ALREADY_EXISTS, f"agenda item {command.item_id} exists")
     if len(agenda.items) >= MAX_ITEMS:
         raise RoomError(ErrorCode.LIMIT_REACHED, f"the agenda has {MAX_ITEMS} items already")
+    if command.parent is not None:
+        parent = _item(d, command.parent)
+        if parent.parent is not None:
+            raise RoomError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"parent: {parent.item_id} is a sub-item itself (one level of sub-items)",
+            )
+        if parent.status is ItemStatus.CLOSED:
+            raise _state_error(f"item {parent.item_id} is closed: no new sub-items")
     languages = d.state.interpretation.languages
     unknown = [t.language for t in command.titles if languages and t.language not in languages]
     if unknown:
@@ -106,6 +122,8 @@ def _add_item(d: Draft, command: c.AddAgendaItem, actor: str) -> None:
             command.titles,
             command.planned_duration,
             command.budget,
+            observers=command.observers,
+            parent=command.parent,
             at=d.now,
             actor=actor,
             reason=command.reason,
@@ -121,6 +139,12 @@ def _inscribe(d: Draft, command: c.InscribeSpeaker, actor: str) -> None:
         raise _state_error(
             f"item {item.item_id} is {item.status.value}: inscribe before it opens "
             "(during the item, request the floor for the delegation)"
+        )
+    if d.state.delegations[command.delegation_id].observer and not item.observers:
+        raise RoomError(
+            ErrorCode.FORBIDDEN,
+            f"{command.delegation_id} is an observer and item {item.item_id} "
+            "is not open to observers",
         )
     if command.delegation_id in item.speakers:
         raise RoomError(
@@ -212,6 +236,19 @@ def _extra_time(d: Draft, command: c.GrantExtraTime, actor: str) -> None:
                     reason=command.reason,
                 )
             )
+
+
+def check_observer_may_request(d: Draft, delegation_id: str) -> None:
+    """An observer requests the floor only while an item open to observers is current."""
+    if not d.state.delegations[delegation_id].observer:
+        return
+    item = d.state.agenda.current
+    if item is None or not item.observers:
+        now = "no agenda item is open" if item is None else f"item {item.item_id} is not"
+        raise RoomError(
+            ErrorCode.FORBIDDEN,
+            f"{delegation_id} is an observer: it speaks only on items open to observers ({now})",
+        )
 
 
 def on_closing(d: Draft) -> None:

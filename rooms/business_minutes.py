@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .agenda import numbered
 from .events import (
     AgendaItemAdded,
     AgendaItemClosed,
@@ -63,7 +64,7 @@ class ItemDelegationTime:
 
 @dataclass(frozen=True)
 class ItemRecord:
-    number: int  # in agenda order, from 1
+    number: str  # in agenda order: "1", "2", a sub-item "2.1"
     item_id: str
     title: str  # in the minutes' language when given, else the first title
     planned_duration: float | None
@@ -78,6 +79,8 @@ class ItemRecord:
     roll_calls: tuple[str, ...]
     decisions: tuple[str, ...]
     spoken: float = 0.0  # all delegations together
+    parent: str | None = None  # the item this is a sub-item of
+    observers: bool = False  # open to observer delegations
 
 
 @dataclass(frozen=True)
@@ -221,15 +224,16 @@ class BusinessReader:
     def records(
         self, interventions: Sequence[Intervention], delegations: Sequence[str], now: float | None
     ) -> tuple[tuple[ItemRecord, ...], tuple[RollCallRecord, ...], tuple[DecisionRecord, ...]]:
+        order = numbered((i.added.item_id, i.added.parent) for i in self.items.values())
         items = tuple(
-            self._item(number, item, interventions, delegations, now)
-            for number, item in enumerate(self.items.values(), start=1)
+            self._item(number, self.items[item_id], interventions, delegations, now)
+            for item_id, number in order
         )
         return items, tuple(self.roll_calls.values()), tuple(self.decisions.values())
 
     def _item(
         self,
-        number: int,
+        number: str,
         item: _Item,
         interventions: Sequence[Intervention],
         delegations: Sequence[str],
@@ -271,6 +275,8 @@ class BusinessReader:
             roll_calls=tuple(r for r, call in self.roll_calls.items() if call.item_id == item_id),
             decisions=tuple(d for d, rec in self.decisions.items() if rec.item_id == item_id),
             spoken=sum(t.spoken for t in times),
+            parent=added.parent,
+            observers=added.observers,
         )
 
     # The record of proceedings -------------------------------------------------------

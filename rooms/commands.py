@@ -220,6 +220,7 @@ class AddDelegation(Command):
     delegation_id: str
     name: str
     country_code: str  # ISO 3166-1 alpha-2 (or alpha-3), upper case
+    observer: bool = False  # an organisation that speaks on items open to observers, never votes
 
     def _check(self) -> None:
         check_id(self.delegation_id, "delegation_id")
@@ -594,7 +595,9 @@ class AddAgendaItem(Command):
     """Append an item to the agenda: its title in the meeting's languages.
 
     `budget` is each delegation's speaking time on the item (seconds, across
-    all its turns); None: no budget, the floor's usual limits only.
+    all its turns); None: no budget, the floor's usual limits only. `observers`:
+    observer delegations may be inscribed and request the floor on this item.
+    `parent`: the item this one is a sub-item of (one level: 2.1, 2.2).
     """
 
     kind = "agenda.add_item"
@@ -602,9 +605,15 @@ class AddAgendaItem(Command):
     titles: tuple[ItemTitle, ...]
     planned_duration: float | None = None
     budget: float | None = None
+    observers: bool = False
+    parent: str | None = None
 
     def _check(self) -> None:
         _check_item(self.item_id)
+        if self.parent is not None:
+            check_id(self.parent, "parent")
+            if self.parent == self.item_id:
+                raise invalid("parent: an item is not its own sub-item")
         if not 1 <= len(self.titles) <= MAX_ITEM_TITLES:
             raise invalid(f"titles: give 1-{MAX_ITEM_TITLES} titles, one per language")
         languages = [title.language for title in self.titles]

@@ -219,7 +219,7 @@ class Conference:
                 self.settings = event.settings
             case DelegationAdded():
                 self._delegations[event.delegation_id] = Delegation(
-                    event.delegation_id, event.name, event.country_code
+                    event.delegation_id, event.name, event.country_code, observer=event.observer
                 )
             case DelegatesMayRequestChanged():
                 delegation = self._delegations[event.delegation_id]
@@ -313,6 +313,10 @@ class Conference:
             and self.presence(p.participant_id) is not Presence.DISCONNECTED
         )
 
+    def member_delegations(self) -> list[str]:
+        """Delegations that vote and count for the quorum: all but the observers."""
+        return [d.delegation_id for d in self._delegations.values() if not d.observer]
+
     @property
     def banned(self) -> frozenset[str]:
         return frozenset(self._banned)
@@ -339,7 +343,10 @@ class Conference:
             return True
         if not participant.role.speaks_for_delegation or participant.delegation_id is None:
             return False
-        return self.settings.open_floor or self.floor.holds_floor(participant.delegation_id)
+        did = participant.delegation_id
+        if self._delegations[did].observer:  # observers speak only when given the floor
+            return self.floor.holds_floor(did)
+        return self.settings.open_floor or self.floor.holds_floor(did)
 
     def audible_participants(self) -> frozenset[str]:
         """Recompute after applying events and reconcile the media plane with it."""
@@ -387,7 +394,7 @@ class Conference:
             "interpretation": self.interpretation.snapshot(),
             "agenda": self.agenda.snapshot(list(self._delegations)),
             "roll_call": self.rollcall.snapshot(
-                list(self._delegations), self.attending_delegations()
+                self.member_delegations(), self.attending_delegations()
             ),
             **self.votes.snapshot(),
         }

@@ -260,6 +260,7 @@ def _add_delegation(d: Draft, command: c.AddDelegation, actor: str) -> None:
             command.delegation_id,
             command.name,
             command.country_code,
+            observer=command.observer,
             at=d.now,
             actor=actor,
             reason=command.reason,
@@ -447,6 +448,7 @@ def _request(d: Draft, command: c.RequestFloor, actor: str) -> None:
     did = command.delegation_id
     _require_delegation(d, did)
     _check_for_delegation(d, participant, scope, did)
+    agenda_rules.check_observer_may_request(d, did)
     speakers = _speakers_present(d, did)
     if not speakers:
         raise RoomError(ErrorCode.INVALID_STATE, f"no head or delegate of {did} is in the room")

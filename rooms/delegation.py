@@ -14,3 +14,6 @@ class Delegation:
     country_code: str  # ISO 3166-1: "HN", "DO"
     # Set by its head (or the chair): delegates, not only the head, act for it on the floor.
     delegates_may_request: bool = False
+    # An observer (an international organisation, civil society) never votes nor
+    # counts for the quorum, and speaks only on items the chair opened to observers.
+    observer: bool = False

@@ -187,6 +187,7 @@ class DelegationAdded(Event):
     delegation_id: str
     name: str
     country_code: str
+    observer: bool = False
 
 
 @dataclass(frozen=True)
@@ -509,6 +510,8 @@ class AgendaItemAdded(AgendaEvent):
     titles: tuple[ItemTitle, ...]
     planned_duration: float | None
     budget: float | None
+    observers: bool = False  # observer delegations may speak on it
+    parent: str | None = None  # a sub-item of that item
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ __all__ = [
     "Minutes",
     "Shift",
     "build_minutes",
+    "speaking_for",
 ]
 
 
@@ -109,6 +110,7 @@ class Intervention:
     end_reason: str | None
     disconnected: float  # seconds the holder had no connection (the clock stood still)
     disconnected_since: float | None  # while it has none now
+    observer: bool = False  # an observer delegation's statement
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class Attendance:
     delegation: str
     country_code: str
     members: tuple[str, ...]
+    observer: bool = False  # an observer delegation (no vote, not in the quorum)
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,7 @@ class Minutes:
                 "| ---: | --- | --- | --- | --- | --- | ---: | --- |",
             ]
             lines += [
-                f"| {i.number} | {_md(i.delegation)} ({i.country_code}) | {_md(i.speaker or '')} "
+                f"| {i.number} | {_md(speaking_for(i, w))} | {_md(i.speaker or '')} "
                 f"| {w['priority.' + i.priority.value]} "
                 f"| {clock_time(i.start)} | {clock_time(i.end)} "
                 f"| {duration(i.duration)} | {_md(_ending(i, w))} |"
@@ -374,6 +377,7 @@ class _Reader:
             end_reason=None,
             disconnected=0.0,
             disconnected_since=None,
+            observer=added is not None and added.observer,
         )
 
     def _shift_starts(self, booth: str, participant_id: str, at: float) -> None:
@@ -470,6 +474,7 @@ class _Reader:
                 d.name,
                 d.country_code,
                 _unique(e.name for e in self.entered if e.delegation_id == d.delegation_id),
+                observer=d.observer,
             )
             for d in self.delegations.values()
         )
@@ -597,7 +602,9 @@ class _Reader:
                 )
             case FloorGranted():
                 limit = duration(event.time_limit) if event.time_limit else w["no_limit"]
-                return w["granted"].format(who=who, delegation=delegation, limit=limit)
+                added = self.delegations.get(event.delegation_id)
+                key = "granted_observer" if added is not None and added.observer else "granted"
+                return w[key].format(who=who, delegation=delegation, limit=limit)
             case FloorTimeChanged():
                 limit = duration(event.time_limit) if event.time_limit else w["no_limit"]
                 return w["time_changed"].format(who=who, delegation=delegation, limit=limit)
@@ -738,6 +745,12 @@ def _spoken(intervention: Intervention, now: float) -> float:
     """Speaking time of a running intervention by `now`, disconnections left out."""
     until = now if intervention.disconnected_since is None else intervention.disconnected_since
     return max(0.0, until - intervention.start - intervention.disconnected)
+
+
+def speaking_for(intervention: Intervention, w: dict[str, str]) -> str:
+    """The delegation and its code; an observer's intervention is marked as its statement."""
+    who = f"{intervention.delegation} ({intervention.country_code})"
+    return f"{who}, {w['observer_statement']}" if intervention.observer else who
 
 
 def _ending(intervention: Intervention, w: dict[str, str]) -> str:

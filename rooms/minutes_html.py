@@ -44,7 +44,7 @@ def _cells(markdown_header: str) -> list[str]:
 
 
 def to_html(minutes: Minutes) -> str:
-    from .minutes import _ending  # the same words as the Markdown minutes
+    from .minutes import _ending, speaking_for  # the same words as the Markdown minutes
 
     w = WORDS[minutes.language]
     title = minutes.title or w["md.untitled"]
@@ -68,7 +68,8 @@ def to_html(minutes: Minutes) -> str:
     if minutes.attendance:
         lines += [f"<h2>{escape(w['html.attendance'])}</h2>", '<ul class="attendance">']
         lines += [
-            f"<li><strong>{escape(a.delegation)}</strong> ({escape(a.country_code)}): "
+            f"<li><strong>{escape(a.delegation)}</strong> ({escape(a.country_code)})"
+            f"{escape(', ' + w['observer_delegation'] if a.observer else '')}: "
             f"{escape(', '.join(a.members) or '-')}</li>"
             for a in minutes.attendance
         ]
@@ -80,7 +81,7 @@ def to_html(minutes: Minutes) -> str:
         rows = [
             [
                 str(i.number),
-                f"{i.delegation} ({i.country_code})",
+                speaking_for(i, w),
                 i.speaker or "",
                 w["priority." + i.priority.value],
                 clock_time(i.start),
@@ -119,7 +120,8 @@ def _business(minutes: Minutes, w: dict[str, str]) -> list[str]:
     decisions = {d.decision_id: d for d in minutes.decisions}
     lines = [f"<h2>{_heading(w['md.agenda'])}</h2>"]
     for item in minutes.items:
-        lines.append(f'<section class="item"><h3>{item.number}. {escape(item.title)}</h3>')
+        kind = "item sub-item" if item.parent is not None else "item"
+        lines.append(f'<section class="{kind}"><h3>{item.number}. {escape(item.title)}</h3>')
         if item.opened_at is None:
             lines.append(f"<p>{escape(w['md.item_upcoming'])}</p>")
         else:

@@ -126,6 +126,9 @@ _EN: dict[str, str] = {
     "md.record": "## Record of proceedings",
     # The order of business.
     "item_added": "{who} put “{title}” on the agenda",
+    "observer_statement": "observer statement",
+    "observer_delegation": "observer",
+    "granted_observer": "{who} gave the floor to {delegation} for an observer statement ({limit})",
     "inscribed": "{who} inscribed {delegation} to speak on “{title}” (number {position})",
     "item_opened": "{who} opened the item “{title}”",
     "item_closed": "{who} closed the item “{title}”",
@@ -283,6 +286,11 @@ _ES: dict[str, str] = {
     "md.record": "## Desarrollo de la sesión",
     # El orden del día.
     "item_added": "{who} incluyó «{title}» en el orden del día",
+    "observer_statement": "declaración de observador",
+    "observer_delegation": "observador",
+    "granted_observer": (
+        "{who} concedió la palabra a {delegation} para una declaración de observador ({limit})"
+    ),
     "inscribed": "{who} inscribió a {delegation} para hablar sobre «{title}» (número {position})",
     "item_opened": "{who} abrió el punto «{title}»",
     "item_closed": "{who} cerró el punto «{title}»",
@@ -370,6 +378,7 @@ CSV_HEADERS: Final[dict[str, dict[str, str]]] = {
         "end_reason": "motivo",
         "disconnected": "sin_conexión",
         "disconnected_since": "sin_conexión_desde",
+        "observer": "observador",
         "interventions": "intervenciones",
         "speaking_time": "tiempo_de_palabra",
         "item_id": "id_punto",

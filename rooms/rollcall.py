@@ -5,7 +5,7 @@ the chair marking it) until the chair closes it. A delegation counts as present
 while it answered the latest roll call and someone can speak for it (a head or
 delegate in the room, not disconnected): the quorum follows departures without
 a new roll call. The rule is a number of delegations or a fraction of those
-registered.
+registered. Observer delegations are not called: they never count for the quorum.
 
 State only, evolved by `RollCallEvent`s; the rules are in :mod:`rooms.voting_rules`.
 """
@@ -41,7 +41,10 @@ class RollCall:
         return f"rc{self.count + 1}"
 
     def present(self, attending: Collection[str]) -> list[str]:
-        """Delegations that answered and are still attending, in answer order."""
+        """Delegations that answered and are still attending, in answer order.
+
+        `attending` may include observers; they never answered, so never count.
+        """
         return [d for d in self.answered if d in attending]
 
     def apply(self, event: RollCallEvent) -> None:

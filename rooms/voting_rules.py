@@ -115,6 +115,7 @@ def _answer(d: Draft, command: c.AnswerRollCall, actor: str) -> None:
     require_delegation(d, did)
     if participant is not None and scope is not Scope.ANY and participant.delegation_id != did:
         raise _forbidden(f"{actor} answers only for its own delegation")
+    _not_observer(d, did, "is not called in the roll call")
     rollcall = d.state.rollcall
     if not rollcall.open or rollcall.roll_call_id is None:
         raise _state_error("no roll call is open")
@@ -137,7 +138,7 @@ def _close_roll_call(d: Draft, command: c.CloseRollCall, actor: str) -> None:
 def _record_roll_call(d: Draft, actor: str, reason: str | None) -> None:
     rollcall = d.state.rollcall
     assert rollcall.roll_call_id is not None
-    registered = list(d.state.delegations)
+    registered = d.state.member_delegations()
     present = rollcall.present(d.state.attending_delegations())
     required = rollcall.quorum.required(len(registered))
     d.emit(
@@ -195,12 +196,19 @@ def _decision(d: Draft, decision_id: str) -> Decision:
     return decision
 
 
+def _not_observer(d: Draft, delegation_id: str, what: str) -> None:
+    """Observers speak on the items open to them, and nothing more: no ballot, no quorum."""
+    if d.state.delegations[delegation_id].observer:
+        raise _forbidden(f"{delegation_id} is an observer and {what}")
+
+
 def _voting_delegation(d: Draft, participant: Participant | None, named: str | None) -> str:
     """The delegation the actor answers for: its own, as its head or designated voter."""
     if participant is None:  # the service acts for a named delegation
         if named is None:
             raise RoomError(ErrorCode.INVALID_ARGUMENT, "delegation_id: name the delegation")
         require_delegation(d, named)
+        _not_observer(d, named, "does not vote")
         return named
     did = participant.delegation_id
     if did is None:
@@ -210,6 +218,7 @@ def _voting_delegation(d: Draft, participant: Participant | None, named: str | N
     designated = d.state.votes.designated.get(did)
     if participant.role is not Role.HEAD and participant.participant_id != designated:
         raise _forbidden(f"only the head of {did} or the voter it designated answers for it")
+    _not_observer(d, did, "does not vote")
     return did
 
 
@@ -232,6 +241,7 @@ def _designate(d: Draft, command: c.DesignateVoter, actor: str) -> None:
     require_delegation(d, did)
     if participant is not None and scope is not Scope.ANY and participant.delegation_id != did:
         raise _forbidden(f"{actor} designates only for its own delegation")
+    _not_observer(d, did, "does not vote")
     pid = command.participant_id
     if pid is not None:
         voter = d.state.participants.get(pid)

@@ -19,7 +19,6 @@ from aiohttp import web
 from rooms import (
     SYSTEM,
     AddAgendaItem,
-    AddDelegation,
     Command,
     Conference,
     InscribeSpeaker,
@@ -112,6 +111,24 @@ def _required(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _flag(body: dict[str, Any], name: str) -> bool:
+    """A boolean field, false when missing."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name} must be true or false")
+    return value
+
+
+def _delegation(body: dict[str, Any]) -> DelegationPlan:
+    """``{id, name, code, observer?}``: an observer speaks on items open to observers only."""
+    return DelegationPlan(
+        _required(body, "id"),
+        _required(body, "name"),
+        _required(body, "code"),
+        observer=_flag(body, "observer"),
+    )
+
+
 def _objects(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
     value = body.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -174,7 +191,9 @@ async def list_conferences(request: web.Request) -> web.Response:
 
 
 _AGENDA_FIELDS = frozenset({"items", "quorum"})
-_ITEM_FIELDS = frozenset({"item_id", "titles", "planned_duration", "budget", "speakers"})
+_ITEM_FIELDS = frozenset(
+    {"item_id", "titles", "planned_duration", "budget", "speakers", "observers", "parent"}
+)
 
 
 def _agenda(body: dict[str, Any]) -> list[Command]:
@@ -197,47 +216,64 @@ def _agenda(body: dict[str, Any]) -> list[Command]:
         assert isinstance(quorum_set, SetQuorum)
         if quorum_set.rule != QuorumRule():  # the default needs no event
             commands.append(quorum_set)
-    for item in _objects(agenda, "items"):
+    for number, item in enumerate(_objects(agenda, "items"), start=1):
+        where = f"agenda.items[{number}]"  # 1 first, as the chair counts them
         if set(item) - _ITEM_FIELDS:
-            raise BadRequest(f"an agenda item takes only {sorted(_ITEM_FIELDS)}")
+            unknown = ", ".join(sorted(set(item) - _ITEM_FIELDS))
+            raise BadRequest(
+                f"{where}: unknown key(s) {unknown}; an item takes {sorted(_ITEM_FIELDS)}"
+            )
         speakers = item.get("speakers", [])
         if not isinstance(speakers, list) or not all(isinstance(d, str) for d in speakers):
-            raise BadRequest("speakers must be a list of delegation ids")
+            raise BadRequest(f"{where}.speakers must be a list of delegation ids")
         fields = {k: v for k, v in item.items() if k != "speakers"}
-        added = Command.from_dict({**fields, "kind": AddAgendaItem.kind})
-        assert isinstance(added, AddAgendaItem)
-        commands += [added, *(InscribeSpeaker(added.item_id, d) for d in speakers)]
+        try:
+            added = Command.from_dict({**fields, "kind": AddAgendaItem.kind})
+            assert isinstance(added, AddAgendaItem)
+            inscribed = [InscribeSpeaker(added.item_id, d) for d in speakers]
+        except RoomError as exc:
+            raise BadRequest(f"{where}: {exc.message}") from None
+        commands += [added, *inscribed]
     return commands
 
 
-async def create_conference(request: web.Request) -> web.Response:
-    """``{id, title, delegations?: [{id, name, code}], settings?: {...}, agenda?: {...}}``."""
-    body = await _body(request)
-    delegations = [
-        DelegationPlan(_required(d, "id"), _required(d, "name"), _required(d, "code"))
-        for d in _objects(body, "delegations")
-    ]
+def conference_plan(body: dict[str, Any]) -> ConferencePlan:
+    """A conference from ``{id, title, delegations?, settings?, agenda?}``, checked whole.
+
+    The admin API's body and a conference file (``--conference-file``) alike.
+    BadRequest names the bad key; a plan the core refuses (an unknown
+    delegation among the speakers, an item twice) raises its RoomError, so that
+    nothing is created.
+    """
+    unknown = set(body) - {"id", "title", "delegations", "settings", "agenda"}
+    if unknown:
+        raise BadRequest(f"unknown key(s) {', '.join(sorted(unknown))}")
+    delegations = [_delegation(d) for d in _objects(body, "delegations")]
     conference_id = _required(body, "id")
     if not CONFERENCE_ID.fullmatch(conference_id):
-        return problem(400, "invalid_argument", "id must be 1-64 of a-z, 0-9, '-' and '_'")
+        raise BadRequest("id must be 1-64 of a-z, 0-9, '-' and '_'")
     settings = body.get("settings", {})
     if not isinstance(settings, dict):
         raise BadRequest("settings must be an object")
+    try:
+        checked = Settings.from_dict(settings)
+    except RoomError as exc:
+        raise BadRequest(f"settings: {exc.message}") from None
     plan = ConferencePlan(
-        conference_id,
-        _required(body, "title"),
-        delegations,
-        Settings.from_dict(settings),
-        setup=_agenda(body),
+        conference_id, _required(body, "title"), delegations, checked, setup=_agenda(body)
     )
-    palabra = palabra_of(request.app)
-    if plan.id in palabra.conferences:
-        return problem(409, "already_exists", f"conference {plan.id!r} exists")
-    # Whole or not at all: a plan the core refuses (an unknown delegation among the
-    # speakers, an item twice) is refused before anything is created.
     trial = Conference(plan.id)
     for command in plan.commands():
         trial.execute(command, SYSTEM, time.time())
+    return plan
+
+
+async def create_conference(request: web.Request) -> web.Response:
+    """``{id, title, delegations?: [{id, name, code, observer?}], settings?, agenda?}``."""
+    plan = conference_plan(await _body(request))
+    palabra = palabra_of(request.app)
+    if plan.id in palabra.conferences:
+        return problem(409, "already_exists", f"conference {plan.id!r} exists")
     conference = await palabra.open_conference(plan)
     return web.json_response(conference.state.snapshot(), status=201)
 
@@ -248,10 +284,10 @@ async def show_conference(request: web.Request) -> web.Response:
 
 
 async def add_delegation(request: web.Request) -> web.Response:
-    """``{id, name, code}``."""
+    """``{id, name, code, observer?}``."""
     conference = _conference(request)
     body = await _body(request)
-    command = AddDelegation(_required(body, "id"), _required(body, "name"), _required(body, "code"))
+    command = _delegation(body).command()
     await conference.execute(command, SYSTEM)
     return web.json_response(conference.state.snapshot(), status=201)
 

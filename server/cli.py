@@ -15,14 +15,17 @@ import uvloop
 from aiohttp import web
 
 from media import fastpath
+from rooms import AddAgendaItem
 
 from . import logs, preflight
 from .app import create_app
+from .conference import ConferencePlan
 from .config import ServerConfig
 from .credentials import check_credential
 from .demo import DEMO_CONFERENCE, demo_links
 from .https import redirect_app
 from .options import ConfigError, add_serve_arguments, merged_settings
+from .plan_file import read_plan_file
 from .tokens import check_ttl, issue_token
 
 
@@ -91,6 +94,7 @@ def serve_command(args: argparse.Namespace) -> int:
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         config = merged_settings(flags, credential_files=_say_where)
+        plans = _start_up_conferences(config)
         _select_forwarding(config.forwarding)
         logs.configure(config.log_level, config.log_json, config.access_log)
         context = preflight.tls_context(config)
@@ -105,7 +109,7 @@ def serve_command(args: argparse.Namespace) -> int:
     # uvloop's datagram path saves about 1 µs per forwarded packet.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
-        asyncio.run(_serve(config, context, sockets))
+        asyncio.run(_serve(config, context, sockets, plans))
     except ConfigError as exc:
         print(f"palabra serve: {exc}", file=sys.stderr)
         return 2
@@ -115,12 +119,26 @@ def serve_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_up_conferences(config: ServerConfig) -> list[ConferencePlan]:
+    """The demo and the conference file's, checked before anything listens."""
+    plans = [DEMO_CONFERENCE] if config.demo else []
+    if config.conference_file is not None:
+        plan = read_plan_file(config.conference_file)
+        if any(p.id == plan.id for p in plans):
+            raise ConfigError(f"conference_file: conference {plan.id!r} is the demo's id")
+        plans.append(plan)
+    return plans
+
+
 async def _serve(
-    config: ServerConfig, context: ssl.SSLContext | None, sockets: list[socket.socket]
+    config: ServerConfig,
+    context: ssl.SSLContext | None,
+    sockets: list[socket.socket],
+    plans: list[ConferencePlan],
 ) -> None:
     if config.turn_urls and config.turn_check:
         await preflight.check_turn(config)
-    app = create_app(config, [DEMO_CONFERENCE] if config.demo else [])
+    app = create_app(config, plans)
     runner = web.AppRunner(app, shutdown_timeout=5.0)
     await runner.setup()
     runners = [runner]
@@ -132,6 +150,10 @@ async def _serve(
             runners.append(redirect)
             await web.SockSite(redirect, sockets[1]).start()
         print(f"Palabra listening on {config.base_url}")
+        for plan in plans:
+            if plan is not DEMO_CONFERENCE:
+                items = sum(isinstance(c, AddAgendaItem) for c in plan.setup)
+                print(f"Conference '{plan.id}' ({plan.title}) opened with {items} agenda items")
         if config.demo:
             print(f"Demo conference '{DEMO_CONFERENCE.title}' — join links:")
             for label, url in demo_links(config).items():

@@ -168,6 +168,10 @@ class DelegationPlan:
     id: str
     name: str
     code: str  # ISO 3166-1 alpha-2
+    observer: bool = False  # an organisation: speaks on items open to observers, never votes
+
+    def command(self) -> AddDelegation:
+        return AddDelegation(self.id, self.name, self.code, observer=self.observer)
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ class ConferencePlan:
     def commands(self) -> list[Command]:
         return [
             CreateConference(self.title, self.settings),
-            *(AddDelegation(d.id, d.name, d.code) for d in self.delegations),
+            *(d.command() for d in self.delegations),
             *self.setup,
         ]
 

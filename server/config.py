@@ -46,6 +46,8 @@ class ServerConfig:
     # Further origins (scheme://host[:port]) whose pages may open the signaling socket.
     allowed_origins: list[str] = field(default_factory=list)
     demo: bool = False
+    # A conference (delegations, settings, agenda) opened at start-up: server/plan_file.py.
+    conference_file: Path | None = None
     # Where recordings of the floor and the channels are written, one folder per conference.
     recordings: Path = Path("recordings")
     # Seconds a participant whose connection dropped keeps its seat.

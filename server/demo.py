@@ -16,9 +16,18 @@ from .conference import ConferencePlan, DelegationPlan
 from .config import ServerConfig
 from .tokens import issue_token
 
-# (id, Spanish title, English title, planned minutes, budget minutes, inscribed in order)
+# (id, Spanish title, English title, planned minutes, budget minutes, inscribed in order,
+# open to observer delegations)
 _AGENDA = (
-    ("migracion", "Gobernanza migratoria", "Migration governance", 40, 5, ("gt", "sv", "cr")),
+    (
+        "migracion",
+        "Gobernanza migratoria",
+        "Migration governance",
+        40,
+        5,
+        ("gt", "sv", "cr"),
+        False,
+    ),
     (
         "recuperacion",
         "Recuperación socioeconómica",
@@ -26,6 +35,16 @@ _AGENDA = (
         40,
         5,
         ("cr", "gt", "sv"),
+        False,
+    ),
+    (
+        "observadores",
+        "Declaraciones de observadores",
+        "Observer statements",
+        15,
+        3,
+        ("oea",),
+        True,
     ),
     (
         "declaracion",
@@ -34,17 +53,19 @@ _AGENDA = (
         20,
         None,
         ("sv",),
+        False,
     ),
 )
 
 
 def _agenda() -> list[Command]:
-    """Three items, each with its round of interventions announced in advance."""
+    """Four items, each with its round of interventions announced in advance; the
+    third is the observers' statements."""
     commands: list[Command] = []
-    for item_id, spanish, english, planned, budget, speakers in _AGENDA:
+    for item_id, spanish, english, planned, budget, speakers, observers in _AGENDA:
         titles = (ItemTitle("es", spanish), ItemTitle("en", english))
         seconds = None if budget is None else budget * 60.0
-        commands.append(AddAgendaItem(item_id, titles, planned * 60.0, seconds))
+        commands.append(AddAgendaItem(item_id, titles, planned * 60.0, seconds, observers))
         commands += [InscribeSpeaker(item_id, delegation) for delegation in speakers]
     return commands
 
@@ -56,6 +77,8 @@ DEMO_CONFERENCE = ConferencePlan(
         DelegationPlan("gt", "Guatemala", "GT"),
         DelegationPlan("sv", "El Salvador", "SV"),
         DelegationPlan("cr", "Costa Rica", "CR"),
+        # The OAS follows as an observer: it speaks on the observers' item only.
+        DelegationPlan("oea", "OEA", "OEA", observer=True),
     ),
     # Spanish on the floor, an English booth with two interpreters.
     setup=(

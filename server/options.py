@@ -96,6 +96,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("demo", "bool", "create the demo conference"),
     Option(
+        "conference_file",
+        "path",
+        "open the conference this JSON file describes (the admin API's body: "
+        "delegations, settings, agenda)",
+        "FILE",
+    ),
+    Option(
         "recordings",
         "path",
         "folder for recordings of floor and channels (default ./recordings)",
@@ -244,6 +251,7 @@ def build_config(
         "public_url": "public_url",
         "allowed_origin": "allowed_origins",
         "demo": "demo",
+        "conference_file": "conference_file",
         "recordings": "recordings",
         "redis_url": "redis_url",
         "node_id": "node_id",

@@ -16,6 +16,9 @@ import {lang} from './i18n.js';
  * @property {string[]} speakers  pre-registered delegations, in order
  * @property {number | null} opened_at
  * @property {number | null} closed_at
+ * @property {boolean} observers  observer delegations may be inscribed and speak on it
+ * @property {string | null} parent  the item this is a sub-item of
+ * @property {string} number  in agenda order: "2", a sub-item "2.1"
  */
 
 /**
@@ -29,7 +32,7 @@ import {lang} from './i18n.js';
 
 /**
  * @typedef {object} Agenda
- * @property {AgendaItem[]} items
+ * @property {AgendaItem[]} items  in agenda order, each item followed by its sub-items
  * @property {string | null} current
  * @property {string | null} next
  * @property {Budget[]} budgets  of the current item, when it has a budget
@@ -133,10 +136,29 @@ export function lastResult(state) {
  * @param {string | null} delegationId
  */
 export function answersForDelegation(state, you, delegationId) {
-  if (!delegationId) return false;
+  if (!delegationId || isObserver(state, delegationId)) return false;
   if (you.role === 'head') return true;
   const designated = /** @type {any} */ (state)?.designated_voters ?? {};
   return you.role === 'delegate' && designated[delegationId] === you.id;
+}
+
+/**
+ * Whether the delegation is an observer (an organisation: no vote, no quorum).
+ * @param {RoomState | null} state
+ * @param {string | null} delegationId
+ */
+export function isObserver(state, delegationId) {
+  return Boolean(state?.delegations.find((d) => d.delegation_id === delegationId)?.observer);
+}
+
+/**
+ * Whether the delegation may ask for the floor now as far as the agenda goes:
+ * a member always; an observer only while an item open to observers is current.
+ * @param {RoomState | null} state
+ * @param {string | null} delegationId
+ */
+export function agendaLetsSpeak(state, delegationId) {
+  return !isObserver(state, delegationId) || Boolean(currentItem(state)?.observers);
 }
 
 /**

@@ -142,6 +142,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {string} name
  * @property {string} country_code   ISO 3166-1, e.g. "GT"
  * @property {boolean} delegates_may_request
+ * @property {boolean} observer      an organisation: speaks on items open to observers, never votes
  * @property {string[]} members      participant ids in the room
  * @property {boolean} holds_floor
  */

@@ -2,6 +2,8 @@
 // delegation stands on the speakers list, how long a speaker has left. Pure
 // functions of the snapshot; no DOM.
 
+import {agendaLetsSpeak} from './agenda.js';
+
 /** @typedef {import('./protocol.js').RoomState} RoomState */
 /** @typedef {import('./protocol.js').RoomParticipant} RoomParticipant */
 /** @typedef {import('./protocol.js').RoomDelegation} RoomDelegation */
@@ -188,13 +190,14 @@ export function speakerOf(state, request) {
 
 /**
  * Whether `participant` may ask for the floor for its delegation (heads
- * always; delegates when their head allows it).
+ * always; delegates when their head allows it; an observer delegation only
+ * while an item open to observers is current).
  * @param {RoomState | null} state
  * @param {{role: string, delegation_id?: string | null, delegation?: {id: string} | null}} participant
  */
 export function mayRequestFloor(state, participant) {
   const delegationId = participant.delegation_id ?? participant.delegation?.id ?? null;
-  if (!delegationId) return false;
+  if (!delegationId || !agendaLetsSpeak(state, delegationId)) return false;
   if (participant.role === 'head') return true;
   if (participant.role !== 'delegate') return false;
   return Boolean(delegationOf(state, delegationId)?.delegates_may_request);

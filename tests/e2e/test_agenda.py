@@ -1,6 +1,6 @@
 """The order of business in real browsers: the chair runs item 1, a roll call and a vote.
 
-The demo conference has a three-item agenda; Guatemala and El Salvador are
+The demo conference has a four-item agenda; Guatemala and El Salvador are
 inscribed on the first item. The chair opens it (both go onto the speakers
 list in the announced order), calls the roll (each head answers "present" on
 its page, the quorum indicator turns to met), and opens a recorded vote that
@@ -74,9 +74,9 @@ async def test_the_chair_runs_an_item_a_roll_call_and_a_vote(server: RunningServ
             for page, pid in ((gt, GT), (sv, SV)):
                 await admit(chair, page, pid)
 
-            # The agenda: three items, the first opened by the chair.
+            # The agenda: four items, the first opened by the chair.
             items = chair.page.locator("#agenda-items .agenda-item")
-            assert await items.count() == 3
+            assert await items.count() == 4
             first = chair.page.locator('#agenda-items [data-item-id="migracion"]')
             await first.locator('[data-action="open-item"]').click()
             await chair.wait_js(

@@ -122,6 +122,88 @@ async def test_a_conference_is_created_with_its_agenda(
     assert created["roll_call"]["quorum"] == {"count": None, "fraction": 0.5}
 
 
+async def test_an_agenda_with_sub_items_is_numbered_in_agenda_order(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    def item(item_id: str, parent: str | None = None) -> dict[str, object]:
+        titles = [{"language": "es", "text": item_id.capitalize()}]
+        return {"item_id": item_id, "titles": titles, **({"parent": parent} if parent else {})}
+
+    agenda = {
+        "items": [item("apertura"), item("migracion"), item("cierre"), item("laboral", "migracion")]
+    }
+    body = {"id": "subpuntos", "title": "Subpuntos", "agenda": agenda}
+    status, created = await call(http, "POST", "/api/conferences", body)
+    assert status == 201
+    numbered = [(i["number"], i["item_id"]) for i in created["agenda"]["items"]]
+    assert numbered == [("1", "apertura"), ("2", "migracion"), ("2.1", "laboral"), ("3", "cierre")]
+
+
+OBSERVED = {
+    "id": "observada",
+    "title": "Diálogo con observadores",
+    "delegations": [
+        {"id": "hn", "name": "Honduras", "code": "HN"},
+        {"id": "oea", "name": "OEA", "code": "OEA", "observer": True},
+    ],
+    "agenda": {
+        "items": [
+            {"item_id": "ronda", "titles": [{"language": "es", "text": "Ronda"}]},
+            {
+                "item_id": "observadores",
+                "titles": [{"language": "es", "text": "Declaraciones de observadores"}],
+                "observers": True,
+                "speakers": ["oea"],
+            },
+        ]
+    },
+}
+
+
+async def test_a_conference_is_created_with_an_observer_and_an_item_open_to_observers(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    status, created = await call(http, "POST", "/api/conferences", OBSERVED)
+    assert status == 201
+    assert [d["observer"] for d in created["delegations"]] == [False, True]
+    assert [i["observers"] for i in created["agenda"]["items"]] == [False, True]
+    assert created["agenda"]["items"][1]["speakers"] == ["oea"]
+    status, added = await call(
+        http,
+        "POST",
+        "/api/conferences/observada/delegations",
+        {"id": "sica", "name": "SICA", "code": "SIC", "observer": True},
+    )
+    assert status == 201 and added["delegations"][-1]["observer"] is True
+    assert added["roll_call"]["absent"] == ["hn"]  # observers are not called
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        # An observer inscribed on an item that is not open to observers.
+        ({"speakers_on_ronda": ["oea"]}, "forbidden"),
+        ({"observer": "yes"}, "invalid_argument"),
+        ({"observers": 1}, "invalid_argument"),
+    ],
+)
+async def test_a_bad_observer_plan_creates_nothing(
+    server: RunningServer, http: aiohttp.ClientSession, change: dict[str, object], code: str
+) -> None:
+    body: Any = {**OBSERVED, "id": "mal_observada"}
+    body["delegations"] = [dict(d) for d in OBSERVED["delegations"]]  # type: ignore[attr-defined]
+    body["agenda"] = {"items": [dict(i) for i in OBSERVED["agenda"]["items"]]}  # type: ignore[index]
+    if "speakers_on_ronda" in change:
+        body["agenda"]["items"][0]["speakers"] = change["speakers_on_ronda"]
+    elif "observer" in change:
+        body["delegations"][1]["observer"] = change["observer"]
+    else:
+        body["agenda"]["items"][1]["observers"] = change["observers"]
+    status, refused = await call(http, "POST", "/api/conferences", body)
+    assert status == 400 and refused["error"]["code"] == code, refused
+    assert "mal_observada" not in server.palabra.conferences
+
+
 @pytest.mark.parametrize(
     "agenda",
     [
@@ -137,6 +219,14 @@ async def test_a_conference_is_created_with_its_agenda(
         {"items": [{"item_id": "x", "titles": [{"language": "es", "text": ""}]}]},
         {"items": [{"item_id": "x", "titles": [{"language": "es", "text": "T"}], "colour": 1}]},
         {"quorum": {"count": 0}},
+        {"items": [{"item_id": "x", "titles": [{"language": "es", "text": "T"}], "parent": "y"}]},
+        {
+            "items": [
+                {"item_id": "a", "titles": [{"language": "es", "text": "A"}]},
+                {"item_id": "a1", "titles": [{"language": "es", "text": "A1"}], "parent": "a"},
+                {"item_id": "a11", "titles": [{"language": "es", "text": "A11"}], "parent": "a1"},
+            ]
+        },
         {"items": "Apertura"},
         "Apertura",
     ],

@@ -17,7 +17,10 @@ votes and consensus) among floor steps, from anyone now and then.
 The order of business adds: at most one agenda item open, and it is the current
 one; a delegation's remaining budget is never negative and a budgeted turn never
 has more than what was left; one ballot and one objection per delegation; a
-closed vote's result is the count of its recorded ballots.
+closed vote's result is the count of its recorded ballots. Observer delegations
+(here the OAS, `oea`) never have a ballot or an objection, never count for the
+quorum, and are listed or heard only while an item open to observers is current.
+Sub-items are one level deep and every item has one number (1, 2, 2.1).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from rooms import (
     TRANSITIONS,
     AcceptRequest,
     AddAgendaItem,
+    AddDelegation,
     AdmitFromLobby,
     AnswerRollCall,
     Ballot,
@@ -96,6 +100,7 @@ from rooms import (
 )
 
 PEOPLE = ["chair", "chair2", "tech", "obs", "hn_head", "hn_del", "gt_head", "cr_head"]
+PEOPLE += ["oea_head"]  # the head of an observer delegation
 NEWCOMERS = {
     "x_head": (Role.HEAD, "cr"),
     "x_del": (Role.DELEGATE, "gt"),
@@ -105,7 +110,7 @@ NEWCOMERS = {
 EVERYONE = [*PEOPLE, *NEWCOMERS]
 ACTORS = [*EVERYONE, SYSTEM, "ghost"]
 CHAIRS = ["chair", "chair2", "x_chair"]
-HEADS = {"hn": "hn_head", "gt": "gt_head", "cr": "cr_head"}
+HEADS = {"hn": "hn_head", "gt": "gt_head", "cr": "cr_head", "oea": "oea_head"}  # oea observes
 DELEGATIONS = [*HEADS, "mx"]  # mx does not exist
 LIMITS = [None, 5.0, 30.0, 90.0]
 ELAPSED = [0.0, 1.0, 1.0, 4.0, 4.0, 20.0, 75.0]
@@ -279,7 +284,13 @@ def business_step(data: st.DataObject, conference: Conference) -> Step:
     match kind:
         case "add":
             budget = data.draw(st.sampled_from(BUDGETS))
-            step = AddAgendaItem(item, (ItemTitle("es", item),), budget=budget), chair
+            observers = data.draw(st.booleans())
+            parent = data.draw(st.sampled_from([None, None, *ITEMS]))
+            if parent == item:
+                parent = None
+            titles = (ItemTitle("es", item),)
+            add = AddAgendaItem(item, titles, budget=budget, observers=observers, parent=parent)
+            step = add, chair
         case "inscribe":
             step = InscribeSpeaker(item, delegation), chair
         case "open":
@@ -329,6 +340,13 @@ class Session:
 
     def __init__(self, config: dict[str, object]) -> None:
         self.conference, self.log = meeting_and_log(**config)
+        self.log += self.conference.execute(
+            AddDelegation("oea", "OEA", "OEA", observer=True), SYSTEM, T0
+        )
+        join = JoinConference("oea_head", "Secretario General", Role.HEAD, "oea")
+        self.log += self.conference.execute(join, "oea_head", T0)
+        if "oea_head" in self.conference.lobby:
+            self.log += self.conference.execute(AdmitFromLobby("oea_head"), "chair", T0)
         self.now = T0
         self.reordered = False
         self.arrival: dict[str, int] = {}  # request id -> order of acceptance
@@ -399,6 +417,7 @@ class Session:
                 assert participant.role.speaks_for_delegation and participant.delegation_id
                 heard = floor.holds_floor(participant.delegation_id)
                 assert conference.settings.open_floor or heard
+                assert heard or not conference.delegations[participant.delegation_id].observer
 
         for request in floor.holders():
             assert request.turn is not None
@@ -433,7 +452,25 @@ class Session:
                 left = allowance - agenda.spent(item_id, request.delegation_id)
                 assert request.turn.time_limit is not None, "an unlimited turn on a budget"
                 assert request.turn.time_limit <= left + 1e-6, "a turn longer than the budget"
+        numbers = [number for number, _ in agenda.in_order()]
+        assert sorted(i.item_id for _, i in agenda.in_order()) == sorted(agenda.items)
+        assert len(numbers) == len(set(numbers)), "two items with one number"
+        for item in agenda.items.values():
+            if item.parent is not None:  # one level of sub-items
+                assert agenda.items[item.parent].parent is None, "a sub-item of a sub-item"
+        observers = {d for d, delegation in conference.delegations.items() if delegation.observer}
+        listed = {r.delegation_id for r in conference.floor.requests.values() if r.status.is_open}
+        if listed & observers:
+            assert agenda.current is not None and agenda.current.observers, "observer off its item"
+        roll_call = conference.snapshot()["roll_call"]
+        assert isinstance(roll_call, dict)
+        members = len(conference.delegations) - len(observers)
+        assert roll_call["required"] == conference.rollcall.quorum.required(members)
+        assert not observers & {*roll_call["present"], *roll_call["absent"]}  # type: ignore[misc]
+        assert not observers & set(conference.rollcall.answered), "an observer answered"
         for decision in conference.votes.decisions.values():
+            assert not observers & {d for d, _ in decision.ballots}, "an observer's ballot"
+            assert not observers & set(decision.objections), "an observer's objection"
             voters = [delegation_id for delegation_id, _ in decision.ballots]
             assert len(voters) == len(set(voters)), "two ballots from one delegation"
             assert len(decision.objections) == len(set(decision.objections))

@@ -6,7 +6,7 @@
 import {busy, h, setText} from '../dom.js';
 import {t, timeOfDay} from '../i18n.js';
 import {
-  BALLOTS, answersForDelegation, budgetOf, currentItem, itemTitle, lastResult, openDecision, rollCallOf,
+  BALLOTS, answersForDelegation, budgetOf, currentItem, isObserver, itemTitle, lastResult, openDecision, rollCallOf,
 } from '../agenda.js';
 import {clock} from '../room.js';
 
@@ -110,7 +110,8 @@ export class BusinessPanel {
     // Roll call: a delegation's head answers "present", once.
     const call = rollCallOf(state);
     const answered = Boolean(call && mine && call.answered.includes(mine));
-    this._rollCall.hidden = !call?.open || !mine;
+    const observer = isObserver(state, mine);  // never called, never votes
+    this._rollCall.hidden = !call?.open || !mine || observer;
     this._rollCall.dataset.state = answered ? 'answered' : 'asked';
     setText(this._rollText, answered ? t('business.present') : t('business.rollCall'));
     this._present.hidden = answered || this._you.role !== 'head';
@@ -138,6 +139,7 @@ export class BusinessPanel {
       else if (!vote && objected) note = t('business.objected');
       else if (!vote && decision.closes_at) note = t('business.objectUntil', {time: timeOfDay(decision.closes_at)});
       else if (!mine) note = t('business.noDelegation');
+      else if (observer) note = t('business.observerNoVote');
       else if (!may) note = t('business.notVoter');
       setText(this._decisionNote, note);
     }

@@ -8,6 +8,7 @@
 
 import {h, keyedList, setAttr, setText} from '../dom.js';
 import {t} from '../i18n.js';
+import {agendaLetsSpeak} from '../agenda.js';
 import {
   PRIORITIES, admitted, clock, mayRequestFloor, openRequest, participantOf, phase, remaining, speakerOf,
 } from '../room.js';
@@ -335,7 +336,8 @@ export function createDelegationView(ctx) {
       pending: t('floor.status.pending', {priority: mine ? t(`priority.${mine.priority}`) : ''}),
       queued: t('floor.status.queued', {priority: mine ? t(`priority.${mine.priority}`) : ''}),
       holding: t('floor.status.holding'),
-      unavailable: you.role === 'delegate' ? t('floor.status.delegateNotAllowed') : t('floor.status.observer'),
+      unavailable: !agendaLetsSpeak(state, myDelegation) ? t('floor.status.observerItem')
+        : you.role === 'delegate' ? t('floor.status.delegateNotAllowed') : t('floor.status.observer'),
     }[status];
     setText(floorStatus, statusText);
     floorStatus.dataset.state = status;

@@ -131,12 +131,17 @@ export class AgendaPanel {
       }));
       return h('li', {class: 'agenda-item', dataset: {itemId: i.item_id}},
         h('span', {class: 'agenda-title'}), h('span', {class: 'agenda-time'}), act,
-        h('span', {class: 'agenda-speakers hint'}));
+        h('span', {class: 'agenda-speakers hint'}), h('span', {class: 'agenda-observers'}));
     }, (li, i) => {
-      const [title, time, act, speakers] = /** @type {HTMLElement[]} */ ([...li.children]);
+      const [title, time, act, speakers, observers] = /** @type {HTMLElement[]} */ ([...li.children]);
       li.dataset.status = i.status;
+      li.dataset.observers = String(Boolean(i.observers));
       li.classList.toggle('current', i.item_id === agenda?.current);
+      title.dataset.number = i.number ?? '';
+      li.dataset.sub = String(Boolean(i.parent));
       setText(title, itemTitle(i));
+      observers.hidden = !i.observers;
+      setText(observers, t('agenda.observersItem'));
       const planned = i.planned_duration ? clock(i.planned_duration) : '–';
       const actual = i.opened_at ? clock((i.closed_at ?? this._ctx.conn.serverNow()) - i.opened_at) : '';
       setText(time, actual ? t('agenda.plannedActual', {planned, actual}) : t('agenda.planned', {planned}));
@@ -150,11 +155,13 @@ export class AgendaPanel {
 
     const upcoming = items.filter((i) => i.status === 'upcoming');
     this._inscribeRow.hidden = upcoming.length === 0;
-    replaceOptions(this._inscribeItem, upcoming.map((i) => [i.item_id, itemTitle(i)]));
-    replaceOptions(this._inscribeWho, (state?.delegations ?? []).map((d) => [d.delegation_id, d.name]));
+    replaceOptions(this._inscribeItem, upcoming.map((i) => [i.item_id, `${i.number ?? ''}. ${itemTitle(i)}`]));
+    replaceOptions(this._inscribeWho, (state?.delegations ?? []).map((d) => [d.delegation_id,
+      d.observer ? t('agenda.observerDelegation', {delegation: d.name}) : d.name]));
 
-    // Budgets of the current item: what is left, and a minute more.
-    const budgets = current?.budget ? (state?.delegations ?? []) : [];
+    // Budgets of the current item: what is left, and a minute more (observers on their items only).
+    const speaking = (state?.delegations ?? []).filter((d) => !d.observer || current?.observers);
+    const budgets = current?.budget ? speaking : [];
     keyedList(this._budgets, budgets, (d) => d.delegation_id, (d) => {
       const more = h('button', {class: 'button small', type: 'button', dataset: {action: 'extra-time'}});
       more.addEventListener('click', () => void busy(more,
@@ -175,7 +182,7 @@ export class AgendaPanel {
       this._quorum.dataset.quorum = !call.roll_call_id ? 'none' : call.quorum_met ? 'met' : 'not-met';
       setText(this._rollButton, call.open ? t('agenda.closeRollCall') : t('agenda.startRollCall'));
     }
-    const rows = call?.open ? (state?.delegations ?? []) : [];
+    const rows = call?.open ? (state?.delegations ?? []).filter((d) => !d.observer) : [];  // not called
     keyedList(this._roll, rows, (d) => d.delegation_id, (d) => {
       const mark = h('button', {class: 'button small', type: 'button', dataset: {action: 'mark-present'}});
       mark.addEventListener('click', () => void busy(mark,
