@@ -80,10 +80,10 @@ async def test_without_credentials_they_are_generated_into_private_files(tmp_pat
             assert f"{path.relative_to(tmp_path)} (generated)" in printed  # where, never what
             assert values[name] not in printed
         assert len(set(values.values())) == 3
-        # The demo still prints its join links: the chair, three heads, a
-        # technician and the English booth's two interpreters.
+        # The demo still prints its join links: the chair, three heads, the
+        # observer (OAS), a technician and the English booth's two interpreters.
         links = re.findall(r"http://127\.0\.0\.1:\d+/c/demo\?t=\S+", printed)
-        assert len(links) == 7, printed
+        assert len(links) == 8, printed
 
         url = f"{server.base_url}/api/conferences"
         status, _ = _post(url, values["admin-token"], {"id": "cumbre", "title": "Cumbre"})
