@@ -723,6 +723,12 @@ class PeerTransport:
                 self.subscriber_socket.send_rtcp(batch + sdes)
         if self.publisher_socket.ready and self.producers:
             producers = list(self.producers.values())
+            # The publisher sends no receiver reports to time, but it is the
+            # same client at the same address as this subscriber connection:
+            # its round trip paces the NACK retries towards the publisher.
+            rtt = self.round_trip()
+            for producer in producers:
+                producer.rtt = rtt
             infos = [p.info() for p in producers]
             sender = next((i.rtcp_ssrc for i in infos if i is not None and i.rtcp_ssrc), None)
             if sender is None:
@@ -734,6 +740,15 @@ class PeerTransport:
                 if bitrate is not None and producer.media_ssrc is not None:
                     data += rtcp.remb(sender, bitrate, [producer.media_ssrc])
             self.publisher_socket.send_rtcp(data)
+
+    def round_trip(self) -> float | None:
+        """The client's round trip in seconds, from its subscriber receiver reports."""
+        rtts = sorted(
+            s.consumer.counters.rtt
+            for s in self.slots
+            if s.consumer is not None and s.consumer.counters.rtt is not None
+        )
+        return rtts[len(rtts) // 2] if rtts else None
 
     def transceivers(self) -> list[RTCRtpTransceiver]:
         subscribed = self.subscriber.getTransceivers() if self.subscriber is not None else []
