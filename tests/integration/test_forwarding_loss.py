@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from media.aiortc_hooks import impair
+from media.nack import DEFAULT_RTT, MIN_RETRY
 from media.rtp import HEADER
 
 from .conftest import ClientFactory, RunningServer
@@ -227,3 +228,30 @@ async def test_counting_subscriber_asks_again_for_a_lost_retransmission(
     assert video.retransmitted - before[2] >= link.dropped
     # Each sequence number asked for once, and again where the retransmission was lost.
     assert consumer.counters.nacks_received >= link.dropped + link.dropped_rtx
+
+
+async def test_nack_retries_towards_a_publisher_are_paced_by_its_round_trip(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    """The publisher sends no receiver reports, but as a subscriber it does:
+    that round trip, measured on its subscriber connection, paces the retries."""
+    first = await connect(name="Canciller", delegation="gt")
+    await first.publish(video=ColourTrack("blue"), audio=ToneTrack())
+    second = await connect(name="Asesor", delegation="sv")
+    await second.publish(video=ColourTrack("green"))
+    await first.wait_for_streams(1, kind="video", frames=5, timeout=15)
+    await second.wait_for_streams(1, kind="video", frames=5, timeout=15)
+    conference = server.palabra.conferences["demo"]
+    first_id = first.welcome.you.id  # type: ignore[union-attr]
+    producers = conference.router.producers_of(first_id)
+    transport = conference.router.peers[first_id]
+
+    await poll_until(lambda: all(p.rtt is not None for p in producers), timeout=15)
+    rtt = transport.round_trip()
+    assert rtt is not None and rtt > 0
+    # The retry interval follows it, not the default (never below the floor
+    # against floods).
+    [video] = [p for p in producers if p.kind == "video"]
+    assert video.rtt is not None and video.rtt > 0
+    assert video.nacks.retry_interval(video.rtt) == max(MIN_RETRY, video.rtt)
+    assert video.nacks.retry_interval(None) == DEFAULT_RTT
