@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from . import fastpath, rtcp
 from .aiortc_hooks import ReceiverInfo, receiver_info
 from .keyframes import KeyframeRequests
+from .nack import NackTracker
 from .rtp import HEADER, abs_send_time_element, audio_level_element, find_extension
 from .vp8 import is_keyframe_start
 
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CACHE_SIZE = 512  # video packets kept for retransmission: ~5 s at 500 kbit/s
-NACK_RETRY = 0.05  # seconds between NACKs for a packet still missing
-NACK_GIVE_UP = 1.0  # then ask for a keyframe instead
 MAX_GAP = 300  # a larger jump is a restart of the stream, not a loss
 # RFC 3550 A.1: a packet further ahead than MAX_DROPOUT, or further behind than
 # MAX_MISORDER (here: as far back as a repair can come), is not part of the
@@ -154,7 +153,11 @@ class Producer:
         self._probation = -1  # the next sequence number of a stray that may be a restart
         self._seen = [-1] * CACHE_SIZE  # sequence numbers received, for duplicates
         self._cache: list[CachedPacket | None] = [None] * (CACHE_SIZE if self._video else 0)
-        self._missing: dict[int, float] = {}  # sequence -> first noticed (monotonic)
+        # Lost packets asked of the publisher: retried after about one round
+        # trip, given up at its history's horizon (then a keyframe).
+        self.nacks = NackTracker()
+        # Round trip to the publisher, seconds, set by the layer that measures it.
+        self.rtt: float | None = None
         self._nack_timer: asyncio.TimerHandle | None = None
         # The publisher's last sender report: NTP, RTP timestamp, when (time.time()).
         self.sender_report: tuple[int, int, float] | None = None
@@ -232,7 +235,7 @@ class Producer:
                 self._cycles += 0x10000
             if delta > 1:
                 if delta > MAX_GAP:
-                    self._missing.clear()
+                    self.nacks.clear()
                 elif self._video:
                     self._lost(max_seq, seq, now)
             self.max_seq, self.max_timestamp = seq, timestamp
@@ -242,7 +245,7 @@ class Producer:
                 if self._transit is not None:
                     self._jitter += (abs(transit - self._transit) - self._jitter) / 16
                 self._transit = transit
-        elif self._missing and self._missing.pop(seq, None) is not None and rtx:
+        elif self.nacks and self.nacks.arrived(seq, now, rtx) and rtx:
             counters.retransmissions_received += 1
         self._received += 1
         counters.packets += 1
@@ -307,7 +310,7 @@ class Producer:
         self._transit, self._jitter = None, 0.0
         self._seen = [-1] * CACHE_SIZE
         self._cache = [None] * (CACHE_SIZE if self._video else 0)
-        self._missing.clear()
+        self.nacks.clear()
 
     def reroute(self) -> None:
         """Rebuild the list of running consumers the hot path iterates."""
@@ -326,28 +329,30 @@ class Producer:
     # --- loss recovery towards the publisher -------------------------------------
 
     def _lost(self, last: int, seq: int, now: float) -> None:
-        missing = self._missing
         gap = [(last + i) & 0xFFFF for i in range(1, (seq - last) & 0xFFFF)]
-        for lost in gap:
-            missing[lost] = now
+        self.nacks.lost(gap, now)
         self._send_nack(gap)
-        if self._nack_timer is None:
-            self._nack_timer = asyncio.get_running_loop().call_later(NACK_RETRY, self._retry_nacks)
+        self._schedule_nacks(now)
+
+    def _schedule_nacks(self, now: float) -> None:
+        if self._nack_timer is not None or self.closed:
+            return
+        wait = self.nacks.next_check(now, self.rtt)
+        if wait is not None:
+            loop = asyncio.get_running_loop()
+            self._nack_timer = loop.call_later(wait, self._retry_nacks)
 
     def _retry_nacks(self) -> None:
         self._nack_timer = None
-        if self.closed or not self._missing:
+        if self.closed:
             return
         now = time.monotonic()
-        expired = [s for s, since in self._missing.items() if now - since > NACK_GIVE_UP]
-        for seq in expired:
-            del self._missing[seq]
+        again, expired = self.nacks.due(now, self.rtt)
         if expired:
             # The publisher no longer has them: a keyframe repairs every subscriber.
             self.request_keyframe()
-        if self._missing:
-            self._send_nack(list(self._missing))
-            self._nack_timer = asyncio.get_running_loop().call_later(NACK_RETRY, self._retry_nacks)
+        self._send_nack(again)
+        self._schedule_nacks(now)
 
     def _send_nack(self, sequences: list[int]) -> None:
         info = self.info()

@@ -12,6 +12,11 @@ from .errors import BAD_SDP, UNSUPPORTED_CODEC, MediaError
 # What the forwarding path can carry, the same on both legs.
 FORWARDED_CODECS = {"audio": "audio/opus", "video": "video/VP8"}
 MAX_PUBLISHED_SECTIONS = 4
+# Opus in-band FEC (RFC 7587), in the server's answers to publishers and its
+# offers to subscribers: a browser's encoder adds FEC only when the answer it
+# gets asks for it, and the forwarded payload carries it to every listener,
+# whose decoder rebuilds a lost 20 ms frame from the next packet.
+OPUS_FEC = {"useinbandfec": "1"}
 
 
 def check_publish_offer(text: str) -> sdp.SessionDescription:

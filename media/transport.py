@@ -40,7 +40,7 @@ from .aiortc_hooks import (
 from .consumer import Consumer, Slot
 from .errors import BAD_SDP, INVALID_ARGUMENT, LIMIT_REACHED, STALE_REVISION, MediaError
 from .producer import SCREEN, Producer
-from .sdp import FORWARDED_CODECS, check_publish_offer, with_opus_parameters
+from .sdp import FORWARDED_CODECS, OPUS_FEC, check_publish_offer, with_opus_parameters
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
@@ -271,7 +271,7 @@ class PeerTransport:
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
-            return with_opus_parameters(sdp, self.opus_parameters)
+            return with_opus_parameters(sdp, {**OPUS_FEC, **self.opus_parameters})
 
     def _check_share(self, mid: str, offered: dict[str, MediaDescription]) -> None:
         section = offered.get(mid)
@@ -527,7 +527,7 @@ class PeerTransport:
             self._pending_restart, self._restarting = restart, False
             self._pending_consumers = [c for c in consumers if not c.closed]
             self._offered = [c for c in self._pending_consumers if c.slot.feed is None]
-            sdp: str = subscriber.localDescription.sdp
+            sdp = with_opus_parameters(subscriber.localDescription.sdp, OPUS_FEC)
             await self._on_subscribe_offer(sdp, self.revision, self.streams(), restart)
         except Exception:
             if not self.closed:
@@ -545,7 +545,10 @@ class PeerTransport:
         if self._pending_revision is None or self._negotiation is not None or description is None:
             return
         await self._on_subscribe_offer(
-            description.sdp, self._pending_revision, self.streams(), self._pending_restart
+            with_opus_parameters(description.sdp, OPUS_FEC),
+            self._pending_revision,
+            self.streams(),
+            self._pending_restart,
         )
 
     def streams(self) -> list[StreamMapping]:
@@ -723,6 +726,12 @@ class PeerTransport:
                 self.subscriber_socket.send_rtcp(batch + sdes)
         if self.publisher_socket.ready and self.producers:
             producers = list(self.producers.values())
+            # The publisher sends no receiver reports to time, but it is the
+            # same client at the same address as this subscriber connection:
+            # its round trip paces the NACK retries towards the publisher.
+            rtt = self.round_trip()
+            for producer in producers:
+                producer.rtt = rtt
             infos = [p.info() for p in producers]
             sender = next((i.rtcp_ssrc for i in infos if i is not None and i.rtcp_ssrc), None)
             if sender is None:
@@ -734,6 +743,15 @@ class PeerTransport:
                 if bitrate is not None and producer.media_ssrc is not None:
                     data += rtcp.remb(sender, bitrate, [producer.media_ssrc])
             self.publisher_socket.send_rtcp(data)
+
+    def round_trip(self) -> float | None:
+        """The client's round trip in seconds, from its subscriber receiver reports."""
+        rtts = sorted(
+            s.consumer.counters.rtt
+            for s in self.slots
+            if s.consumer is not None and s.consumer.counters.rtt is not None
+        )
+        return rtts[len(rtts) // 2] if rtts else None
 
     def transceivers(self) -> list[RTCRtpTransceiver]:
         subscribed = self.subscriber.getTransceivers() if self.subscriber is not None else []

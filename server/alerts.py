@@ -43,6 +43,13 @@ class StreamSample:
     # transport as the server sees it ("host udp", "srflx udp", "relay udp").
     path: str | None = None
     source: str | None = None  # "screen" for a screen share
+    # Loss repaired by retransmission from the publisher ("in" only): repairs,
+    # their latency (gap noticed to retransmission arrived) over the recent
+    # repairs, and packets given up at the retransmission horizon.
+    repairs: int | None = None
+    repair_p50_ms: float | None = None
+    repair_p95_ms: float | None = None
+    unrepaired: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

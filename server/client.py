@@ -42,6 +42,7 @@ from media.aiortc_hooks import (
     route_unknown_ssrc,
     skip_decoder,
 )
+from media.nack import NackTracker
 from media.router import rtc_configuration
 from media.transport import forwarded_codec_preferences
 from media.vp8 import is_keyframe_start
@@ -790,7 +791,7 @@ class _Inbound:
         self.rtx = rtx
         self.base = self.max_seq = -1
         self.cycles = self.received = self.expected_prior = self.received_prior = 0
-        self.missing: set[int] = set()
+        self.missing = NackTracker()  # the media SSRC's gaps, retried as a browser does
 
 
 class PacketCounter:
@@ -800,8 +801,10 @@ class PacketCounter:
     SRTP-unprotected (so every count is an authentic packet) and counted by
     SSRC: packets, bytes, frames (marker bits), keyframes, gaps. No jitter
     buffer, no depacketizing, no decoding. It still behaves as a receiver
-    towards the SFU: a NACK for every gap and one compound receiver report
-    per second, so the server's feedback path is measured too.
+    towards the SFU: a NACK for every video gap, retried until repaired or
+    past the retransmission horizon (:mod:`media.nack`), and one compound
+    receiver report per second, so the server's feedback path is measured too.
+    Audio is not NACKed, as in a browser.
     """
 
     def __init__(self, client: PalabraClient) -> None:
@@ -810,9 +813,15 @@ class PacketCounter:
         self._inbound: dict[int, _Inbound] = {}
         self._ssrc = random.getrandbits(32)
         self._task = asyncio.ensure_future(self._report_loop())
+        self._nack_timer: asyncio.TimerHandle | None = None
+        self._closed = False
 
     def close(self) -> None:
+        self._closed = True
         self._task.cancel()
+        if self._nack_timer is not None:
+            self._nack_timer.cancel()
+            self._nack_timer = None
 
     def _on_rtp(self, data: bytes) -> None:
         b0, b1, seq, timestamp, ssrc = _HEADER.unpack_from(data)
@@ -833,8 +842,7 @@ class PacketCounter:
             seq = (data[start] << 8) | data[start + 1]
             start += 2
             inbound = self._inbound.get(inbound.media_ssrc) or inbound
-            if seq in inbound.missing:
-                inbound.missing.discard(seq)
+            if inbound.missing.arrived(seq, time.monotonic(), retransmission=True):
                 inbound.received += 1
                 stream.retransmitted += 1
                 stream.lost -= 1
@@ -851,13 +859,14 @@ class PacketCounter:
                     inbound.cycles += 0x10000
                 if 1 < delta < 300:
                     gap = [(max_seq + i) & 0xFFFF for i in range(1, delta)]
-                    inbound.missing.update(gap)
                     stream.lost += len(gap)
-                    self.socket.send_rtcp(rtcp.nack(self._ssrc, ssrc, gap))
+                    if stream.kind == "video":
+                        inbound.missing.lost(gap, time.monotonic())
+                        self.socket.send_rtcp(rtcp.nack(self._ssrc, ssrc, gap))
+                        self._schedule_nacks()
                 inbound.max_seq = seq
-            elif seq in inbound.missing:
-                inbound.missing.discard(seq)  # reordered, not lost
-                stream.lost -= 1
+            elif inbound.missing.arrived(seq, time.monotonic(), retransmission=False):
+                stream.lost -= 1  # reordered, not lost
             else:
                 return  # a duplicate or too old
         inbound.received += 1
@@ -871,6 +880,25 @@ class PacketCounter:
             if not b1 & 0x80:
                 return  # the marker bit closes a video frame
         stream.record_frame(time.monotonic())
+
+    def _schedule_nacks(self) -> None:
+        if self._nack_timer is not None or self._closed:
+            return
+        now = time.monotonic()
+        checks = (i.missing.next_check(now, None) for i in self._inbound.values())
+        waits = [w for w in checks if w is not None]
+        if waits:
+            self._nack_timer = asyncio.get_running_loop().call_later(min(waits), self._retry_nacks)
+
+    def _retry_nacks(self) -> None:
+        """Ask again for what is still missing; a packet past the horizon stays lost."""
+        self._nack_timer = None
+        now = time.monotonic()
+        for ssrc, inbound in self._inbound.items():
+            again, _ = inbound.missing.due(now, None)
+            if again:
+                self.socket.send_rtcp(rtcp.nack(self._ssrc, ssrc, again))
+        self._schedule_nacks()
 
     def _route(self, ssrc: int, data: bytes) -> _Inbound | None:
         subscriber = self._client.subscriber
@@ -904,8 +932,6 @@ class PacketCounter:
                         ssrc, min(fraction, 255), expected - inbound.received, extended, 0, 0, 0
                     )
                 )
-                # Give up on packets the SFU could not repair within a report interval.
-                inbound.missing.clear()
             for i in range(0, len(blocks), 31):
                 self.socket.send_rtcp(rtcp.receiver_report(self._ssrc, blocks[i : i + 31]))
 

@@ -66,6 +66,7 @@ class StreamSampler:
             self._totals.received_packets += d.packets
             self._totals.received_bytes += d.bytes
             expected = d.packets + max(0, d.lost)
+            latency = producer.nacks.latency_percentiles()
             samples.append(
                 StreamSample(
                     id=producer.id,
@@ -91,6 +92,10 @@ class StreamSampler:
                     silent_for=at - c.last_packet_at if c.last_packet_at is not None else None,
                     path=selected_path(owner.publisher) if owner is not None else None,
                     source=producer.source,
+                    repairs=producer.nacks.repairs,
+                    repair_p50_ms=round(latency[0] * 1000, 1) if latency else None,
+                    repair_p95_ms=round(latency[1] * 1000, 1) if latency else None,
+                    unrepaired=producer.nacks.given_up,
                 )
             )
         # Receiver reports count loss from the publisher on: an "out" stream's

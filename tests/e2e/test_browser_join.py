@@ -31,6 +31,15 @@ EXPIRED_LINK = "Su enlace de acceso ha caducado"
 BROWSER_NAME = "Jefatura de delegación — Guatemala"
 
 
+# The parameters of the codec the browser sends its audio with (from the answer).
+OPUS_SENT_FMTP = """async () => {
+    const stats = await window.palabra.connection.publisher.getStats();
+    let out = null;
+    stats.forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'audio') out = r; });
+    return out ? stats.get(out.codecId)?.sdpFmtpLine ?? null : null;
+}"""
+
+
 async def js(page: Page, expression: str, arg: Any = None) -> Any:
     return await page.evaluate(expression, arg)
 
@@ -176,6 +185,10 @@ async def test_browser_and_aiortc_exchange_media(
         first = received.frames
         await eventually(lambda: received.frames >= first + 15, 10, "more browser video frames")
         assert received.last_frame is not None and received.last_frame.width > 0
+
+        # Its Opus encoder was asked for in-band FEC by the server's answer.
+        fmtp = await js(page, OPUS_SENT_FMTP)
+        assert fmtp is not None and "useinbandfec=1" in fmtp.split(";"), fmtp
 
         # 2. The page shows the aiortc participant: name, delegation, video.
         tile = page.locator(f'.tile[data-participant-id="{remote_id}"]')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -77,3 +78,22 @@ async def test_leaving_participant_streams_disappear(
     # The slots stay for reuse, inactive.
     transceivers = staying.subscriber.getTransceivers()
     assert transceivers and all(t.currentDirection == "inactive" for t in transceivers)
+
+
+def opus_fmtp(sdp: str) -> list[str]:
+    """The fmtp parameters of every Opus payload type in an SDP."""
+    payload_types = re.findall(r"a=rtpmap:(\d+) opus/48000", sdp)
+    return [m for pt in payload_types for m in re.findall(rf"a=fmtp:{pt} ([^\r\n]*)", sdp)]
+
+
+async def test_opus_in_band_fec_is_asked_for_on_both_legs(connect: ClientFactory) -> None:
+    """The publisher's encoder adds FEC only when the answer asks for it; the
+    subscriber's offer says the forwarded Opus may carry it."""
+    publisher = await connect(name="Canciller", delegation="gt")
+    await publisher.publish(audio=ToneTrack())
+    subscriber = await connect(name="Asesor", delegation="sv")
+    await subscriber.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+    answer = publisher.publisher.remoteDescription.sdp
+    offer = subscriber.subscriber.remoteDescription.sdp
+    for fmtp in (opus_fmtp(answer), opus_fmtp(offer)):
+        assert fmtp and all("useinbandfec=1" in line.split(";") for line in fmtp)

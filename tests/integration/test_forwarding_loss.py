@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from media.aiortc_hooks import impair
+from media.nack import DEFAULT_RTT, MIN_RETRY
 from media.rtp import HEADER
 
 from .conftest import ClientFactory, RunningServer
@@ -174,3 +175,83 @@ async def test_stray_numbering_from_the_publisher_does_not_silence_the_subscribe
     assert dominant_colour(stream.last_frame) == "blue"
     [consumer] = producer.consumers
     assert consumer.counters.packets > 0
+
+
+class LostRetransmissions:
+    """Drops every ``drop_every``-th video packet and the first retransmission after it.
+
+    Only a receiver that asks again gets those packets back.
+    """
+
+    def __init__(self, media_ssrc: int, rtx_ssrc: int, drop_every: int) -> None:
+        self.media_ssrc, self.rtx_ssrc = media_ssrc, rtx_ssrc
+        self.drop_every = drop_every
+        self.seen = self.dropped = self.dropped_rtx = 0
+        self._owed = 0  # retransmissions still to drop
+
+    def __call__(self, data: bytes, deliver: Callable[[bytes], None]) -> None:
+        if is_rtp(data):
+            ssrc = HEADER.unpack_from(data)[4]
+            if ssrc == self.media_ssrc:
+                self.seen += 1
+                if self.seen % self.drop_every == 0:
+                    self.dropped += 1
+                    self._owed += 1
+                    return
+            elif ssrc == self.rtx_ssrc and self._owed:
+                self._owed -= 1
+                self.dropped_rtx += 1
+                return
+        deliver(data)
+
+
+async def test_counting_subscriber_asks_again_for_a_lost_retransmission(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    publisher = await connect(name="Canciller", delegation="gt")
+    await publisher.publish(video=ColourTrack("red"), audio=ToneTrack())
+    counter = await connect(name="Sala", delegation="sv", decode=False)
+    streams = await counter.wait_for_streams(2, frames=5, timeout=15)
+    [video] = [s for s in streams if s.kind == "video"]
+    conference = server.palabra.conferences["demo"]
+    [producer] = [p for p in conference.router.producers.values() if p.kind == "video"]
+    [consumer] = producer.consumers
+    info = consumer.slot.info
+    assert info is not None and info.rtx_ssrc is not None
+
+    link = LostRetransmissions(consumer.slot.ssrc, info.rtx_ssrc, drop_every=15)
+    impair(counter.subscriber, incoming=link)
+    before = (video.packets, video.lost, video.retransmitted)
+    await poll_until(lambda: link.dropped_rtx >= 10, timeout=30)
+    await poll_until(lambda: video.lost == before[1], timeout=5)  # every gap repaired
+
+    assert video.retransmitted - before[2] >= link.dropped
+    # Each sequence number asked for once, and again where the retransmission was lost.
+    assert consumer.counters.nacks_received >= link.dropped + link.dropped_rtx
+
+
+async def test_nack_retries_towards_a_publisher_are_paced_by_its_round_trip(
+    server: RunningServer, connect: ClientFactory
+) -> None:
+    """The publisher sends no receiver reports, but as a subscriber it does:
+    that round trip, measured on its subscriber connection, paces the retries."""
+    first = await connect(name="Canciller", delegation="gt")
+    await first.publish(video=ColourTrack("blue"), audio=ToneTrack())
+    second = await connect(name="Asesor", delegation="sv")
+    await second.publish(video=ColourTrack("green"))
+    await first.wait_for_streams(1, kind="video", frames=5, timeout=15)
+    await second.wait_for_streams(1, kind="video", frames=5, timeout=15)
+    conference = server.palabra.conferences["demo"]
+    first_id = first.welcome.you.id  # type: ignore[union-attr]
+    producers = conference.router.producers_of(first_id)
+    transport = conference.router.peers[first_id]
+
+    await poll_until(lambda: all(p.rtt is not None for p in producers), timeout=15)
+    rtt = transport.round_trip()
+    assert rtt is not None and rtt > 0
+    # The retry interval follows it, not the default (never below the floor
+    # against floods).
+    [video] = [p for p in producers if p.kind == "video"]
+    assert video.rtt is not None and video.rtt > 0
+    assert video.nacks.retry_interval(video.rtt) == max(MIN_RETRY, video.rtt)
+    assert video.nacks.retry_interval(None) == DEFAULT_RTT

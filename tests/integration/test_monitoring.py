@@ -194,3 +194,70 @@ async def test_health_and_readiness(server: RunningServer) -> None:
         for path in ("/healthz", "/readyz"):
             async with http.get(path) as response:
                 assert response.status == 200
+
+
+async def test_repairs_of_the_publishers_loss_and_their_latency_are_in_the_feed(
+    connect: ClientFactory,
+) -> None:
+    """5 % random loss on the publisher's leg: the server's NACKs repair video
+    (retried after a round trip), the feed reports the repairs and their
+    latency, and a listener ends up with far less loss than was on the wire.
+    Audio has no NACK in WebRTC: its loss reaches the listener."""
+    technician = await connect(name="Técnico", delegation=None, role="technician")
+    publisher = await connect(name="Canciller", delegation="gt")
+    await publisher.publish(video=ColourTrack("red"), audio=ToneTrack())
+    listener = await connect(name="Sala", delegation="sv", decode=False)
+    streams = await listener.wait_for_streams(2, frames=5, timeout=15)
+    [video] = [s for s in streams if s.kind == "video"]
+    [audio] = [s for s in streams if s.kind == "audio"]
+    lossy(publisher, "video", 0.05)  # one bundled transport: audio's packets too
+    start = {s.kind: (s.packets, s.lost) for s in (video, audio)}
+
+    def video_in() -> Mapping[str, Any] | None:
+        stats = [m for m in technician.messages if isinstance(m, MonitorStats)]
+        return (
+            next(
+                (s for s in stats[-1].streams if s["direction"] == "in" and s["kind"] == "video"),
+                None,
+            )
+            if stats
+            else None
+        )
+
+    def repaired() -> bool:
+        stream = video_in()
+        return (
+            stream is not None
+            and stream["repairs"] >= 20
+            and video.packets > start["video"][0] + 600
+        )
+
+    await technician.wait_for(repaired, timeout=60)
+    stream = video_in()
+    assert stream is not None
+    p50, p95 = stream["repair_p50_ms"], stream["repair_p95_ms"]
+    assert p50 is not None and p95 is not None and 0 < p50 <= p95
+    assert stream["nacks"] > 0  # packets_lost stays 0: a repaired packet was received
+    audio_in = next(
+        s
+        for s in latest_stats(technician).streams
+        if s["direction"] == "in" and s["kind"] == "audio"
+    )
+    assert audio_in["repairs"] == 0  # no NACK for audio
+    out = [s for s in latest_stats(technician).streams if s["direction"] == "out"]
+    assert all(s["repairs"] is None and s["repair_p50_ms"] is None for s in out)
+
+    def at_listener(s: Any) -> tuple[int, int]:
+        packets, lost = s.packets - start[s.kind][0], s.lost - start[s.kind][1]
+        return packets, lost
+
+    (vp, vl), (ap, al) = at_listener(video), at_listener(audio)
+    print(
+        f"\nlistener after recovery: video {vl}/{vp + vl} lost, audio {al}/{ap + al} lost;"
+        f" repairs {stream['repairs']}, p50 {p50} ms, p95 {p95} ms,"
+        f" unrepaired {stream['unrepaired']}; video lost on the publisher's leg"
+        f" {stream['repairs'] + stream['unrepaired']} of {stream['packets']} since the start"
+    )
+    # Video is repaired; audio is not (nothing asks for it again).
+    assert vl / (vp + vl) < 0.01
+    assert al > 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from media import rtcp
 from media.aiortc_hooks import ReceiverInfo
+from media.nack import NackTracker
 from media.producer import Producer
 from media.rtp import HEADER
 
@@ -186,4 +188,38 @@ async def test_a_rebound_producer_starts_its_numbering_afresh(
     assert block is not None and block.cumulative_lost == 1 and block.ssrc == 999
     # Feedback goes to the new connection only.
     assert nacked(again) == [7] and 7 not in nacked(sent)
+    producer.close()
+
+
+async def test_nacks_are_retried_after_the_round_trip_and_repairs_timed(
+    producer: Producer, sent: list[bytes]
+) -> None:
+    producer.rtt = 0.02
+    producer.on_rtp(rtp(100), False)
+    producer.on_rtp(rtp(103), False)
+    assert nacked(sent) == [101, 102]
+    sent.clear()
+    await asyncio.sleep(0.1)  # a few round trips: asked again
+    assert 101 in nacked(sent) and 102 in nacked(sent)
+    assert producer.nacks.retries >= 2
+    producer.on_rtp(rtx(101, 600), True)
+    assert producer.nacks.repairs == 1
+    latency = producer.nacks.latency_percentiles()
+    assert latency is not None and latency[0] > 0.02
+    producer.close()
+
+
+async def test_a_packet_never_repaired_is_given_up_for_a_keyframe(
+    producer: Producer, sent: list[bytes]
+) -> None:
+    producer.nacks = NackTracker(max_tries=2, horizon=0.1)
+    producer.rtt = 0.02
+    producer.on_rtp(rtp(1, VP8_KEY), False)
+    producer.on_rtp(rtp(3), False)
+    async with asyncio.timeout(5):
+        while producer.nacks.given_up == 0:
+            await asyncio.sleep(0.01)
+    assert nacked(sent) == [2, 2]  # the first NACK and one retry
+    assert any(isinstance(p, rtcp.KeyframeRequest) for d in sent for p in rtcp.parse(d))
+    assert producer.counters.keyframe_requests_sent == 1
     producer.close()

@@ -1,7 +1,7 @@
 import pytest
 
 from media.errors import MediaError
-from media.sdp import check_publish_offer
+from media.sdp import OPUS_FEC, check_publish_offer, with_opus_parameters
 
 MEDIA = """m={kind} 9 UDP/TLS/RTP/SAVPF {pts}
 c=IN IP4 0.0.0.0
@@ -59,3 +59,22 @@ def test_rejections(text: str, code: str) -> None:
     with pytest.raises(MediaError) as error:
         check_publish_offer(text)
     assert error.value.code == code
+
+
+def test_opus_parameters_are_merged_into_the_fmtp_or_added() -> None:
+    text = "\r\n".join(
+        [
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111 63",
+            "a=rtpmap:111 opus/48000/2",
+            "a=fmtp:111 minptime=10;useinbandfec=0",
+            "a=rtpmap:63 red/48000/2",
+            "a=fmtp:63 111/111",
+            "m=audio 9 UDP/TLS/RTP/SAVPF 96",
+            "a=rtpmap:96 opus/48000/2",
+            "",
+        ]
+    )
+    lines = with_opus_parameters(text, OPUS_FEC).split("\r\n")
+    assert "a=fmtp:111 minptime=10;useinbandfec=1" in lines
+    assert "a=fmtp:63 111/111" in lines  # not Opus: untouched
+    assert lines[lines.index("a=rtpmap:96 opus/48000/2") + 1] == "a=fmtp:96 useinbandfec=1"
