@@ -150,7 +150,10 @@ class Producer:
         self._transit: float | None = None
         self._jitter = 0.0
         self._clock_rate = 90000 if self._video else 48000
-        self._probation = -1  # the next sequence number of a stray that may be a restart
+        # A packet far outside the numbering, held until the next one says
+        # whether it was a stray (dropped) or the first of a renumbering.
+        self._held: bytes | None = None
+        self._probation = -1  # the sequence number that would confirm a renumbering
         self._seen = [-1] * CACHE_SIZE  # sequence numbers received, for duplicates
         self._cache: list[CachedPacket | None] = [None] * (CACHE_SIZE if self._video else 0)
         # Lost packets asked of the publisher: retried after about one round
@@ -213,12 +216,18 @@ class Producer:
         max_seq = self.max_seq
         delta = (seq - max_seq) & 0xFFFF
         if max_seq >= 0 and MAX_DROPOUT <= delta <= 0x10000 - MAX_MISORDER:
-            if rtx or seq != self._probation:
+            held = self._held
+            if rtx or held is None or seq != self._probation:
                 self._probation = (seq + 1) & 0xFFFF
+                self._held = None if rtx else bytes(data)
                 counters.strays += 1
                 return
+            # Renumbered: the held packet (often a keyframe's first) goes first.
+            counters.strays -= 1
             self._renumber(seq)
-            max_seq = -1  # from here on, as the stream's first packet
+            self.on_rtp(held, False)
+            max_seq = self.max_seq
+            delta = (seq - max_seq) & 0xFFFF
         index = seq % CACHE_SIZE
         if self._seen[index] == seq:
             counters.duplicates += 1
@@ -304,7 +313,7 @@ class Producer:
     def _numbering_afresh(self) -> None:
         """Forget the source's numbering: the next packet starts it again."""
         self.max_seq, self.max_timestamp = -1, 0
-        self._probation = -1
+        self._held, self._probation = None, -1
         self._cycles = self._base_seq = self._received = 0
         self._expected_prior = self._received_prior = 0
         self._transit, self._jitter = None, 0.0

@@ -145,8 +145,8 @@ async def test_a_restarted_numbering_is_followed(producer: Producer, sent: list[
     for seq in range(40000, 40005):  # the publisher renumbered: two in a row confirm it
         producer.on_rtp(rtp(seq), False)
     counters = producer.counters
-    assert (counters.strays, counters.renumbered) == (1, 1)
-    assert producer.forwarded[0] == 14  # the first of the new numbering was held back
+    assert (counters.strays, counters.renumbered) == (0, 1)
+    assert producer.forwarded[0] == 15  # the first of the new numbering was held, then sent
     assert producer.max_seq == 40004
     assert nacked(sent) == []
     block = producer.report_block()
