@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from .producer import Producer
 
 _pack = HEADER.pack
+# Seconds a consumer waiting for a keyframe waits before asking again.
+KEYFRAME_ASK_AGAIN = 1.0
 
 
 class Slot:
@@ -223,7 +225,8 @@ class Consumer:
         self._timestamp_offset: int | None = None
         self._audio = producer.kind == "audio"
         self._waiting_keyframe = not self._audio
-        self._keyframe_asked = False
+        # When this consumer last asked for a keyframe (monotonic); None: not yet.
+        self._keyframe_asked: float | None = None
         self._b1 = 0  # payload type; the marker bit is or-ed in per packet
         self._ssrc = 0
         self._prefix = b""
@@ -265,7 +268,7 @@ class Consumer:
         self.producer.reroute()
         if self.kind == "video":
             self._waiting_keyframe = True
-            self._keyframe_asked = False
+            self._keyframe_asked = None
 
     def source_changed(self) -> None:
         """The producer's packets now come from a new source (its publisher reconnected).
@@ -281,7 +284,7 @@ class Consumer:
         self._timestamp_offset = None
         if self.kind == "video":
             self._waiting_keyframe = True
-            self._keyframe_asked = False
+            self._keyframe_asked = None
 
     def route(self) -> Route:
         """What the producer's loop needs to rewrite and send for this consumer."""
@@ -312,8 +315,12 @@ class Consumer:
         if self._waiting_keyframe:
             if not keyframe:
                 self.counters.dropped_before_keyframe += 1
-                if not self._keyframe_asked:
-                    self._keyframe_asked = True
+                # Ask again while none comes: a request can be lost, or answered
+                # by a keyframe that went by before this consumer could start.
+                now = time.monotonic()
+                asked = self._keyframe_asked
+                if asked is None or now - asked >= KEYFRAME_ASK_AGAIN:
+                    self._keyframe_asked = now
                     self.producer.request_keyframe()
                 return False
             self._waiting_keyframe = False
