@@ -561,7 +561,7 @@ class PalabraClient:
         if transceiver is None:
             transceiver = self._share = self._add_track(self.publisher, track)
         else:
-            transceiver.sender.replaceTrack(SenderTrack(track))
+            transceiver.sender.replaceTrack(track)
             transceiver.direction = "sendonly"
         self._sharing = True
         try:
