@@ -120,9 +120,10 @@ async def admitted(meeting: Meeting) -> Meeting:
     its seat, as it does for a participant who comes back within the resume
     grace period)."""
     for page, pid in ((meeting.gt, GT), (meeting.sv, SV)):
+        # Straight back into the seat (a resume), or to the device check first.
+        await page.wait_js("() => ['prejoin', 'delegation'].includes(document.body.dataset.view)")
         if await view_of(page) == "delegation":
             continue
-        await page.wait_js("() => document.body.dataset.view === 'prejoin'")
         enter = page.page.get_by_role("button", name="Entrar a la reunión")
         if await enter.count():
             await enter.click()
