@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from server.client import PalabraClient, RemoteStream
+from client import PalabraClient, RemoteStream
 from server.tokens import issue_token
 
 from .clip import Clip, LoopTrack, encode_audio, encode_video

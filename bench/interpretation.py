@@ -32,7 +32,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from server.client import PalabraClient, RemoteStream
+from client import PalabraClient, RemoteStream
 from server.tokens import issue_token
 from signaling import RoomCommand
 

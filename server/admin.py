@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from cluster.redis_store import StoreUnavailable
 from rooms import (
     SYSTEM,
     AddAgendaItem,
@@ -33,7 +34,6 @@ from rooms.minutes_words import LANGUAGES as MINUTES_LANGUAGES
 from .conference import ConferencePlan, DelegationPlan, JoinRefused, LiveConference
 from .https import public_base
 from .palabra import PlacedElsewhere, palabra_of
-from .redis_store import StoreUnavailable
 from .tokens import TokenError, check_ttl, issue_token, verify_token
 
 CONFERENCE_ID = re.compile(r"[a-z0-9_-]{1,64}")

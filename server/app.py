@@ -7,19 +7,19 @@ from pathlib import Path
 
 from aiohttp import web
 
+from cluster.redis_store import RedisEventStore, connect
+from cluster.registry import NodeRegistry
 from media.aiortc_hooks import announce_addresses, check_versions
 
 from . import http_security
 from .admin import add_routes
 from .check import add_routes as add_check_routes
-from .cluster import NodeRegistry
 from .conference import ConferencePlan
 from .config import ServerConfig
 from .connection import websocket_handler
 from .https import forwarded_middleware
 from .metrics import add_routes as add_metrics_routes
 from .palabra import PALABRA, Palabra, palabra_of
-from .redis_store import RedisEventStore, connect
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 

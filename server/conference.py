@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from cluster.redis_store import StoreUnavailable
 from media.producer import SCREEN, Producer
 from media.router import Router
 from media.transport import ALL_KINDS, PeerTransport, StreamMapping
@@ -100,7 +101,6 @@ from signaling import (
 from .alerts import Alert, AlertRules, StreamSample, Transition
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .recording import ChannelRecorder, FloorRecorder
-from .redis_store import StoreUnavailable
 from .tokens import JoinGrant
 
 logger = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
+from cluster.redis_store import StoreUnavailable
 from media.errors import MediaError
 from rooms import RoomError
 from signaling import (
@@ -45,7 +46,6 @@ from signaling import (
 from .client_commands import command_from_client
 from .conference import JoinRefused, LiveConference, Member
 from .palabra import Palabra, PlacedElsewhere, palabra_of
-from .redis_store import StoreUnavailable
 from .tokens import RESUME, RESUME_TTL, TokenError, issue_resume_token, verify_token
 
 logger = logging.getLogger(__name__)

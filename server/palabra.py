@@ -1,7 +1,7 @@
 """Everything one server process (one node) holds, reachable from the aiohttp app.
 
 With Redis, several nodes share the conferences: each conference is placed
-on one node (``server.cluster``), a node loads it from the event log when it
+on one node (``cluster.registry``), a node loads it from the event log when it
 claims it, and a client that reaches another node is redirected to the owner.
 """
 
@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from cluster.redis_store import StoreUnavailable
+from cluster.registry import NodeRegistry
 from media import fastpath
 from media.router import Router
 from media.udp_mux import UdpMux
 from rooms import EventStore, MemoryEventStore
 from signaling import CloseCode
 
-from .cluster import NodeRegistry
 from .conference import ConferenceOptions, ConferencePlan, JoinRefused, LiveConference
 from .config import ServerConfig
 from .monitor import Totals
 from .options import ConfigError
-from .redis_store import StoreUnavailable
 from .turn import TurnPolicy
 
 if TYPE_CHECKING:

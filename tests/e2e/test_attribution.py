@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc.mediastreams import AudioStreamTrack
 
-from server.client import PalabraClient
+from client import PalabraClient
 
 from .harness import BrowserPage, RunningServer
 from .media import SolidColorVideoTrack

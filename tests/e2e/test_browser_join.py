@@ -19,7 +19,7 @@ from aiohttp import web
 from aiortc import AudioStreamTrack
 from playwright.async_api import Page
 
-from server.client import PalabraClient, RemoteStream
+from client import PalabraClient, RemoteStream
 
 from .harness import REPO, BrowserPage, RunningServer, eventually, free_port
 from .media import BLUE, ORANGE, RGB, SolidColorVideoTrack

@@ -28,7 +28,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamTrack
 from playwright.async_api import Browser
 
-from server.client import PalabraClient
+from client import PalabraClient
 
 from .harness import (
     ARTIFACTS,

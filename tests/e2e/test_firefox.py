@@ -25,7 +25,7 @@ import pytest
 import pytest_asyncio
 from aiortc import AudioStreamTrack
 
-from server.client import PalabraClient
+from client import PalabraClient
 
 from .firefox import FIREFOX, Firefox, FirefoxPage, launch_firefox
 from .harness import RunningServer, eventually

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser
 
-from server.client import PalabraClient
+from client import PalabraClient
 
 from .harness import BrowserPage, RunningServer
 from .test_browser_join import admit, wait_js

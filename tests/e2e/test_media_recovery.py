@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from aiortc import AudioStreamTrack
 
-from server.client import PalabraClient, RemoteStream
+from client import PalabraClient, RemoteStream
 
 from .harness import BrowserPage, RunningServer, eventually
 from .media import ORANGE, SolidColorVideoTrack

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser
 
-from server.client import ClientError, PalabraClient
+from client import ClientError, PalabraClient
 from signaling import encode
 
 from .harness import BrowserPage, RunningServer

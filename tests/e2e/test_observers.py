@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import async_playwright
 
-from server.client import PalabraClient
+from client import PalabraClient
 
 from .harness import CHROMIUM, CHROMIUM_FLAGS, RunningServer, new_page
 from .test_agenda import CHAIR, admit, link, text_of

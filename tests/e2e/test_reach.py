@@ -27,7 +27,7 @@ from aiortc import AudioStreamTrack
 from playwright.async_api import Browser, Route, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from server.client import PalabraClient
+from client import PalabraClient
 from server.tokens import issue_token
 from signaling import MonitorStats
 from tests.pki import Pki, make_pki

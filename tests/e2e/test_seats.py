@@ -18,7 +18,7 @@ import pytest
 from aiortc.mediastreams import AudioStreamTrack
 from playwright.async_api import Browser
 
-from server.client import PalabraClient
+from client import PalabraClient
 
 from .harness import BrowserPage, RunningServer, new_page
 from .test_browser_join import admit, wait_js

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiortc.mediastreams import AudioStreamTrack
 
-from server.client import PalabraClient
+from client import PalabraClient
 
 from .harness import BrowserPage, RunningServer
 from .test_browser_join import admit, wait_js

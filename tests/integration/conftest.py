@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from client import PalabraClient
 from media import fastpath
 from rooms import Settings
 from server.app import create_app
-from server.client import PalabraClient
 from server.conference import ConferencePlan
 from server.config import ServerConfig
 from server.demo import DEMO_CONFERENCE

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from server.client import PalabraClient
+from client import PalabraClient
 from server.tokens import issue_token
 
 from .conftest import ADMIN_TOKEN, SECRET, ClientFactory, RunningServer

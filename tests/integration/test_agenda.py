@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from client import ClientError, PalabraClient
+from cluster.redis_store import RedisEventStore, connect
 from rooms import Settings
-from server.client import ClientError, PalabraClient
-from server.redis_store import RedisEventStore, connect
 
 from .conftest import ClientFactory, RunningServer, demo_plan, running_server
 from .media_tracks import ToneTrack

@@ -9,7 +9,7 @@ import pytest
 import websockets
 from aiortc import RTCPeerConnection, RTCRtpSender
 
-from server.client import ClientError, PalabraClient
+from client import ClientError, PalabraClient
 from server.tokens import issue_token
 from signaling import Hello, PublishOffer, SubscribeAnswer
 

@@ -17,8 +17,8 @@ import av
 import numpy as np
 import pytest
 
+from client import PalabraClient
 from rooms import Settings
-from server.client import PalabraClient
 from server.tokens import issue_token
 
 from .conftest import SECRET, ClientFactory, RunningServer

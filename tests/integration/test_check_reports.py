@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from client import PalabraClient
 from server import check
-from server.client import PalabraClient
 from signaling import CheckReport
 
 from .conftest import ClientFactory, RunningServer

@@ -9,8 +9,8 @@ from uuid import uuid4
 import pytest
 import redis.asyncio as aioredis
 
-from server.cluster import NodeNotAlive, NodeRegistry
-from server.redis_store import StoreUnavailable, connect
+from cluster.redis_store import StoreUnavailable, connect
+from cluster.registry import NodeNotAlive, NodeRegistry
 from tests.integration.redis_server import RedisServer, free_port, running_redis
 
 TIMEOUT = 5.0  # for what must happen within a short ttl

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from client import ClientError, PalabraClient, RemoteStream
 from rooms import Settings
-from server.client import ClientError, PalabraClient, RemoteStream
 
 from .conftest import ClientFactory
 from .media_tracks import ToneTrack

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from client import PalabraClient, RemoteStream
 from rooms import Settings
-from server.client import PalabraClient, RemoteStream
 from signaling import MonitorAlert, ParticipantLeft, ProducerRemoved, SubscribeOffer
 
 from .conftest import RunningServer, demo_plan, running_server

@@ -13,8 +13,8 @@ import itertools
 
 import pytest
 
+from client import ClientError, PalabraClient, RemoteStream
 from rooms import Settings
-from server.client import ClientError, PalabraClient, RemoteStream
 from server.conference import LISTEN, PARTNER, LiveConference
 from signaling import MonitorAlert, MonitorStats
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from client import ClientError, PalabraClient
 from rooms import Settings
-from server.client import ClientError, PalabraClient
 
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ColourTrack

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from client import ClientError, PalabraClient
+from cluster.redis_store import RedisEventStore, connect
 from rooms import Settings
-from server.client import ClientError, PalabraClient
-from server.redis_store import RedisEventStore, connect
 from signaling import MessageHistory, Ping, encode
 
 from .conftest import RunningServer, demo_plan, running_server

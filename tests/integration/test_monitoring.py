@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from client import ClientError, PalabraClient
 from rooms import Settings
-from server.client import ClientError, PalabraClient
 from signaling import MonitorAlert, MonitorStats, ParticipantDisconnect, ProducerKeyframe
 
 from .conftest import METRICS_TOKEN, ClientFactory, RunningServer

@@ -8,8 +8,8 @@ import asyncio
 import aiohttp
 import pytest
 
+from client import ClientError, PalabraClient
 from rooms import Settings
-from server.client import ClientError, PalabraClient
 
 from .conftest import ClientFactory, RunningServer
 from .media_tracks import ToneTrack

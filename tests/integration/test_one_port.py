@@ -14,10 +14,10 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from prometheus_client.parser import text_string_to_metric_families
 
+from client import PalabraClient
 from media.aiortc_hooks import ice_sockets
 from media.router import rtc_configuration
 from rooms import Settings
-from server.client import PalabraClient
 
 from .conftest import METRICS_TOKEN, ClientFactory, RunningServer, demo_plan, running_server
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from client import PalabraClient
 from rooms import Settings
-from server.client import PalabraClient
 
 from .conftest import ClientFactory
 from .media_tracks import ToneTrack

@@ -19,6 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from cluster.redis_store import AppendTooLate, RedisEventStore, StoreUnavailable, connect
 from rooms import (
     SYSTEM,
     AddDelegation,
@@ -43,7 +44,6 @@ from rooms import (
     StoreConflict,
     load_conference,
 )
-from server.redis_store import AppendTooLate, RedisEventStore, StoreUnavailable, connect
 from tests.integration.redis_server import RedisServer, running_redis
 
 T0 = 1_760_000_000.0
@@ -238,7 +238,7 @@ async def test_a_conference_session_is_rebuilt_from_its_log(store: EventStore) -
 
 
 async def test_redis_key_layout_and_encoding(redis_client: aioredis.Redis) -> None:
-    """The layout documented in server/redis_store.py, with the memory store's JSON."""
+    """The layout documented in cluster/redis_store.py, with the memory store's JSON."""
     prefix = fresh_prefix()
     store = RedisEventStore(redis_client, prefix=prefix)
     _, log = session()

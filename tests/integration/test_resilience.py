@@ -10,9 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from client import ClientError, PalabraClient, RemoteStream
+from cluster.redis_store import RedisEventStore, connect
 from rooms import Settings
-from server.client import ClientError, PalabraClient, RemoteStream
-from server.redis_store import RedisEventStore, connect
 from signaling import ParticipantLeft, SubscribeOffer
 
 from .conftest import ADMIN_TOKEN, ClientFactory, RunningServer, demo_plan, running_server

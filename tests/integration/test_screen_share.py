@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from client import ClientError, PalabraClient, RemoteStream
 from rooms import Settings
-from server.client import ClientError, PalabraClient, RemoteStream
 from signaling import Limits, MonitorStats, ProducerRemoved, ShareStopped
 
 from .conftest import ClientFactory, RunningServer

@@ -14,10 +14,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from client import ClientError, PalabraClient
+from cluster.redis_store import RedisEventStore, connect
 from rooms import Conference, GrantFloor, Settings
 from rooms.events import FloorRequested
-from server.client import ClientError, PalabraClient
-from server.redis_store import RedisEventStore, connect
 from signaling import MonitorAlert, RoomUpdate
 
 from .conftest import RunningServer, demo_plan, running_server

@@ -7,7 +7,7 @@ import json
 import pytest
 import websockets
 
-from server.client import ClientError, PalabraClient
+from client import ClientError, PalabraClient
 from signaling import (
     ErrorCode,
     RoomUpdate,

@@ -15,7 +15,7 @@ import aioice.turn
 import pytest
 from aiortc import AudioStreamTrack
 
-from server.client import PalabraClient
+from client import PalabraClient
 from server.turn import parse_turn_url, seat_credentials
 from signaling import encode
 from tests.pki import Pki, make_pki

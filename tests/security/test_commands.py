@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
+from client import ClientError, PalabraClient
 from rooms import COMMAND_TYPES, SYSTEM, LeaveConference, RoomError, Settings
-from server.client import ClientError, PalabraClient
 from server.client_commands import command_from_client
 from signaling import (
     ROOM_COMMAND_TYPES,

@@ -17,7 +17,7 @@ import pytest
 import websockets
 from playwright.async_api import async_playwright
 
-from server.client import PalabraClient
+from client import PalabraClient
 from server.tokens import issue_token
 from tests.e2e.harness import CHROMIUM, CHROMIUM_FLAGS
 

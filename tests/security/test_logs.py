@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.client import PalabraClient
+from client import PalabraClient
 from server.tokens import issue_token
 from tests.integration.media_tracks import ToneTrack
 

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from server.client import ClientError
+from client import ClientError
 from signaling import Limits, PublishOffer
 
 from .conftest import ClientFactory, RunningServer

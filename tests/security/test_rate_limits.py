@@ -11,7 +11,7 @@ import json
 
 import websockets
 
-from server.client import ClientError
+from client import ClientError
 from signaling import Limits
 
 from .conftest import ClientFactory, RunningServer

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from server.client import PalabraClient
+from client import PalabraClient
 
 from ._http import RunningServer, serve
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 from aiortc import RTCPeerConnection
 
+from client import ClientError, PalabraClient
 from media.transport import forwarded_codec_preferences
-from server.client import ClientError, PalabraClient
 from signaling import PublishOffer
 from tests.integration.media_tracks import ColourTrack, ToneTrack
 

@@ -13,7 +13,7 @@ import aiohttp
 import jwt
 import pytest
 
-from server.client import ClientError, PalabraClient
+from client import ClientError, PalabraClient
 from server.tokens import issue_token
 
 from ._http import SECRET, RunningServer, call, hello, serve, signed

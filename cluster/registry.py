@@ -44,7 +44,7 @@ Failure model:
   the loser gets StoreConflict and reloads.
 - A graceful shutdown calls `leave()`: the node is dead at once, so its
   conferences move without waiting for `ttl`.
-- Redis unavailable: every method raises `server.redis_store.StoreUnavailable`.
+- Redis unavailable: every method raises `cluster.redis_store.StoreUnavailable`.
 - Node ids must be unique among running processes. A restarted process may
   reuse its id: it then finds its old placements its own and replays them.
 
