@@ -5,12 +5,16 @@ Used by the integration tests, the load generator and integrations such as
 bots or recorders. ``decode=False`` makes a cheap subscriber: packets are
 counted at the receiver and never depacketized or decoded; ``subscribe=False``
 a publish-only one that is sent nothing (or ``Subscription(video=False)``:
-audio only).
+audio only). ``red=True`` (with ``decode=False``) negotiates RED (RFC 2198)
+for audio on both connections, as Chromium does: aiortc has no RED encoder
+or decoder, so such a client counts what it receives and publishes audio
+only through :meth:`PalabraClient.send_audio_rtp`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import itertools
 import logging
@@ -37,13 +41,19 @@ from media.aiortc_hooks import (
     announce_addresses,
     gathering_on,
     intercept_keyframe_requests,
+    negotiated_codecs,
+    primary_payload_type,
     quiet_rtcp,
     receiver_rtx_ssrcs,
+    red_payload_type,
+    restrict_codecs,
     route_unknown_ssrc,
+    sender_info,
     skip_decoder,
 )
 from media.nack import NackTracker
 from media.router import rtc_configuration
+from media.sdp import with_red_parameters
 from media.transport import forwarded_codec_preferences
 from media.vp8 import is_keyframe_start
 from signaling import (
@@ -130,6 +140,9 @@ class RemoteStream:
     # decode=False: set to a list to log (arrival, sequence, timestamp, payload bytes)
     # of every packet.
     trace: list[tuple[float, int, int, int]] | None = None
+    # decode=False: packets per RTP payload type, and the last payload received.
+    payload_types: dict[int, int] = field(default_factory=dict)
+    last_payload: builtins.bytes = b""
 
     def record_frame(self, now: float) -> None:
         self.frames += 1
@@ -170,7 +183,10 @@ class PalabraClient:
         prefer_turn: str | None = None,
         subscribe: bool | Subscription = True,
         local_address: str | None = None,
+        red: bool = False,
     ) -> None:
+        if red and decode:
+            raise ValueError("aiortc cannot decode RED: red=True needs decode=False")
         if media_addresses is not None:
             announce_addresses(media_addresses)
         # This client's own address, for its peer connections and its
@@ -182,6 +198,10 @@ class PalabraClient:
         self.entry_url = url
         self.token = token
         self.decode = decode
+        self.red = red
+        # Audio sent by send_audio_rtp: sequence number, SSRC (once negotiated).
+        self._audio_sequence = random.randint(0, 0x7FFF)
+        self._audio_socket: MediaSocket | None = None
         # What the server is asked to send (hello.subscribe).
         self.subscription = (
             subscribe
@@ -545,11 +565,38 @@ class PalabraClient:
         self, publisher: RTCPeerConnection, track: MediaStreamTrack
     ) -> RTCRtpTransceiver:
         transceiver = publisher.addTransceiver(SenderTrack(track), direction="sendonly")
-        transceiver.setCodecPreferences(forwarded_codec_preferences(track.kind))
+        transceiver.setCodecPreferences(forwarded_codec_preferences(track.kind, self.red))
         request_keyframe = getattr(track, "request_keyframe", None)
         if request_keyframe is not None:  # a track of pre-encoded packets
             intercept_keyframe_requests(transceiver.sender, request_keyframe)
         return transceiver
+
+    def send_audio_rtp(self, payload: bytes, timestamp: int, red: bool = False) -> None:
+        """Send one audio RTP packet on the published audio stream, bypassing aiortc.
+
+        For a client that publishes a track that never yields (aiortc's own
+        sender then sends nothing) and writes the packets itself: Opus, or
+        RED (``red``, RFC 2198, with ``red=True`` negotiated), as a browser does.
+        """
+        transceiver = next(
+            t for t in self.publisher.getTransceivers() if t.kind == "audio" and t.mid
+        )
+        codecs = negotiated_codecs(transceiver)
+        payload_type = red_payload_type(codecs) if red else primary_payload_type(codecs)
+        if payload_type is None:
+            raise ValueError("RED was not negotiated" if red else "no audio codec negotiated")
+        socket = self._audio_socket
+        if socket is None or socket.connection is not self.publisher:
+            socket = self._audio_socket = MediaSocket(
+                self.publisher, lambda data: None, lambda data: None
+            )
+            socket.attach()
+        if not socket.ready:
+            raise ConnectionError("the publisher connection is not connected")
+        ssrc = sender_info(transceiver.sender).ssrc
+        header = _HEADER.pack(0x80, payload_type, self._audio_sequence, timestamp, ssrc)
+        self._audio_sequence = (self._audio_sequence + 1) & 0xFFFF
+        socket.send_rtp(header + payload)
 
     async def share_screen(self, track: MediaStreamTrack) -> str:
         """Publish ``track`` as a screen share (an extra video m-line); return its mid.
@@ -589,8 +636,12 @@ class PalabraClient:
         with gathering_on(self._local_addresses):
             await publisher.setLocalDescription(await publisher.createOffer())
         share = self._share.mid if self._share is not None and self._sharing else None
+        sdp = publisher.localDescription.sdp
         offer = PublishOffer(
-            sdp=publisher.localDescription.sdp, share=share, id=self.next_id(), restart=restart
+            sdp=with_red_parameters(sdp) if self.red else sdp,
+            share=share,
+            id=self.next_id(),
+            restart=restart,
         )
         answer = await self.request(offer)
         assert isinstance(answer, PublishAnswer)
@@ -645,6 +696,11 @@ class PalabraClient:
             await self.subscriber.setRemoteDescription(
                 RTCSessionDescription(sdp=offer.sdp, type="offer")
             )
+            for transceiver in self.subscriber.getTransceivers():
+                # The server offers RED too: this client takes it only when asked.
+                restrict_codecs(
+                    transceiver, forwarded_codec_preferences(transceiver.kind, self.red)
+                )
             with gathering_on(self._local_addresses):
                 await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
             if self._counter is not None:
@@ -667,7 +723,7 @@ class PalabraClient:
             self._update_streams(offer.streams)
             await self.send(
                 SubscribeAnswer(
-                    sdp=self.subscriber.localDescription.sdp,
+                    sdp=with_red_parameters(self.subscriber.localDescription.sdp),
                     revision=offer.revision,
                     id=self.next_id(),
                 )
@@ -872,6 +928,9 @@ class PacketCounter:
         inbound.received += 1
         stream.packets += 1
         stream.bytes += len(data) - start
+        payload_type = b1 & 0x7F
+        stream.payload_types[payload_type] = stream.payload_types.get(payload_type, 0) + 1
+        stream.last_payload = data[start:]
         if stream.trace is not None:
             stream.trace.append((time.monotonic(), seq, timestamp, len(data) - start))
         if stream.kind == "video":

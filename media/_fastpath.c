@@ -11,11 +11,17 @@
  * so there is one libsrtp with one global state, and no headers or library
  * to link here.
  *
+ * The payload type is chosen per packet: a RED (RFC 2198) packet goes as it
+ * is, block headers retagged with the route's Opus payload type, to a route
+ * that negotiated RED, and as its primary block alone to any other; a RED
+ * packet that does not parse goes to nobody and is counted (media/red.py).
+ *
  * Behaviour must stay identical to the Python twin; tests run both.
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +33,8 @@
 #define SRTP_BUFFER 2048
 #define SRTP_MARGIN 64 /* room for the SRTP tag (at most 16 bytes) and MKI */
 #define MAX_PREFIX 64
+#define MAX_REDUNDANT_BLOCKS 8 /* media/red.py */
+#define NO_RED (-1)
 
 typedef int (*protect_fn)(void *ctx, void *hdr, int *len);
 
@@ -120,6 +128,7 @@ static PyTypeObject DestinationType = {
 
 typedef struct {
     uint8_t b1; /* payload type; the marker bit is or-ed in per packet */
+    int red_b1; /* RED payload type, NO_RED: the subscriber has no RED */
     uint16_t seq_offset;
     uint32_t ts_offset;
     uint32_t ssrc;
@@ -137,6 +146,7 @@ typedef struct {
     uint8_t *buffers;
     struct mmsghdr *messages;
     struct iovec *iovecs;
+    unsigned long long malformed; /* RED packets that did not parse */
 } Fanout;
 
 static void Fanout_dealloc(Fanout *self) {
@@ -153,12 +163,13 @@ static int route_from_tuple(PyObject *item, Route *route) {
     unsigned int b1;
     unsigned long seq_offset, ts_offset, ssrc;
     unsigned long long context;
+    int red_b1 = NO_RED;
     if (!PyTuple_Check(item)) {
         PyErr_SetString(PyExc_TypeError, "a route is a tuple");
         return -1;
     }
-    if (!PyArg_ParseTuple(item, "IkkkSOK", &b1, &seq_offset, &ts_offset, &ssrc, &prefix, &dest,
-                          &context))
+    if (!PyArg_ParseTuple(item, "IkkkSOK|i", &b1, &seq_offset, &ts_offset, &ssrc, &prefix, &dest,
+                          &context, &red_b1))
         return -1;
     if (!PyObject_TypeCheck(dest, &DestinationType)) {
         PyErr_SetString(PyExc_TypeError, "route destination is not a native Destination");
@@ -166,11 +177,12 @@ static int route_from_tuple(PyObject *item, Route *route) {
     }
     Py_ssize_t prefix_len = PyBytes_GET_SIZE(prefix);
     if (b1 > 0x7F || seq_offset > 0xFFFF || ts_offset > 0xFFFFFFFFUL || ssrc > 0xFFFFFFFFUL ||
-        prefix_len > MAX_PREFIX || context == 0) {
+        prefix_len > MAX_PREFIX || context == 0 || red_b1 < NO_RED || red_b1 > 0x7F) {
         PyErr_SetString(PyExc_ValueError, "route field out of range");
         return -1;
     }
     route->b1 = (uint8_t)b1;
+    route->red_b1 = red_b1;
     route->seq_offset = (uint16_t)seq_offset;
     route->ts_offset = (uint32_t)ts_offset;
     route->ssrc = (uint32_t)ssrc;
@@ -263,17 +275,45 @@ static void send_run(int fd, struct mmsghdr *messages, unsigned int count) {
     }
 }
 
-/* forward(marker, seq, timestamp, tail) -> datagrams handed to the kernel */
+/* RFC 2198: the offset of the primary block's data in p[start:len), the
+ * redundant blocks in *blocks; -1 when malformed (as media/red.py parse). */
+static Py_ssize_t red_primary(const uint8_t *p, size_t len, size_t start, int *blocks) {
+    size_t pos = start, data = 0;
+    int count = 0;
+    for (;;) {
+        if (pos >= len)
+            return -1;
+        if (!(p[pos] & 0x80))
+            break;
+        if (pos + 4 > len || count == MAX_REDUNDANT_BLOCKS)
+            return -1;
+        data += ((size_t)(p[pos + 2] & 0x03) << 8) | p[pos + 3];
+        pos += 4;
+        count++;
+    }
+    size_t primary = pos + 1 + data;
+    if (primary >= len)
+        return -1;
+    *blocks = count;
+    return (Py_ssize_t)primary;
+}
+
+/* forward(marker, seq, timestamp, tail[, red]) -> datagrams handed to the kernel */
 static PyObject *Fanout_forward(Fanout *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "forward(marker, seq, timestamp, tail)");
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "forward(marker, seq, timestamp, tail[, red])");
         return NULL;
     }
     unsigned long marker = PyLong_AsUnsignedLong(args[0]);
     unsigned long seq = PyLong_AsUnsignedLong(args[1]);
     unsigned long timestamp = PyLong_AsUnsignedLong(args[2]);
+    long red = nargs == 5 ? PyLong_AsLong(args[4]) : NO_RED;
     if (PyErr_Occurred())
         return NULL;
+    if (red < NO_RED) {
+        PyErr_SetString(PyExc_ValueError, "red is -1 or where the RED payload starts in the tail");
+        return NULL;
+    }
     if (!PyBytes_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError, "tail must be bytes");
         return NULL;
@@ -284,6 +324,16 @@ static PyObject *Fanout_forward(Fanout *self, PyObject *const *args, Py_ssize_t 
     }
     const uint8_t *tail = (const uint8_t *)PyBytes_AS_STRING(args[3]);
     size_t tail_len = (size_t)PyBytes_GET_SIZE(args[3]);
+    int blocks = 0;
+    size_t primary = 0;
+    if (red != NO_RED) {
+        Py_ssize_t found = red_primary(tail, tail_len, (size_t)red, &blocks);
+        if (found < 0) {
+            self->malformed++;
+            return PyLong_FromLong(0);
+        }
+        primary = (size_t)found;
+    }
 
     Py_ssize_t queued = 0, sent = 0;
     int run_fd = -1;
@@ -293,17 +343,36 @@ static PyObject *Fanout_forward(Fanout *self, PyObject *const *args, Py_ssize_t 
         int fd = route->dest->fd;
         if (fd < 0)
             continue;
-        size_t size = 12 + route->prefix_len + tail_len;
+        /* A RED packet to a route without RED: the primary block alone. */
+        int strip = red != NO_RED && route->red_b1 == NO_RED;
+        size_t body_len = strip ? (size_t)red + (tail_len - primary) : tail_len;
+        size_t size = 12 + route->prefix_len + body_len;
         if (size > SRTP_BUFFER - SRTP_MARGIN)
             continue; /* larger than any MTU: never produced by a publisher */
         uint8_t *buffer = self->buffers + (size_t)queued * SRTP_BUFFER;
+        uint8_t payload_type = route->b1;
+        if (red != NO_RED && !strip)
+            payload_type = (uint8_t)route->red_b1;
         buffer[0] = 0x90;
-        buffer[1] = (uint8_t)(route->b1 | marker);
+        buffer[1] = (uint8_t)(payload_type | marker);
         put16(buffer + 2, (uint32_t)((seq + route->seq_offset) & 0xFFFF));
         put32(buffer + 4, (uint32_t)((timestamp + route->ts_offset) & 0xFFFFFFFFUL));
         put32(buffer + 8, route->ssrc);
         memcpy(buffer + 12, route->prefix, route->prefix_len);
-        memcpy(buffer + 12 + route->prefix_len, tail, tail_len);
+        uint8_t *body = buffer + 12 + route->prefix_len;
+        if (strip) {
+            memcpy(body, tail, (size_t)red);
+            memcpy(body + red, tail + primary, tail_len - primary);
+        } else {
+            memcpy(body, tail, tail_len);
+            if (red != NO_RED) {
+                /* The block headers name the subscriber's Opus payload type. */
+                uint8_t *header = body + red;
+                for (int b = 0; b < blocks; b++, header += 4)
+                    *header = (uint8_t)((*header & 0x80) | route->b1);
+                *header = route->b1;
+            }
+        }
         int length = (int)size;
         if (srtp_protect_ptr(route->context, buffer, &length) != 0) {
             protect_errors++;
@@ -338,7 +407,12 @@ static Py_ssize_t Fanout_len(Fanout *self) { return self->count; }
 
 static PyMethodDef Fanout_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))Fanout_forward, METH_FASTCALL,
-     "forward(marker, seq, timestamp, tail): rewrite, protect and send to every route."},
+     "forward(marker, seq, timestamp, tail[, red]): rewrite, protect and send to every route."},
+    {NULL}};
+
+static PyMemberDef Fanout_members[] = {
+    {"malformed", T_ULONGLONG, offsetof(Fanout, malformed), READONLY,
+     "RED packets that did not parse (sent to nobody)."},
     {NULL}};
 
 static PySequenceMethods Fanout_as_sequence = {.sq_length = (lenfunc)Fanout_len};
@@ -352,6 +426,7 @@ static PyTypeObject FanoutType = {
     .tp_init = (initproc)Fanout_init,
     .tp_dealloc = (destructor)Fanout_dealloc,
     .tp_methods = Fanout_methods,
+    .tp_members = Fanout_members,
     .tp_as_sequence = &Fanout_as_sequence,
 };
 

@@ -17,6 +17,9 @@ aiortc has no supported way to forward RTP without decoding and re-encoding it
 - name-mangled attributes read once per negotiation: codecs, RTX SSRCs and
   payload types, header extension ids, CNAME (:func:`receiver_info`,
   :func:`sender_info`);
+- aiortc's module-level ``CODECS``: ``red/48000/2`` (RFC 2198) added to the
+  audio codecs (:func:`add_red_codec`), so that it can be negotiated; aiortc
+  has no encoder or decoder for it, only the packet path carries it;
 - aioice's ``get_host_addresses``: the addresses announced for media;
 - aioice's nominated pair (``Connection._nominated``): the path a client's
   media takes, for the technicians (:func:`selected_path`);
@@ -47,11 +50,18 @@ from typing import Any
 import aioice.candidate
 import aioice.ice
 import aioice.stun
+import aiortc.codecs
 import aiortc.rtcdtlstransport
 import aiortc.rtcpeerconnection
 import aiortc.rtcrtpreceiver
 import pylibsrtp
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import (
+    RTCPeerConnection,
+    RTCRtpCodecParameters,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
@@ -99,6 +109,7 @@ def check_versions() -> None:
         (aioice.candidate, "candidate_priority"),
         (aioice.stun.Message, "check_message_integrity"),
         (aioice.ice.StunProtocol, "request"),
+        (aiortc.codecs, "CODECS"),
     ]
     missing = [f"{owner!r}.{name}" for owner, name in required if not hasattr(owner, name)]
     ids = HeaderExtensionsMap()._HeaderExtensionsMap__ids  # type: ignore[attr-defined]
@@ -498,6 +509,7 @@ class ReceiverInfo:
     rtx_payload_types: frozenset[int]
     rtcp_ssrc: int | None
     audio_level_id: int | None
+    red_payload_type: int | None = None  # RFC 2198, when negotiated
 
 
 def receiver_info(receiver: RTCRtpReceiver) -> ReceiverInfo | None:
@@ -513,6 +525,7 @@ def receiver_info(receiver: RTCRtpReceiver) -> ReceiverInfo | None:
         rtx_payload_types=frozenset(c.payloadType for c in codecs.values() if is_rtx(c)),
         rtcp_ssrc=obj._RTCRtpReceiver__rtcp_ssrc,
         audio_level_id=ids.audio_level,
+        red_payload_type=red_payload_type(media),
     )
 
 
@@ -557,6 +570,48 @@ def intercept_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], Non
 
 
 # --- codecs -------------------------------------------------------------------
+
+RED_MIME_TYPE = "audio/red"
+# Chromium's (below 64, so that a marked packet's second byte is never taken
+# for RTCP). aiortc copies only dynamic (96-127) payload types from an offer:
+# a static one must be the same on both sides.
+RED_PAYLOAD_TYPE = 63
+
+
+def add_red_codec() -> None:
+    """Make ``red/48000/2`` negotiable: aiortc's capabilities come from ``CODECS``.
+
+    Appended after Opus and the G.7xx codecs: a peer that sets no codec
+    preferences keeps offering Opus first. Only preferences that name RED
+    (media/transport.py) put it in an offer or an answer.
+    """
+    audio = aiortc.codecs.CODECS["audio"]
+    if not any(c.mimeType.lower() == RED_MIME_TYPE for c in audio):
+        audio.append(
+            RTCRtpCodecParameters(
+                mimeType=RED_MIME_TYPE, clockRate=48000, channels=2, payloadType=RED_PAYLOAD_TYPE
+            )
+        )
+
+
+add_red_codec()
+
+
+def red_payload_type(codecs: Sequence[Any]) -> int | None:
+    """The payload type of RED among negotiated codecs, if any."""
+    return next((int(c.payloadType) for c in codecs if c.mimeType.lower() == RED_MIME_TYPE), None)
+
+
+def primary_payload_type(codecs: Sequence[Any]) -> int | None:
+    """The payload type of the media codec (not RED, not RTX) among negotiated codecs."""
+    return next(
+        (
+            int(c.payloadType)
+            for c in codecs
+            if c.mimeType.lower() != RED_MIME_TYPE and not is_rtx(c)
+        ),
+        None,
+    )
 
 
 def _private(obj: object) -> Any:

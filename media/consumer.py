@@ -6,9 +6,9 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import rtcp
+from . import red, rtcp
 from .aiortc_hooks import MediaSocket, SenderInfo, quiet_rtcp, sender_info, sender_started
-from .fastpath import Route
+from .fastpath import NO_RED, Route
 from .rtp import HEADER, MID_ID, extension_prefix
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ class Slot:
         self.kind = kind
         self.socket = socket
         self.consumer: Consumer | None = None
-        self.payload_type: int | None = None
+        self.payload_type: int | None = None  # Opus or VP8
+        self.red_payload_type: int | None = None  # RED (RFC 2198), if the subscriber has it
         self.info: SenderInfo | None = None
         self.prefix = b""  # header extensions before the per-packet element
         self.rtx_sequence = random.randint(0, 0x7FFF)
@@ -61,9 +62,10 @@ class Slot:
     def started(self) -> bool:
         return sender_started(self.transceiver.sender)
 
-    def negotiated(self, payload_type: int) -> None:
+    def negotiated(self, payload_type: int, red_payload_type: int | None = None) -> None:
         """The subscriber accepted an offer that maps this slot."""
         self.payload_type = payload_type
+        self.red_payload_type = red_payload_type
         self.info = None
 
     def prepare(self) -> None:
@@ -228,6 +230,7 @@ class Consumer:
         # When this consumer last asked for a keyframe (monotonic); None: not yet.
         self._keyframe_asked: float | None = None
         self._b1 = 0  # payload type; the marker bit is or-ed in per packet
+        self._red_b1 = NO_RED  # RED's, NO_RED: RED packets go as their primary block
         self._ssrc = 0
         self._prefix = b""
         self._context: Any = None
@@ -296,6 +299,7 @@ class Consumer:
             self._prefix,
             self._socket.destination,
             self._context,
+            self._red_b1,
         )
 
     def try_start(self, seq: int, timestamp: int, keyframe: bool) -> bool:
@@ -327,6 +331,7 @@ class Consumer:
         if slot.info is None:
             slot.prepare()
         self._b1 = slot.payload_type
+        self._red_b1 = NO_RED if slot.red_payload_type is None else slot.red_payload_type
         self._ssrc = slot.ssrc
         self._prefix = slot.prefix
         # The slot's SSRC keeps one SRTP stream across consumers (its ROC).
@@ -339,11 +344,24 @@ class Consumer:
         self._running = True
         return True
 
-    def send_now(self, seq: int, timestamp: int, marker: int, tail: bytes) -> None:
-        """Send one packet outside the producer's loop (the one that started us)."""
-        if self._socket.ready:
-            data = self._header(self._b1 | marker, seq, timestamp) + tail
-            self._socket.send_rtp(data, self._context)
+    def send_now(self, seq: int, timestamp: int, marker: int, tail: bytes, red_at: int) -> None:
+        """Send one packet outside the producer's loop (the one that started us),
+        as the fan-out would (``red_at``: see :meth:`media.fastpath.Fanout.forward`)."""
+        if not self._socket.ready:
+            return
+        b1 = self._b1
+        if red_at != NO_RED:
+            parsed = red.parse(tail, red_at)
+            if parsed is None:
+                return
+            blocks, primary = parsed
+            if self._red_b1 == NO_RED:
+                tail = tail[:red_at] + tail[primary:]
+            else:
+                tail = red.retag(tail, red_at, blocks, b1)
+                b1 = self._red_b1
+        data = self._header(b1 | marker, seq, timestamp) + tail
+        self._socket.send_rtp(data, self._context)
 
     def _header(self, b1: int, seq: int, timestamp: int) -> bytes:
         return (

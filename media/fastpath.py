@@ -1,11 +1,18 @@
 """The per-packet fan-out of a producer, native or in Python, behind one interface.
 
-A producer calls ``fanout.forward(marker, seq, timestamp, tail)`` once per
-incoming packet; for every route (a running consumer) the fan-out writes the
-rewritten 12-byte RTP header, the subscriber's extension prefix and ``tail``
-(the per-packet extension element and the payload), protects it with the
-route's SRTP context and sends it to the route's :class:`Destination` (the
+A producer calls ``fanout.forward(marker, seq, timestamp, tail, red)`` once
+per incoming packet; for every route (a running consumer) the fan-out writes
+the rewritten 12-byte RTP header, the subscriber's extension prefix and
+``tail`` (the per-packet extension element and the payload), protects it with
+the route's SRTP context and sends it to the route's :class:`Destination` (the
 nominated ICE pair of the subscriber connection).
+
+The payload type is chosen per packet: ``red`` is -1 for a plain packet, or
+where the RFC 2198 (RED) payload starts in ``tail`` (after the extension
+element). A route that negotiated RED gets it with its RED payload type and
+the block headers retagged with its Opus payload type; any other gets the
+primary block alone, with its Opus payload type (:mod:`media.red`). A RED
+packet that does not parse goes to nobody and is counted in ``malformed``.
 
 Two implementations with the same behaviour:
 
@@ -32,6 +39,8 @@ from typing import Any, Protocol
 
 from pylibsrtp import _binding as _srtp
 
+from .red import parse as _red_parse
+from .red import retag as _red_retag
 from .rtp import HEADER
 
 logger = logging.getLogger(__name__)
@@ -41,9 +50,14 @@ ENVIRONMENT = "PALABRA_FASTPATH"
 SRTP_BUFFER = 2048
 SRTP_MARGIN = 64  # room for the SRTP tag and MKI after the packet
 
-# payload type byte, sequence offset, timestamp offset, SSRC, extension prefix,
-# destination, libsrtp context (srtp_t) of the SSRC
-Route = tuple[int, int, int, int, bytes, "Destination", Any]
+# payload type byte (Opus for audio), sequence offset, timestamp offset, SSRC,
+# extension prefix, destination, libsrtp context (srtp_t) of the SSRC, and
+# optionally the RED payload type (-1 or absent: the subscriber has no RED)
+Route = (
+    tuple[int, int, int, int, bytes, "Destination", Any]
+    | tuple[int, int, int, int, bytes, "Destination", Any, int]
+)
+NO_RED = -1
 
 
 class Destination(Protocol):
@@ -60,7 +74,11 @@ class Destination(Protocol):
 class Fanout(Protocol):
     """The running consumers of one producer."""
 
-    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes) -> int: ...
+    # RED packets that did not parse (dropped for every route).
+    @property
+    def malformed(self) -> int: ...
+
+    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes, red: int = -1) -> int: ...
 
     def __len__(self) -> int: ...
 
@@ -97,12 +115,19 @@ class PythonDestination:
 
 class PythonFanout:
     def __init__(self, routes: Sequence[Route]) -> None:
-        self._routes = list(routes)
+        self._routes = [r[:7] for r in routes]
+        self._red = [r[7] if len(r) > 7 else NO_RED for r in routes]
+        for red_type in self._red:
+            if not NO_RED <= red_type <= 0x7F:
+                raise ValueError("route field out of range")
+        self.malformed = 0
 
     def __len__(self) -> int:
         return len(self._routes)
 
-    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes) -> int:
+    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes, red: int = -1) -> int:
+        if red != NO_RED:
+            return self._forward_red(marker, seq, timestamp, tail, red)
         sent = 0
         tail_len = len(tail)
         # Inlined: each Python call costs as much as the rewrite itself.
@@ -122,6 +147,52 @@ class PythonFanout:
                 )
                 + prefix
                 + tail
+            )
+            buffer = destination.buffer  # type: ignore[attr-defined]
+            _memmove(buffer, data, size)
+            length = destination.length  # type: ignore[attr-defined]
+            length[0] = size
+            if _protect(context, buffer, length) == 0:
+                destination.sendto(destination.view[0 : length[0]], destination.addr)  # type: ignore[attr-defined]
+                sent += 1
+        return sent
+
+    def _forward_red(self, marker: int, seq: int, timestamp: int, tail: bytes, red: int) -> int:
+        """A RED packet: as sent (retagged) or its primary block, per route."""
+        if red < 0:
+            raise ValueError("red is -1 or where the RED payload starts in the tail")
+        parsed = _red_parse(tail, red)
+        if parsed is None:
+            self.malformed += 1
+            return 0
+        blocks, primary = parsed
+        plain = tail[:red] + tail[primary:]
+        retagged: dict[int, bytes] = {}  # by the subscriber's Opus payload type
+        sent = 0
+        for route, red_type in zip(self._routes, self._red, strict=True):
+            b1, seq_offset, ts_offset, ssrc, prefix, destination, context = route
+            if not destination.ready:
+                continue
+            if red_type == NO_RED:
+                body = plain
+            else:
+                body = retagged.get(b1) or retagged.setdefault(
+                    b1, _red_retag(tail, red, blocks, b1)
+                )
+                b1 = red_type
+            size = 12 + len(prefix) + len(body)
+            if size > SRTP_BUFFER - SRTP_MARGIN:
+                continue
+            data = (
+                _pack(
+                    0x90,
+                    b1 | marker,
+                    (seq + seq_offset) & 0xFFFF,
+                    (timestamp + ts_offset) & 0xFFFFFFFF,
+                    ssrc,
+                )
+                + prefix
+                + body
             )
             buffer = destination.buffer  # type: ignore[attr-defined]
             _memmove(buffer, data, size)
@@ -165,7 +236,7 @@ if _native is not None:
 
 def _native_fanout(routes: Sequence[Route]) -> Fanout:
     assert _native is not None
-    fanout: Fanout = _native.Fanout([(*r[:6], _address(r[6])) for r in routes])
+    fanout: Fanout = _native.Fanout([(*r[:6], _address(r[6]), *r[7:]) for r in routes])
     return fanout
 
 

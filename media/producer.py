@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import fastpath, rtcp
+from . import fastpath, red, rtcp
 from .aiortc_hooks import ReceiverInfo, receiver_info
+from .fastpath import NO_RED
 from .keyframes import KeyframeRequests
 from .nack import NackTracker
 from .rtp import HEADER, abs_send_time_element, audio_level_element, find_extension
@@ -36,7 +37,8 @@ REMB_FRESH = 5.0  # seconds a subscriber's REMB counts for the upstream REMB
 
 # One cached packet: sequence, timestamp, marker (0x80/0), extension element, payload.
 CachedPacket = tuple[int, int, int, bytes, bytes]
-# Gets every forwarded packet: (sequence, timestamp, marker, payload); e.g. a recorder.
+# Gets every forwarded packet: (sequence, timestamp, marker, payload); e.g. a
+# recorder. The payload of a RED packet is its primary block: plain Opus.
 PacketSink = Callable[[int, int, bool, bytes], None]
 
 
@@ -51,6 +53,8 @@ class ProducerCounters:
       ``duplicates`` (dropped), ``strays`` (dropped: far outside the numbering),
       ``renumbered`` (the publisher restarted its numbering),
       ``last_packet_at`` (``time.monotonic()``);
+    - audio: ``red_packets`` (RED, RFC 2198, received), ``red_malformed``
+      (RED that did not parse: dropped);
     - as seen by the SFU: ``packets_lost`` (cumulative, RFC 3550), ``jitter``
       (clock units), ``fraction_lost`` (/256, over the last report interval).
     """
@@ -67,6 +71,8 @@ class ProducerCounters:
         "nacks_sent",
         "packets",
         "packets_lost",
+        "red_malformed",
+        "red_packets",
         "renumbered",
         "retransmissions_received",
         "strays",
@@ -83,6 +89,8 @@ class ProducerCounters:
         self.duplicates = 0
         self.strays = 0
         self.renumbered = 0
+        self.red_packets = 0
+        self.red_malformed = 0
         self.last_packet_at: float | None = None
         self.packets_lost = 0
         self.jitter = 0
@@ -261,6 +269,7 @@ class Producer:
         counters.bytes += end - start
         counters.last_packet_at = now
         marker = b1 & 0x80
+        red_at = NO_RED  # where a RED payload starts in the tail
         if self._video:
             element = abs_send_time_element()
             keyframe = is_keyframe_start(payload)
@@ -273,18 +282,30 @@ class Producer:
         else:
             keyframe = False
             counters.frames += 1
-            level_id = self._info.audio_level_id if self._info is not None else None
+            info = self._info
+            level_id = info.audio_level_id if info is not None else None
             element = audio_level_element(find_extension(data, level_id) if level_id else None)
+            if info is not None and b1 & 0x7F == info.red_payload_type:
+                counters.red_packets += 1
+                red_at = len(element)
         if self._paused or self.closed:
             return
         tail = element + payload
         # For every running consumer: header rewrite, SRTP protect, send.
-        self._fanout.forward(marker, seq, timestamp, tail)
-        if len(self._fanout) != len(self.consumers):
+        fanout = self._fanout
+        if red_at == NO_RED:
+            fanout.forward(marker, seq, timestamp, tail)
+        else:
+            malformed = fanout.malformed
+            fanout.forward(marker, seq, timestamp, tail, red_at)
+            if fanout.malformed != malformed:
+                counters.red_malformed += 1
+                return  # sent to nobody
+        if len(fanout) != len(self.consumers):
             # Consumers not running yet: negotiating, waiting for a keyframe.
             for consumer in self.consumers:
                 if not consumer.started and consumer.try_start(seq, timestamp, keyframe):
-                    consumer.send_now(seq, timestamp, marker, tail)
+                    consumer.send_now(seq, timestamp, marker, tail, red_at)
         packets, octets, frames = self.forwarded
         self.forwarded = (
             packets + 1,
@@ -292,6 +313,8 @@ class Producer:
             frames + (not self._video or marker > 0),
         )
         if self.sinks:
+            if red_at != NO_RED:
+                payload = red.primary(payload) or b""
             for sink in self.sinks:
                 try:
                     sink(seq, timestamp, bool(marker), payload)

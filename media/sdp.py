@@ -17,6 +17,7 @@ MAX_PUBLISHED_SECTIONS = 4
 # gets asks for it, and the forwarded payload carries it to every listener,
 # whose decoder rebuilds a lost 20 ms frame from the next packet.
 OPUS_FEC = {"useinbandfec": "1"}
+RED = "audio/red"  # RFC 2198 redundant audio around Opus (Chromium's red/48000/2)
 
 
 def check_publish_offer(text: str) -> sdp.SessionDescription:
@@ -77,6 +78,61 @@ def check_publish_offer(text: str) -> sdp.SessionDescription:
     return description
 
 
+def offers_red(media: sdp.MediaDescription) -> bool:
+    """Whether an audio section offers RED around its Opus, as Chromium does.
+
+    The fmtp of ``red/48000/2`` must name the Opus payload type for each
+    block (``111/111``): libwebrtc sends RED only with it, and a peer that
+    offers RED without it (aiortc, which has no RED encoder) is answered with
+    Opus alone.
+    """
+    opus = {c.payloadType for c in media.rtp.codecs if c.mimeType.lower() == "audio/opus"}
+    for codec in media.rtp.codecs:
+        if codec.mimeType.lower() != RED or (codec.clockRate, codec.channels) != (48000, 2):
+            continue
+        for key in codec.parameters:
+            types = key.split("/")
+            if len(types) >= 2 and len(set(types)) == 1 and types[0].isdigit():
+                return int(types[0]) in opus
+    return False
+
+
+def with_red_parameters(text: str) -> str:
+    """The SDP with ``a=fmtp:<red> <opus>/<opus>`` for RED in every audio section.
+
+    aiortc writes no fmtp for RED; a browser needs it to send RED (the
+    primary and one redundant block, both Opus).
+    """
+    lines = text.split("\r\n")
+    out: list[str] = []
+    section: list[str] = []
+
+    def flush() -> None:
+        red = opus = None
+        for line in section:
+            if m := _RED_RTPMAP.match(line):
+                red = m.group(1)
+            elif m := _OPUS_RTPMAP.match(line):
+                opus = opus or m.group(1)
+        if red is None or opus is None:
+            out.extend(section)
+            return
+        fmtp = f"a=fmtp:{red} {opus}/{opus}"
+        kept = [line for line in section if not line.startswith(f"a=fmtp:{red} ")]
+        for line in kept:
+            out.append(line)
+            if line.startswith(f"a=rtpmap:{red} "):
+                out.append(fmtp)
+
+    for line in lines:
+        if line.startswith("m="):
+            flush()
+            section = []
+        section.append(line)
+    flush()
+    return "\r\n".join(out)
+
+
 def with_opus_parameters(text: str, parameters: Mapping[str, str]) -> str:
     """The SDP with ``parameters`` set on the fmtp of every Opus payload type.
 
@@ -107,6 +163,7 @@ def with_opus_parameters(text: str, parameters: Mapping[str, str]) -> str:
 
 
 _OPUS_RTPMAP = re.compile(r"a=rtpmap:(\d+) opus/48000", re.IGNORECASE)
+_RED_RTPMAP = re.compile(r"a=rtpmap:(\d+) red/48000/2", re.IGNORECASE)
 _FMTP = re.compile(r"a=fmtp:(\d+) (.*)")
 
 

@@ -31,8 +31,10 @@ from . import rtcp
 from .aiortc_hooks import (
     MediaSocket,
     negotiated_codecs,
+    primary_payload_type,
     quiet_rtcp,
     receiver_rtx_ssrcs,
+    red_payload_type,
     restrict_codecs,
     route_unknown_ssrc,
     skip_decoder,
@@ -40,7 +42,15 @@ from .aiortc_hooks import (
 from .consumer import Consumer, Slot
 from .errors import BAD_SDP, INVALID_ARGUMENT, LIMIT_REACHED, STALE_REVISION, MediaError
 from .producer import SCREEN, Producer
-from .sdp import FORWARDED_CODECS, OPUS_FEC, check_publish_offer, with_opus_parameters
+from .sdp import (
+    FORWARDED_CODECS,
+    OPUS_FEC,
+    RED,
+    check_publish_offer,
+    offers_red,
+    with_opus_parameters,
+    with_red_parameters,
+)
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
@@ -81,11 +91,18 @@ ATTEMPT_TIMEOUT = 4.0
 _SSRC = struct.Struct("!I")
 
 
-def forwarded_codec_preferences(kind: str) -> list[RTCRtpCodecCapability]:
-    """VP8 with its RTX, or Opus: the one codec per kind forwarded on both legs."""
+def forwarded_codec_preferences(kind: str, red: bool = False) -> list[RTCRtpCodecCapability]:
+    """VP8 with its RTX, or Opus: the one codec per kind forwarded on both legs.
+
+    ``red``: RED (RFC 2198) around Opus too, listed first: a browser sends
+    RED only when the answer it gets puts it before Opus.
+    """
     wanted = {FORWARDED_CODECS[kind].lower(), f"{kind}/rtx"}
     codecs = RTCRtpSender.getCapabilities(kind).codecs
-    return [c for c in codecs if c.mimeType.lower() in wanted]
+    chosen = [c for c in codecs if c.mimeType.lower() in wanted]
+    if red and kind == "audio":
+        chosen = [c for c in codecs if c.mimeType.lower() == RED] + chosen
+    return chosen
 
 
 def _mapping(consumer: Consumer) -> StreamMapping:
@@ -261,7 +278,9 @@ class PeerTransport:
                     RTCSessionDescription(sdp=offer_sdp, type="offer")
                 )
                 for transceiver in self.publisher.getTransceivers():
-                    restrict_codecs(transceiver, forwarded_codec_preferences(transceiver.kind))
+                    section = offered.get(transceiver.mid or "")
+                    red = section is not None and offers_red(section)
+                    restrict_codecs(transceiver, forwarded_codec_preferences(transceiver.kind, red))
                 answer = await self.publisher.createAnswer()
                 await self.publisher.setLocalDescription(answer)
             except Exception as exc:  # aiortc raises whatever the offer triggers
@@ -271,7 +290,8 @@ class PeerTransport:
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
-            return with_opus_parameters(sdp, {**OPUS_FEC, **self.opus_parameters})
+            sdp = with_opus_parameters(sdp, {**OPUS_FEC, **self.opus_parameters})
+            return with_red_parameters(sdp)
 
     def _check_share(self, mid: str, offered: dict[str, MediaDescription]) -> None:
         section = offered.get(mid)
@@ -444,7 +464,7 @@ class PeerTransport:
         if slot is None:
             subscriber, socket = self._subscribing()
             transceiver = subscriber.addTransceiver(IdleTrack(kind), "sendonly")
-            transceiver.setCodecPreferences(forwarded_codec_preferences(kind))
+            transceiver.setCodecPreferences(forwarded_codec_preferences(kind, red=True))
             slot = Slot(transceiver, kind, socket)
             self.slots.append(slot)
             self._slot_by_ssrc[slot.ssrc] = slot
@@ -527,7 +547,9 @@ class PeerTransport:
             self._pending_restart, self._restarting = restart, False
             self._pending_consumers = [c for c in consumers if not c.closed]
             self._offered = [c for c in self._pending_consumers if c.slot.feed is None]
-            sdp = with_opus_parameters(subscriber.localDescription.sdp, OPUS_FEC)
+            sdp = with_red_parameters(
+                with_opus_parameters(subscriber.localDescription.sdp, OPUS_FEC)
+            )
             await self._on_subscribe_offer(sdp, self.revision, self.streams(), restart)
         except Exception:
             if not self.closed:
@@ -545,7 +567,7 @@ class PeerTransport:
         if self._pending_revision is None or self._negotiation is not None or description is None:
             return
         await self._on_subscribe_offer(
-            with_opus_parameters(description.sdp, OPUS_FEC),
+            with_red_parameters(with_opus_parameters(description.sdp, OPUS_FEC)),
             self._pending_revision,
             self.streams(),
             self._pending_restart,
@@ -585,15 +607,17 @@ class PeerTransport:
         socket.attach()
         for consumer in self._pending_consumers:
             codecs = negotiated_codecs(consumer.slot.transceiver)
-            if codecs and not consumer.closed:
-                consumer.slot.negotiated(codecs[0].payloadType)
+            primary = primary_payload_type(codecs)
+            if primary is not None and not consumer.closed:
+                consumer.slot.negotiated(primary, red_payload_type(codecs))
                 consumer.negotiated = True
         self._pending_consumers = []
         for slot in self.feeds.values():
             if slot.payload_type is None and slot.mid is not None:
                 codecs = negotiated_codecs(slot.transceiver)
-                if codecs:
-                    slot.negotiated(codecs[0].payloadType)
+                primary = primary_payload_type(codecs)
+                if primary is not None:
+                    slot.negotiated(primary, red_payload_type(codecs))
         if self._renegotiate:
             self._renegotiate = False
             self._schedule_negotiation()

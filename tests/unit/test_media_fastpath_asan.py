@@ -47,21 +47,35 @@ for i in range(6):
     destination = native.Destination()
     destination.bind(sender.fileno(), "127.0.0.1", receiver.getsockname()[1])
     destinations.append(destination)
-forwarded = 0
+forwarded = malformed = 0
 for round_ in range(300):
     routes = []
     for _ in range(rng.randint(0, 8)):
         i = rng.randrange(6)
         context = int(srtp.ffi.cast("uintptr_t", sessions[i]._srtp[0]))
-        routes.append((rng.randrange(128), rng.randrange(1 << 16), rng.randrange(1 << 32), i,
-                       os.urandom(rng.randint(0, 64)), rng.choice(destinations), context))
+        route = (rng.randrange(128), rng.randrange(1 << 16), rng.randrange(1 << 32), i,
+                 os.urandom(rng.randint(0, 64)), rng.choice(destinations), context)
+        if rng.random() < 0.7:
+            route += (rng.choice([-1, rng.randrange(128)]),)  # RED payload type
+        routes.append(route)
     fanout = native.Fanout(routes)
     if rng.random() < 0.2:
         rng.choice(destinations).disconnect()
     for _ in range(20):
         tail = os.urandom(rng.choice([0, 1, 4, 100, 1200, 1983, 1984, 2047, 2048, 3000]))
-        forwarded += fanout.forward(rng.choice([0, 0x80]), rng.randrange(1 << 16),
-                                    rng.randrange(1 << 32), tail)
+        args = [rng.choice([0, 0x80]), rng.randrange(1 << 16), rng.randrange(1 << 32), tail]
+        if rng.random() < 0.5:
+            # RED: random bytes, or well-formed headers whose lengths may lie.
+            if tail and rng.random() < 0.5:
+                blocks = b"".join(
+                    bytes((0x80 | rng.randrange(128), rng.randrange(256), rng.randrange(256),
+                           rng.randrange(256)))
+                    for _ in range(rng.randint(0, 10))
+                )
+                tail = tail[:4] + blocks + bytes((rng.randrange(128),)) + tail[4:]
+                args[3] = tail
+            args.append(rng.choice([-1, 0, 4, len(tail), len(tail) + 1, rng.randrange(3100)]))
+        forwarded += fanout.forward(*args)
     for d in destinations:
         if not d.ready:
             d.bind(sender.fileno(), "127.0.0.1", receiver.getsockname()[1])
@@ -70,7 +84,9 @@ for round_ in range(300):
             receiver.recv(4096)
         except BlockingIOError:
             break
+    malformed += fanout.malformed
     del fanout
+print("malformed", malformed)
 print("forwarded", forwarded)
 """
 
@@ -121,4 +137,6 @@ def test_native_fanout_under_address_sanitizer(tmp_path: Path) -> None:
         )
         assert "AddressSanitizer" not in run.stderr, run.stderr[-4000:]
         assert run.returncode == 0, run.stderr[-4000:]
-        assert int(run.stdout.split()[-1]) > 0
+        figures = dict(line.split() for line in run.stdout.splitlines())
+        assert int(figures["forwarded"]) > 0
+        assert int(figures["malformed"]) > 0  # RED that did not parse was exercised

@@ -1,7 +1,14 @@
 import pytest
+from aiortc import sdp
 
 from media.errors import MediaError
-from media.sdp import OPUS_FEC, check_publish_offer, with_opus_parameters
+from media.sdp import (
+    OPUS_FEC,
+    check_publish_offer,
+    offers_red,
+    with_opus_parameters,
+    with_red_parameters,
+)
 
 MEDIA = """m={kind} 9 UDP/TLS/RTP/SAVPF {pts}
 c=IN IP4 0.0.0.0
@@ -78,3 +85,58 @@ def test_opus_parameters_are_merged_into_the_fmtp_or_added() -> None:
     assert "a=fmtp:111 minptime=10;useinbandfec=1" in lines
     assert "a=fmtp:63 111/111" in lines  # not Opus: untouched
     assert lines[lines.index("a=rtpmap:96 opus/48000/2") + 1] == "a=fmtp:96 useinbandfec=1"
+
+
+CHROMIUM_AUDIO = [
+    "v=0",
+    "o=- 1 2 IN IP4 127.0.0.1",
+    "s=-",
+    "t=0 0",
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 63",
+    "c=IN IP4 0.0.0.0",
+    "a=mid:0",
+    "a=rtpmap:111 opus/48000/2",
+    "a=fmtp:111 minptime=10;useinbandfec=1",
+    "a=rtpmap:63 red/48000/2",
+]
+
+
+@pytest.mark.parametrize(
+    ("fmtp", "expected"),
+    [
+        ("a=fmtp:63 111/111", True),
+        ("a=fmtp:63 111/111/111", True),
+        (None, False),  # aiortc writes none: it has no RED encoder
+        ("a=fmtp:63 96/96", False),  # not this section's Opus
+        ("a=fmtp:63 111/0", False),
+        ("a=fmtp:63 111", False),
+    ],
+)
+def test_red_counts_as_offered_only_around_the_sections_opus(
+    fmtp: str | None, expected: bool
+) -> None:
+    lines = CHROMIUM_AUDIO + ([fmtp] if fmtp else [])
+    description = sdp.SessionDescription.parse("\r\n".join([*lines, ""]))
+    assert offers_red(description.media[0]) is expected
+
+
+def test_red_gets_the_fmtp_naming_each_sections_opus() -> None:
+    text = "\r\n".join(
+        [
+            "v=0",
+            "m=audio 9 UDP/TLS/RTP/SAVPF 63 96",
+            "a=rtpmap:63 red/48000/2",
+            "a=rtpmap:96 opus/48000/2",
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111 63",
+            "a=rtpmap:111 opus/48000/2",
+            "a=rtpmap:63 red/48000/2",
+            "a=fmtp:63 1/1",
+            "m=video 9 UDP/TLS/RTP/SAVPF 97",
+            "a=rtpmap:97 VP8/90000",
+            "",
+        ]
+    )
+    lines = with_red_parameters(text).split("\r\n")
+    assert lines[lines.index("a=rtpmap:63 red/48000/2") + 1] == "a=fmtp:63 96/96"
+    assert "a=fmtp:63 111/111" in lines and "a=fmtp:63 1/1" not in lines
+    assert lines[-2:] == ["a=rtpmap:97 VP8/90000", ""]  # video untouched

@@ -1,0 +1,150 @@
+"""RED (RFC 2198) audio end to end with real aiortc peers and the real server.
+
+A publisher that negotiated RED, as Chromium does, sends RED packets (and,
+as Chromium may, plain Opus ones): a subscriber that negotiated RED gets
+them as sent, its block headers naming its own Opus payload type; one that
+did not gets the primary Opus block alone. Malformed RED reaches nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from media import red
+from media.aiortc_hooks import negotiated_codecs, primary_payload_type, red_payload_type
+from media.transport import IdleTrack
+from server.client import PalabraClient, RemoteStream
+
+from .conftest import RunningServer
+
+pytestmark = pytest.mark.usefixtures("forwarding_path")
+
+
+async def poll_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+async def joined(server: RunningServer, name: str, delegation: str, red: bool) -> PalabraClient:
+    client = PalabraClient(
+        server.ws_url,
+        server.token("head", name, delegation),
+        media_addresses=["127.0.0.1"],
+        decode=False,
+        red=red,
+    )
+    await client.join()
+    return client
+
+
+def participant(client: PalabraClient) -> str:
+    assert client.welcome is not None
+    return client.welcome.you.id
+
+
+def opus_frame(n: int) -> bytes:
+    """Stands for one 20 ms Opus frame: distinct bytes per frame."""
+    return bytes((0x78,)) + n.to_bytes(2, "big") + bytes([n & 0xFF]) * 40
+
+
+async def test_red_goes_to_red_subscribers_and_its_primary_to_the_others(
+    server: RunningServer,
+) -> None:
+    publisher = await joined(server, "Canciller", "gt", red=True)
+    with_red = await joined(server, "Asesora", "sv", red=True)
+    without = await joined(server, "Asesor", "cr", red=False)
+    clients = [publisher, with_red, without]
+    try:
+        await publisher.publish(audio=IdleTrack("audio"))
+        await poll_until(lambda: publisher.publisher.connectionState == "connected")
+        conference = server.palabra.conferences["demo"]
+        [producer] = conference.router.producers.values()
+        [opus_type] = [
+            primary_payload_type(negotiated_codecs(t))
+            for t in publisher.publisher.getTransceivers()
+        ]
+        assert opus_type is not None
+
+        # RED packets until both subscribers are sent the stream.
+        streams: list[RemoteStream] = []
+        n = 0
+
+        def both_receive() -> bool:
+            found = [
+                s
+                for c in (with_red, without)
+                for s in c.streams.values()
+                if s.kind == "audio" and s.packets
+            ]
+            streams[:] = found
+            return len(found) == 2
+
+        async with asyncio.timeout(15):
+            while not both_receive():
+                n += 1
+                payload = red.encode(
+                    [(opus_type, 960, opus_frame(n - 1))], opus_type, opus_frame(n)
+                )
+                publisher.send_audio_rtp(payload, 960 * n, red=True)
+                await asyncio.sleep(0.02)
+        info = producer.info()
+        assert info is not None and info.red_payload_type is not None
+        red_stream = next(s for s in with_red.streams.values() if s.kind == "audio")
+        plain_stream = next(s for s in without.streams.values() if s.kind == "audio")
+
+        # What each subscriber negotiated, as the server recorded it.
+        [red_slot] = conference.router.peers[participant(with_red)].slots
+        [plain_slot] = conference.router.peers[participant(without)].slots
+        assert red_slot.red_payload_type is not None and plain_slot.red_payload_type is None
+        red_transceiver = next(
+            t for t in with_red.subscriber.getTransceivers() if t.mid == red_stream.mid
+        )
+        subscriber_opus = primary_payload_type(negotiated_codecs(red_transceiver))
+        subscriber_red = red_payload_type(negotiated_codecs(red_transceiver))
+        assert subscriber_opus is not None and subscriber_red == red_slot.red_payload_type
+
+        recorded: list[bytes] = []
+        producer.sinks.append(lambda seq, ts, marker, payload: recorded.append(payload))
+
+        async def send(payload: bytes, as_red: bool, red_gets: bytes, plain_gets: bytes) -> None:
+            nonlocal n
+            n += 1
+            publisher.send_audio_rtp(payload, 960 * n, red=as_red)
+            await poll_until(
+                lambda: (
+                    red_stream.last_payload == red_gets and plain_stream.last_payload == plain_gets
+                )
+            )
+
+        for _ in range(20):
+            primary = opus_frame(n + 1)
+            payload = red.encode(
+                [(opus_type, 1920, opus_frame(n - 1)), (opus_type, 960, opus_frame(n))],
+                opus_type,
+                primary,
+            )
+            # The RED subscriber: as sent, the block headers naming its Opus.
+            # The other: the primary block alone, a plain Opus packet.
+            await send(payload, True, red.retag(payload, 0, 2, subscriber_opus), primary)
+            assert recorded[-1] == primary  # a recorder gets plain Opus
+
+        # Chromium switches to plain Opus at times: everyone gets it as Opus.
+        await send(opus_frame(1000), False, opus_frame(1000), opus_frame(1000))
+        assert red_stream.payload_types[subscriber_opus] == 1
+        assert red_stream.payload_types[subscriber_red] >= 20
+        assert set(plain_stream.payload_types) == {plain_slot.payload_type}
+
+        # Malformed RED (a block length past the end) reaches nobody and is counted.
+        received = (red_stream.packets, plain_stream.packets)
+        publisher.send_audio_rtp(bytes((0x80 | opus_type, 0, 3, 0xFF, opus_type, 1)), 0, red=True)
+        await poll_until(lambda: producer.counters.red_malformed == 1)
+        await send(opus_frame(1001), False, opus_frame(1001), opus_frame(1001))
+        assert (red_stream.packets, plain_stream.packets) == (received[0] + 1, received[1] + 1)
+        assert producer.counters.red_packets >= 21
+    finally:
+        for client in clients:
+            await client.close()
