@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import pytest
 
+from client import PalabraClient, RemoteStream
 from media import red
 from media.aiortc_hooks import negotiated_codecs, primary_payload_type, red_payload_type
 from media.transport import IdleTrack
-from server.client import PalabraClient, RemoteStream
 
 from .conftest import RunningServer
 
