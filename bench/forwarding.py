@@ -18,6 +18,10 @@ not the server's: the JSON says so (``load_generator_saturated``).
 (media/fastpath.py) back to back in one run, with fresh servers, and reports
 the ratio.
 
+``--against janus`` then measures Debian's Janus VideoRoom (:mod:`bench.janus`)
+under the same load, pinned to the same core, in the same run, and reports
+both and the ratio Palabra / Janus (per forwarding path).
+
 ``--baseline`` also measures aiortc's MediaRelay (decode + re-encode per
 subscriber, :mod:`bench.baseline`) and Palabra side by side at a small size
 (``--baseline-publishers`` x ``--baseline-subscribers``) and reports the cost
@@ -40,9 +44,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from client import PalabraClient, RemoteStream
+from media import fastpath
 from server.tokens import issue_token
 
 from .clip import Clip, LoopTrack, encode_audio, encode_video
+from .janus import JanusClient, JanusRoom, run_janus
 from .process import (
     cores,
     cpu_seconds,
@@ -72,6 +78,11 @@ class Target:
     secret: str
     conference: str
     pid: int | None  # the server's pid when it runs on this machine
+    janus: JanusRoom | None = None  # the clients join this Janus room instead
+
+
+# A synthetic participant: of Palabra, or of Janus's VideoRoom (--against janus).
+Client = PalabraClient | JanusClient
 
 
 @dataclass
@@ -97,7 +108,7 @@ def token(target: Target, i: int, role: str) -> str:
     )
 
 
-async def sent_packets(clients: Sequence[PalabraClient]) -> int:
+async def sent_packets(clients: Sequence[Client]) -> int:
     total = 0
     for client in clients:
         for sender in client.publisher.getSenders():
@@ -107,11 +118,11 @@ async def sent_packets(clients: Sequence[PalabraClient]) -> int:
     return total
 
 
-def streams_of(clients: Sequence[PalabraClient]) -> dict[str, RemoteStream]:
+def streams_of(clients: Sequence[Client]) -> dict[str, RemoteStream]:
     return {f"{i}:{mid}": s for i, c in enumerate(clients) for mid, s in c.streams.items()}
 
 
-async def sample(target: Target, clients: Sequence[PalabraClient], publishers: Any) -> Sample:
+async def sample(target: Target, clients: Sequence[Client], publishers: Any) -> Sample:
     return Sample(
         at=time.monotonic(),
         server_cpu=cpu_seconds(target.pid) if target.pid else 0.0,
@@ -127,7 +138,9 @@ async def sample(target: Target, clients: Sequence[PalabraClient], publishers: A
     )
 
 
-async def connect(target: Target, i: int, role: str) -> PalabraClient:
+async def connect(target: Target, i: int, role: str) -> Client:
+    if target.janus is not None:
+        return await target.janus.connect(i, role)
     client = PalabraClient(
         target.ws_url, token(target, i, role), media_addresses=["127.0.0.1"], decode=False
     )
@@ -149,7 +162,7 @@ async def measure(
     profile_native: bool = False,
 ) -> dict[str, Any]:
     video_clip, audio_clip = clips
-    publishers: list[PalabraClient] = []
+    publishers: list[Client] = []
     for i in range(publishers_n):
         client = await connect(target, i, "head")
         await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
@@ -184,6 +197,8 @@ async def measure(
             last = current
     print(file=sys.stderr)
     memory = rss_mb(target.pid) if target.pid else None
+    # The machine may be shared: its load says how far to trust absolute figures.
+    load_average = round(os.getloadavg()[0], 2)
     dropped_out = [
         f"{i}: {c.close_code} {c.close_reason}" for i, c in enumerate(clients) if c.closed.is_set()
     ]
@@ -205,18 +220,19 @@ async def measure(
         first, last, publishers_n, subscribers_n, receivers, plenary, join_ms, memory
     )
     result["join_phases_ms_median"] = phases
+    result["load_average_1m"] = load_average
     result["clients_disconnected"] = dropped_out
     result["clients_incomplete_at_start"] = incomplete
     return result
 
 
-async def leave_all(clients: Sequence[PalabraClient]) -> None:
+async def leave_all(clients: Sequence[Client]) -> None:
     # Leaving together races the renegotiations the departures cause: a
     # client closed mid-answer is expected here, not a failure of the run.
     await asyncio.gather(*(c.leave() for c in clients), return_exceptions=True)
 
 
-async def wait_streams(client: PalabraClient, count: int, who: str, incomplete: list[str]) -> None:
+async def wait_streams(client: Client, count: int, who: str, incomplete: list[str]) -> None:
     """Wait for a client's streams; a shortfall is reported, not fatal."""
     try:
         await client.wait_for_streams(count, timeout=60)
@@ -225,7 +241,7 @@ async def wait_streams(client: PalabraClient, count: int, who: str, incomplete: 
         incomplete.append(f"{who}: {ready} of {count} streams")
 
 
-def join_phases(clients: Sequence[PalabraClient]) -> dict[str, float]:
+def join_phases(clients: Sequence[Client]) -> dict[str, float]:
     """Median ms from hello to each step of the join, and to the first video frame."""
     steps: dict[str, list[float]] = {}
     for client in clients:
@@ -244,7 +260,7 @@ def join_phases(clients: Sequence[PalabraClient]) -> dict[str, float]:
     }
 
 
-def join_times(clients: Sequence[PalabraClient]) -> list[float]:
+def join_times(clients: Sequence[Client]) -> list[float]:
     return [
         (s.first_frame_at - c.hello_sent_at) * 1000
         for c in clients
@@ -381,6 +397,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
 
     paths = ["native", "python"] if args.forwarding == "both" else [args.forwarding]
+    if paths == [None] and not args.url:
+        # What the server will choose, named in the report.
+        paths = [os.environ.get(fastpath.ENVIRONMENT) or fastpath.available()[0]]
     with profile_server(os.getpid(), args.seconds + 120, args.profile_clients):
         result = await one(
             False, args.publishers, args.subscribers, args.seconds, args.profile, "", paths[0]
@@ -395,6 +414,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         key = "server_cpu_us_per_forwarded_packet"
         if result[key]:
             result[f"{other}_over_{paths[0]}"] = round(second[key] / result[key], 2)
+    if args.against == "janus":
+        janus = await against_janus(args, server_core, clips)
+        result["janus"] = janus
+        palabra = {paths[0] or "default": result, **{p: result[f"{p}_path"] for p in paths[1:]}}
+        result["against_janus"] = side_by_side(palabra, janus)
     result["server_loop"] = "n/a (--url)" if args.url else args.loop
     result["server_core"] = server_core
     result["client_cores"] = available[1:] if server_core is not None else available
@@ -417,9 +441,78 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+async def against_janus(
+    args: argparse.Namespace, core: int | None, clips: tuple[Clip, Clip]
+) -> dict[str, Any]:
+    """The same load on Debian's Janus VideoRoom, pinned to the server's core."""
+    with run_janus(core) as janus:
+        room = JanusRoom(janus.url)
+        try:
+            await room.create(args.publishers + args.subscribers + args.probes + 2)
+            target = Target(janus.url, "", BENCH_CONFERENCE, janus.pid, room)
+            return await measure(
+                target,
+                args.publishers,
+                args.subscribers,
+                args.plenary,
+                args.seconds,
+                args.warmup,
+                args.probes,
+                clips,
+                None,
+                "janus   ",
+            )
+        finally:
+            await room.close()
+
+
+# What the side-by-side table compares, and which way is better.
+COMPARED = (
+    "server_cpu_us_per_forwarded_packet",
+    "forwarded_packets_per_s",
+    "server_cpu_cores",
+    "loss_ratio",
+    "subscriber_video_fps_min",
+    "join_time_ms_p95",
+    "load_average_1m",
+)
+
+
+def side_by_side(palabra: dict[str, dict[str, Any]], janus: dict[str, Any]) -> dict[str, Any]:
+    """Each compared figure for every Palabra path and Janus, and the CPU ratios."""
+    table: dict[str, Any] = {
+        key: {
+            **{f"palabra_{path}": r.get(key) for path, r in palabra.items()},
+            "janus": janus.get(key),
+        }
+        for key in COMPARED
+    }
+    key = "server_cpu_us_per_forwarded_packet"
+    for path, r in palabra.items():
+        table[f"palabra_{path}_over_janus"] = (
+            round(r[key] / janus[key], 3) if r.get(key) and janus.get(key) else None
+        )
+    return table
+
+
+def print_side_by_side(table: dict[str, Any]) -> None:
+    columns = list(table[COMPARED[0]])
+    width = max(map(len, COMPARED))
+    print()
+    print(f"{'':<{width}}  " + "  ".join(f"{c:>15}" for c in columns))
+    for key in COMPARED:
+        cells = "  ".join(f"{'-' if v is None else v!s:>15}" for v in table[key].values())
+        print(f"{key:<{width}}  {cells}")
+    for key, value in table.items():
+        if key.endswith("_over_janus"):
+            print(f"{key}: {value}")
+
+
 def print_table(result: dict[str, Any], indent: str = "") -> None:
     width = max(map(len, result), default=0)
     for key, value in result.items():
+        if key == "against_janus":
+            continue  # printed as a table of its own
         if isinstance(value, dict):
             print(f"{indent}{key}:")
             print_table(value, indent + "  ")
@@ -490,6 +583,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="py-spy profile of the load generator itself (joins and window)",
     )
     parser.add_argument(
+        "--against",
+        choices=("janus",),
+        default=None,
+        help="also measure Debian's janus VideoRoom under the same load, same core, same run",
+    )
+    parser.add_argument(
         "--baseline", action="store_true", help="also measure MediaRelay transcoding side by side"
     )
     parser.add_argument("--baseline-publishers", type=int, default=1)
@@ -498,6 +597,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.plenary and args.subscribers < args.publishers:
         parser.error("--plenary needs --subscribers >= --publishers (publishers receive too)")
+    if args.url and args.against:
+        parser.error("--against starts its own servers: not with --url")
     if args.url and not args.secret:
         parser.error("--url needs --secret (or PALABRA_SECRET) to issue tokens")
     if not args.url:
@@ -509,6 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     result = asyncio.run(run(args))
     print_table(result)
+    if "against_janus" in result:
+        print_side_by_side(result["against_janus"])
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)

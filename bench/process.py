@@ -132,8 +132,8 @@ def run_server(secret: str, core: int | None, extra: Sequence[str] = ()) -> Iter
         "bench.server",
         "--port",
         str(port),
-        "--secret",
-        secret,
+        # One token: a secret may start with "-" (token_urlsafe).
+        f"--secret={secret}",
         *extra,
     ]
     if core is not None:

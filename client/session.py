@@ -23,7 +23,7 @@ import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import websockets
 from aiortc import (
@@ -850,6 +850,14 @@ class _Inbound:
         self.missing = NackTracker()  # the media SSRC's gaps, retried as a browser does
 
 
+class Subscribing(Protocol):
+    """What a :class:`PacketCounter` reads of its client (PalabraClient, or the
+    benchmark's Janus client)."""
+
+    subscriber: RTCPeerConnection
+    streams: dict[str, RemoteStream]
+
+
 class PacketCounter:
     """The ``decode=False`` subscriber: RTP counted at the transport.
 
@@ -863,7 +871,7 @@ class PacketCounter:
     Audio is not NACKed, as in a browser.
     """
 
-    def __init__(self, client: PalabraClient) -> None:
+    def __init__(self, client: Subscribing) -> None:
         self._client = client
         self.socket = MediaSocket(client.subscriber, self._on_rtp, lambda data: None)
         self._inbound: dict[int, _Inbound] = {}
