@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import socket
 import ssl
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,10 +25,16 @@ from .conference import ConferencePlan
 from .config import ServerConfig
 from .credentials import check_credential
 from .demo import DEMO_CONFERENCE, demo_links
+from .front import create_front_app
 from .https import redirect_app
 from .options import ConfigError, add_serve_arguments, merged_settings
 from .plan_file import read_plan_file
+from .redis_store import RedisEventStore, StoreUnavailable, connect
+from .shared_store import StoreServer
 from .tokens import check_ttl, issue_token
+from .workers import Placement, WorkerPool, worker_count
+
+logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,8 +116,12 @@ def serve_command(args: argparse.Namespace) -> int:
         return 2
     # uvloop's datagram path saves about 1 µs per forwarded packet.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    workers = worker_count(config.workers)
     try:
-        asyncio.run(_serve(config, context, sockets, plans))
+        if workers > 1:
+            asyncio.run(_serve_front(config, context, sockets, plans, workers))
+        else:
+            asyncio.run(_serve(config, context, sockets, plans))
     except ConfigError as exc:
         print(f"palabra serve: {exc}", file=sys.stderr)
         return 2
@@ -139,6 +151,60 @@ async def _serve(
     if config.turn_urls and config.turn_check:
         await preflight.check_turn(config)
     app = create_app(config, plans)
+    await _run_until_stopped(app, config, context, sockets, plans)
+
+
+async def _serve_front(
+    config: ServerConfig,
+    context: ssl.SSLContext | None,
+    sockets: list[socket.socket],
+    plans: list[ConferencePlan],
+    count: int,
+) -> None:
+    """The front and its ``count`` workers (server/workers.py, server/front.py)."""
+    if config.turn_urls and config.turn_check:
+        await preflight.check_turn(config)
+    with tempfile.TemporaryDirectory(prefix="palabra-") as run_dir:  # mode 0700
+        store = StoreServer(Path(run_dir) / "store.sock")
+        placement = Placement(count)
+        if config.redis_url:
+            # Conferences already in Redis are spread over the workers now.
+            client = connect(config.redis_url)
+            try:
+                for conference_id in await RedisEventStore(client).conferences():
+                    placement.place(conference_id)
+            except StoreUnavailable:
+                logger.warning("Redis unavailable at start-up: its conferences are not placed")
+            finally:
+                await client.aclose()
+        else:
+            await store.start()
+        pool = WorkerPool(config, plans, count, Path(run_dir), placement)
+        try:
+            await pool.start()
+        except RuntimeError as exc:
+            await pool.stop()
+            await store.close()
+            raise ConfigError(str(exc)) from None
+        logger.info(
+            "%d workers serving: pids %s", count, ", ".join(str(w.pid) for w in pool.workers)
+        )
+        try:
+            await _run_until_stopped(
+                create_front_app(config, pool), config, context, sockets, plans
+            )
+        finally:
+            await pool.stop()
+            await store.close()
+
+
+async def _run_until_stopped(
+    app: web.Application,
+    config: ServerConfig,
+    context: ssl.SSLContext | None,
+    sockets: list[socket.socket],
+    plans: list[ConferencePlan],
+) -> None:
     runner = web.AppRunner(app, shutdown_timeout=5.0)
     await runner.setup()
     runners = [runner]
