@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import socket
 import ssl
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,12 +27,8 @@ from .front import create_front_app
 from .https import redirect_app
 from .options import ConfigError, add_serve_arguments, merged_settings
 from .plan_file import read_plan_file
-from .redis_store import RedisEventStore, StoreUnavailable, connect
-from .shared_store import StoreServer
 from .tokens import check_ttl, issue_token
-from .workers import Placement, WorkerPool, worker_count
-
-logger = logging.getLogger(__name__)
+from .workers import WorkersFailed, running_workers, worker_count
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,38 +158,12 @@ async def _serve_front(
     """The front and its ``count`` workers (server/workers.py, server/front.py)."""
     if config.turn_urls and config.turn_check:
         await preflight.check_turn(config)
-    with tempfile.TemporaryDirectory(prefix="palabra-") as run_dir:  # mode 0700
-        store = StoreServer(Path(run_dir) / "store.sock")
-        placement = Placement(count)
-        if config.redis_url:
-            # Conferences already in Redis are spread over the workers now.
-            client = connect(config.redis_url)
-            try:
-                for conference_id in await RedisEventStore(client).conferences():
-                    placement.place(conference_id)
-            except StoreUnavailable:
-                logger.warning("Redis unavailable at start-up: its conferences are not placed")
-            finally:
-                await client.aclose()
-        else:
-            await store.start()
-        pool = WorkerPool(config, plans, count, Path(run_dir), placement)
-        try:
-            await pool.start()
-        except RuntimeError as exc:
-            await pool.stop()
-            await store.close()
-            raise ConfigError(str(exc)) from None
-        logger.info(
-            "%d workers serving: pids %s", count, ", ".join(str(w.pid) for w in pool.workers)
-        )
-        try:
-            await _run_until_stopped(
-                create_front_app(config, pool), config, context, sockets, plans
-            )
-        finally:
-            await pool.stop()
-            await store.close()
+    try:
+        async with running_workers(config, plans, count) as pool:
+            front = create_front_app(config, pool)
+            await _run_until_stopped(front, config, context, sockets, plans)
+    except WorkersFailed as exc:
+        raise ConfigError(str(exc)) from None
 
 
 async def _run_until_stopped(

@@ -21,8 +21,9 @@ import logging
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -30,11 +31,22 @@ from typing import TYPE_CHECKING, Final
 
 import aiohttp
 
+from .redis_store import RedisEventStore, StoreUnavailable, connect
+from .shared_store import StoreServer
+
 if TYPE_CHECKING:
     from .conference import ConferencePlan
     from .config import ServerConfig
 
-__all__ = ["Placement", "Worker", "WorkerPool", "WorkerSeat", "worker_count"]
+__all__ = [
+    "Placement",
+    "Worker",
+    "WorkerPool",
+    "WorkerSeat",
+    "WorkersFailed",
+    "running_workers",
+    "worker_count",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +55,44 @@ STOP_TIMEOUT: Final = 10.0  # seconds for a graceful stop before SIGKILL
 # Seconds between restarts of a worker that keeps dying at once (doubling up to the cap).
 RESTART_BACKOFF: Final = (0.2, 5.0)
 STABLE_AFTER: Final = 30.0  # a worker that lived this long restarts without delay
+
+
+class WorkersFailed(Exception):
+    """A worker could not start: the message says which and how."""
+
+
+@contextlib.asynccontextmanager
+async def running_workers(
+    config: ServerConfig, plans: Sequence[ConferencePlan], count: int
+) -> AsyncIterator[WorkerPool]:
+    """``count`` workers started and supervised, with the store they share; stopped after."""
+    with tempfile.TemporaryDirectory(prefix="palabra-") as run_dir:  # mode 0700
+        store = StoreServer(Path(run_dir) / "store.sock")
+        placement = Placement(count)
+        if config.redis_url:
+            # Conferences already in Redis are spread over the workers now.
+            client = connect(config.redis_url)
+            try:
+                for conference_id in await RedisEventStore(client).conferences():
+                    placement.place(conference_id)
+            except StoreUnavailable:
+                logger.warning("Redis unavailable at start-up: its conferences are not placed")
+            finally:
+                await client.aclose()
+        else:
+            await store.start()
+        pool = WorkerPool(config, plans, count, Path(run_dir), placement)
+        try:
+            try:
+                await pool.start()
+            except RuntimeError as exc:
+                raise WorkersFailed(str(exc)) from None
+            pids = ", ".join(str(w.pid) for w in pool.workers)
+            logger.info("%d workers serving: pids %s", count, pids)
+            yield pool
+        finally:
+            await pool.stop()
+            await store.close()
 
 
 def worker_count(configured: int) -> int:
