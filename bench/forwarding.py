@@ -14,6 +14,12 @@ its own core; the clients share this process on the other cores. When the
 load generator's own CPU nears one core, the figures are the clients' limit,
 not the server's: the JSON says so (``load_generator_saturated``).
 
+``--conferences C`` runs C such meetings at once (each of P publishers and S
+subscribers), and ``--workers N`` serves them from N worker processes behind
+one port (``palabra serve --workers N``); the server's CPU is then the front's
+and the workers' together (each also reported), and the server is not pinned
+to a core.
+
 ``--forwarding both`` measures the native and the Python forwarding paths
 (media/fastpath.py) back to back in one run, with fresh servers, and reports
 the ratio.
@@ -40,7 +46,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from client import PalabraClient, RemoteStream
@@ -51,15 +57,15 @@ from .clip import Clip, LoopTrack, encode_audio, encode_video
 from .janus import JanusClient, JanusRoom, run_janus
 from .process import (
     cores,
-    cpu_seconds,
     ensure_loopback_only,
+    family_cpu_seconds,
     profile_server,
     rss_mb,
     run_server,
     socket_drops,
     udp_counters,
 )
-from .server import BENCH_CONFERENCE, delegation_id
+from .server import BENCH_CONFERENCE, conference_id, delegation_id
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -89,6 +95,7 @@ Client = PalabraClient | JanusClient
 class Sample:
     at: float
     server_cpu: float
+    server_cpu_by_process: dict[int, float]
     own_cpu: float
     streams: dict[str, tuple[int, int, int, int, int]]  # packets, frames, lost, bytes, video
     sent: int
@@ -123,9 +130,11 @@ def streams_of(clients: Sequence[Client]) -> dict[str, RemoteStream]:
 
 
 async def sample(target: Target, clients: Sequence[Client], publishers: Any) -> Sample:
+    by_process = family_cpu_seconds(target.pid) if target.pid else {}
     return Sample(
         at=time.monotonic(),
-        server_cpu=cpu_seconds(target.pid) if target.pid else 0.0,
+        server_cpu=sum(by_process.values()),
+        server_cpu_by_process=by_process,
         own_cpu=time.process_time(),
         streams={
             k: (s.packets, s.frames, s.lost, s.bytes, int(s.kind == "video"))
@@ -133,7 +142,7 @@ async def sample(target: Target, clients: Sequence[Client], publishers: Any) -> 
         },
         sent=await sent_packets(publishers),
         udp=udp_counters(),
-        server_drops=socket_drops(target.pid) if target.pid else 0,
+        server_drops=socket_drops(target.pid, descendants=True) if target.pid else 0,
         client_drops=socket_drops(os.getpid()),
     )
 
@@ -160,32 +169,39 @@ async def measure(
     profile: str | None = None,
     label: str = "",
     profile_native: bool = False,
+    conferences: int = 1,
 ) -> dict[str, Any]:
     video_clip, audio_clip = clips
     publishers: list[Client] = []
-    for i in range(publishers_n):
-        client = await connect(target, i, "head")
-        await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
-        publishers.append(client)
+    subscribers: list[Client] = []
     incomplete: list[str] = []
-    for i, client in enumerate(publishers):
-        await wait_streams(client, 2 * (publishers_n - 1), f"publisher {i}", incomplete)
-
-    # Receive-only participants join once every publisher is live: their join
-    # time is hello to the first forwarded frame of each publisher's video.
     extra = subscribers_n - publishers_n if plenary else subscribers_n
-    # One at a time: a join is timed against a running meeting, not against a
-    # crowd of simultaneous joins competing for the same two cores.
-    subscribers = []
-    for i in range(max(0, extra)):
-        client = await connect(target, publishers_n + i, "delegate")
-        await wait_streams(client, 2 * publishers_n, f"subscriber {i}", incomplete)
-        subscribers.append(client)
+    # Each conference alike (ids conference_id(0...)); one after the other.
+    for index in range(conferences):
+        meeting = target if conferences == 1 else replace(target, conference=conference_id(index))
+        where = "" if conferences == 1 else f"{meeting.conference} "
+        its_publishers: list[Client] = []
+        for i in range(publishers_n):
+            client = await connect(meeting, i, "head")
+            await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
+            its_publishers.append(client)
+        for i, client in enumerate(its_publishers):
+            await wait_streams(client, 2 * (publishers_n - 1), f"{where}publisher {i}", incomplete)
+        publishers += its_publishers
+
+        # Receive-only participants join once every publisher is live: their join
+        # time is hello to the first forwarded frame of each publisher's video.
+        # One at a time: a join is timed against a running meeting, not against a
+        # crowd of simultaneous joins competing for the same two cores.
+        for i in range(max(0, extra)):
+            client = await connect(meeting, publishers_n + i, "delegate")
+            await wait_streams(client, 2 * publishers_n, f"{where}subscriber {i}", incomplete)
+            subscribers.append(client)
     join_ms = join_times(subscribers)
     phases = join_phases(subscribers)
 
     clients = [*publishers, *subscribers]
-    receivers = len(clients)
+    receivers = len(clients) // conferences  # in each conference
     await asyncio.sleep(warmup)
     first = await sample(target, clients, publishers)
     last = first
@@ -217,7 +233,7 @@ async def measure(
         await leave_all(probe_clients)
     await leave_all(clients)
     result = summarise(
-        first, last, publishers_n, subscribers_n, receivers, plenary, join_ms, memory
+        first, last, publishers_n, subscribers_n, receivers, plenary, join_ms, memory, conferences
     )
     result["join_phases_ms_median"] = phases
     result["load_average_1m"] = load_average
@@ -292,6 +308,7 @@ def summarise(
     plenary: bool,
     join_ms: list[float],
     memory: float | None,
+    conferences: int = 1,
 ) -> dict[str, Any]:
     duration = last.at - first.at
     zero = (0, 0, 0, 0, 0)
@@ -303,13 +320,18 @@ def summarise(
     lost = sum(max(0, d[2]) for d in delta.values())
     server_cpu = last.server_cpu - first.server_cpu
     own_cpu = last.own_cpu - first.own_cpu
-    # Each publisher's two streams reach every receiver but itself.
-    streams = 2 * publishers * (receivers - 1)
+    # Each publisher's two streams reach every receiver of its conference but itself.
+    streams = 2 * publishers * (receivers - 1) * conferences
     fps = [d[1] / duration for k, d in delta.items() if last.streams[k][4]]
     expected = (last.sent - first.sent) * (receivers - 1)
     load = own_cpu / duration
     dropped = last.udp.get("RcvbufErrors", 0) - first.udp.get("RcvbufErrors", 0)
+    by_process = {
+        str(pid): round((cpu - first.server_cpu_by_process.get(pid, 0.0)) / duration, 3)
+        for pid, cpu in last.server_cpu_by_process.items()
+    }
     return {
+        "conferences": conferences,
         "publishers": publishers,
         "subscribers": subscribers,
         "plenary": plenary,
@@ -318,6 +340,7 @@ def summarise(
         "forwarded_packets_per_s": round(forwarded / duration, 1),
         "forwarded_mbit_per_s": round(sum(d[3] for d in delta.values()) * 8 / duration / 1e6, 2),
         "server_cpu_cores": round(server_cpu / duration, 3),
+        "server_cpu_cores_by_process": by_process,
         "server_cpu_us_per_forwarded_packet": round(server_cpu / max(forwarded, 1) * 1e6, 2),
         "server_cpu_cores_per_forwarded_stream": round(server_cpu / duration / max(streams, 1), 5),
         "loss_ratio": round(lost / max(forwarded + lost, 1), 5),
@@ -342,7 +365,9 @@ def summarise(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     available = cores()
-    server_core = available[0] if len(available) > 1 and not args.url else None
+    # Several workers are several processes: they are not pinned to one core.
+    pinned = len(available) > 1 and not args.url and args.workers == 1
+    server_core = available[0] if pinned else None
     if server_core is not None:
         os.sched_setaffinity(0, available[1:])
     clips = (encode_video(), encode_audio())
@@ -371,9 +396,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 clips,
                 None,
                 label,
+                conferences=args.conferences,
             )
         secret = secrets.token_urlsafe(32)
         extra = [*loop_flag, "--delegations", str(publishers + subscribers + args.probes + 2)]
+        if not baseline:
+            extra += ["--conferences", str(args.conferences), "--workers", str(args.workers)]
         if baseline:
             extra.append("--baseline")
         if forwarding:
@@ -394,6 +422,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 profile,
                 label,
                 args.profile_native,
+                conferences=1 if baseline else args.conferences,
             )
 
     paths = ["native", "python"] if args.forwarding == "both" else [args.forwarding]
@@ -419,6 +448,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["janus"] = janus
         palabra = {paths[0] or "default": result, **{p: result[f"{p}_path"] for p in paths[1:]}}
         result["against_janus"] = side_by_side(palabra, janus)
+    result["server_workers"] = args.workers
+    result["load_average"] = list(os.getloadavg())
     result["server_loop"] = "n/a (--url)" if args.url else args.loop
     result["server_core"] = server_core
     result["client_cores"] = available[1:] if server_core is not None else available
@@ -591,6 +622,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", action="store_true", help="also measure MediaRelay transcoding side by side"
     )
+    parser.add_argument(
+        "--conferences", type=int, default=1, help="meetings at once, each of this size"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server worker processes behind one port (palabra serve --workers N)",
+    )
     parser.add_argument("--baseline-publishers", type=int, default=1)
     parser.add_argument("--baseline-subscribers", type=int, default=2)
     parser.add_argument("--baseline-seconds", type=float, default=10)
@@ -599,6 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--plenary needs --subscribers >= --publishers (publishers receive too)")
     if args.url and args.against:
         parser.error("--against starts its own servers: not with --url")
+    if args.conferences < 1 or args.workers < 1:
+        parser.error("--conferences and --workers must be at least 1")
     if args.url and not args.secret:
         parser.error("--url needs --secret (or PALABRA_SECRET) to issue tokens")
     if not args.url:

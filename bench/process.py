@@ -22,6 +22,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
+def family(pid: int) -> list[int]:
+    """``pid`` and its descendants (a front and its workers)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def family_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of ``pid`` and of each of its descendants, by pid."""
+    seconds = {}
+    for member in family(pid):
+        with contextlib.suppress(OSError):
+            seconds[member] = cpu_seconds(member)
+    return seconds
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -39,15 +60,18 @@ def udp_counters() -> dict[str, int]:
     return {name: int(value) for name, value in zip(udp[0], udp[1], strict=False)}
 
 
-def socket_drops(pid: int) -> int:
-    """Datagrams dropped at the UDP sockets of process ``pid`` (receive buffer full)."""
+def socket_drops(pid: int, descendants: bool = False) -> int:
+    """Datagrams dropped at the UDP sockets of process ``pid`` (and its
+    descendants: a front's workers) because the receive buffer was full."""
     inodes = set()
-    fds = Path(f"/proc/{pid}/fd")
-    for fd in fds.iterdir() if fds.exists() else ():
+    for member in family(pid) if descendants else [pid]:
+        fds = Path(f"/proc/{member}/fd")
         with contextlib.suppress(OSError):
-            target = os.readlink(fd)
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
+            for fd in list(fds.iterdir()) if fds.exists() else ():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
     drops = 0
     for table in ("/proc/net/udp", "/proc/net/udp6"):
         with contextlib.suppress(OSError):

@@ -10,6 +10,7 @@ from aiohttp import web
 from cluster.redis_store import RedisEventStore, connect
 from cluster.registry import NodeRegistry
 from media.aiortc_hooks import announce_addresses, check_versions
+from rooms import EventStore
 
 from . import http_security
 from .admin import add_routes
@@ -20,15 +21,32 @@ from .connection import websocket_handler
 from .https import forwarded_middleware
 from .metrics import add_routes as add_metrics_routes
 from .palabra import PALABRA, Palabra, palabra_of
+from .shared_store import SharedEventStore
+from .workers import WorkerSeat
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
 
-def create_app(config: ServerConfig, plans: Sequence[ConferencePlan] = ()) -> web.Application:
-    """The application; ``plans`` are conferences opened at start-up."""
+def create_app(
+    config: ServerConfig,
+    plans: Sequence[ConferencePlan] = (),
+    worker: WorkerSeat | None = None,
+) -> web.Application:
+    """The application; ``plans`` are conferences opened at start-up.
+
+    ``worker``: this process is one of a front's workers (server/workers.py):
+    its front places the conferences, and keeps the logs unless Redis does.
+    """
     check_versions()
     announce_addresses(config.media_addresses)
-    if config.redis_url:
+    if worker is not None:
+        store: EventStore = (
+            RedisEventStore(connect(config.redis_url))
+            if config.redis_url
+            else SharedEventStore(worker.store_path)
+        )
+        palabra = Palabra(config, store, reload=worker.conferences)
+    elif config.redis_url:
         client = connect(config.redis_url)
         registry = NodeRegistry(
             client, "palabra", config.node_id, config.node_ttl, url=config.ws_url

@@ -23,10 +23,12 @@ from .conference import ConferencePlan
 from .config import ServerConfig
 from .credentials import check_credential
 from .demo import DEMO_CONFERENCE, demo_links
+from .front import create_front_app
 from .https import redirect_app
 from .options import ConfigError, add_serve_arguments, merged_settings
 from .plan_file import read_plan_file
 from .tokens import check_ttl, issue_token
+from .workers import WorkersFailed, running_workers, worker_count
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,8 +110,12 @@ def serve_command(args: argparse.Namespace) -> int:
         return 2
     # uvloop's datagram path saves about 1 µs per forwarded packet.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    workers = worker_count(config.workers)
     try:
-        asyncio.run(_serve(config, context, sockets, plans))
+        if workers > 1:
+            asyncio.run(_serve_front(config, context, sockets, plans, workers))
+        else:
+            asyncio.run(_serve(config, context, sockets, plans))
     except ConfigError as exc:
         print(f"palabra serve: {exc}", file=sys.stderr)
         return 2
@@ -139,6 +145,34 @@ async def _serve(
     if config.turn_urls and config.turn_check:
         await preflight.check_turn(config)
     app = create_app(config, plans)
+    await _run_until_stopped(app, config, context, sockets, plans)
+
+
+async def _serve_front(
+    config: ServerConfig,
+    context: ssl.SSLContext | None,
+    sockets: list[socket.socket],
+    plans: list[ConferencePlan],
+    count: int,
+) -> None:
+    """The front and its ``count`` workers (server/workers.py, server/front.py)."""
+    if config.turn_urls and config.turn_check:
+        await preflight.check_turn(config)
+    try:
+        async with running_workers(config, plans, count) as pool:
+            front = create_front_app(config, pool)
+            await _run_until_stopped(front, config, context, sockets, plans)
+    except WorkersFailed as exc:
+        raise ConfigError(str(exc)) from None
+
+
+async def _run_until_stopped(
+    app: web.Application,
+    config: ServerConfig,
+    context: ssl.SSLContext | None,
+    sockets: list[socket.socket],
+    plans: list[ConferencePlan],
+) -> None:
     runner = web.AppRunner(app, shutdown_timeout=5.0)
     await runner.setup()
     runners = [runner]

@@ -63,6 +63,12 @@ class ServerConfig:
     redis_url: str | None = None
     node_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     node_ttl: float = 10.0  # a node that misses heartbeats this long is dead
+    # Forwarding processes behind one front (server/workers.py); 1: this
+    # process serves alone; 0: one per core.
+    workers: int = 1
+    # Set in a worker process: its requests come from the front over a private
+    # Unix socket, so the front's X-Forwarded-* are believed.
+    behind_front: bool = False
     log_json: bool = False
     log_level: str = "INFO"
     # Log every HTTP request at INFO (otherwise only at DEBUG).

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .config import ServerConfig
 from .palabra import palabra_of
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -53,10 +54,13 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
 
 
 def origin_allowed(request: web.Request) -> bool:
+    return origin_permitted(request, palabra_of(request.app).config)
+
+
+def origin_permitted(request: web.Request, config: ServerConfig) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    config = palabra_of(request.app).config
     origin = origin.lower()
     if origin in config.origins:
         return True
@@ -67,12 +71,16 @@ def origin_allowed(request: web.Request) -> bool:
 @web.middleware
 async def origin_guard(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path == "/ws" and not origin_allowed(request):
-        return web.json_response(
-            {"error": {"code": "forbidden_origin", "message": "this origin may not connect"}},
-            status=403,
-        )
+        return forbidden_origin()
     response: web.StreamResponse = await handler(request)
     return response
+
+
+def forbidden_origin() -> web.Response:
+    return web.json_response(
+        {"error": {"code": "forbidden_origin", "message": "this origin may not connect"}},
+        status=403,
+    )
 
 
 def setup(app: web.Application) -> None:

@@ -24,6 +24,8 @@ def _first(value: str) -> str:
 
 
 def from_trusted_proxy(request: web.Request, config: ServerConfig) -> bool:
+    if config.behind_front:
+        return True  # a worker: only its front can reach its socket (server/workers.py)
     if not config.trusted_proxies or request.transport is None:
         return False
     peer = request.transport.get_extra_info("peername")

@@ -33,6 +33,9 @@ CredentialFileSeen = Callable[[str, Path, bool], None]
 Kind = Literal["str", "int", "port", "seconds", "bool", "path", "list", "networks", "turn_urls"]
 
 
+MAX_WORKERS = 64
+
+
 class ConfigError(Exception):
     """A setting that cannot be used; the message names the key and what to do."""
 
@@ -110,6 +113,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("redis_url", "str", "Redis for durable state and several nodes (default: in memory)"),
     Option("node_id", "str", "this node's name (with redis_url)"),
+    Option(
+        "workers",
+        "int",
+        "forwarding processes behind the one port, conferences spread across them "
+        "(0: one per core; default 1: this process alone)",
+        "N",
+    ),
     Option("resume_grace", "seconds", "how long a dropped participant keeps its seat (default 30)"),
     Option(
         "media_timeout",
@@ -255,6 +265,7 @@ def build_config(
         "recordings": "recordings",
         "redis_url": "redis_url",
         "node_id": "node_id",
+        "workers": "workers",
         "resume_grace": "resume_grace",
         "media_timeout": "media_timeout",
         "heartbeat_timeout": "heartbeat_timeout",
@@ -292,6 +303,10 @@ def build_config(
     if config.hsts_max_age < 0:
         raise ConfigError(
             f"hsts_max_age must be 0 (off) or more seconds, not {config.hsts_max_age}"
+        )
+    if not 0 <= config.workers <= MAX_WORKERS:
+        raise ConfigError(
+            f"workers must be 0 (one per core) to {MAX_WORKERS}, not {config.workers}"
         )
     if config.resume_grace < 0 or config.turn_ttl <= 0:
         raise ConfigError("resume_grace must be ≥ 0 and turn_ttl > 0 seconds")

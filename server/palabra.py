@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -50,8 +51,11 @@ class Palabra:
         config: ServerConfig,
         store: EventStore | None = None,
         registry: NodeRegistry | None = None,
+        reload: Sequence[str] = (),
     ) -> None:
         self.config = config
+        # A worker's conferences placed here by its front before a restart.
+        self._reload = tuple(reload)
         self.store: EventStore = store if store is not None else MemoryEventStore()
         self.registry = registry
         self.conferences: dict[str, LiveConference] = {}
@@ -93,6 +97,8 @@ class Palabra:
                 await self.registry.heartbeat(self._load())
             for plan in plans:
                 await self.open_conference(plan)
+            for conference_id in self._reload:
+                await self._reload_conference(conference_id)
             if self.registry is not None:
                 # After a restart: take back this node's conferences, and orphans.
                 for conference_id in await self.store.conferences():
@@ -137,6 +143,23 @@ class Palabra:
                 "conference %s placed here", conference_id, extra={"conference": conference_id}
             )
             return conference
+
+    async def _reload_conference(self, conference_id: str) -> None:
+        """Rebuild a conference its front placed here, from its log (after a crash)."""
+        async with self._placing:
+            if conference_id in self.conferences:
+                return
+            if await self.store.last_seq(conference_id) == 0:
+                logger.warning("conference %s placed here has no log", conference_id)
+                return
+            self.conferences[conference_id] = await LiveConference.load(
+                conference_id, self.store, Router(udp_mux=self.udp_mux), self._options
+            )
+            logger.info(
+                "conference %s reloaded from its log",
+                conference_id,
+                extra={"conference": conference_id},
+            )
 
     async def _claim(self, conference_id: str) -> None:
         if self.registry is None:

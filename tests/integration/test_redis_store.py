@@ -1,8 +1,9 @@
 """The Redis event store against a real redis-server.
 
-The first half is the EventStore contract, run against both the memory store
-(the reference) and the Redis one; the rest is what only Redis has: several
-writers, retries, restarts, outages.
+The first half is the EventStore contract, run against the memory store (the
+reference), the Redis one and the shared one of `--workers N`
+(server.shared_store); the rest is what only Redis has: several writers,
+retries, restarts, outages.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from rooms import (
     StoreConflict,
     load_conference,
 )
+from server.shared_store import SharedEventStore, StoreServer
 from tests.integration.redis_server import RedisServer, running_redis
 
 T0 = 1_760_000_000.0
@@ -68,11 +70,23 @@ def fresh_prefix() -> str:
     return f"test-{uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=["memory", "redis"])
-def store(request: pytest.FixtureRequest, redis_client: aioredis.Redis) -> EventStore:
+@pytest.fixture(params=["memory", "redis", "shared"])
+async def store(
+    request: pytest.FixtureRequest, redis_client: aioredis.Redis, tmp_path: Path
+) -> AsyncIterator[EventStore]:
     if request.param == "memory":
-        return MemoryEventStore()
-    return RedisEventStore(redis_client, prefix=fresh_prefix())
+        yield MemoryEventStore()
+    elif request.param == "redis":
+        yield RedisEventStore(redis_client, prefix=fresh_prefix())
+    else:  # the front's store of `--workers N`, reached over its Unix socket
+        server = StoreServer(tmp_path / "store.sock")
+        await server.start()
+        shared = SharedEventStore(server.path)
+        try:
+            yield shared
+        finally:
+            shared.close()
+            await server.close()
 
 
 def locks(count: int, start: float = T0) -> list[Event]:
@@ -444,3 +458,46 @@ async def test_an_unreachable_redis_is_unavailable_from_the_start() -> None:
             await RedisEventStore(client).last_seq("c1")
     finally:
         await client.aclose()
+
+
+# The shared store of `--workers N` (server.shared_store) ------------------------
+
+
+async def test_the_shared_store_outlives_its_writer_and_fails_clearly_without_the_front(
+    tmp_path: Path,
+) -> None:
+    server = StoreServer(tmp_path / "store.sock")
+    await server.start()
+    writer = SharedEventStore(server.path)
+    assert await writer.append("a", locks(3)) == [1, 2, 3]
+    # The writer's process dies (its socket cut mid-request): what it was
+    # answered stays, a half-sent line changes nothing.
+    _, raw = await asyncio.open_unix_connection(server.path)
+    raw.write(b'{"id": 1, "op": "append", "conference": "a", "events": [')
+    await raw.drain()
+    raw.close()
+    writer.close()
+    successor = SharedEventStore(server.path)
+    assert [s.seq for s in await successor.read("a")] == [1, 2, 3]
+    assert await successor.append("a", locks(1), expected_seq=3) == [4]
+    with pytest.raises(StoreConflict):
+        await successor.append("a", locks(1), expected_seq=3)
+    await server.close()
+    server.path.unlink()
+    with pytest.raises(StoreUnavailable):
+        await successor.last_seq("a")
+    successor.close()
+
+
+async def test_the_shared_store_refuses_a_bad_request_and_keeps_serving(tmp_path: Path) -> None:
+    server = StoreServer(tmp_path / "store.sock")
+    await server.start()
+    reader, raw = await asyncio.open_unix_connection(server.path)
+    for line in (b"not json\n", b'{"id": 7, "op": "drop_all"}\n', b'{"id": 8, "op": "read"}\n'):
+        raw.write(line)
+        answer = json.loads(await reader.readline())
+        assert answer["error"]["kind"] == "bad_request", answer
+    raw.write(b'{"id": 9, "op": "conferences"}\n')
+    assert json.loads(await reader.readline()) == {"id": 9, "ok": []}
+    raw.close()
+    await server.close()

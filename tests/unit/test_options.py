@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from server.options import OPTIONS, ConfigError, add_serve_arguments, merged_settings
 from server.turn import TurnUrl
+from server.workers import worker_count
 
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "palabra.sample.toml"
 TURN_SECRET = "turn-shared-secret-of-at-least-32-chars"
@@ -64,6 +66,12 @@ def test_flags_alone_keep_the_defaults() -> None:
     assert config.media_port is None  # ephemeral media ports unless asked
 
 
+def test_workers_one_by_default_zero_for_one_per_core() -> None:
+    assert merged_settings(parse_flags(), environ={}).workers == 1
+    assert merged_settings(parse_flags("--workers", "0"), environ={}).workers == 0
+    assert worker_count(0) == (os.cpu_count() or 1) and worker_count(3) == 3
+
+
 def test_media_port_from_the_flag() -> None:
     config = merged_settings(parse_flags("--media-port", "7882"), environ={})
     assert config.media_port == 7882
@@ -89,6 +97,8 @@ def test_media_port_from_the_flag() -> None:
         ('log_level = "LOUD"\n', "log_level must be"),
         ('public_url = "meet.example.org"\n', "public_url must start with"),
         ("port = [\n", "is not valid TOML"),
+        ("workers = -1\n", "workers must be 0 .one per core. to 64, not -1"),
+        ("workers = 65\n", "to 64, not 65"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, text: str, named: str) -> None:

@@ -1,0 +1,266 @@
+"""`palabra serve --workers 2` as a real process: conferences spread over two
+worker processes behind one port, media in each, and a worker killed with
+SIGKILL in the middle of a meeting: restarted, its conference rebuilt from
+the front's store, its participants back with the floor as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from client import PalabraClient
+from server.tokens import issue_token
+
+from .conftest import ADMIN_TOKEN, METRICS_TOKEN, SECRET, free_port
+from .media_tracks import ColourTrack, ToneTrack, dominant_colour
+
+REPO = Path(__file__).resolve().parents[2]
+DELEGATIONS = [
+    {"id": "gt", "name": "Guatemala", "code": "GT"},
+    {"id": "sv", "name": "El Salvador", "code": "SV"},
+]
+
+
+@asynccontextmanager
+async def front(tmp_path: Path, workers: int = 2) -> AsyncIterator[str]:
+    """`palabra serve --workers N` on a free port; yields its base URL."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "server",
+        "serve",
+        "--workers",
+        str(workers),
+        "--media-address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--recordings",
+        str(tmp_path / "recordings"),
+    ]
+    env = {
+        "PALABRA_SECRET": SECRET,
+        "PALABRA_ADMIN_TOKEN": ADMIN_TOKEN,
+        "PALABRA_METRICS_TOKEN": METRICS_TOKEN,
+        "PATH": "/usr/bin:/bin",
+    }
+    log = (tmp_path / "front.log").open("w")
+    proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as http:
+            while True:
+                assert proc.poll() is None, (tmp_path / "front.log").read_text()
+                assert time.monotonic() < deadline, "the front did not get ready"
+                try:
+                    async with http.get(f"{base}/readyz") as answer:
+                        if answer.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "front.log").read_text()
+
+
+async def create(base: str, conference_id: str, **settings: object) -> None:
+    body = {"id": conference_id, "title": conference_id, "delegations": DELEGATIONS}
+    body["settings"] = {"lobby_enabled": False, **settings}
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/api/conferences", json=body, headers=headers) as answer,
+    ):
+        assert answer.status == 201, await answer.text()
+
+
+async def metrics(base: str) -> dict[str, list[Any]]:
+    """Samples by name, from the front's /metrics (parsed as Prometheus would)."""
+    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{base}/metrics", headers=headers) as answer,
+    ):
+        assert answer.status == 200
+        text = await answer.text()
+    samples: dict[str, list[Any]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append(sample)
+    return samples
+
+
+def worker_serving(samples: dict[str, list[Any]], conference_id: str) -> str:
+    [worker] = {
+        s.labels["worker"]
+        for s in samples["palabra_participants"]
+        if s.labels["conference"] == conference_id
+    }
+    return str(worker)
+
+
+def pids(samples: dict[str, list[Any]]) -> dict[str, int]:
+    return {s.labels["worker"]: int(s.labels["pid"]) for s in samples["palabra_worker_up"]}
+
+
+def seat(base: str, conference_id: str, name: str, role: str, delegation: str | None) -> Any:
+    token = issue_token(
+        SECRET,
+        conference=conference_id,
+        role=role,
+        name=name,
+        delegation=delegation,
+        participant=name,
+    )
+    ws_url = base.replace("http://", "ws://") + "/ws"
+    return PalabraClient(ws_url, token, media_addresses=["127.0.0.1"])
+
+
+async def colour_from(client: PalabraClient, participant: str, frames: int = 5) -> str:
+    """The colour of ``participant``'s video, once ``frames`` more frames came in."""
+
+    def video() -> Any:
+        found = [
+            s
+            for s in client.streams.values()
+            if s.kind == "video" and s.participant_id == participant
+        ]
+        return found[0] if found else None
+
+    await client.wait_for(lambda: video() is not None, timeout=20)
+    start = video().frames
+    await client.wait_for(lambda: video().frames >= start + frames, timeout=20)
+    return dominant_colour(video().last_frame)
+
+
+async def test_conferences_are_spread_over_the_workers_each_with_its_media(
+    tmp_path: Path,
+) -> None:
+    async with front(tmp_path) as base:
+        await create(base, "alpha", open_floor=True)
+        await create(base, "beta", open_floor=True)
+        clients: list[PalabraClient] = []
+        try:
+            for conference_id, colour in (("alpha", "red"), ("beta", "blue")):
+                speaker = seat(base, conference_id, "gt-head", "head", "gt")
+                listener = seat(base, conference_id, "sv-head", "head", "sv")
+                clients += [speaker, listener]
+                await speaker.join()
+                await listener.join()
+                await speaker.publish(video=ColourTrack(colour), audio=ToneTrack())
+                assert await colour_from(listener, "gt-head") == colour
+                await listener.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+            samples = await metrics(base)
+            assert {worker_serving(samples, "alpha"), worker_serving(samples, "beta")} == {
+                "0",
+                "1",
+            }
+            serving = pids(samples)
+            assert len(set(serving.values())) == 2 and os.getpid() not in serving.values()
+            # Each worker counts what it forwarded (the monitor adds it up each second).
+            deadline = time.monotonic() + 10
+            while True:
+                forwarded = {
+                    s.labels["worker"]: s.value for s in samples["palabra_forwarded_packets_total"]
+                }
+                if forwarded["0"] > 0 and forwarded["1"] > 0:
+                    break
+                assert time.monotonic() < deadline, forwarded
+                await asyncio.sleep(0.5)
+                samples = await metrics(base)
+            # The admin API lists both, whichever worker runs each.
+            headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{base}/api/conferences", headers=headers) as answer:
+                    listed = {c["id"] for c in (await answer.json())["conferences"]}
+                async with http.get(f"{base}/api/conferences") as answer:
+                    assert answer.status == 401
+            assert listed == {"alpha", "beta"}
+        finally:
+            for client in clients:
+                await client.close()
+
+
+async def test_a_killed_worker_is_restarted_and_its_meeting_goes_on(tmp_path: Path) -> None:
+    async with front(tmp_path) as base:
+        await create(base, "alpha")  # formal: the floor decides who is heard
+        await create(base, "beta", open_floor=True)
+        chair = seat(base, "alpha", "chair", "chair", None)
+        speaker = seat(base, "alpha", "gt-head", "head", "gt")
+        listener = seat(base, "alpha", "sv-head", "head", "sv")
+        other_speaker = seat(base, "beta", "gt-head", "head", "gt")
+        other_listener = seat(base, "beta", "sv-head", "head", "sv")
+        alpha = [chair, speaker, listener]
+        everyone = [*alpha, other_speaker, other_listener]
+        try:
+            for client in everyone:
+                await client.join()
+            await speaker.publish(video=ColourTrack("red"), audio=ToneTrack())
+            await other_speaker.publish(video=ColourTrack("blue"), audio=ToneTrack())
+            update = await speaker.command("floor.request", delegation_id="gt")
+            [request] = [e for e in update.events if e["type"] == "floor.requested"]
+            await chair.command("floor.grant", request_id=request["request_id"], unlimited=True)
+            await chair.send_message("delegation:sv", "Tiene la palabra Guatemala")
+            assert await colour_from(listener, "gt-head") == "red"
+            await listener.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+            await colour_from(other_listener, "gt-head")
+            acknowledged = chair.room_seq  # every event the chair was answered for
+
+            before = await metrics(base)
+            worker = worker_serving(before, "alpha")
+            assert worker_serving(before, "beta") != worker
+            os.kill(pids(before)[worker], signal.SIGKILL)
+
+            # Alpha's sockets close with 1001 (going away), as at a node restart...
+            for client in alpha:
+                await asyncio.wait_for(client.closed.wait(), 10)
+                assert client.close_code == 1001, (client.close_code, client.close_reason)
+            # ...while beta, on the other worker, goes on untouched.
+            assert await colour_from(other_listener, "gt-head") == "blue"
+            assert not other_listener.closed.is_set() and not other_speaker.closed.is_set()
+
+            # Each participant of alpha comes back to its seat (the restarted
+            # worker waits for them as a restarted node does).
+            for client in alpha:
+                await client.reconnect(timeout=30)
+            await speaker.publish(video=ColourTrack("red"), audio=ToneTrack())
+            assert chair.room_seq >= acknowledged
+            assert [h["request_id"] for h in chair.room["holders"]] == [request["request_id"]]
+            await listener.wait_for(lambda: listener.histories >= 1)
+            assert [m["text"] for m in listener.inbox] == ["Tiene la palabra Guatemala"]
+            assert await colour_from(listener, "gt-head") == "red"
+            # The floor still holds: the speaker is heard again.
+            await listener.wait_for_streams(1, kind="audio", frames=5, timeout=15)
+
+            after = await metrics(base)
+            assert worker_serving(after, "alpha") == worker
+            assert pids(after)[worker] != pids(before)[worker]
+            restarts = {s.labels["worker"]: s.value for s in after["palabra_worker_restarts_total"]}
+            assert restarts[worker] == 1 and sum(restarts.values()) == 1
+            assert all(s.value == 1 for s in after["palabra_worker_up"])
+        finally:
+            for client in everyone:
+                await client.close()
+    assert "exited with status -9" in (tmp_path / "front.log").read_text()
