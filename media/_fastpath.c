@@ -127,6 +127,8 @@ typedef struct {
     size_t prefix_len;
     Destination *dest; /* borrowed: the Fanout holds the route tuples */
     void *context;     /* srtp_t */
+    uint16_t picture_offset; /* VP8 picture id and TL0PICIDX offsets (optional) */
+    uint8_t tl0_offset;
 } Route;
 
 typedef struct {
@@ -153,12 +155,13 @@ static int route_from_tuple(PyObject *item, Route *route) {
     unsigned int b1;
     unsigned long seq_offset, ts_offset, ssrc;
     unsigned long long context;
+    unsigned long picture_offset = 0, tl0_offset = 0;
     if (!PyTuple_Check(item)) {
         PyErr_SetString(PyExc_TypeError, "a route is a tuple");
         return -1;
     }
-    if (!PyArg_ParseTuple(item, "IkkkSOK", &b1, &seq_offset, &ts_offset, &ssrc, &prefix, &dest,
-                          &context))
+    if (!PyArg_ParseTuple(item, "IkkkSOK|kk", &b1, &seq_offset, &ts_offset, &ssrc, &prefix, &dest,
+                          &context, &picture_offset, &tl0_offset))
         return -1;
     if (!PyObject_TypeCheck(dest, &DestinationType)) {
         PyErr_SetString(PyExc_TypeError, "route destination is not a native Destination");
@@ -166,7 +169,7 @@ static int route_from_tuple(PyObject *item, Route *route) {
     }
     Py_ssize_t prefix_len = PyBytes_GET_SIZE(prefix);
     if (b1 > 0x7F || seq_offset > 0xFFFF || ts_offset > 0xFFFFFFFFUL || ssrc > 0xFFFFFFFFUL ||
-        prefix_len > MAX_PREFIX || context == 0) {
+        prefix_len > MAX_PREFIX || context == 0 || picture_offset > 0x7FFF || tl0_offset > 0xFF) {
         PyErr_SetString(PyExc_ValueError, "route field out of range");
         return -1;
     }
@@ -178,6 +181,8 @@ static int route_from_tuple(PyObject *item, Route *route) {
     route->prefix_len = (size_t)prefix_len;
     route->dest = (Destination *)dest;
     route->context = (void *)(uintptr_t)context;
+    route->picture_offset = (uint16_t)picture_offset;
+    route->tl0_offset = (uint8_t)tl0_offset;
     return 0;
 }
 
@@ -263,17 +268,44 @@ static void send_run(int fd, struct mmsghdr *messages, unsigned int count) {
     }
 }
 
-/* forward(marker, seq, timestamp, tail) -> datagrams handed to the kernel */
+/* Move the VP8 picture id and TL0PICIDX of one copy of the tail by the
+ * route's offsets; vp8 packs their positions (media/vp8.py descriptor_fields). */
+static inline void rewrite_vp8(uint8_t *tail, size_t tail_len, unsigned long vp8,
+                               const Route *route) {
+    size_t pos = vp8 & 0xFF, tl0 = (vp8 >> 9) & 0xFF;
+    int two = (vp8 & 0x100) != 0;
+    if (pos + (size_t)two >= tail_len || tl0 >= tail_len)
+        return; /* positions past the end: nothing rewritten (as in Python) */
+    if (pos) {
+        if (two) {
+            uint32_t value = ((uint32_t)(tail[pos] & 0x7F) << 8) | tail[pos + 1];
+            value = (value + route->picture_offset) & 0x7FFF;
+            tail[pos] = (uint8_t)(0x80 | (value >> 8));
+            tail[pos + 1] = (uint8_t)value;
+        } else {
+            tail[pos] = (uint8_t)((tail[pos] + route->picture_offset) & 0x7F);
+        }
+    }
+    if (tl0)
+        tail[tl0] = (uint8_t)(tail[tl0] + route->tl0_offset);
+}
+
+/* forward(marker, seq, timestamp, tail[, vp8]) -> datagrams handed to the kernel */
 static PyObject *Fanout_forward(Fanout *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "forward(marker, seq, timestamp, tail)");
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "forward(marker, seq, timestamp, tail[, vp8])");
         return NULL;
     }
     unsigned long marker = PyLong_AsUnsignedLong(args[0]);
     unsigned long seq = PyLong_AsUnsignedLong(args[1]);
     unsigned long timestamp = PyLong_AsUnsignedLong(args[2]);
+    unsigned long vp8 = nargs == 5 ? PyLong_AsUnsignedLong(args[4]) : 0;
     if (PyErr_Occurred())
         return NULL;
+    if (vp8 > 0x1FFFF) {
+        PyErr_SetString(PyExc_ValueError, "vp8 positions out of range");
+        return NULL;
+    }
     if (!PyBytes_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError, "tail must be bytes");
         return NULL;
@@ -304,6 +336,8 @@ static PyObject *Fanout_forward(Fanout *self, PyObject *const *args, Py_ssize_t 
         put32(buffer + 8, route->ssrc);
         memcpy(buffer + 12, route->prefix, route->prefix_len);
         memcpy(buffer + 12 + route->prefix_len, tail, tail_len);
+        if (vp8 && (route->picture_offset || route->tl0_offset))
+            rewrite_vp8(buffer + 12 + route->prefix_len, tail_len, vp8, route);
         int length = (int)size;
         if (srtp_protect_ptr(route->context, buffer, &length) != 0) {
             protect_errors++;
@@ -338,7 +372,7 @@ static Py_ssize_t Fanout_len(Fanout *self) { return self->count; }
 
 static PyMethodDef Fanout_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))Fanout_forward, METH_FASTCALL,
-     "forward(marker, seq, timestamp, tail): rewrite, protect and send to every route."},
+     "forward(marker, seq, timestamp, tail[, vp8]): rewrite, protect and send to every route."},
     {NULL}};
 
 static PySequenceMethods Fanout_as_sequence = {.sq_length = (lenfunc)Fanout_len};

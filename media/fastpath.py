@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from pylibsrtp import _binding as _srtp
 
 from .rtp import HEADER
+from .vp8 import rewrite
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,13 @@ SRTP_BUFFER = 2048
 SRTP_MARGIN = 64  # room for the SRTP tag and MKI after the packet
 
 # payload type byte, sequence offset, timestamp offset, SSRC, extension prefix,
-# destination, libsrtp context (srtp_t) of the SSRC
-Route = tuple[int, int, int, int, bytes, "Destination", Any]
+# destination, libsrtp context (srtp_t) of the SSRC, and optionally the VP8
+# picture id and TL0PICIDX offsets (a subscriber switched between simulcast
+# layers or sources: its picture ids go on from the last it was sent)
+Route = (
+    tuple[int, int, int, int, bytes, "Destination", Any]
+    | tuple[int, int, int, int, bytes, "Destination", Any, int, int]
+)
 
 
 class Destination(Protocol):
@@ -60,7 +66,10 @@ class Destination(Protocol):
 class Fanout(Protocol):
     """The running consumers of one producer."""
 
-    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes) -> int: ...
+    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes, vp8: int = 0) -> int:
+        """``vp8``: where the picture id and TL0PICIDX are in ``tail``, packed
+        as :func:`media.vp8.descriptor_fields` (0: nothing to rewrite)."""
+        ...
 
     def __len__(self) -> int: ...
 
@@ -97,18 +106,25 @@ class PythonDestination:
 
 class PythonFanout:
     def __init__(self, routes: Sequence[Route]) -> None:
-        self._routes = list(routes)
+        self._routes: list[tuple[int, int, int, int, bytes, Destination, Any, int, int]] = [
+            r if len(r) == 9 else (*r, 0, 0) for r in routes
+        ]
 
     def __len__(self) -> int:
         return len(self._routes)
 
-    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes) -> int:
+    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes, vp8: int = 0) -> int:
+        if vp8 > 0x1FFFF:
+            raise ValueError("vp8 positions out of range")
         sent = 0
         tail_len = len(tail)
+        original = tail
         # Inlined: each Python call costs as much as the rewrite itself.
-        for b1, seq_offset, ts_offset, ssrc, prefix, destination, context in self._routes:
+        for route in self._routes:
+            b1, seq_offset, ts_offset, ssrc, prefix, destination, context, pid, tl0 = route
             if not destination.ready:
                 continue
+            tail = rewrite(original, vp8, pid, tl0) if vp8 and (pid or tl0) else original
             size = 12 + len(prefix) + tail_len
             if size > SRTP_BUFFER - SRTP_MARGIN:
                 continue  # larger than any MTU: never produced by a publisher
@@ -165,7 +181,7 @@ if _native is not None:
 
 def _native_fanout(routes: Sequence[Route]) -> Fanout:
     assert _native is not None
-    fanout: Fanout = _native.Fanout([(*r[:6], _address(r[6])) for r in routes])
+    fanout: Fanout = _native.Fanout([(*r[:6], _address(r[6]), *r[7:]) for r in routes])
     return fanout
 
 
