@@ -35,6 +35,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
+from bench.clip import Clip
 from media import rtcp
 from media.aiortc_hooks import (
     MediaSocket,
@@ -54,7 +55,7 @@ from media.aiortc_hooks import (
 from media.nack import NackTracker
 from media.router import rtc_configuration
 from media.sdp import with_red_parameters
-from media.transport import forwarded_codec_preferences
+from media.transport import IdleTrack, forwarded_codec_preferences
 from media.vp8 import is_keyframe_start
 from signaling import (
     PROTOCOL_VERSION,
@@ -93,6 +94,8 @@ from signaling import (
     parse_server_message,
 )
 
+from .simulcast import SimulcastSender, simulcast_offer
+
 MAX_REDIRECTS = 3
 # Seconds a re-created publisher connection may take to connect before the
 # next try (the server's rule for the subscriber connection, ATTEMPT_TIMEOUT).
@@ -110,6 +113,8 @@ class ClientError(Exception):
         self.error = error
 
 
+# A packet a subscriber kept: arrival, sequence, timestamp, marker, payload.
+KeptPacket = tuple[float, int, int, bool, bytes]
 SILENCE = 0.2  # seconds without a frame that count as a pause of the stream
 
 
@@ -143,6 +148,9 @@ class RemoteStream:
     # decode=False: packets per RTP payload type, and the last payload received.
     payload_types: dict[int, int] = field(default_factory=dict)
     last_payload: builtins.bytes = b""
+    # decode=False: set to a list to keep (arrival, sequence, timestamp, marker,
+    # payload) of every media packet, to depacketize and decode afterwards.
+    payloads: list[KeptPacket] | None = None
 
     def record_frame(self, now: float) -> None:
         self.frames += 1
@@ -245,6 +253,10 @@ class PalabraClient:
         # What publish() sent, to offer again on a re-created publisher connection.
         self._published: list[MediaStreamTrack] = []
         self._publisher_restart: asyncio.Task[None] | None = None
+        # A synthetic simulcast publisher (publish_simulcast): the offer's
+        # extra lines, and what sends the layers.
+        self._simulcast: tuple[RTCRtpTransceiver, tuple[str, ...]] | None = None
+        self.simulcast_sender: SimulcastSender | None = None
         self._retired: set[asyncio.Task[None]] = set()
         self._new_peer_connections()
         self._tracks: dict[str, MediaStreamTrack] = {}
@@ -561,6 +573,32 @@ class PalabraClient:
             self._add_track(self.publisher, track)
         await self._offer(self.publisher, restart=False)
 
+    async def publish_simulcast(
+        self, layers: Sequence[tuple[str, Clip]], audio: MediaStreamTrack | None = None
+    ) -> SimulcastSender:
+        """Publish pre-encoded VP8 layers as a browser publishes simulcast (lowest first).
+
+        The offer carries ``a=simulcast``/``a=rid`` and the RID extensions;
+        the layers are sent once the server's answer accepts them (ValueError
+        if it answered a single layer). Not continued on a re-created
+        publisher connection.
+        """
+        if audio is not None:
+            self._published.append(audio)
+            self._add_track(self.publisher, audio)
+        video = self.publisher.addTransceiver(IdleTrack("video"), direction="sendonly")
+        video.setCodecPreferences(forwarded_codec_preferences("video"))
+        rids = tuple(rid for rid, _ in layers)
+        self._simulcast = (video, rids)
+        answer = await self._offer(self.publisher, restart=False)
+        if "a=simulcast:recv " + ";".join(rids) not in answer:
+            raise ValueError("the server answered a single layer")
+        payload_type = negotiated_codecs(video)[0].payloadType
+        sender = SimulcastSender(self.publisher, video.mid or "", layers, payload_type)
+        self.simulcast_sender = sender
+        sender.start()
+        return sender
+
     def _add_track(
         self, publisher: RTCPeerConnection, track: MediaStreamTrack
     ) -> RTCRtpTransceiver:
@@ -632,11 +670,14 @@ class PalabraClient:
         assert isinstance(reply, ShareStopped)
         return reply
 
-    async def _offer(self, publisher: RTCPeerConnection, restart: bool) -> None:
+    async def _offer(self, publisher: RTCPeerConnection, restart: bool) -> str:
         with gathering_on(self._local_addresses):
             await publisher.setLocalDescription(await publisher.createOffer())
         share = self._share.mid if self._share is not None and self._sharing else None
         sdp = publisher.localDescription.sdp
+        if self._simulcast is not None:
+            transceiver, rids = self._simulcast
+            sdp = simulcast_offer(sdp, transceiver.mid or "", rids)
         offer = PublishOffer(
             sdp=with_red_parameters(sdp) if self.red else sdp,
             share=share,
@@ -646,6 +687,7 @@ class PalabraClient:
         answer = await self.request(offer)
         assert isinstance(answer, PublishAnswer)
         await publisher.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type="answer"))
+        return answer.sdp
 
     def _restart_publisher(self) -> None:
         if self._publisher_restart is None or self._publisher_restart.done():
@@ -796,6 +838,8 @@ class PalabraClient:
         self._closing = True
         if self._publisher_restart is not None:
             self._publisher_restart.cancel()
+        if self.simulcast_sender is not None:
+            await self.simulcast_sender.stop()
         for task in self._readers:
             task.cancel()
         if self._counter is not None:
@@ -941,6 +985,11 @@ class PacketCounter:
         stream.last_payload = data[start:]
         if stream.trace is not None:
             stream.trace.append((time.monotonic(), seq, timestamp, len(data) - start))
+        if stream.payloads is not None:
+            end = len(data) - data[-1] if b0 & 0x20 else len(data)
+            stream.payloads.append(
+                (time.monotonic(), seq, timestamp, bool(b1 & 0x80), data[start:end])
+            )
         if stream.kind == "video":
             if data[start] & 0x10 and is_keyframe_start(data[start:]):
                 stream.keyframes += 1

@@ -16,6 +16,9 @@
  * that negotiated RED, and as its primary block alone to any other; a RED
  * packet that does not parse goes to nobody and is counted (media/red.py).
  *
+ * A video route may move the VP8 picture id and TL0PICIDX by its own offsets:
+ * a subscriber switched between simulcast layers sees one continuous stream.
+ *
  * Behaviour must stay identical to the Python twin; tests run both.
  */
 
@@ -129,6 +132,8 @@ static PyTypeObject DestinationType = {
 typedef struct {
     uint8_t b1; /* payload type; the marker bit is or-ed in per packet */
     int red_b1; /* RED payload type, NO_RED: the subscriber has no RED */
+    uint16_t picture_offset; /* VP8 picture id and TL0PICIDX offsets (optional) */
+    uint8_t tl0_offset;
     uint16_t seq_offset;
     uint32_t ts_offset;
     uint32_t ssrc;
@@ -164,12 +169,13 @@ static int route_from_tuple(PyObject *item, Route *route) {
     unsigned long seq_offset, ts_offset, ssrc;
     unsigned long long context;
     int red_b1 = NO_RED;
+    unsigned long picture_offset = 0, tl0_offset = 0;
     if (!PyTuple_Check(item)) {
         PyErr_SetString(PyExc_TypeError, "a route is a tuple");
         return -1;
     }
-    if (!PyArg_ParseTuple(item, "IkkkSOK|i", &b1, &seq_offset, &ts_offset, &ssrc, &prefix, &dest,
-                          &context, &red_b1))
+    if (!PyArg_ParseTuple(item, "IkkkSOK|ikk", &b1, &seq_offset, &ts_offset, &ssrc, &prefix,
+                          &dest, &context, &red_b1, &picture_offset, &tl0_offset))
         return -1;
     if (!PyObject_TypeCheck(dest, &DestinationType)) {
         PyErr_SetString(PyExc_TypeError, "route destination is not a native Destination");
@@ -177,12 +183,15 @@ static int route_from_tuple(PyObject *item, Route *route) {
     }
     Py_ssize_t prefix_len = PyBytes_GET_SIZE(prefix);
     if (b1 > 0x7F || seq_offset > 0xFFFF || ts_offset > 0xFFFFFFFFUL || ssrc > 0xFFFFFFFFUL ||
-        prefix_len > MAX_PREFIX || context == 0 || red_b1 < NO_RED || red_b1 > 0x7F) {
+        prefix_len > MAX_PREFIX || context == 0 || red_b1 < NO_RED || red_b1 > 0x7F ||
+        picture_offset > 0x7FFF || tl0_offset > 0xFF) {
         PyErr_SetString(PyExc_ValueError, "route field out of range");
         return -1;
     }
     route->b1 = (uint8_t)b1;
     route->red_b1 = red_b1;
+    route->picture_offset = (uint16_t)picture_offset;
+    route->tl0_offset = (uint8_t)tl0_offset;
     route->seq_offset = (uint16_t)seq_offset;
     route->ts_offset = (uint32_t)ts_offset;
     route->ssrc = (uint32_t)ssrc;
@@ -298,20 +307,47 @@ static Py_ssize_t red_primary(const uint8_t *p, size_t len, size_t start, int *b
     return (Py_ssize_t)primary;
 }
 
-/* forward(marker, seq, timestamp, tail[, red]) -> datagrams handed to the kernel */
+/* Move the VP8 picture id and TL0PICIDX of one copy of the tail by the
+ * route's offsets; vp8 packs their positions (media/vp8.py descriptor_fields). */
+static inline void rewrite_vp8(uint8_t *tail, size_t tail_len, unsigned long vp8,
+                               const Route *route) {
+    size_t pos = vp8 & 0xFF, tl0 = (vp8 >> 9) & 0xFF;
+    int two = (vp8 & 0x100) != 0;
+    if (pos + (size_t)two >= tail_len || tl0 >= tail_len)
+        return; /* positions past the end: nothing rewritten (as in Python) */
+    if (pos) {
+        if (two) {
+            uint32_t value = ((uint32_t)(tail[pos] & 0x7F) << 8) | tail[pos + 1];
+            value = (value + route->picture_offset) & 0x7FFF;
+            tail[pos] = (uint8_t)(0x80 | (value >> 8));
+            tail[pos + 1] = (uint8_t)value;
+        } else {
+            tail[pos] = (uint8_t)((tail[pos] + route->picture_offset) & 0x7F);
+        }
+    }
+    if (tl0)
+        tail[tl0] = (uint8_t)(tail[tl0] + route->tl0_offset);
+}
+
+/* forward(marker, seq, timestamp, tail[, red[, vp8]]) -> datagrams handed to the kernel */
 static PyObject *Fanout_forward(Fanout *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4 && nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "forward(marker, seq, timestamp, tail[, red])");
+    if (nargs < 4 || nargs > 6) {
+        PyErr_SetString(PyExc_TypeError, "forward(marker, seq, timestamp, tail[, red[, vp8]])");
         return NULL;
     }
     unsigned long marker = PyLong_AsUnsignedLong(args[0]);
     unsigned long seq = PyLong_AsUnsignedLong(args[1]);
     unsigned long timestamp = PyLong_AsUnsignedLong(args[2]);
-    long red = nargs == 5 ? PyLong_AsLong(args[4]) : NO_RED;
+    long red = nargs >= 5 ? PyLong_AsLong(args[4]) : NO_RED;
+    unsigned long vp8 = nargs == 6 ? PyLong_AsUnsignedLong(args[5]) : 0;
     if (PyErr_Occurred())
         return NULL;
     if (red < NO_RED) {
         PyErr_SetString(PyExc_ValueError, "red is -1 or where the RED payload starts in the tail");
+        return NULL;
+    }
+    if (vp8 > 0x1FFFF) {
+        PyErr_SetString(PyExc_ValueError, "vp8 positions out of range");
         return NULL;
     }
     if (!PyBytes_Check(args[3])) {
@@ -371,6 +407,8 @@ static PyObject *Fanout_forward(Fanout *self, PyObject *const *args, Py_ssize_t 
                 for (int b = 0; b < blocks; b++, header += 4)
                     *header = (uint8_t)((*header & 0x80) | route->b1);
                 *header = route->b1;
+            } else if (vp8 && (route->picture_offset || route->tl0_offset)) {
+                rewrite_vp8(body, tail_len, vp8, route);
             }
         }
         int length = (int)size;
@@ -407,7 +445,8 @@ static Py_ssize_t Fanout_len(Fanout *self) { return self->count; }
 
 static PyMethodDef Fanout_methods[] = {
     {"forward", (PyCFunction)(void (*)(void))Fanout_forward, METH_FASTCALL,
-     "forward(marker, seq, timestamp, tail[, red]): rewrite, protect and send to every route."},
+     "forward(marker, seq, timestamp, tail[, red[, vp8]]): rewrite, protect and send to every "
+     "route."},
     {NULL}};
 
 static PyMemberDef Fanout_members[] = {

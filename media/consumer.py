@@ -10,6 +10,7 @@ from . import red, rtcp
 from .aiortc_hooks import MediaSocket, SenderInfo, quiet_rtcp, sender_info, sender_started
 from .fastpath import NO_RED, Route
 from .rtp import HEADER, MID_ID, extension_prefix
+from .vp8 import descriptor_fields, rewrite
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpTransceiver
@@ -42,6 +43,10 @@ class Slot:
         self.rtx_sequence = random.randint(0, 0x7FFF)
         self.next_sequence = random.randint(0, 0x7FFF)
         self.last_timestamp = random.randint(0, 0xFFFFFFFF)
+        # VP8: the picture id and TL0PICIDX the next source continues from
+        # (None until a source ran: the first one keeps its own).
+        self.next_picture_id: int | None = None
+        self.next_tl0picidx: int | None = None
         self.ssrc: int = transceiver.sender._ssrc
         # A named feed (e.g. an interpretation channel): its source producer changes
         # without renegotiation, inside one outgoing stream.
@@ -177,6 +182,11 @@ class ConsumerCounters:
             self._base[2] + now[2] - mark[2],
         )
 
+    def follow(self, producer: Producer) -> None:
+        """Accrue from now on what ``producer`` (another simulcast layer) forwards."""
+        self.running(False)
+        self._producer = producer
+
     def running(self, running: bool) -> None:
         """Start or stop accruing the producer's forwarded totals."""
         if running and self._mark is None:
@@ -205,19 +215,30 @@ class Consumer:
     """Rewrites a producer's packets for one subscriber and sends them.
 
     Only the RTP header changes (SSRC, payload type, sequence number,
-    timestamp, header extensions); the payload is the publisher's bytes,
+    timestamp, header extensions) and, after a switch of source, the VP8
+    picture id and TL0PICIDX; the payload is otherwise the publisher's bytes,
     protected with the subscriber connection's SRTP session and written to
     its socket. Video starts at a keyframe, asked for as soon as the
     subscriber can receive. NACKs are answered from the producer's cache (as
     RTX when negotiated), PLI/FIR go to the producer's coalesced requests,
     receiver reports and REMB land in ``counters`` (:class:`ConsumerCounters`).
+
+    Of a simulcast producer it reads one layer (``source``), the lowest
+    until :meth:`select_layer` says otherwise; a switch happens at a
+    keyframe of the target layer, asked for, and the subscriber sees one
+    continuous stream (sequence numbers, timestamps, picture ids).
     """
 
     def __init__(self, consumer_id: str, producer: Producer, slot: Slot) -> None:
         self.id = consumer_id
         self.producer = producer
+        # The producer, or the simulcast layer it reads now.
+        self.source = producer.layer_streams[0] if producer.layer_streams else producer
+        if self.source is not producer:
+            self.source.consumers.append(self)
+        self._target = 0
         self.slot = slot
-        self.counters = ConsumerCounters(producer)
+        self.counters = ConsumerCounters(self.source)
         self.closed = False
         # Set once the subscriber accepted an offer that maps the slot to us.
         self.negotiated = False
@@ -225,6 +246,9 @@ class Consumer:
         self._socket = slot.socket
         self._sequence_offset = 0
         self._timestamp_offset: int | None = None
+        self._picture_offset = 0
+        self._tl0_offset = 0
+        self._first_sequence = 0  # the first sequence number sent from this source
         self._audio = producer.kind == "audio"
         self._waiting_keyframe = not self._audio
         # When this consumer last asked for a keyframe (monotonic); None: not yet.
@@ -247,17 +271,94 @@ class Consumer:
         """True once the subscriber is being sent media."""
         return self._running
 
+    @property
+    def layer(self) -> int:
+        """The simulcast layer forwarded now (0: the lowest; 0 without simulcast)."""
+        layers = self.producer.layer_streams
+        return layers.index(self.source) if self.source in layers else 0
+
+    @property
+    def target_layer(self) -> int:
+        """The layer asked for by :meth:`select_layer`; :attr:`layer` once switched."""
+        return self._target
+
+    def select_layer(self, spatial: int) -> None:
+        """Forward simulcast layer ``spatial`` (clamped to the producer's layers).
+
+        A running consumer switches at the target layer's next keyframe (asked
+        for, coalesced); one not yet running starts on it. No-op for a
+        single-layer producer.
+        """
+        layers = self.producer.layer_streams
+        if not layers or self.closed:
+            return
+        target = max(0, min(int(spatial), len(layers) - 1))
+        self._target = target
+        wanted = layers[target]
+        for layer in layers:
+            if self in layer.switching and layer is not wanted:
+                layer.switching.remove(self)
+        if wanted is self.source:
+            return
+        if not self._running:
+            self._move_to(wanted)
+            return
+        if self not in wanted.switching:
+            wanted.switching.append(self)
+            self._keyframe_asked = time.monotonic()
+            wanted.request_keyframe()
+
+    def _move_to(self, layer: Producer) -> None:
+        old = self.source
+        if self in old.consumers:
+            old.consumers.remove(self)
+        old.reroute()
+        self.source = layer
+        layer.consumers.append(self)
+        self.counters.follow(layer)
+
+    def switch_to(
+        self, layer: Producer, seq: int, timestamp: int, marker: int, tail: bytes, vp8: int
+    ) -> None:
+        """A keyframe of ``layer`` starts: continue the subscriber's stream from it."""
+        if self in layer.switching:
+            layer.switching.remove(self)
+        if self.closed or layer is self.source:
+            return
+        self.suspend()
+        self._move_to(layer)
+        self.slot.continued = True  # the clock advances by the time the switch took
+        self._timestamp_offset = None
+        self._waiting_keyframe = False
+        if self.try_start(seq, timestamp, True):
+            self.send_now(seq, timestamp, marker, tail, vp8)
+        else:
+            self._waiting_keyframe = self.kind == "video"
+
+    def waiting_switch(self, now: float) -> None:
+        """The target layer sent no keyframe yet: ask again now and then."""
+        asked = self._keyframe_asked
+        if asked is None or now - asked >= KEYFRAME_ASK_AGAIN:
+            self._keyframe_asked = now
+            layers = self.producer.layer_streams
+            if self._target < len(layers):
+                layers[self._target].request_keyframe()
+
     def suspend(self) -> None:
         """Forwarding stops (pause or close): remember where the numbering is."""
         self.counters.running(False)
         if self._running:
-            producer, slot = self.producer, self.slot
-            slot.next_sequence = (producer.max_seq + self._sequence_offset + 1) & 0xFFFF
+            source, slot = self.source, self.slot
+            slot.next_sequence = (source.max_seq + self._sequence_offset + 1) & 0xFFFF
             if self._timestamp_offset is not None:
-                slot.last_timestamp = (producer.max_timestamp + self._timestamp_offset) & 0xFFFFFFFF
+                slot.last_timestamp = (source.max_timestamp + self._timestamp_offset) & 0xFFFFFFFF
+            if source.picture_id is not None:
+                slot.next_picture_id = (source.picture_id + self._picture_offset + 1) & 0x7FFF
+            if source.tl0picidx is not None:
+                slot.next_tl0picidx = (source.tl0picidx + self._tl0_offset + 1) & 0xFF
             slot.suspended_at = time.monotonic()
         self._running = False
-        self.producer.reroute()
+        self.source.reroute()
 
     def renumbered(self, previous: int, now: int) -> None:
         """The producer's numbering jumped from ``previous`` to ``now``: ours must not."""
@@ -268,7 +369,7 @@ class Consumer:
         """Start again after a pause: continue the numbering, wait for a keyframe."""
         self.counters.running(False)
         self._running = False
-        self.producer.reroute()
+        self.source.reroute()
         if self.kind == "video":
             self._waiting_keyframe = True
             self._keyframe_asked = None
@@ -280,7 +381,7 @@ class Consumer:
         its clock advances by the time that passed; video waits for a keyframe.
         """
         self.suspend()
-        slot, last = self.slot, self.producer.counters.last_packet_at
+        slot, last = self.slot, self.source.counters.last_packet_at
         if slot.suspended_at is not None and last is not None:
             slot.suspended_at = min(slot.suspended_at, last)  # media stopped then
         slot.continued = True
@@ -300,6 +401,8 @@ class Consumer:
             self._socket.destination,
             self._context,
             self._red_b1,
+            self._picture_offset,
+            self._tl0_offset,
         )
 
     def try_start(self, seq: int, timestamp: int, keyframe: bool) -> bool:
@@ -307,7 +410,7 @@ class Consumer:
         if not self._start(seq, timestamp, keyframe):
             return False
         self.counters.running(True)
-        self.producer.reroute()
+        self.source.reroute()
         return True
 
     def _start(self, seq: int, timestamp: int, keyframe: bool) -> bool:
@@ -325,7 +428,7 @@ class Consumer:
                 asked = self._keyframe_asked
                 if asked is None or now - asked >= KEYFRAME_ASK_AGAIN:
                     self._keyframe_asked = now
-                    self.producer.request_keyframe()
+                    self.source.request_keyframe()
                 return False
             self._waiting_keyframe = False
         if slot.info is None:
@@ -337,6 +440,13 @@ class Consumer:
         # The slot's SSRC keeps one SRTP stream across consumers (its ROC).
         self._context = self._socket.stream_context(slot.ssrc)
         self._sequence_offset = (slot.next_sequence - seq) & 0xFFFF
+        self._first_sequence = slot.next_sequence
+        source = self.source
+        self._picture_offset = self._tl0_offset = 0
+        if slot.next_picture_id is not None and source.picture_id is not None:
+            self._picture_offset = (slot.next_picture_id - source.picture_id) & 0x7FFF
+        if slot.next_tl0picidx is not None and source.tl0picidx is not None:
+            self._tl0_offset = (slot.next_tl0picidx - source.tl0picidx) & 0xFF
         if self._timestamp_offset is None:
             # A recycled slot keeps a monotonic clock for the subscriber.
             self._timestamp_offset = (slot.last_timestamp + _step(slot) - timestamp) & 0xFFFFFFFF
@@ -344,9 +454,11 @@ class Consumer:
         self._running = True
         return True
 
-    def send_now(self, seq: int, timestamp: int, marker: int, tail: bytes, red_at: int) -> None:
+    def send_now(
+        self, seq: int, timestamp: int, marker: int, tail: bytes, red_at: int = NO_RED, vp8: int = 0
+    ) -> None:
         """Send one packet outside the producer's loop (the one that started us),
-        as the fan-out would (``red_at``: see :meth:`media.fastpath.Fanout.forward`)."""
+        as the fan-out would (``red_at``, ``vp8``: see :meth:`media.fastpath.Fanout.forward`)."""
         if not self._socket.ready:
             return
         b1 = self._b1
@@ -360,6 +472,8 @@ class Consumer:
             else:
                 tail = red.retag(tail, red_at, blocks, b1)
                 b1 = self._red_b1
+        elif vp8:
+            tail = rewrite(tail, vp8, self._picture_offset, self._tl0_offset)
         data = self._header(b1 | marker, seq, timestamp) + tail
         self._socket.send_rtp(data, self._context)
 
@@ -383,15 +497,20 @@ class Consumer:
         counters.nacks_received += len(sequences)
         if not self._running or not self._socket.ready:
             return
-        slot, producer = self.slot, self.producer
+        slot, source = self.slot, self.source
         info = slot.info
-        offset = self._sequence_offset
+        offset, first = self._sequence_offset, self._first_sequence
         for out_seq in sequences:
-            entry = producer.cached((out_seq - offset) & 0xFFFF)
+            # Sent before a switch of source: the cache holds other packets there.
+            before = (out_seq - first) & 0xFFFF >= 0x8000
+            entry = None if before else source.cached((out_seq - offset) & 0xFFFF)
             if entry is None:
                 counters.retransmit_misses += 1
                 continue
             _, timestamp, marker, element, payload = entry
+            if self._picture_offset or self._tl0_offset:
+                fields = descriptor_fields(payload)
+                payload = rewrite(payload, fields, self._picture_offset, self._tl0_offset)
             out_ts = (timestamp + self._timestamp_offset) & 0xFFFFFFFF  # type: ignore[operator]
             if info is not None and info.rtx_payload_type is not None:
                 header = _pack(
@@ -408,7 +527,7 @@ class Consumer:
 
     def on_keyframe_request(self) -> None:
         self.counters.keyframe_requests += 1
-        self.producer.request_keyframe()
+        self.source.request_keyframe()
 
     def on_report(self, block: rtcp.ReportBlock) -> None:
         counters = self.counters
@@ -433,13 +552,13 @@ class Consumer:
         audio and video of one publisher stay on one time line, and every SR
         has a fresh NTP time for the subscriber's LSR/DLSR.
         """
-        report = self.producer.sender_report
+        report = self.source.sender_report
         if not self._running or report is None or self._timestamp_offset is None:
             return None
         ntp, rtp_ts, at = report
         elapsed = time.time() - at
         ntp_now = ntp + int(elapsed * 4294967296.0)
-        rtp_now = rtp_ts + int(elapsed * self.producer.clock_rate) + self._timestamp_offset
+        rtp_now = rtp_ts + int(elapsed * self.source.clock_rate) + self._timestamp_offset
         self._lsr = (ntp_now >> 16) & 0xFFFFFFFF
         self._sr_sent_at = time.monotonic()
         counters = self.counters
@@ -452,4 +571,10 @@ class Consumer:
             self.slot.consumer = None
         if self in self.producer.consumers:
             self.producer.consumers.remove(self)
+        for layer in self.producer.layer_streams:
+            if self in layer.consumers:
+                layer.consumers.remove(self)
+            if self in layer.switching:
+                layer.switching.remove(self)
         self.producer.reroute()
+        self.source.reroute()

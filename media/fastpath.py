@@ -42,6 +42,7 @@ from pylibsrtp import _binding as _srtp
 from .red import parse as _red_parse
 from .red import retag as _red_retag
 from .rtp import HEADER
+from .vp8 import rewrite
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,15 @@ SRTP_MARGIN = 64  # room for the SRTP tag and MKI after the packet
 
 # payload type byte (Opus for audio), sequence offset, timestamp offset, SSRC,
 # extension prefix, destination, libsrtp context (srtp_t) of the SSRC, and
-# optionally the RED payload type (-1 or absent: the subscriber has no RED)
+# optionally: the RED payload type (-1: the subscriber has no RED), the VP8
+# picture id and TL0PICIDX offsets (a subscriber switched between simulcast
+# layers or sources: its picture ids go on from the last it was sent)
 Route = (
     tuple[int, int, int, int, bytes, "Destination", Any]
     | tuple[int, int, int, int, bytes, "Destination", Any, int]
+    | tuple[int, int, int, int, bytes, "Destination", Any, int, int, int]
 )
+_FullRoute = tuple[int, int, int, int, bytes, "Destination", Any, int, int, int]
 NO_RED = -1
 
 
@@ -78,7 +83,13 @@ class Fanout(Protocol):
     @property
     def malformed(self) -> int: ...
 
-    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes, red: int = -1) -> int: ...
+    def forward(
+        self, marker: int, seq: int, timestamp: int, tail: bytes, red: int = -1, vp8: int = 0
+    ) -> int:
+        """``red``: where a RED payload starts in ``tail`` (-1: not RED); ``vp8``:
+        where the picture id and TL0PICIDX are in ``tail``, packed as
+        :func:`media.vp8.descriptor_fields` (0: nothing to rewrite)."""
+        ...
 
     def __len__(self) -> int: ...
 
@@ -115,25 +126,33 @@ class PythonDestination:
 
 class PythonFanout:
     def __init__(self, routes: Sequence[Route]) -> None:
-        self._routes = [r[:7] for r in routes]
-        self._red = [r[7] if len(r) > 7 else NO_RED for r in routes]
-        for red_type in self._red:
-            if not NO_RED <= red_type <= 0x7F:
+        self._routes: list[_FullRoute] = [_full(r) for r in routes]
+        for route in self._routes:
+            if not NO_RED <= route[7] <= 0x7F or not 0 <= route[8] <= 0x7FFF:
+                raise ValueError("route field out of range")
+            if not 0 <= route[9] <= 0xFF:
                 raise ValueError("route field out of range")
         self.malformed = 0
 
     def __len__(self) -> int:
         return len(self._routes)
 
-    def forward(self, marker: int, seq: int, timestamp: int, tail: bytes, red: int = -1) -> int:
+    def forward(
+        self, marker: int, seq: int, timestamp: int, tail: bytes, red: int = -1, vp8: int = 0
+    ) -> int:
         if red != NO_RED:
             return self._forward_red(marker, seq, timestamp, tail, red)
+        if not 0 <= vp8 <= 0x1FFFF:
+            raise ValueError("vp8 positions out of range")
         sent = 0
         tail_len = len(tail)
+        original = tail
         # Inlined: each Python call costs as much as the rewrite itself.
-        for b1, seq_offset, ts_offset, ssrc, prefix, destination, context in self._routes:
+        for route in self._routes:
+            b1, seq_offset, ts_offset, ssrc, prefix, destination, context, _, pid, tl0 = route
             if not destination.ready:
                 continue
+            tail = rewrite(original, vp8, pid, tl0) if vp8 and (pid or tl0) else original
             size = 12 + len(prefix) + tail_len
             if size > SRTP_BUFFER - SRTP_MARGIN:
                 continue  # larger than any MTU: never produced by a publisher
@@ -169,8 +188,8 @@ class PythonFanout:
         plain = tail[:red] + tail[primary:]
         retagged: dict[int, bytes] = {}  # by the subscriber's Opus payload type
         sent = 0
-        for route, red_type in zip(self._routes, self._red, strict=True):
-            b1, seq_offset, ts_offset, ssrc, prefix, destination, context = route
+        for route in self._routes:
+            b1, seq_offset, ts_offset, ssrc, prefix, destination, context, red_type, _, _ = route
             if not destination.ready:
                 continue
             if red_type == NO_RED:
@@ -202,6 +221,13 @@ class PythonFanout:
                 destination.sendto(destination.view[0 : length[0]], destination.addr)  # type: ignore[attr-defined]
                 sent += 1
         return sent
+
+
+def _full(route: Route) -> _FullRoute:
+    """The route with its optional fields at their defaults."""
+    extra: tuple[int, ...] = route[7:]
+    red_type, picture_offset, tl0_offset = extra + (NO_RED, 0, 0)[len(extra) :]
+    return (*route[:7], red_type, picture_offset, tl0_offset)
 
 
 # --- the native one -------------------------------------------------------------
@@ -236,7 +262,7 @@ if _native is not None:
 
 def _native_fanout(routes: Sequence[Route]) -> Fanout:
     assert _native is not None
-    fanout: Fanout = _native.Fanout([(*r[:6], _address(r[6]), *r[7:]) for r in routes])
+    fanout: Fanout = _native.Fanout([(*r[:6], _address(r[6]), *_full(r)[7:]) for r in routes])
     return fanout
 
 

@@ -14,7 +14,8 @@ from .fastpath import NO_RED
 from .keyframes import KeyframeRequests
 from .nack import NackTracker
 from .rtp import HEADER, abs_send_time_element, audio_level_element, find_extension
-from .vp8 import is_keyframe_start
+from .simulcast import LayerInfo
+from .vp8 import descriptor_fields, is_keyframe_start, picture_id, tl0picidx
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
@@ -34,6 +35,9 @@ MAX_DROPOUT = 3000
 MAX_MISORDER = CACHE_SIZE
 SCREEN = "screen"  # Producer.source of a screen share
 REMB_FRESH = 5.0  # seconds a subscriber's REMB counts for the upstream REMB
+LAYER_ACTIVE = 1.0  # seconds since its last packet a simulcast layer counts as sent
+# The VP8 descriptor fields' positions move by the per-packet extension element.
+_ELEMENT = 4
 
 # One cached packet: sequence, timestamp, marker (0x80/0), extension element, payload.
 CachedPacket = tuple[int, int, int, bytes, bytes]
@@ -116,6 +120,13 @@ class Producer:
     inlined. ``counters`` (:class:`ProducerCounters`) and ``forwarded``
     (packets, payload bytes, frames sent to each running consumer) are
     updated as it goes; ``sinks`` (e.g. a recorder) get every forwarded packet.
+
+    A simulcast video producer (:meth:`simulcast`) receives nothing itself:
+    each layer is a producer of its own (``layer_streams``, lowest first,
+    with its own SSRC, numbering, cache and keyframe requests) and each
+    consumer reads one layer at a time (:meth:`Consumer.select_layer`). Its
+    ``counters`` are the lowest layer's (always sent, for the freeze alert)
+    and the recorder's ``sinks`` get the highest layer.
     """
 
     def __init__(
@@ -174,6 +185,56 @@ class Producer:
         self.sender_report: tuple[int, int, float] | None = None
         self._lsr = 0
         self._lsr_at = 0.0
+        # Simulcast: the layers (lowest first), or the layered producer of a layer.
+        self.layer_streams: list[Producer] = []
+        self.parent: Producer | None = None
+        self.rid: str | None = None
+        # Consumers that switch to this layer at its next keyframe.
+        self.switching: list[Consumer] = []
+        # The VP8 picture id and TL0PICIDX of the newest packet (for switches).
+        self.picture_id: int | None = None
+        self.tl0picidx: int | None = None
+        self._rate_mark: tuple[float, int] = (time.monotonic(), 0)
+        self._bitrate = 0
+
+    def simulcast(self, rids: list[str] | tuple[str, ...]) -> None:
+        """Receive this video track as layers, one per rid, lowest first."""
+        if self.kind != "video" or self.layer_streams or len(rids) < 2:
+            return
+        for spatial, rid in enumerate(rids):
+            layer = Producer(f"{self.id}~{spatial}", self.owner, self.kind, self.receiver)
+            layer._send_rtcp = self._send_rtcp
+            layer.parent, layer.rid, layer.source = self, rid, self.source
+            layer._paused = self._paused
+            self.layer_streams.append(layer)
+        self.counters = self.layer_streams[0].counters
+        self.nacks = self.layer_streams[0].nacks
+        self.layer_streams[-1].sinks = self.sinks
+
+    @property
+    def layers(self) -> list[LayerInfo]:
+        """The simulcast layers with their measured bitrate (empty: a single layer)."""
+        now = time.monotonic()
+        infos = []
+        for spatial, layer in enumerate(self.layer_streams):
+            at, octets = layer._rate_mark
+            if now - at >= 1.0:
+                layer._bitrate = int((layer.counters.bytes - octets) * 8 / (now - at))
+                layer._rate_mark = (now, layer.counters.bytes)
+            last = layer.counters.last_packet_at
+            active = last is not None and now - last < LAYER_ACTIVE
+            infos.append(LayerInfo(spatial, layer.rid or "", layer._bitrate, active))
+        return infos
+
+    def forwarded_totals(self) -> tuple[int, int, int]:
+        """Packets, payload bytes and frames forwarded, over every layer."""
+        if not self.layer_streams:
+            return self.forwarded
+        packets = octets = frames = 0
+        for layer in self.layer_streams:
+            p, o, f = layer.forwarded
+            packets, octets, frames = packets + p, octets + o, frames + f
+        return packets, octets, frames
 
     @property
     def paused(self) -> bool:
@@ -187,6 +248,8 @@ class Producer:
         if self._paused:
             return
         self._paused = True
+        for layer in self.layer_streams:
+            layer._paused = True
         for consumer in self.consumers:
             consumer.suspend()
 
@@ -194,6 +257,8 @@ class Producer:
         if not self._paused:
             return
         self._paused = False
+        for layer in self.layer_streams:
+            layer._paused = False
         for consumer in self.consumers:
             consumer.restart()
 
@@ -270,12 +335,18 @@ class Producer:
         counters.last_packet_at = now
         marker = b1 & 0x80
         red_at = NO_RED  # where a RED payload starts in the tail
+        vp8 = 0
         if self._video:
             element = abs_send_time_element()
             keyframe = is_keyframe_start(payload)
             if keyframe:
                 counters.keyframes += 1
                 self._keyframes.keyframe_seen(now)
+            vp8 = descriptor_fields(payload)
+            # The newest packet's: where a switch of source continues from.
+            if vp8 and (max_seq < 0 or delta < 0x8000):
+                self.picture_id = picture_id(payload, vp8)
+                self.tl0picidx = tl0picidx(payload, vp8)
             if marker:
                 counters.frames += 1
             self._cache[index] = (seq, timestamp, marker, element, payload)
@@ -291,21 +362,28 @@ class Producer:
         if self._paused or self.closed:
             return
         tail = element + payload
-        # For every running consumer: header rewrite, SRTP protect, send.
+        # For every running consumer: header (and picture id) rewrite, SRTP protect, send.
         fanout = self._fanout
-        if red_at == NO_RED:
-            fanout.forward(marker, seq, timestamp, tail)
-        else:
+        if red_at != NO_RED:
             malformed = fanout.malformed
             fanout.forward(marker, seq, timestamp, tail, red_at)
             if fanout.malformed != malformed:
                 counters.red_malformed += 1
                 return  # sent to nobody
-        if len(fanout) != len(self.consumers):
+        elif vp8:
+            vp8 = _shifted(vp8)
+            fanout.forward(marker, seq, timestamp, tail, NO_RED, vp8)
+        else:
+            fanout.forward(marker, seq, timestamp, tail)
+        if self.switching and keyframe:
+            # Consumers moving to this layer: from its keyframe, continuing their stream.
+            for consumer in list(self.switching):
+                consumer.switch_to(self, seq, timestamp, marker, tail, vp8)
+        if len(self._fanout) != len(self.consumers):
             # Consumers not running yet: negotiating, waiting for a keyframe.
             for consumer in self.consumers:
                 if not consumer.started and consumer.try_start(seq, timestamp, keyframe):
-                    consumer.send_now(seq, timestamp, marker, tail, red_at)
+                    consumer.send_now(seq, timestamp, marker, tail, red_at, vp8)
         packets, octets, frames = self.forwarded
         self.forwarded = (
             packets + 1,
@@ -343,9 +421,12 @@ class Producer:
         self._seen = [-1] * CACHE_SIZE
         self._cache = [None] * (CACHE_SIZE if self._video else 0)
         self.nacks.clear()
+        self.picture_id = self.tl0picidx = None
 
     def reroute(self) -> None:
         """Rebuild the list of running consumers the hot path iterates."""
+        if self.layer_streams:
+            return  # the layers receive and forward, each to its own consumers
         routes = [c.route() for c in self.consumers if c.started and not c.closed]
         self._fanout = fastpath.new_fanout(routes)
 
@@ -444,13 +525,21 @@ class Producer:
             for c in self.consumers
             if c.counters.remb is not None and now - c.counters.remb_at < REMB_FRESH
         ]
-        return min(rates) if rates else None
+        if not rates:
+            return None
+        # With simulcast the weak subscribers take a lower layer: the publisher
+        # may send as much as the strongest one can receive.
+        return max(rates) if self.layer_streams else min(rates)
 
     # --- keyframes ------------------------------------------------------------------
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe, coalesced with other requests."""
         if self.kind != "video" or self.closed:
+            return
+        if self.layer_streams:
+            for layer in self.layer_streams:
+                layer.request_keyframe()
             return
         now = time.monotonic()
         when = self._keyframes.request(now)
@@ -499,8 +588,13 @@ class Producer:
         self._keyframes = KeyframeRequests()
         self._numbering_afresh()
         self.reroute()
+        for layer in self.layer_streams:
+            layer.rebind(receiver, send_rtcp)
 
     def close(self) -> None:
+        for layer in self.layer_streams:
+            layer.close()
+        self.switching.clear()
         self.closed = True
         for timer in (self._deferred, self._nack_timer):
             if timer is not None:
@@ -509,9 +603,19 @@ class Producer:
         self.consumers.clear()
         self._fanout = fastpath.new_fanout(())
 
+    def streams(self) -> list[Producer]:
+        """The producers that receive packets: the layers, or this one."""
+        return self.layer_streams or [self]
+
     def loss_statistics(self) -> tuple[int, int, int] | None:
         """(packets received, packets lost, jitter in clock units) seen from the SFU."""
         if self.media_ssrc is None:
             return None
         expected = self._cycles + self.max_seq - self._base_seq + 1
         return self._received, expected - self._received, int(self._jitter)
+
+
+def _shifted(fields: int) -> int:
+    """Descriptor positions in the payload moved to positions in the tail."""
+    pid, tl0 = fields & 0xFF, (fields >> 9) & 0xFF
+    return (pid + _ELEMENT if pid else 0) | (fields & 0x100) | ((tl0 + _ELEMENT) << 9 if tl0 else 0)

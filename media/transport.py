@@ -27,7 +27,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from . import rtcp
+from . import rtcp, simulcast
 from .aiortc_hooks import (
     MediaSocket,
     negotiated_codecs,
@@ -194,6 +194,8 @@ class PeerTransport:
         self._mids: dict[str, str] = {}  # producer id -> its mid on the publisher connection
         self._retired: set[asyncio.Task[None]] = set()  # old connections closing
         self._routes: dict[int, Route] = {}
+        # What the publisher's offers asked for each video mid (simulcast or not).
+        self.simulcast: dict[str, simulcast.SimulcastSection] = {}
         self._unroutable: set[int] = set()
         self._slot_by_ssrc: dict[int, Slot] = {}
         self._rtcp_task = asyncio.ensure_future(self._rtcp_loop())
@@ -273,13 +275,26 @@ class PeerTransport:
             self._max_tracks = max_tracks
             if share is not None:
                 self._share_mids.add(share)
+            # Before aiortc creates the producers of new sections (on_track).
+            sections = simulcast.read_offer(offer_sdp)
+            for mid, section in sections.items():
+                known = self.simulcast.get(mid)
+                producer = self.producer_of_mid(mid)
+                if known is not None and producer is not None and known.rids != section.rids:
+                    # A producer's layers are fixed when it is created: the
+                    # section goes on as it was answered first.
+                    section = known
+                self.simulcast[mid] = section
+            for mid in offered:
+                if mid not in sections:
+                    self.simulcast.pop(mid, None)
             try:
                 await self.publisher.setRemoteDescription(
                     RTCSessionDescription(sdp=offer_sdp, type="offer")
                 )
                 for transceiver in self.publisher.getTransceivers():
-                    section = offered.get(transceiver.mid or "")
-                    red = section is not None and offers_red(section)
+                    media = offered.get(transceiver.mid or "")
+                    red = media is not None and offers_red(media)
                     restrict_codecs(transceiver, forwarded_codec_preferences(transceiver.kind, red))
                 answer = await self.publisher.createAnswer()
                 await self.publisher.setLocalDescription(answer)
@@ -290,6 +305,7 @@ class PeerTransport:
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
+            sdp = simulcast.answer(sdp, {m: self.simulcast[m] for m in sections})
             sdp = with_opus_parameters(sdp, {**OPUS_FEC, **self.opus_parameters})
             return with_red_parameters(sdp)
 
@@ -334,6 +350,9 @@ class PeerTransport:
         )
         if mid in self._share_mids:
             producer.source = SCREEN
+        section = self.simulcast.get(mid)
+        if section is not None and section.layered:
+            producer.simulcast(section.rids)
         self.producers[producer.id] = producer
         self._mids[producer.id] = mid
         self._on_producer(self, producer)
@@ -661,14 +680,17 @@ class PeerTransport:
         ssrc = _SSRC.unpack_from(data, 8)[0]
         if ssrc in self._unroutable:
             return None
-        route: Route | None = None
+        route: Route | None = self._route_by_rid(data)
         for candidate in self.producers.values():
+            if route is not None:
+                break
             if ssrc in receiver_rtx_ssrcs(candidate.receiver):
                 route = (candidate.on_rtp, True, candidate)
-                break
         if route is None:
             receiver = route_unknown_ssrc(self.publisher_socket, data)
             producer = next((p for p in self.producers.values() if p.receiver is receiver), None)
+            if producer is not None and producer.layer_streams:
+                producer = None  # a layer's packet without a known RID: not routable
             info = producer.info() if producer is not None else None
             if producer is not None and info is not None:
                 payload_type = data[1] & 0x7F
@@ -682,6 +704,29 @@ class PeerTransport:
             return None
         self._routes[ssrc] = route
         return route
+
+    def _route_by_rid(self, data: bytes) -> Route | None:
+        """The simulcast layer a packet's RID (or repaired RID, for RTX) names."""
+        for producer in self.producers.values():
+            if not producer.layer_streams or producer.closed:
+                continue
+            section = self.simulcast.get(self._mids.get(producer.id, ""))
+            if section is None or section.rid_id is None:
+                continue
+            info = producer.info()
+            if info is None:
+                continue
+            payload_type = data[1] & 0x7F
+            if payload_type in info.media_payload_types:
+                rid, rtx = simulcast.find_rid(data, section.rid_id), False
+            elif payload_type in info.rtx_payload_types and section.repaired_rid_id:
+                rid, rtx = simulcast.find_rid(data, section.repaired_rid_id), True
+            else:
+                continue
+            for layer in producer.layer_streams:
+                if rid is not None and layer.rid == rid:
+                    return (layer.on_rtp, rtx, layer)
+        return None
 
     def _on_publisher_rtcp(self, data: bytes) -> None:
         self.heard_at = time.monotonic()
@@ -749,7 +794,7 @@ class PeerTransport:
             if batch:
                 self.subscriber_socket.send_rtcp(batch + sdes)
         if self.publisher_socket.ready and self.producers:
-            producers = list(self.producers.values())
+            producers = [s for p in self.producers.values() for s in p.streams()]
             # The publisher sends no receiver reports to time, but it is the
             # same client at the same address as this subscriber connection:
             # its round trip paces the NACK retries towards the publisher.
@@ -762,10 +807,11 @@ class PeerTransport:
                 return
             blocks = [b for b in (p.report_block() for p in producers) if b is not None]
             data = rtcp.receiver_report(sender, blocks)
-            for producer in producers:
+            for producer in self.producers.values():
                 bitrate = producer.subscriber_bitrate() if producer.kind == "video" else None
-                if bitrate is not None and producer.media_ssrc is not None:
-                    data += rtcp.remb(sender, bitrate, [producer.media_ssrc])
+                ssrcs = [s.media_ssrc for s in producer.streams() if s.media_ssrc is not None]
+                if bitrate is not None and ssrcs:
+                    data += rtcp.remb(sender, bitrate, ssrcs)
             self.publisher_socket.send_rtcp(data)
 
     def round_trip(self) -> float | None:

@@ -359,3 +359,76 @@ def test_without_the_extension_the_python_twin_runs() -> None:
         "print(fastpath.implementation(), fastpath.available())"
     )
     assert _implementation_in_child(code) == "python ('python',)"
+
+
+@pytest.mark.parametrize(
+    ("descriptor", "picture_id", "tl0"),
+    [
+        (bytes([0x90, 0xC0, 0x80 | 0x7F, 0xFE, 0x21]), 0x7FFE, 0x21),  # 15-bit id, TL0PICIDX
+        (bytes([0x90, 0x80, 0x05]), 0x05, None),  # 7-bit id only
+        (bytes([0x90, 0x40, 0xFF]), None, 0xFF),  # TL0PICIDX only
+    ],
+)
+def test_each_route_moves_the_vp8_picture_id_and_tl0picidx_by_its_offsets(
+    sender: socket.socket, path: str, descriptor: bytes, picture_id: int | None, tl0: int | None
+) -> None:
+    from media.vp8 import descriptor_fields
+    from media.vp8 import picture_id as read_picture_id
+    from media.vp8 import tl0picidx as read_tl0
+
+    profile, key_length = PROFILES["aes-gcm"]
+    key = os.urandom(key_length)
+    payload = descriptor + b"\x00frame"
+    fields = descriptor_fields(payload)
+    element = b"\x00" * 4
+    # Positions in the tail: the per-packet element comes first.
+    shifted = (
+        ((fields & 0xFF) + 4 if fields & 0xFF else 0)
+        | (fields & 0x100)
+        | (((fields >> 9) + 4) << 9 if fields >> 9 else 0)
+    )
+    offsets = [(0, 0), (3, 1), (0x7FFF, 0xFF)]
+    subscribers, routes, sessions = [], [], []
+    for ssrc, (pid_offset, tl0_offset) in enumerate(offsets, start=1):
+        subscriber = Subscriber(key, profile)
+        destination = fastpath.new_destination()
+        destination.connect(SocketTransport(sender), subscriber.addr)
+        session, context = transmit_context(key, profile, ssrc)
+        sessions.append(session)
+        subscribers.append(subscriber)
+        prefix = extension_prefix("0", 4)
+        routes.append(
+            (96, 0, 0, ssrc, prefix, destination, context, fastpath.NO_RED, pid_offset, tl0_offset)
+        )
+    # A route without offsets (the common case) is accepted as before.
+    fanout = fastpath.new_fanout(routes)
+    assert fanout.forward(0x80, 7, 3000, element + payload, fastpath.NO_RED, shifted) == 3
+    for subscriber, (pid_offset, tl0_offset) in zip(subscribers, offsets, strict=True):
+        packet = subscriber.receive()[1]
+        received = packet[12 + len(extension_prefix("0", 4)) + 4 :]
+        assert received[-6:] == b"\x00frame"
+        assert len(received) == len(payload)
+        if picture_id is not None:
+            mask = 0x7FFF if fields & 0x100 else 0x7F
+            assert read_picture_id(received, fields) == (picture_id + pid_offset) & mask
+        if tl0 is not None:
+            assert read_tl0(received, fields) == (tl0 + tl0_offset) & 0xFF
+        subscriber.sock.close()
+
+
+def test_vp8_positions_past_the_packet_rewrite_nothing(sender: socket.socket, path: str) -> None:
+    profile, key_length = PROFILES["aes-gcm"]
+    key = os.urandom(key_length)
+    subscriber = Subscriber(key, profile)
+    destination = fastpath.new_destination()
+    destination.connect(SocketTransport(sender), subscriber.addr)
+    _session, context = transmit_context(key, profile, 5)
+    routes = [(96, 0, 0, 5, extension_prefix("0", 4), destination, context, fastpath.NO_RED, 9, 9)]
+    fanout = fastpath.new_fanout(routes)
+    tail = b"\x00" * 4 + bytes([0x90, 0xC0, 0x81])
+    # A 15-bit picture id whose second byte is missing, a TL0PICIDX beyond the end.
+    assert fanout.forward(0, 1, 1, tail, fastpath.NO_RED, 6 | 0x100 | (40 << 9)) == 1
+    assert subscriber.receive()[1].endswith(tail)
+    with pytest.raises(ValueError, match="out of range"):
+        fanout.forward(0, 1, 1, tail, fastpath.NO_RED, 1 << 20)
+    subscriber.sock.close()

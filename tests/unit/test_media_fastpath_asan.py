@@ -57,6 +57,8 @@ for round_ in range(300):
                  os.urandom(rng.randint(0, 64)), rng.choice(destinations), context)
         if rng.random() < 0.7:
             route += (rng.choice([-1, rng.randrange(128)]),)  # RED payload type
+            if rng.random() < 0.5:
+                route += (rng.randrange(1 << 15), rng.randrange(256))  # VP8 offsets
         routes.append(route)
     fanout = native.Fanout(routes)
     if rng.random() < 0.2:
@@ -75,6 +77,9 @@ for round_ in range(300):
                 tail = tail[:4] + blocks + bytes((rng.randrange(128),)) + tail[4:]
                 args[3] = tail
             args.append(rng.choice([-1, 0, 4, len(tail), len(tail) + 1, rng.randrange(3100)]))
+        elif rng.random() < 0.5:
+            # VP8 picture id / TL0PICIDX positions, inside the tail or past it.
+            args += [-1, rng.randrange(0x20000)]
         forwarded += fanout.forward(*args)
     for d in destinations:
         if not d.ready:

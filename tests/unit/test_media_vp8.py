@@ -41,3 +41,38 @@ def test_aiortc_packetizer_output_is_recognised() -> None:
     assert is_keyframe_start(frames[0][0])
     assert not any(is_keyframe_start(p) for p in frames[0][1:])
     assert not is_keyframe_start(frames[-1][0])
+
+
+def test_descriptor_fields_find_the_picture_id_and_tl0picidx() -> None:
+    from media.vp8 import descriptor_fields, picture_id, rewrite, temporal_id, tl0picidx
+
+    # X; I, L, T; 15-bit picture id 0x1234; TL0PICIDX 9; TID 2, Y.
+    payload = bytes([0x90, 0xE0, 0x92, 0x34, 0x09, 0xA0, 0x00])
+    fields = descriptor_fields(payload)
+    assert picture_id(payload, fields) == 0x1234
+    assert tl0picidx(payload, fields) == 9
+    assert temporal_id(payload) == 2
+    moved = rewrite(payload, fields, 0x7FFF, 0xFF)  # minus one each, wrapping
+    assert picture_id(moved, fields) == 0x1233 and tl0picidx(moved, fields) == 8
+    assert moved[5:] == payload[5:] and moved[:2] == payload[:2]
+    wrapped = rewrite(bytes([0x90, 0x80, 0xFF, 0xFF, 0x00]), 0x102, 1, 0)
+    assert picture_id(wrapped, 0x102) == 0  # 15-bit wrap keeps the M bit
+    assert wrapped[2] & 0x80
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\x10",
+        bytes([0x10, 0x00]),
+        bytes([0x90]),
+        bytes([0x90, 0x80]),
+        bytes([0x90, 0xC0, 0x85]),
+    ],
+)
+def test_descriptors_without_room_for_the_fields_give_none(payload: bytes) -> None:
+    from media.vp8 import descriptor_fields, rewrite
+
+    fields = descriptor_fields(payload)
+    assert rewrite(payload, fields, 5, 5) == payload
