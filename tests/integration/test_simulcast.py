@@ -14,11 +14,14 @@ import itertools
 import time
 
 import pytest
+from aiortc import RTCRtpSender
 
 from bench.clip import Clip, encode_video
+from media.transport import IdleTrack
 from rooms import Settings
 from server.client import ClientError, PalabraClient, RemoteStream
-from signaling import MonitorStats
+from server.simulcast_sender import SentLayer
+from signaling import MonitorStats, PublishAnswer, PublishOffer
 
 from .conftest import ClientFactory, RunningServer
 from .vp8_stream import decode
@@ -243,3 +246,91 @@ async def test_a_pinned_tile_comes_in_the_middle_layer(
     await frames_of_width(pinned_video, 160, 5, after=unpinned)
     widths = continuous(pinned_video)
     assert [w for i, w in enumerate(widths) if i == 0 or widths[i - 1] != w] == [160, 320, 160]
+
+
+def munged(sdp: str, mid: str, lines: list[str]) -> str:
+    """The offer with ``lines`` at the end of section ``mid`` (its SSRC lines dropped)."""
+    out, current = [], None
+    for line in sdp.split("\r\n"):
+        if line.startswith("m="):
+            if current == mid:
+                out.extend(lines)
+            current = None
+        if line.startswith("a=mid:"):
+            current = line[6:]
+        if line and not (current == mid and line.startswith("a=ssrc")):
+            out.append(line)
+    if current == mid:
+        out.extend(lines)
+    return "\r\n".join([*out, ""])
+
+
+RID_LINES = [
+    "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+    "a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "codec"),
+    [
+        # Four encodings: more than the server forwards.
+        ([*RID_LINES, *(f"a=rid:{r} send" for r in "abcd"), "a=simulcast:send a;b;c;d"], "VP8"),
+        # A rid no a=rid line declares.
+        ([*RID_LINES, "a=rid:q send", "a=rid:h send", "a=simulcast:send q;h;x"], "VP8"),
+        # No RID header extension: the layers could not be told apart.
+        (["a=rid:q send", "a=rid:h send", "a=rid:f send", "a=simulcast:send q;h;f"], "VP8"),
+        # H.264 only: refused, simulcast or not.
+        ([*RID_LINES, "a=rid:q send", "a=rid:f send", "a=simulcast:send q;f"], "H264"),
+    ],
+)
+async def test_simulcast_offers_the_server_cannot_layer_harm_nobody(
+    server: RunningServer,
+    connect: ClientFactory,
+    layers: list[tuple[str, Clip]],
+    lines: list[str],
+    codec: str,
+) -> None:
+    witness = await connect(name="Canciller de Guatemala", delegation="gt")
+    sender = await witness.publish_simulcast(layers)
+    watcher = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    video = await video_of(watcher, witness.welcome.you.id)  # type: ignore[union-attr]
+    await frames_of_width(video, 160, 5)
+
+    bad = await connect(name="Canciller de Costa Rica", delegation="cr")
+    transceiver = bad.publisher.addTransceiver(IdleTrack("video"), direction="sendonly")
+    wanted = [
+        c
+        for c in RTCRtpSender.getCapabilities("video").codecs
+        if c.mimeType in (f"video/{codec}", "video/rtx")
+    ]
+    transceiver.setCodecPreferences(wanted)
+    await bad.publisher.setLocalDescription(await bad.publisher.createOffer())
+    offer = munged(bad.publisher.localDescription.sdp, transceiver.mid or "", lines)
+    conference = server.palabra.conferences["demo"]
+    if codec == "H264":
+        with pytest.raises(ClientError) as refused:
+            await bad.request(PublishOffer(sdp=offer, id=bad.next_id()))
+        assert refused.value.error.code == "unsupported_codec"
+    else:
+        answer = await bad.request(PublishOffer(sdp=offer, id=bad.next_id()))
+        assert isinstance(answer, PublishAnswer)
+        # Answered as one layer: the browser sends its first encoding only.
+        assert "a=simulcast" not in answer.sdp and "a=rid" not in answer.sdp
+        bad_id = bad.welcome.you.id  # type: ignore[union-attr]
+        await bad.wait_for(lambda: bool(conference.router.producers_of(bad_id)))
+        [producer] = conference.router.producers_of(bad_id)
+        assert producer.layers == []
+        section = conference.router.peers[bad_id].simulcast[transceiver.mid or ""]
+        assert section.degraded
+
+    # Packets naming a rid the offer did not declare are dropped; the layers go on.
+    stray = SentLayer("zz", layers[0][1])
+    sender.layers.append(stray)
+    await watcher.wait_for(lambda: stray.frames > 10)
+    before = len(decode(list(video.payloads or [])).frames)
+    await watcher.wait_for(lambda: len(decode(list(video.payloads or [])).frames) > before + 10)
+    assert set(continuous(video)) == {160}
+    [producer] = [p for p in conference.router.producers_of(witness.welcome.you.id)]  # type: ignore[union-attr]
+    assert [x.rid for x in producer.layers] == ["q", "h", "f"]
+    assert witness.close_code is None and bad.close_code is None and watcher.close_code is None
