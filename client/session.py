@@ -89,6 +89,8 @@ from signaling import (
     SubscribeOk,
     SubscribeStreams,
     Subscription,
+    VideoPin,
+    VideoPinned,
     Welcome,
     encode,
     parse_server_message,
@@ -459,6 +461,12 @@ class PalabraClient:
         """Hear ``channel`` (a language) besides the floor; None: the floor only."""
         reply = await self.request(InterpretationListen(channel, id=self.next_id()))
         assert isinstance(reply, InterpretationListening)
+        return reply
+
+    async def pin(self, participant_id: str | None) -> VideoPinned:
+        """See ``participant_id``'s video in the middle layer (simulcast); None: unpin."""
+        reply = await self.request(VideoPin(participant_id, id=self.next_id()))
+        assert isinstance(reply, VideoPinned)
         return reply
 
     def feed_stream(self, feed: str = LISTEN_FEED) -> RemoteStream | None:

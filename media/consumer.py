@@ -331,7 +331,7 @@ class Consumer:
         self._timestamp_offset = None
         self._waiting_keyframe = False
         if self.try_start(seq, timestamp, True):
-            self.send_now(seq, timestamp, marker, tail, vp8)
+            self.send_now(seq, timestamp, marker, tail, vp8=vp8)
         else:
             self._waiting_keyframe = self.kind == "video"
 
@@ -455,7 +455,14 @@ class Consumer:
         return True
 
     def send_now(
-        self, seq: int, timestamp: int, marker: int, tail: bytes, red_at: int = NO_RED, vp8: int = 0
+        self,
+        seq: int,
+        timestamp: int,
+        marker: int,
+        tail: bytes,
+        *,
+        red_at: int = NO_RED,
+        vp8: int = 0,
     ) -> None:
         """Send one packet outside the producer's loop (the one that started us),
         as the fan-out would (``red_at``, ``vp8``: see :meth:`media.fastpath.Fanout.forward`)."""

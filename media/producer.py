@@ -383,7 +383,7 @@ class Producer:
             # Consumers not running yet: negotiating, waiting for a keyframe.
             for consumer in self.consumers:
                 if not consumer.started and consumer.try_start(seq, timestamp, keyframe):
-                    consumer.send_now(seq, timestamp, marker, tail, red_at, vp8)
+                    consumer.send_now(seq, timestamp, marker, tail, red_at=red_at, vp8=vp8)
         packets, octets, frames = self.forwarded
         self.forwarded = (
             packets + 1,

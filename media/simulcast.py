@@ -26,7 +26,14 @@ MAX_LAYERS = 3
 # The browser client's rids, lowest to highest; other rids are taken lowest
 # first in the order of the offer's a=simulcast line.
 KNOWN_ORDER = ("q", "h", "f")
+# Where a browser's bandwidth estimate starts for a layered camera, kbit/s
+# (Chromium's x-google-start-bitrate): from its default 300 it would send the
+# lowest layer only, and without transport-wide feedback it would not probe
+# its way up to the others. Its own loss-based estimate lowers it on a weak link.
+START_BITRATE_KBPS = 2000
 _RID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
+_VP8 = re.compile(r"a=rtpmap:(\d+) VP8/90000", re.IGNORECASE)
+_FMTP = re.compile(r"a=fmtp:(\d+) ")
 
 
 @dataclass(frozen=True)
@@ -131,21 +138,29 @@ def answer(text: str, sections: dict[str, SimulcastSection]) -> str:
         return text
     out: list[str] = []
     current: SimulcastSection | None = None
+    start = len(out)
     for line in text.split("\r\n"):
         if line.startswith("m="):
-            _close(out, current)
-            current = None
+            _close(out, current, start)
+            current, start = None, len(out)
         elif line.startswith("a=mid:"):
             current = layered.get(line[6:].strip())
         out.append(line)
-    _close(out, current)
+    _close(out, current, start)
     return "\r\n".join(out)
 
 
-def _close(out: list[str], section: SimulcastSection | None) -> None:
-    """Append the section's simulcast lines before the trailing empty line."""
+def _close(out: list[str], section: SimulcastSection | None, start: int) -> None:
+    """Append the section's simulcast lines (it began at ``out[start]``)."""
     if section is None:
         return
+    vp8 = {m.group(1) for line in out[start:] if (m := _VP8.match(line))}
+    parameter = f"x-google-start-bitrate={START_BITRATE_KBPS}"
+    for index in range(start, len(out)):
+        fmtp = _FMTP.match(out[index])
+        if fmtp and fmtp.group(1) in vp8:
+            out[index] += f";{parameter}"
+            vp8.discard(fmtp.group(1))
     tail = 0
     while out and out[-1] == "":
         out.pop()
@@ -153,6 +168,7 @@ def _close(out: list[str], section: SimulcastSection | None) -> None:
     out.append(f"a=extmap:{section.rid_id} {RID_URI}")
     if section.repaired_rid_id is not None:
         out.append(f"a=extmap:{section.repaired_rid_id} {REPAIRED_RID_URI}")
+    out.extend(f"a=fmtp:{payload_type} {parameter}" for payload_type in sorted(vp8))
     out.extend(f"a=rid:{rid} recv" for rid in section.rids)
     out.append("a=simulcast:recv " + ";".join(section.rids))
     out.extend([""] * tail)

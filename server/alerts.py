@@ -50,6 +50,12 @@ class StreamSample:
     repair_p50_ms: float | None = None
     repair_p95_ms: float | None = None
     unrepaired: int | None = None
+    # Simulcast video: the layer forwarded to the subscriber and the one
+    # chosen for it ("out"); the publisher's layers, lowest first, with their
+    # measured bitrate ("in"). None without simulcast.
+    layer: int | None = None
+    target_layer: int | None = None
+    layers: tuple[dict[str, object], ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

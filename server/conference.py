@@ -95,6 +95,7 @@ from signaling import (
     StreamInfo,
     SubscribeOffer,
     SubscribeStreams,
+    VideoPinned,
     Welcome,
 )
 
@@ -102,6 +103,7 @@ from .alerts import Alert, AlertRules, StreamSample, Transition
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .recording import ChannelRecorder, FloorRecorder
 from .tokens import JoinGrant
+from .video_layers import chosen_layer
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +270,8 @@ class LiveConference:
         self._ahead: list[Event] = []
         # Each listener's chosen channel (None: the floor only); interpreters hear their source.
         self.listening: dict[str, str | None] = {}
+        # The participant whose video each subscriber pinned (video.pin), for its connection.
+        self.pinned: dict[str, str] = {}
         # Why a screen share is being withdrawn (by producer id), for share.stopped.
         self._share_ends: dict[str, tuple[ShareEnd, str, tuple[str, MessageId] | None]] = {}
         self.alerts = AlertRules()
@@ -1080,10 +1084,12 @@ class LiveConference:
         if member.info.role is Role.INTERPRETER:
             member.transport.opus_parameters = dict(INTERPRETER_OPUS)
         self._apply_interpretation_to_media()
+        self._apply_layers()
 
     async def _drop_media(self, member: Member) -> None:
         """Tear down a member's media; a failure is logged, never in the way of leaving."""
         member.transport = None
+        self.pinned.pop(member.info.id, None)
         try:
             await self.router.close_transport(member.info.id)
         except Exception:
@@ -1095,7 +1101,32 @@ class LiveConference:
         Returns the ids of the producers opened or closed.
         """
         audible = self._audible()
-        return {p.id for p in list(self.router.producers.values()) if _gate(p, audible)}
+        changed = {p.id for p in list(self.router.producers.values()) if _gate(p, audible)}
+        self._apply_layers()
+        return changed
+
+    def _featured(self) -> frozenset[str]:
+        """Who everyone sees large: the chair and the delegation holding the floor."""
+        state = self.state
+        return frozenset(
+            p.participant_id
+            for p in state.participants.values()
+            if p.role is RoomRole.CHAIR
+            or (p.delegation_id is not None and state.floor.holds_floor(p.delegation_id))
+        )
+
+    def _apply_layers(self) -> None:
+        """Point every subscriber's simulcast videos at the layer the floor gives them."""
+        featured = self._featured()
+        for pid, member in self.members.items():
+            if member.transport is None:
+                continue
+            pinned = self.pinned.get(pid)
+            for consumer in member.transport.consumers.values():
+                producer = consumer.producer
+                if producer.layer_streams:
+                    screen = producer.source == SCREEN
+                    consumer.select_layer(chosen_layer(producer.owner, featured, pinned, screen))
 
     async def _announce_audible(self, changed: set[str]) -> None:
         """Tell each subscriber whose streams were opened or closed (subscribe.streams)."""
@@ -1212,6 +1243,26 @@ class LiveConference:
             self._apply_interpretation_to_media()
         await member.connection.send(InterpretationListening(channel, ref=ref))
 
+    async def pin(self, member: Member, participant_id: str | None, ref: MessageId | None) -> None:
+        """A subscriber pins one participant's video (None: none); JoinRefused if refused."""
+        async with self._lock:
+            pid = member.info.id
+            if participant_id is not None:
+                if participant_id not in self.state.participants:
+                    raise JoinRefused("not_found", f"no participant {participant_id!r}")
+                if participant_id == pid:
+                    raise JoinRefused("invalid_argument", "one's own video is not sent back")
+            if member.transport is None:
+                raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
+            if "video" not in member.receives:
+                raise JoinRefused("invalid_state", "this connection receives no video (hello)")
+            if participant_id is None:
+                self.pinned.pop(pid, None)
+            else:
+                self.pinned[pid] = participant_id
+            self._apply_layers()
+        await member.connection.send(VideoPinned(participant_id, ref=ref))
+
     def publisher(self, member: Member) -> PeerTransport:
         if member.info.role not in PUBLISHING_ROLES:
             raise JoinRefused("forbidden", f"a {member.info.role.value} does not publish media")
@@ -1234,6 +1285,7 @@ class LiveConference:
             self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
         else:
             self._apply_interpretation_to_media()
+        self._apply_layers()
 
     def _producer_removed(self, producer: Producer) -> None:
         if self._direct(producer):

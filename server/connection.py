@@ -40,6 +40,7 @@ from signaling import (
     SubscribeAnswer,
     SubscribeOk,
     Verdict,
+    VideoPin,
     encode,
 )
 
@@ -265,6 +266,8 @@ class WebSocketConnection:
                 await self._listen(message)
             case ShareStop():
                 await self._stop_share(message)
+            case VideoPin():
+                await self._pin(message)
             case Leave():
                 self._leave_reason = LeaveReason.LEFT
                 await self._depart()
@@ -390,6 +393,13 @@ class WebSocketConnection:
         conference, member = self._joined()
         try:
             await conference.listen(member, message.channel, message.id)
+        except JoinRefused as exc:
+            await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
+
+    async def _pin(self, message: VideoPin) -> None:
+        conference, member = self._joined()
+        try:
+            await conference.pin(member, message.participant_id, message.id)
         except JoinRefused as exc:
             await self.send(Error(ErrorCode(exc.code), exc.message, ref=message.id))
 

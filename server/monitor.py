@@ -96,6 +96,7 @@ class StreamSampler:
                     repair_p50_ms=round(latency[0] * 1000, 1) if latency else None,
                     repair_p95_ms=round(latency[1] * 1000, 1) if latency else None,
                     unrepaired=producer.nacks.given_up,
+                    layers=_layers(producer),
                 )
             )
         # Receiver reports count loss from the publisher on: an "out" stream's
@@ -135,6 +136,8 @@ class StreamSampler:
                         silent_for=None,
                         path=path,
                         source=producer.source,
+                        layer=consumer.layer if producer.layer_streams else None,
+                        target_layer=consumer.target_layer if producer.layer_streams else None,
                     )
                 )
         self._previous = current
@@ -265,3 +268,18 @@ __all__ = [
     "StreamSampler",
     "Totals",
 ]
+
+
+def _layers(producer: Producer) -> tuple[dict[str, object], ...] | None:
+    """A simulcast producer's layers for the feed: rid, bitrate, whether sent now."""
+    if not producer.layer_streams:
+        return None
+    return tuple(
+        {
+            "spatial": layer.spatial,
+            "rid": layer.rid,
+            "bitrate_kbps": round(layer.bitrate_bps / 1000, 1),
+            "active": layer.active,
+        }
+        for layer in producer.layers
+    )

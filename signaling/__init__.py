@@ -62,6 +62,8 @@ from .messages import (
     SubscribeOk,
     SubscribeStreams,
     Subscription,
+    VideoPin,
+    VideoPinned,
     Welcome,
 )
 from .session import Close, Dispatch, Outcome, Send, SignalingSession, State
@@ -130,6 +132,8 @@ __all__ = [
     "SubscribeStreams",
     "Subscription",
     "Verdict",
+    "VideoPin",
+    "VideoPinned",
     "Welcome",
     "check_size",
     "encode",

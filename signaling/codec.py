@@ -61,6 +61,8 @@ from .messages import (
     SubscribeOk,
     SubscribeStreams,
     Subscription,
+    VideoPin,
+    VideoPinned,
     Welcome,
 )
 
@@ -499,6 +501,7 @@ _CLIENT_PARSERS: Mapping[str, Callable[[_Fields], ClientMessage]] = {
         f.text("participant_id", required=True), id=f.ref
     ),
     InterpretationListen.TYPE: lambda f: InterpretationListen(f.nullable_text("channel"), id=f.ref),
+    VideoPin.TYPE: lambda f: VideoPin(f.nullable_text("participant_id"), id=f.ref),
     ShareStop.TYPE: lambda f: ShareStop(f.text("participant_id", required=True), id=f.ref),
 }
 
@@ -593,6 +596,9 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
         f.nullable_text("channel"), id=f.ref, ref=f.optional_id("ref")
     ),
     MessageHistory.TYPE: lambda f: MessageHistory(f.json_objects("messages"), id=f.ref),
+    VideoPinned.TYPE: lambda f: VideoPinned(
+        f.nullable_text("participant_id"), id=f.ref, ref=f.optional_id("ref")
+    ),
     Redirect.TYPE: lambda f: Redirect(
         f.text("url", required=True), id=f.ref, ref=f.optional_id("ref")
     ),

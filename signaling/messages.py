@@ -62,6 +62,8 @@ __all__ = [
     "SubscribeOk",
     "SubscribeStreams",
     "Subscription",
+    "VideoPin",
+    "VideoPinned",
     "Welcome",
 ]
 
@@ -524,6 +526,23 @@ class InterpretationListening(Message):
 
 
 @dataclass(frozen=True)
+class VideoPin(Message):
+    """A subscriber pins one participant's video tile (null: none), sent in the middle layer."""
+
+    TYPE: ClassVar[str] = "video.pin"
+    participant_id: str | None
+
+
+@dataclass(frozen=True)
+class VideoPinned(Message):
+    """The participant whose video this subscriber now has pinned (null: none)."""
+
+    TYPE: ClassVar[str] = "video.pinned"
+    participant_id: str | None
+    ref: MessageId | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
 class MessageHistory(Message):
     """The messages this seat may read (its threads), oldest first, when it enters the room.
 
@@ -571,6 +590,7 @@ ClientMessage: TypeAlias = (
     | ProducerKeyframe
     | ParticipantDisconnect
     | InterpretationListen
+    | VideoPin
     | ShareStop
 )
 ServerMessage: TypeAlias = (
@@ -588,6 +608,7 @@ ServerMessage: TypeAlias = (
     | MonitorAlert
     | CheckReport
     | InterpretationListening
+    | VideoPinned
     | MessageHistory
     | ShareStopped
     | Redirect

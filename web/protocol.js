@@ -375,6 +375,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {number} [reconnectMax]         longest backoff delay, ms (20000)
  * @property {number} [commandGrace]         ms after which a command with no reply and no `error` counts as done (2000)
  * @property {number} [attemptTimeout]       ms a re-created publisher connection may take to connect before the next try (4000)
+ * @property {boolean} [simulcast]           publish the camera in three layers, {@link SIMULCAST_LAYERS} (true)
  * @property {string | null} [resumeToken]   a resume token kept from an earlier page (a reload): the first
  *                                           `hello` sends it as `resume`, to come back to the same seat
  */
@@ -511,6 +512,19 @@ export function preferredCodecs(kind) {
 }
 
 /**
+ * The camera's simulcast encodings, lowest first: the server sends each
+ * subscriber one of them, the floor holder's and the chair's high, other
+ * delegations' as thumbnails (docs/protocol.md, Simulcast). From a 1280x720
+ * camera: 320x180, 640x360, 1280x720.
+ * @type {RTCRtpEncodingParameters[]}
+ */
+export const SIMULCAST_LAYERS = [
+  {rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000},
+  {rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000},
+  {rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000},
+];
+
+/**
  * One participant's session: the signaling WebSocket and its two peer
  * connections.
  *
@@ -563,6 +577,7 @@ export class PalabraConnection extends EventTarget {
     /** @private */ this._reconnectMax = options.reconnectMax ?? 20000;
     /** @private */ this._commandGrace = options.commandGrace ?? 2000;
     /** @private */ this._attemptTimeout = options.attemptTimeout ?? 4000;
+    /** @private */ this._simulcast = options.simulcast ?? true;
 
     /** @type {ConnectionState} */
     this.state = 'new';
@@ -1350,8 +1365,12 @@ export class PalabraConnection extends EventTarget {
    * @param {MediaStream} stream
    */
   _addSender(pc, track, stream) {
-    const tr = pc.addTransceiver(track, {direction: 'sendonly', streams: [stream]});
     const kind = typeof track === 'string' ? track : /** @type {Kind} */ (track.kind);
+    /** @type {RTCRtpTransceiverInit} */
+    const init = {direction: 'sendonly', streams: [stream]};
+    // The camera (a share is added elsewhere): the server picks a layer per subscriber.
+    if (kind === 'video' && this._simulcast) init.sendEncodings = SIMULCAST_LAYERS.map((e) => ({...e}));
+    const tr = pc.addTransceiver(track, init);
     const codecs = preferredCodecs(kind);
     if (codecs.length && typeof tr.setCodecPreferences === 'function') {
       try {

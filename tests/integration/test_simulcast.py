@@ -14,9 +14,14 @@ import itertools
 import time
 
 import pytest
+from aiortc import RTCRtpSender
 
 from bench.clip import Clip, encode_video
-from client import PalabraClient, RemoteStream
+from client import ClientError, PalabraClient, RemoteStream
+from client.simulcast import SentLayer
+from media.transport import IdleTrack
+from rooms import Settings
+from signaling import MonitorStats, PublishAnswer, PublishOffer
 
 from .conftest import ClientFactory, RunningServer
 from .vp8_stream import decode
@@ -26,6 +31,11 @@ pytestmark = pytest.mark.usefixtures("forwarding_path")
 FPS = 15
 GOP = 45  # a natural keyframe every 3 s: a prompt switch needs the server's request
 SIZES = (("q", 160, 90), ("h", 320, 180), ("f", 640, 360))
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(lobby_enabled=False)  # the floor is given, not open
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +60,18 @@ async def video_of(client: PalabraClient, owner: str) -> RemoteStream:
 
 
 async def frames_of_width(
-    stream: RemoteStream, width: int, count: int, timeout: float = 15.0
+    stream: RemoteStream, width: int, count: int, after: float = 0.0, timeout: float = 15.0
 ) -> float:
-    """Wait for ``count`` frames ``width`` wide; the arrival of the first."""
+    """Wait for ``count`` frames ``width`` wide arriving after ``after``; the first's arrival."""
     deadline = time.monotonic() + timeout
     while True:
         assert stream.payloads is not None
         decoded = decode(list(stream.payloads))
-        matching = [f for f in decoded.frames if f.width == width]
+        matching = [f for f in decoded.frames if f.width == width and f.arrival > after]
         if len(matching) >= count:
             return matching[0].arrival
-        assert time.monotonic() < deadline, (
-            f"no {width}-wide frames: {[f.width for f in decoded.frames][-5:]}"
-        )
+        recent = [f.width for f in decoded.frames][-5:]
+        assert time.monotonic() < deadline, f"no {width}-wide frames: {recent}"
         await asyncio.sleep(0.2)
 
 
@@ -89,7 +98,7 @@ async def test_each_subscriber_gets_one_layer_and_switches_at_a_keyframe_seamles
     requests = sender.layers[2].keyframe_requests
     consumer.select_layer(7)  # clamped to the highest
     assert consumer.target_layer == 2
-    switched = await frames_of_width(stream, 640, 10)
+    switched = await frames_of_width(stream, 640, 10, after=asked)
     assert consumer.layer == 2
     assert sender.layers[2].keyframe_requests > requests
     print(
@@ -98,11 +107,11 @@ async def test_each_subscriber_gets_one_layer_and_switches_at_a_keyframe_seamles
 
     asked_down = time.monotonic()
     consumer.select_layer(1)
-    await frames_of_width(stream, 320, 10)
-    down = next(f for f in decode(list(stream.payloads or [])).frames if f.width == 320)
-    print(f"switch to the middle layer: {1000 * (down.arrival - asked_down):.0f} ms")
+    down = await frames_of_width(stream, 320, 10, after=asked_down)
+    print(f"switch to the middle layer: {1000 * (down - asked_down):.0f} ms")
 
     decoded = decode(list(stream.payloads or []))
+    assert decoded.skipped == 0  # kept from the start: a keyframe first
     widths = [f.width for f in decoded.frames]
     # Each layer in one run, in the order chosen, and no frame of another in between.
     runs = [w for i, w in enumerate(widths) if i == 0 or widths[i - 1] != w]
@@ -122,3 +131,206 @@ async def test_each_subscriber_gets_one_layer_and_switches_at_a_keyframe_seamles
     assert all(0 < (b - a) & 0xFFFFFFFF < 0x80000000 for a, b in itertools.pairwise(stamps))
     for switch in (i for i in range(1, len(widths)) if widths[i] != widths[i - 1]):
         assert decoded.frames[switch].keyframe
+
+
+def continuous(stream: RemoteStream) -> list[int]:
+    """The widths of the frames decoded; fails on any break in the stream."""
+    decoded = decode(list(stream.payloads or []))
+    assert decoded.sequence_gaps == 0
+    pictures = [f.picture_id or 0 for f in decoded.frames]
+    assert all((b - a) & 0x7FFF == 1 for a, b in itertools.pairwise(pictures))
+    return [f.width for f in decoded.frames]
+
+
+async def grant(chair: PalabraClient, speaker: PalabraClient, delegation: str) -> str:
+    update = await speaker.command("floor.request", delegation_id=delegation)
+    [request] = [e for e in update.events if e["type"] == "floor.requested"]
+    request_id = str(request["request_id"])
+    await chair.command("floor.grant", request_id=request_id, unlimited=True)
+    return request_id
+
+
+async def test_the_floor_holder_is_seen_in_the_high_layer_and_the_others_as_thumbnails(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    costa_rica = await connect(name="Canciller de Costa Rica", delegation="cr")
+    await guatemala.publish_simulcast(layers)
+    await costa_rica.publish_simulcast(layers)
+    listener = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    gt, cr = (c.welcome.you.id for c in (guatemala, costa_rica))  # type: ignore[union-attr]
+    gt_video, cr_video = await video_of(listener, gt), await video_of(listener, cr)
+    await frames_of_width(gt_video, 160, 5)
+    await frames_of_width(cr_video, 160, 5)
+
+    granted = time.monotonic()
+    request_id = await grant(chair, guatemala, "gt")
+    first = await frames_of_width(gt_video, 640, 5, after=granted)
+    print(f"floor granted: the holder's high layer {1000 * (first - granted):.0f} ms later")
+    # The other delegation stays a thumbnail while the floor is held.
+    cr_video.payloads = []
+    await frames_of_width(cr_video, 160, 10)
+    assert set(continuous(cr_video)) == {160}
+
+    # The floor moves: the former holder goes back to a thumbnail, the new one up.
+    await chair.command("floor.revoke", request_id=request_id)
+    moved = time.monotonic()
+    await grant(chair, costa_rica, "cr")
+    up = await frames_of_width(cr_video, 640, 5, after=moved)
+    down = await frames_of_width(gt_video, 160, 5, after=moved)
+    print(
+        f"floor moved: new holder high after {1000 * (up - moved):.0f} ms, "
+        f"former holder thumbnail after {1000 * (down - moved):.0f} ms"
+    )
+    widths = continuous(gt_video)
+    assert [w for i, w in enumerate(widths) if i == 0 or widths[i - 1] != w] == [160, 640, 160]
+    widths = continuous(cr_video)
+    assert [w for i, w in enumerate(widths) if i == 0 or widths[i - 1] != w] == [160, 640]
+    # Within one keyframe interval: fewer frames of the old layer than a GOP.
+    late = [f for f in decode(list(cr_video.payloads or [])).frames if f.arrival > moved]
+    assert [f.width for f in late[: GOP // 2]].count(640) > 0
+
+
+async def test_a_pinned_tile_comes_in_the_middle_layer(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    await guatemala.publish_simulcast(layers)
+    gt = guatemala.welcome.you.id  # type: ignore[union-attr]
+    pinning = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    other = await connect(name="Canciller de Costa Rica", delegation="cr", decode=False)
+    pinned_video, other_video = await video_of(pinning, gt), await video_of(other, gt)
+    await frames_of_width(pinned_video, 160, 5)
+
+    reply = await pinning.pin(gt)
+    assert reply.participant_id == gt
+    await frames_of_width(pinned_video, 320, 5, after=time.monotonic())
+    # Only for who pinned it.
+    other_video.payloads = []
+    await frames_of_width(other_video, 160, 10)
+    assert set(continuous(other_video)) == {160}
+
+    # The technicians see each subscriber's layer and target, and the publisher's layers.
+    technician = await connect(name="Técnica", delegation=None, role="technician")
+    sid = pinning.welcome.you.id  # type: ignore[union-attr]
+
+    def stats() -> list[dict[str, object]]:
+        feeds = [m for m in technician.messages if isinstance(m, MonitorStats)]
+        return [dict(s) for s in feeds[-1].streams] if feeds else []
+
+    def shown() -> bool:
+        out = [s for s in stats() if s["subscriber_id"] == sid and s["kind"] == "video"]
+        video_in = [s for s in stats() if s["direction"] == "in" and s["kind"] == "video"]
+        return bool(out and out[0]["layer"] == out[0]["target_layer"] == 1 and video_in)
+
+    await technician.wait_for(shown, timeout=10)
+    [video_in] = [s for s in stats() if s["direction"] == "in" and s["kind"] == "video"]
+    layers = video_in["layers"]
+    assert isinstance(layers, list)
+    assert [(x["spatial"], x["rid"]) for x in layers] == [(0, "q"), (1, "h"), (2, "f")]
+    assert all(x["active"] for x in layers)
+
+    # Refused pins change nothing.
+    for target, code in (("nobody", "not_found"), (pinning.welcome.you.id, "invalid_argument")):  # type: ignore[union-attr]
+        with pytest.raises(ClientError) as refused:
+            await pinning.pin(target)
+        assert refused.value.error.code == code
+    await pinning.send_raw('{"type":"video.pin","id":"x","participant_id":["a","b"]}')
+    await pinning.wait_for(lambda: any(getattr(m, "ref", None) == "x" for m in pinning.messages))
+    conference = server.palabra.conferences["demo"]
+    assert conference.pinned[pinning.welcome.you.id] == gt  # type: ignore[union-attr]
+
+    unpinned = time.monotonic()
+    assert (await pinning.pin(None)).participant_id is None
+    await frames_of_width(pinned_video, 160, 5, after=unpinned)
+    widths = continuous(pinned_video)
+    assert [w for i, w in enumerate(widths) if i == 0 or widths[i - 1] != w] == [160, 320, 160]
+
+
+def munged(sdp: str, mid: str, lines: list[str]) -> str:
+    """The offer with ``lines`` at the end of section ``mid`` (its SSRC lines dropped)."""
+    out, current = [], None
+    for line in sdp.split("\r\n"):
+        if line.startswith("m="):
+            if current == mid:
+                out.extend(lines)
+            current = None
+        if line.startswith("a=mid:"):
+            current = line[6:]
+        if line and not (current == mid and line.startswith("a=ssrc")):
+            out.append(line)
+    if current == mid:
+        out.extend(lines)
+    return "\r\n".join([*out, ""])
+
+
+RID_LINES = [
+    "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+    "a=extmap:11 urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "codec"),
+    [
+        # Four encodings: more than the server forwards.
+        ([*RID_LINES, *(f"a=rid:{r} send" for r in "abcd"), "a=simulcast:send a;b;c;d"], "VP8"),
+        # A rid no a=rid line declares.
+        ([*RID_LINES, "a=rid:q send", "a=rid:h send", "a=simulcast:send q;h;x"], "VP8"),
+        # No RID header extension: the layers could not be told apart.
+        (["a=rid:q send", "a=rid:h send", "a=rid:f send", "a=simulcast:send q;h;f"], "VP8"),
+        # H.264 only: refused, simulcast or not.
+        ([*RID_LINES, "a=rid:q send", "a=rid:f send", "a=simulcast:send q;f"], "H264"),
+    ],
+)
+async def test_simulcast_offers_the_server_cannot_layer_harm_nobody(
+    server: RunningServer,
+    connect: ClientFactory,
+    layers: list[tuple[str, Clip]],
+    lines: list[str],
+    codec: str,
+) -> None:
+    witness = await connect(name="Canciller de Guatemala", delegation="gt")
+    sender = await witness.publish_simulcast(layers)
+    watcher = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    video = await video_of(watcher, witness.welcome.you.id)  # type: ignore[union-attr]
+    await frames_of_width(video, 160, 5)
+
+    bad = await connect(name="Canciller de Costa Rica", delegation="cr")
+    transceiver = bad.publisher.addTransceiver(IdleTrack("video"), direction="sendonly")
+    wanted = [
+        c
+        for c in RTCRtpSender.getCapabilities("video").codecs
+        if c.mimeType in (f"video/{codec}", "video/rtx")
+    ]
+    transceiver.setCodecPreferences(wanted)
+    await bad.publisher.setLocalDescription(await bad.publisher.createOffer())
+    offer = munged(bad.publisher.localDescription.sdp, transceiver.mid or "", lines)
+    conference = server.palabra.conferences["demo"]
+    if codec == "H264":
+        with pytest.raises(ClientError) as refused:
+            await bad.request(PublishOffer(sdp=offer, id=bad.next_id()))
+        assert refused.value.error.code == "unsupported_codec"
+    else:
+        answer = await bad.request(PublishOffer(sdp=offer, id=bad.next_id()))
+        assert isinstance(answer, PublishAnswer)
+        # Answered as one layer: the browser sends its first encoding only.
+        assert "a=simulcast" not in answer.sdp and "a=rid" not in answer.sdp
+        bad_id = bad.welcome.you.id  # type: ignore[union-attr]
+        await bad.wait_for(lambda: bool(conference.router.producers_of(bad_id)))
+        [producer] = conference.router.producers_of(bad_id)
+        assert producer.layers == []
+        section = conference.router.peers[bad_id].simulcast[transceiver.mid or ""]
+        assert section.degraded
+
+    # Packets naming a rid the offer did not declare are dropped; the layers go on.
+    stray = SentLayer("zz", layers[0][1])
+    sender.layers.append(stray)
+    await watcher.wait_for(lambda: stray.frames > 10)
+    before = len(decode(list(video.payloads or [])).frames)
+    await watcher.wait_for(lambda: len(decode(list(video.payloads or [])).frames) > before + 10)
+    assert set(continuous(video)) == {160}
+    [producer] = [p for p in conference.router.producers_of(witness.welcome.you.id)]  # type: ignore[union-attr]
+    assert [x.rid for x in producer.layers] == ["q", "h", "f"]
+    assert witness.close_code is None and bad.close_code is None and watcher.close_code is None

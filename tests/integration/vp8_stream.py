@@ -30,6 +30,7 @@ class DecodedStream:
     frames: list[DecodedFrame] = field(default_factory=list)
     sequence_gaps: int = 0
     incomplete: int = 0  # frames whose last packet never came (dropped, as a receiver does)
+    skipped: int = 0  # frames before the first keyframe (kept from inside a stream)
 
 
 def _descriptor_length(payload: bytes) -> int:
@@ -71,6 +72,9 @@ def decode(packets: list[tuple[float, int, int, bool, bytes]]) -> DecodedStream:
         first = None
         fields = descriptor_fields(head)
         keyframe = not frame[0] & 0x01
+        if not keyframe and not stream.frames:
+            stream.skipped += 1
+            continue
         for decoded in codec.decode(av.Packet(frame)):
             stream.frames.append(
                 DecodedFrame(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from media.simulcast import REPAIRED_RID_URI, RID_URI, answer, find_rid, read_offer
+from media.simulcast import (
+    REPAIRED_RID_URI,
+    RID_URI,
+    START_BITRATE_KBPS,
+    answer,
+    find_rid,
+    read_offer,
+)
 
 VIDEO = (
     "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
@@ -52,6 +59,7 @@ def test_the_answer_receives_the_layers_with_the_offered_extension_ids() -> None
         "a=rid:h recv",
         "a=rid:f recv",
         "a=simulcast:recv q;h;f",
+        f"a=fmtp:96 x-google-start-bitrate={START_BITRATE_KBPS}",
     ):
         assert line + "\r\n" in video
     assert "a=rid" not in text.split("m=video")[0]  # the audio section is untouched
@@ -135,3 +143,12 @@ def test_the_rid_is_read_from_the_one_byte_extension() -> None:
     assert find_rid(packet_with(b"\xa0/"), 10) is None  # not a rid
     assert find_rid(b"\x80\x60" + b"\x00" * 10 + b"payload", 10) is None  # no extension
     assert find_rid(packet_with(b"\xaf")[:17], 10) is None  # truncated
+
+
+def test_an_existing_vp8_fmtp_gets_the_start_bitrate_appended() -> None:
+    sections = read_offer(offer(*BROWSER))
+    server_answer = VIDEO + "a=fmtp:96 max-fr=30\r\na=fmtp:97 apt=96\r\n"
+    text = answer(server_answer, sections)
+    assert f"a=fmtp:96 max-fr=30;x-google-start-bitrate={START_BITRATE_KBPS}\r\n" in text
+    assert "a=fmtp:97 apt=96\r\n" in text
+    assert text.count("x-google-start-bitrate") == 1

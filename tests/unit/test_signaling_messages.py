@@ -60,6 +60,8 @@ from signaling import (
     SubscribeOk,
     SubscribeStreams,
     Subscription,
+    VideoPin,
+    VideoPinned,
     Welcome,
     check_size,
     encode,
@@ -95,6 +97,8 @@ CLIENT_MESSAGES: list[ClientMessage] = [
     ParticipantDisconnect("p-2"),
     InterpretationListen("en", id=51),
     InterpretationListen(None),
+    VideoPin("p-sv-1", id=52),
+    VideoPin(None),
     PublishOffer(SDP, "2", id=8),
     ShareStop("p-es-1", id=60),
 ]
@@ -126,6 +130,8 @@ SERVER_MESSAGES: list[ServerMessage] = [
     CheckReport({"participant_id": "p-sv", "steps": {"udp": "amber"}, "at": 1764331250.5}),
     InterpretationListening("en", ref=51),
     InterpretationListening(None),
+    VideoPinned("p-sv-1", ref=52),
+    VideoPinned(None),
     MessageHistory(
         (
             {

@@ -1,0 +1,148 @@
+"""Chromium publishes its camera in three simulcast layers; the server forwards one per subscriber.
+
+The browser's offer has three ``sendEncodings`` (rids q, h, f); the server's
+answer must accept them so that Chromium really sends three encodings, each
+routed by its RID. An aiortc technician watches the layers arrive
+(``monitor.stats``); an aiortc delegation decodes the browser's video: a
+thumbnail while Guatemala has no floor, the high layer once it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.async_api import Page
+
+from client import PalabraClient, RemoteStream
+from signaling import MonitorStats
+
+from .harness import BrowserPage, RunningServer, eventually
+from .test_browser_join import admit, chair_client, js, open_conference
+
+pytestmark = pytest.mark.e2e
+
+SENT_LAYERS = """async () => {
+    const stats = await window.palabra.connection.publisher.getStats();
+    const out = {};
+    stats.forEach((r) => {
+        if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid)
+            out[r.rid] = [r.frameWidth ?? 0, r.frameHeight ?? 0, r.bytesSent];
+    });
+    return out;
+}"""
+
+
+def layers_of(technician: PalabraClient, owner: str) -> list[dict[str, object]]:
+    feeds = [m for m in technician.messages if isinstance(m, MonitorStats)]
+    if not feeds:
+        return []
+    for stream in feeds[-1].streams:
+        if (
+            stream["direction"] == "in"
+            and stream["kind"] == "video"
+            and stream["participant_id"] == owner
+        ):
+            layers = stream.get("layers")
+            return list(layers) if isinstance(layers, list) else []
+    return []
+
+
+async def test_the_browsers_three_layers_arrive_and_the_floor_picks_one(
+    server: RunningServer, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    async with chair_client(server) as chair:
+        technician = PalabraClient(
+            server.ws_url,
+            server.token(role="technician", name="Técnica", delegation=None),
+            media_addresses=["127.0.0.1"],
+        )
+        viewer = PalabraClient(
+            server.ws_url,
+            server.token(role="head", name="Canciller de El Salvador", delegation="sv"),
+            media_addresses=["127.0.0.1"],
+        )
+        try:
+            await technician.join()  # technicians skip the lobby
+            await admit(chair, (await viewer.join()).you.id)
+            browser_id = await open_conference(browser_page, server, chair)
+
+            # Chromium sends three encodings: the answer accepted them.
+            sent = await eventually_js(page, SENT_LAYERS, lambda v: len(v) == 3, 20)
+            assert set(sent) == {"q", "h", "f"}, sent
+
+            # Each arrives at the server as a layer, routed by its RID.
+            def all_active() -> list[dict[str, object]] | None:
+                layers = layers_of(technician, browser_id)
+                return layers if len(layers) == 3 and all(x["active"] for x in layers) else None
+
+            layers = await eventually(all_active, 60, "the three layers at the server")
+            assert [x["rid"] for x in layers] == ["q", "h", "f"]
+            print("layers at the server:", layers, "sent:", await js(page, SENT_LAYERS))
+
+            # Guatemala has no floor: the El Salvador delegation sees a thumbnail.
+            video = await eventually(lambda: video_from(viewer, browser_id), 20, "the video")
+            widths = await frame_widths(video, 10)
+            thumbnail = widths[-1]
+            # The floor to Guatemala: the high layer, larger than the thumbnail.
+            update = await chair.command("floor.request", delegation_id="gt")
+            [request] = [e for e in update.events if e["type"] == "floor.requested"]
+            granted = time.monotonic()
+            await chair.command("floor.grant", request_id=request["request_id"], unlimited=True)
+
+            def larger() -> bool:
+                frame = video.last_frame
+                return frame is not None and frame.width > thumbnail
+
+            await eventually(larger, 20, "the high layer after the grant")
+            # The viewer's decoder goes on across the switch.
+            frames = video.frames
+            await eventually(lambda: video.frames > frames + 30, 20, "frames after the switch")
+            # What the viewer decodes is the browser's high encoding, as it sends it.
+            high = (await js(page, SENT_LAYERS))["f"]
+            assert [video.last_frame.width, video.last_frame.height] == high[:2]
+            took = 1000 * (time.monotonic() - granted)
+            print(
+                f"grant to high layer: {took:.0f} ms, {thumbnail} -> {video.last_frame.width} wide"
+            )
+        finally:
+            await technician.close()
+            await viewer.close()
+
+
+def video_from(client: PalabraClient, owner: str) -> RemoteStream | None:
+    return next(
+        (
+            s
+            for s in client.streams.values()
+            if s.participant_id == owner and s.kind == "video" and s.frames > 0
+        ),
+        None,
+    )
+
+
+async def frame_widths(stream: RemoteStream, count: int) -> list[int]:
+    widths: list[int] = []
+    last = None
+    while len(widths) < count:
+        await eventually(lambda seen=last: stream.last_frame is not seen, 10, "a frame")
+        last = stream.last_frame
+        widths.append(last.width)
+    return widths
+
+
+async def eventually_js(
+    page: Page, expression: str, check: Callable[[Any], bool], timeout: float
+) -> dict[str, list[int]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await js(page, expression)
+        if check(value):
+            return dict(value)
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for the browser's layers: {value}")
+        await asyncio.sleep(0.2)

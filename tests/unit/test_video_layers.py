@@ -1,0 +1,22 @@
+"""The layer each subscriber gets of each simulcast video (server/video_layers.py)."""
+
+from server.video_layers import HIGH, LOW, MEDIUM, chosen_layer
+
+FEATURED = frozenset({"p-chair", "p-gt-head", "p-gt-adviser"})
+
+
+def test_the_floor_holder_and_the_chair_are_high_for_everyone() -> None:
+    for publisher in FEATURED:
+        assert chosen_layer(publisher, FEATURED, None) == HIGH
+        assert chosen_layer(publisher, FEATURED, publisher) == HIGH  # a pin never lowers
+
+
+def test_a_pinned_tile_is_medium_and_the_rest_thumbnails() -> None:
+    assert chosen_layer("p-cr", FEATURED, "p-cr") == MEDIUM
+    assert chosen_layer("p-cr", FEATURED, "p-sv") == LOW
+    assert chosen_layer("p-cr", FEATURED, None) == LOW
+    assert chosen_layer("p-cr", frozenset(), None) == LOW
+
+
+def test_a_screen_share_is_always_high() -> None:
+    assert chosen_layer("p-cr", frozenset(), None, screen=True) == HIGH
