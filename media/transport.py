@@ -41,6 +41,7 @@ from .consumer import Consumer, Slot
 from .errors import BAD_SDP, INVALID_ARGUMENT, LIMIT_REACHED, STALE_REVISION, MediaError
 from .producer import SCREEN, Producer
 from .sdp import FORWARDED_CODECS, OPUS_FEC, check_publish_offer, with_opus_parameters
+from .transport_cc import PublisherFeedback
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
@@ -159,6 +160,10 @@ class PeerTransport:
         self._max_tracks = MAX_TRACKS
         # Media bypasses aiortc's RTP stack: see MediaSocket.
         self.publisher_socket = self._attach_publisher(self.publisher)
+        # Arrival times back to the publisher's estimator (transport-cc).
+        self.publisher_feedback = PublisherFeedback(
+            peer_id, self.publisher_socket.send_rtcp, self._feedback_ssrcs
+        )
         self.subscriber_socket = (
             self._attach_subscriber(self.subscriber) if self.subscriber is not None else None
         )
@@ -204,6 +209,7 @@ class PeerTransport:
         self.publisher_socket.ready = False
         self.publisher = RTCPeerConnection(self._configuration)
         self.publisher_socket = self._attach_publisher(self.publisher)
+        self.publisher_feedback.restart(self.publisher_socket.send_rtcp)
         self._orphans = [p for p in self.producers.values() if not p.closed]
         self._published_mids = set()
         self._routes.clear()
@@ -271,6 +277,7 @@ class PeerTransport:
             self.publisher_socket.attach()
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
+            sdp = self.publisher_feedback.negotiate(offer_sdp, sdp)
             return with_opus_parameters(sdp, {**OPUS_FEC, **self.opus_parameters})
 
     def _check_share(self, mid: str, offered: dict[str, MediaDescription]) -> None:
@@ -603,6 +610,7 @@ class PeerTransport:
             return
         self.closed = True
         self._rtcp_task.cancel()
+        self.publisher_feedback.close()
         self._cancel_attempt()
         self.publisher_socket.ready = False
         if self.subscriber_socket is not None:
@@ -625,6 +633,7 @@ class PeerTransport:
     # --- media -----------------------------------------------------------------
 
     def _on_publisher_rtp(self, data: bytes) -> None:
+        self.publisher_feedback.on_rtp(data)
         route = self._routes.get(_SSRC.unpack_from(data, 8)[0])
         if route is None:
             route = self._route(data)
@@ -743,6 +752,14 @@ class PeerTransport:
                 if bitrate is not None and producer.media_ssrc is not None:
                     data += rtcp.remb(sender, bitrate, [producer.media_ssrc])
             self.publisher_socket.send_rtcp(data)
+
+    def _feedback_ssrcs(self) -> tuple[int, int] | None:
+        """Our RTCP SSRC on the publisher connection and one of its media SSRCs."""
+        for producer in self.producers.values():
+            info = producer.info()
+            if info is not None and info.rtcp_ssrc and producer.media_ssrc is not None:
+                return info.rtcp_ssrc, producer.media_ssrc
+        return None
 
     def round_trip(self) -> float | None:
         """The client's round trip in seconds, from its subscriber receiver reports."""
