@@ -7,6 +7,10 @@ still fits, else a lower one, else none (paused: the browser shows the
 participant's name instead). A lower-priority video may still fit where a
 bigger one did not.
 
+The first video playing is only held when the budget is clearly below its
+lowest layer (``FIRST_VIDEO_TOLERANCE``): a lossy link is not a reason to
+blank the floor, a link that cannot carry it is.
+
 Upgrades need headroom (``UPGRADE_MARGIN``): a video is not resumed or raised
 a layer on an estimate it would only just fit, so the allocation does not flap
 between two states on every small change of the estimate. When the estimator
@@ -22,6 +26,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 UPGRADE_MARGIN = 1.15
+# The first video (the floor's) keeps its lowest layer until the budget falls
+# this far below it: random loss of 10-15 % lowers the estimate just under
+# what is sent, and blanking the floor for that would be worse than the loss.
+FIRST_VIDEO_TOLERANCE = 0.8
 
 
 class Reason(StrEnum):
@@ -67,6 +75,7 @@ def allocate(
     decisions: dict[str, Decision] = {}
     left_out: list[Candidate] = []
     used = 0
+    first = True
     for candidate in sorted(candidates, key=lambda c: c.rank):
         if not candidate.allowed:
             decisions[candidate.key] = Decision(None, Reason.LAST_N)
@@ -79,6 +88,10 @@ def allocate(
             if need * (UPGRADE_MARGIN if upgrade else 1.0) <= budget - used:
                 chosen = layer
                 break
+        tolerated = candidate.layers[0] * FIRST_VIDEO_TOLERANCE <= budget - used
+        if chosen is None and first and candidate.current is not None and tolerated:
+            chosen = 0
+        first = False
         if chosen is None:
             decisions[candidate.key] = Decision(None, Reason.BANDWIDTH)
             left_out.append(candidate)
@@ -87,10 +100,10 @@ def allocate(
         used += candidate.layers[chosen]
     probed = None
     if probe and left_out:
-        first = left_out[0]
-        decisions[first.key] = Decision(0)
-        used += first.layers[0]
-        probed = first.key
+        tried = left_out[0]
+        decisions[tried.key] = Decision(0)
+        used += tried.layers[0]
+        probed = tried.key
     return Allocation(decisions, probed, used)
 
 

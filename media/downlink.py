@@ -8,8 +8,10 @@ like the loss-based half of Google Congestion Control:
 - loss above 10 % over a report interval means the path carries less than
   was sent: the estimate drops to what was sent times (1 - loss / 2);
 - loss under 2 %: what was sent arrived, so the estimate is at least that,
-  and it grows by 8 % a second, no further than the subscriber's REMB (its
-  delay-based estimate) when it sends one; between the two, it holds;
+  and it grows by 8 % a second, no further than 1.5 times what was sent (as
+  GCC bounds its estimate by the incoming rate: more is a guess) and than
+  the subscriber's REMB (its delay-based estimate) when it sends one;
+  between the two, it holds;
 - REMB never lowers the estimate by itself: on a busy machine a receiver's
   delay-based estimate dips without any loss, and pausing videos then would
   be wrong. It only stops the growth.
@@ -26,6 +28,7 @@ from __future__ import annotations
 HIGH_LOSS = 0.10
 LOW_LOSS = 0.02
 GROWTH_PER_SECOND = 1.08
+GROWTH_CAP = 1.5  # times what was sent
 FIRST_BACKOFF = 8.0  # seconds from a decrease to the first probe
 MAX_BACKOFF = 64.0
 PROBE_SECONDS = 3.0  # a probe that sees no heavy loss this long succeeded
@@ -71,6 +74,7 @@ class DownlinkEstimator:
                 self._probe_at = None
         elif loss < LOW_LOSS and estimate is not None:
             grown = max(estimate, int(sent_bps)) * GROWTH_PER_SECOND**elapsed
+            grown = min(grown, max(estimate, GROWTH_CAP * sent_bps))
             if remb_bps is not None:
                 grown = min(grown, max(estimate, remb_bps))
             self.estimate = int(grown)

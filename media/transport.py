@@ -61,6 +61,8 @@ class StreamMapping:
     # A producer's audio: forwarded now (not paused); None for video and feeds.
     audible: bool | None = None
     source: str | None = None  # SCREEN for a screen share
+    # A video: sent to this subscriber now (not held for its downlink or last-N).
+    forwarded: bool | None = None
 
 
 # (sdp, revision, streams, restart): ``restart`` is true for the first offer
@@ -98,6 +100,7 @@ def _mapping(consumer: Consumer) -> StreamMapping:
         consumer.kind,
         audible=not producer.paused if consumer.kind == "audio" else None,
         source=producer.source,
+        forwarded=not consumer.held if consumer.kind == "video" else None,
     )
 
 

@@ -98,6 +98,7 @@ from signaling import (
 )
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
+from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation, Priorities
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .recording import ChannelRecorder, FloorRecorder
 from .redis_store import StoreUnavailable
@@ -220,6 +221,8 @@ class ConferenceOptions:
     recordings: Path = DEFAULT_RECORDINGS
     resume_grace: float = RESUME_GRACE
     media_timeout: float = MEDIA_TIMEOUT
+    # Videos forwarded at most (the floor, the chair, the most recent speakers).
+    last_n: int = DEFAULT_LAST_N
 
 
 class LiveConference:
@@ -271,6 +274,10 @@ class LiveConference:
         # Why a screen share is being withdrawn (by producer id), for share.stopped.
         self._share_ends: dict[str, tuple[ShareEnd, str, tuple[str, MessageId] | None]] = {}
         self.alerts = AlertRules()
+        # Each subscriber's videos within its downlink, and last-N.
+        self.bandwidth = BandwidthAllocation(options.last_n)
+        # When each participant last held the floor (monotonic): the recent speakers.
+        self._spoke: dict[str, float] = {}
         self._sampler = StreamSampler(self.totals)
         self._channel_sampler = ChannelSampler()
         self._monitor: asyncio.Task[None] | None = None
@@ -757,6 +764,7 @@ class LiveConference:
         await self._announce_audible(self._apply_floor_to_media())
         self._apply_interpretation_to_media()
         self._apply_share_rule(events[-1].actor)
+        await self._allocate_bandwidth()
         update = self._update(events)
         issuer = ref[0] if ref is not None and ref[1] is not None else None
         sends = []
@@ -888,8 +896,10 @@ class LiveConference:
         if self._unstored:
             await self._store_backlog()
         await self._watch_media()
-        samples = self._sampler.sample(self.router)
+        await self._allocate_bandwidth(measure=True)
+        samples = self._sampler.sample(self.router, bandwidth=self.bandwidth)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
+        await self._announce_alerts(self.alerts.bandwidth(self.bandwidth.limited(), self._clock()))
         await self._announce_alerts(self._channel_alerts(samples))
         channels = self._channel_sampler.sample(
             self._channel_sources(), self.router.producers.values()
@@ -1109,6 +1119,38 @@ class LiveConference:
                 streams = tuple(_stream_info(s) for s in transport.streams())
                 told.append(member.connection.send(SubscribeStreams(transport.revision, streams)))
         await asyncio.gather(*told)
+
+    async def _allocate_bandwidth(self, measure: bool = False) -> None:
+        """Fit each subscriber's videos in its downlink (``measure``: with this
+        second's figures), floor first; tell those whose videos changed."""
+        transports = {pid: m.transport for pid, m in self.members.items() if m.transport}
+        if measure:
+            self.bandwidth.measure(transports)
+        changed = self.bandwidth.allocate(transports, self._priorities())
+        told = []
+        for pid in changed:
+            member, transport = self.members[pid], transports[pid]
+            if transport.revision:
+                streams = tuple(_stream_info(s) for s in transport.streams())
+                told.append(member.connection.send(SubscribeStreams(transport.revision, streams)))
+        await asyncio.gather(*told)
+
+    def _priorities(self) -> Priorities:
+        """Who holds the floor, who chairs, who spoke most recently (for video)."""
+        state = self.state
+        floor: set[str] = set()
+        for request in state.floor.holders():
+            if request.speaker_id is not None:
+                floor.add(request.speaker_id)
+            else:
+                floor.update(p.participant_id for p in state.members(request.delegation_id))
+        now = time.monotonic()
+        for pid in floor:
+            self._spoke[pid] = now
+        chair = {p.participant_id for p in state.participants.values() if p.role is RoomRole.CHAIR}
+        others = [p for p in state.participants if p not in floor and p not in chair]
+        others.sort(key=lambda p: -self._spoke.get(p, -math.inf))
+        return Priorities(frozenset(floor), frozenset(chair), tuple(others))
 
     def _audible(self) -> frozenset[str]:
         """Who may be heard now: the floor's rule, and interpreters (unless muted).
@@ -1426,6 +1468,7 @@ def _stream_info(stream: StreamMapping) -> StreamInfo:
         MediaKind(stream.kind),
         audible=stream.audible,
         source=stream.source,
+        forwarded=stream.forwarded,
     )
 
 

@@ -111,3 +111,20 @@ def test_last_n_keeps_the_first_n_ranked() -> None:
     assert last_n(["floor", "chair", "s1", "s2", "s3"], 3) == {"floor", "chair", "s1"}
     assert last_n(["floor"], 9) == {"floor"}
     assert last_n(["floor"], 0) == frozenset()
+
+
+def test_the_first_video_playing_survives_a_small_shortfall_not_a_large_one() -> None:
+    one = (500_000,)
+    floor = video("floor", FLOOR, layers=one, current=0)
+    other = video("a", OTHER, layers=one, current=0)
+    # About 10 % short (random loss): the floor plays on, the next one does not.
+    short = allocate(460_000 + 50_000, 50_000, [floor, other])
+    assert layers_of(short) == {"floor": 0, "a": None}
+    # Half short (a link that cannot carry it): held, the audio keeps its share.
+    assert layers_of(allocate(250_000 + 50_000, 50_000, [floor, other])) == {
+        "floor": None,
+        "a": None,
+    }
+    # A paused floor video resumes only when it fits with headroom.
+    paused = video("floor", FLOOR, layers=one, current=None)
+    assert layers_of(allocate(460_000, 0, [paused])) == {"floor": None}

@@ -86,3 +86,13 @@ def test_a_probe_without_loss_succeeds_and_resets_the_backoff() -> None:
     assert not estimator.probing
     assert estimator.backoff == FIRST_BACKOFF
     assert estimator.estimate is not None and estimator.estimate >= 2_000_000
+
+
+def test_growth_stops_at_one_and_a_half_times_what_was_sent() -> None:
+    estimator = DownlinkEstimator()
+    estimator.update(0.0, 1_000_000, 0.5)  # 750 kbit/s
+    # Only 300 kbit/s are sent now (videos held): no evidence for more than 450.
+    for second in range(1, 30):
+        assert estimator.update(float(second), 300_000, 0.0) == 750_000
+    estimator.update(30.0, 600_000, 0.0)
+    assert estimator.update(40.0, 600_000, 0.0) == 900_000
