@@ -1090,6 +1090,8 @@ class LiveConference:
         if member.info.role is Role.INTERPRETER:
             member.transport.opus_parameters = dict(INTERPRETER_OPUS)
         self._apply_interpretation_to_media()
+        # Beyond last-N, its videos are held before the first one starts.
+        self._spawn(self._allocate_bandwidth())
 
     async def _drop_media(self, member: Member) -> None:
         """Tear down a member's media; a failure is logged, never in the way of leaving."""
@@ -1124,9 +1126,13 @@ class LiveConference:
         """Fit each subscriber's videos in its downlink (``measure``: with this
         second's figures), floor first; tell those whose videos changed."""
         transports = {pid: m.transport for pid, m in self.members.items() if m.transport}
-        if measure:
-            self.bandwidth.measure(transports)
-        changed = self.bandwidth.allocate(transports, self._priorities())
+        try:
+            if measure:
+                self.bandwidth.measure(transports)
+            changed = self.bandwidth.allocate(transports, self._priorities())
+        except Exception:  # never in the way of the floor or the monitor
+            logger.exception("bandwidth allocation failed in %s", self.id)
+            return
         told = []
         for pid in changed:
             member, transport = self.members[pid], transports[pid]
@@ -1276,6 +1282,8 @@ class LiveConference:
             self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
         else:
             self._apply_interpretation_to_media()
+        if producer.kind == "video":  # every subscriber just got a consumer of it
+            self._spawn(self._allocate_bandwidth())
 
     def _producer_removed(self, producer: Producer) -> None:
         if self._direct(producer):
