@@ -132,6 +132,9 @@ class RemoteStream:
     # A producer's audio: whether the server forwards it now (the floor, a mute).
     audible: bool | None = None
     source: str | None = None  # "screen" for a screen share
+    # A video: whether the server sends it now (False: held for this
+    # subscriber's downlink or by last-N; a browser shows the name instead).
+    forwarded: bool | None = None
     frames: int = 0
     packets: int = 0
     bytes: int = 0
@@ -781,11 +784,12 @@ class PalabraClient:
             self.timeline.setdefault("subscribe_answer", time.monotonic())
 
     def _update_streams(self, streams: Sequence[StreamInfo]) -> None:
-        """What the server says of the streams now (``audible``)."""
+        """What the server says of the streams now (``audible``, ``forwarded``)."""
         for info in streams:
             stream = self.streams.get(info.mid)
             if stream is not None and stream.producer_id == info.producer_id:
                 stream.audible = info.audible
+                stream.forwarded = info.forwarded
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         transceiver = next(

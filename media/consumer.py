@@ -260,6 +260,9 @@ class Consumer:
         self._context: Any = None
         self._lsr = 0
         self._sr_sent_at = 0.0
+        # Left out for this subscriber alone (its downlink, last-N): not sent
+        # while set, whether the producer is paused or not.
+        self.held = False
         slot.consumer = self
 
     @property
@@ -360,6 +363,19 @@ class Consumer:
         self._running = False
         self.source.reroute()
 
+    def hold(self, held: bool) -> None:
+        """Stop (True) or resume (False) forwarding to this subscriber alone.
+
+        Resuming continues the numbering and waits for a keyframe, as after a pause.
+        """
+        if held == self.held:
+            return
+        self.held = held
+        if held:
+            self.suspend()
+        else:
+            self.restart()
+
     def renumbered(self, previous: int, now: int) -> None:
         """The producer's numbering jumped from ``previous`` to ``now``: ours must not."""
         if self._running:
@@ -415,7 +431,7 @@ class Consumer:
 
     def _start(self, seq: int, timestamp: int, keyframe: bool) -> bool:
         slot = self.slot
-        if self.closed or not self.negotiated or slot.payload_type is None:
+        if self.closed or self.held or not self.negotiated or slot.payload_type is None:
             return False
         if not self._socket.ready or not slot.started:
             return False

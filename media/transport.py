@@ -51,6 +51,7 @@ from .sdp import (
     with_opus_parameters,
     with_red_parameters,
 )
+from .transport_cc import PublisherFeedback
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
@@ -70,6 +71,8 @@ class StreamMapping:
     # A producer's audio: forwarded now (not paused); None for video and feeds.
     audible: bool | None = None
     source: str | None = None  # SCREEN for a screen share
+    # A video: sent to this subscriber now (not held for its downlink or last-N).
+    forwarded: bool | None = None
 
 
 # (sdp, revision, streams, restart): ``restart`` is true for the first offer
@@ -114,6 +117,7 @@ def _mapping(consumer: Consumer) -> StreamMapping:
         consumer.kind,
         audible=not producer.paused if consumer.kind == "audio" else None,
         source=producer.source,
+        forwarded=not consumer.held if consumer.kind == "video" else None,
     )
 
 
@@ -176,6 +180,10 @@ class PeerTransport:
         self._max_tracks = MAX_TRACKS
         # Media bypasses aiortc's RTP stack: see MediaSocket.
         self.publisher_socket = self._attach_publisher(self.publisher)
+        # Arrival times back to the publisher's estimator (transport-cc).
+        self.publisher_feedback = PublisherFeedback(
+            peer_id, self.publisher_socket.send_rtcp, self._feedback_ssrcs
+        )
         self.subscriber_socket = (
             self._attach_subscriber(self.subscriber) if self.subscriber is not None else None
         )
@@ -223,6 +231,7 @@ class PeerTransport:
         self.publisher_socket.ready = False
         self.publisher = RTCPeerConnection(self._configuration)
         self.publisher_socket = self._attach_publisher(self.publisher)
+        self.publisher_feedback.restart(self.publisher_socket.send_rtcp)
         self._orphans = [p for p in self.producers.values() if not p.closed]
         self._published_mids = set()
         self._routes.clear()
@@ -306,6 +315,7 @@ class PeerTransport:
             self._unroutable.clear()
             sdp: str = self.publisher.localDescription.sdp
             sdp = simulcast.answer(sdp, {m: self.simulcast[m] for m in sections})
+            sdp = self.publisher_feedback.negotiate(offer_sdp, sdp)
             sdp = with_opus_parameters(sdp, {**OPUS_FEC, **self.opus_parameters})
             return with_red_parameters(sdp)
 
@@ -646,6 +656,7 @@ class PeerTransport:
             return
         self.closed = True
         self._rtcp_task.cancel()
+        self.publisher_feedback.close()
         self._cancel_attempt()
         self.publisher_socket.ready = False
         if self.subscriber_socket is not None:
@@ -668,6 +679,7 @@ class PeerTransport:
     # --- media -----------------------------------------------------------------
 
     def _on_publisher_rtp(self, data: bytes) -> None:
+        self.publisher_feedback.on_rtp(data)
         route = self._routes.get(_SSRC.unpack_from(data, 8)[0])
         if route is None:
             route = self._route(data)
@@ -813,6 +825,14 @@ class PeerTransport:
                 if bitrate is not None and ssrcs:
                     data += rtcp.remb(sender, bitrate, ssrcs)
             self.publisher_socket.send_rtcp(data)
+
+    def _feedback_ssrcs(self) -> tuple[int, int] | None:
+        """Our RTCP SSRC on the publisher connection and one of its media SSRCs."""
+        for producer in self.producers.values():
+            info = producer.info()
+            if info is not None and info.rtcp_ssrc and producer.media_ssrc is not None:
+                return info.rtcp_ssrc, producer.media_ssrc
+        return None
 
     def round_trip(self) -> float | None:
         """The client's round trip in seconds, from its subscriber receiver reports."""

@@ -56,6 +56,11 @@ class StreamSample:
     layer: int | None = None
     target_layer: int | None = None
     layers: tuple[dict[str, object], ...] | None = None
+    # Bandwidth allocation ("out" only): the subscriber's downlink estimate
+    # (None: nothing limits it yet) and why the video is held ("bandwidth",
+    # "last_n"; None: forwarded).
+    estimate_kbps: float | None = None
+    held: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -72,6 +77,7 @@ class Alert:
         "log_lost",
         "channel_silent",
         "media_reconnecting",
+        "bandwidth_limited",
     ]
     participant_id: str
     producer_id: str | None
@@ -96,6 +102,10 @@ class Thresholds:
     # near the threshold, single good seconds come by chance.
     clear_sustain: int = 3
     channel_silent_after: float = 5.0  # seconds an open channel is mute while the floor speaks
+    # Seconds a subscriber has videos held for its downlink before the alert,
+    # and seconds with none held before it clears.
+    bandwidth_sustain: int = 3
+    bandwidth_clear_sustain: int = 10
 
 
 @dataclass
@@ -138,12 +148,13 @@ class AlertRules:
                 changes += self._judge(alert, s.rtt_ms > t.rtt, s.rtt_ms < t.rtt_clear)
         # Streams that are gone take their alerts with them, except publisher_gone,
         # media_reconnecting and the channels' (judged by `channels`).
-        kept = ("gone:", "channel:", "media:")
+        kept = ("gone:", "channel:", "media:", "bandwidth:")
         for key in [k for k in self.active if k not in seen and not k.startswith(kept)]:
             changes.append((self.active.pop(key), "cleared"))
-        for key in [k for k in self._streak if k not in seen]:
+        # (The bandwidth alerts' streaks are judged by `bandwidth`.)
+        for key in [k for k in self._streak if k not in seen and not k.startswith("bandwidth:")]:
             del self._streak[key]
-        for key in [k for k in self._good if k not in seen]:
+        for key in [k for k in self._good if k not in seen and not k.startswith("bandwidth:")]:
             del self._good[key]
         return changes
 
@@ -220,6 +231,44 @@ class AlertRules:
                 )
                 self.active[key] = alert
                 changes.append((alert, "raised"))
+        return changes
+
+    def bandwidth(
+        self, limited: dict[str, tuple[int, int | None]], now: float
+    ) -> list[tuple[Alert, Transition]]:
+        """Subscribers whose downlink cannot carry all their videos (once a second).
+
+        ``limited``: per subscriber, how many of its videos are held for its
+        downlink, and its estimate (bit/s). Raised after ``bandwidth_sustain``
+        seconds with some held, cleared after ``bandwidth_clear_sustain`` with
+        none (a probe that fails holds a video again a few seconds later).
+        """
+        changes: list[tuple[Alert, Transition]] = []
+        t = self.thresholds
+        for key in [k for k in self.active if k.startswith("bandwidth:")]:
+            if key.removeprefix("bandwidth:") not in limited:
+                changes.append((self.active.pop(key), "cleared"))
+                self._good.pop(key, None)
+        for pid, (held, estimate) in limited.items():
+            kbps = estimate / 1000 if estimate is not None else None
+            alert = Alert(
+                f"bandwidth:{pid}",
+                "bandwidth_limited",
+                pid,
+                None,
+                pid,
+                now,
+                kbps,
+                f"subscriber bandwidth limited: {held} video(s) paused, "
+                f"downlink about {kbps or 0:.0f} kbit/s",
+            )
+            changes += self._judge(
+                alert,
+                held > 0,
+                held == 0,
+                sustain=t.bandwidth_sustain,
+                clear_sustain=t.bandwidth_clear_sustain,
+            )
         return changes
 
     def publisher_back(self, participant_id: str) -> list[tuple[Alert, Transition]]:

@@ -100,10 +100,10 @@ from signaling import (
 )
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
+from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation, Priorities
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .recording import ChannelRecorder, FloorRecorder
 from .tokens import JoinGrant
-from .video_layers import chosen_layer
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +222,8 @@ class ConferenceOptions:
     recordings: Path = DEFAULT_RECORDINGS
     resume_grace: float = RESUME_GRACE
     media_timeout: float = MEDIA_TIMEOUT
+    # Videos forwarded at most (the floor, the chair, the most recent speakers).
+    last_n: int = DEFAULT_LAST_N
 
 
 class LiveConference:
@@ -275,6 +277,10 @@ class LiveConference:
         # Why a screen share is being withdrawn (by producer id), for share.stopped.
         self._share_ends: dict[str, tuple[ShareEnd, str, tuple[str, MessageId] | None]] = {}
         self.alerts = AlertRules()
+        # Each subscriber's videos within its downlink, and last-N.
+        self.bandwidth = BandwidthAllocation(options.last_n)
+        # When each participant last held the floor (monotonic): the recent speakers.
+        self._spoke: dict[str, float] = {}
         self._sampler = StreamSampler(self.totals)
         self._channel_sampler = ChannelSampler()
         self._monitor: asyncio.Task[None] | None = None
@@ -761,6 +767,7 @@ class LiveConference:
         await self._announce_audible(self._apply_floor_to_media())
         self._apply_interpretation_to_media()
         self._apply_share_rule(events[-1].actor)
+        await self._allocate_bandwidth()
         update = self._update(events)
         issuer = ref[0] if ref is not None and ref[1] is not None else None
         sends = []
@@ -892,8 +899,10 @@ class LiveConference:
         if self._unstored:
             await self._store_backlog()
         await self._watch_media()
-        samples = self._sampler.sample(self.router)
+        await self._allocate_bandwidth(measure=True)
+        samples = self._sampler.sample(self.router, bandwidth=self.bandwidth)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
+        await self._announce_alerts(self.alerts.bandwidth(self.bandwidth.limited(), self._clock()))
         await self._announce_alerts(self._channel_alerts(samples))
         channels = self._channel_sampler.sample(
             self._channel_sources(), self.router.producers.values()
@@ -1105,28 +1114,13 @@ class LiveConference:
         self._apply_layers()
         return changed
 
-    def _featured(self) -> frozenset[str]:
-        """Who everyone sees large: the chair and the delegation holding the floor."""
-        state = self.state
-        return frozenset(
-            p.participant_id
-            for p in state.participants.values()
-            if p.role is RoomRole.CHAIR
-            or (p.delegation_id is not None and state.floor.holds_floor(p.delegation_id))
-        )
-
     def _apply_layers(self) -> None:
-        """Point every subscriber's simulcast videos at the layer the floor gives them."""
-        featured = self._featured()
-        for pid, member in self.members.items():
-            if member.transport is None:
-                continue
-            pinned = self.pinned.get(pid)
-            for consumer in member.transport.consumers.values():
-                producer = consumer.producer
-                if producer.layer_streams:
-                    screen = producer.source == SCREEN
-                    consumer.select_layer(chosen_layer(producer.owner, featured, pinned, screen))
+        """Each subscriber's videos in the layer the floor gives them
+        (server/video_layers.py), within its downlink and last-N
+        (server/bandwidth.py); those whose held videos changed are told."""
+        changed = self._allocate()
+        if changed:
+            self._spawn(self._announce_held(changed))
 
     async def _announce_audible(self, changed: set[str]) -> None:
         """Tell each subscriber whose streams were opened or closed (subscribe.streams)."""
@@ -1140,6 +1134,53 @@ class LiveConference:
                 streams = tuple(_stream_info(s) for s in transport.streams())
                 told.append(member.connection.send(SubscribeStreams(transport.revision, streams)))
         await asyncio.gather(*told)
+
+    async def _allocate_bandwidth(self, measure: bool = False) -> None:
+        """As :meth:`_apply_layers` (``measure``: with this second's figures first)."""
+        if measure:
+            transports = {pid: m.transport for pid, m in self.members.items() if m.transport}
+            try:
+                self.bandwidth.measure(transports)
+            except Exception:  # never in the way of the floor or the monitor
+                logger.exception("bandwidth measurement failed in %s", self.id)
+        await self._announce_held(self._allocate())
+
+    def _allocate(self) -> set[str]:
+        """Hold, resume or re-layer every subscriber's videos; who must be told."""
+        transports = {pid: m.transport for pid, m in self.members.items() if m.transport}
+        try:
+            return self.bandwidth.allocate(transports, self._priorities(), self.pinned)
+        except Exception:  # never in the way of the floor or the monitor
+            logger.exception("bandwidth allocation failed in %s", self.id)
+            return set()
+
+    async def _announce_held(self, changed: set[str]) -> None:
+        """Tell each subscriber whose videos were held or resumed (subscribe.streams)."""
+        told = []
+        for pid in changed:
+            member = self.members.get(pid)
+            transport = member.transport if member is not None else None
+            if member is not None and transport is not None and transport.revision:
+                streams = tuple(_stream_info(s) for s in transport.streams())
+                told.append(member.connection.send(SubscribeStreams(transport.revision, streams)))
+        await asyncio.gather(*told)
+
+    def _priorities(self) -> Priorities:
+        """Who holds the floor, who chairs, who spoke most recently (for video)."""
+        state = self.state
+        floor: set[str] = set()
+        for request in state.floor.holders():
+            if request.speaker_id is not None:
+                floor.add(request.speaker_id)
+            else:
+                floor.update(p.participant_id for p in state.members(request.delegation_id))
+        now = time.monotonic()
+        for pid in floor:
+            self._spoke[pid] = now
+        chair = {p.participant_id for p in state.participants.values() if p.role is RoomRole.CHAIR}
+        others = [p for p in state.participants if p not in floor and p not in chair]
+        others.sort(key=lambda p: -self._spoke.get(p, -math.inf))
+        return Priorities(frozenset(floor), frozenset(chair), tuple(others))
 
     def _audible(self) -> frozenset[str]:
         """Who may be heard now: the floor's rule, and interpreters (unless muted).
@@ -1478,6 +1519,7 @@ def _stream_info(stream: StreamMapping) -> StreamInfo:
         MediaKind(stream.kind),
         audible=stream.audible,
         source=stream.source,
+        forwarded=stream.forwarded,
     )
 
 

@@ -56,6 +56,9 @@ class ServerConfig:
     # before its signaling is probed (a ping it must answer as fast): a client
     # that vanished is dropped then; 0 turns this off.
     media_timeout: float = 10.0
+    # Videos forwarded at most to each participant: the floor, the chair and
+    # the most recent speakers; the others are shown by name.
+    last_n: int = 9
     # Seconds of WebSocket silence before a client counts as gone (a ping
     # goes out at 4/9 of it).
     heartbeat_timeout: float = 45.0

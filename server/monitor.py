@@ -18,6 +18,7 @@ from media.producer import Producer
 from media.router import Router
 
 from .alerts import AlertRules, StreamSample
+from .bandwidth import BandwidthAllocation
 
 CODECS = {"audio": "opus", "video": "VP8"}
 CLOCK_RATES = {"audio": 48000, "video": 90000}
@@ -53,7 +54,12 @@ class StreamSampler:
         self._previous: dict[str, _Previous] = {}
         self._totals = totals
 
-    def sample(self, router: Router, now: float | None = None) -> list[StreamSample]:
+    def sample(
+        self,
+        router: Router,
+        now: float | None = None,
+        bandwidth: BandwidthAllocation | None = None,
+    ) -> list[StreamSample]:
         at = time.monotonic() if now is None else now
         samples: list[StreamSample] = []
         current: dict[str, _Previous] = {}
@@ -111,6 +117,9 @@ class StreamSampler:
                 current[consumer.id] = point
                 self._totals.forwarded_packets += d.packets
                 self._totals.forwarded_bytes += d.bytes
+                estimate, decision = (
+                    bandwidth.describe(subscriber, consumer.id) if bandwidth else (None, None)
+                )
                 samples.append(
                     StreamSample(
                         id=consumer.id,
@@ -138,6 +147,8 @@ class StreamSampler:
                         source=producer.source,
                         layer=consumer.layer if producer.layer_streams else None,
                         target_layer=consumer.target_layer if producer.layer_streams else None,
+                        estimate_kbps=estimate / 1000 if estimate is not None else None,
+                        held=((decision.reason or "held") if consumer.held and decision else None),
                     )
                 )
         self._previous = current

@@ -128,6 +128,12 @@ OPTIONS: tuple[Option, ...] = (
         "or counts as gone (0: off; default 10)",
     ),
     Option(
+        "last_n",
+        "int",
+        "videos forwarded at most to each participant: the floor, the chair and the "
+        "most recent speakers; the others show their name (default 9)",
+    ),
+    Option(
         "heartbeat_timeout",
         "seconds",
         "a client whose WebSocket was silent this long counts as gone (default 45)",
@@ -268,6 +274,7 @@ def build_config(
         "workers": "workers",
         "resume_grace": "resume_grace",
         "media_timeout": "media_timeout",
+        "last_n": "last_n",
         "heartbeat_timeout": "heartbeat_timeout",
         "log_level": "log_level",
         "log_json": "log_json",
@@ -310,6 +317,8 @@ def build_config(
         )
     if config.resume_grace < 0 or config.turn_ttl <= 0:
         raise ConfigError("resume_grace must be ≥ 0 and turn_ttl > 0 seconds")
+    if config.last_n < 0:
+        raise ConfigError(f"last_n must be 0 or more videos, not {config.last_n}")
     if config.media_timeout < 0 or config.heartbeat_timeout < 2:
         raise ConfigError("media_timeout must be ≥ 0 and heartbeat_timeout ≥ 2 seconds")
     if "turn_secret_file" in checked:

@@ -71,6 +71,7 @@ class Palabra:
             recordings=config.recordings,
             resume_grace=config.resume_grace,
             media_timeout=config.media_timeout,
+            last_n=config.last_n,
         )
         self.ready = False  # set once the start-up conferences are open
         self._heartbeat: asyncio.Task[None] | None = None

@@ -122,7 +122,9 @@ def encode(message: ClientMessage | ServerMessage) -> str:
 # Encoding -----------------------------------------------------------------------
 
 # Optional fields absent from the wire when None (a None elsewhere is a JSON null).
-_OMIT_IF_NONE = frozenset({"id", "ref", "resume", "resume_token", "audible", "share", "source"})
+_OMIT_IF_NONE = frozenset(
+    {"id", "ref", "resume", "resume_token", "audible", "share", "source", "forwarded"}
+)
 # Flags absent from the wire when false.
 _OMIT_IF_FALSE = frozenset({"keep_media", "media_kept", "restart"})
 _OMIT_IF_EMPTY = frozenset({"ice_servers"})  # absent when the server has no TURN
@@ -431,6 +433,7 @@ def _stream(f: _Fields) -> StreamInfo:
         f.choice("kind", MediaKind),
         f.optional_flag("audible"),
         f.optional_text("source"),
+        f.optional_flag("forwarded"),
     )
 
 

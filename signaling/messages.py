@@ -147,6 +147,8 @@ class StreamInfo:
 
     `audible`, on a producer's audio: whether the server forwards it now (the
     floor, a mute); None on video and on feeds, which the floor never gates.
+    `forwarded`, on a video: whether the server sends it to this subscriber now
+    (False: left out for its downlink or beyond the last N videos).
     """
 
     mid: str
@@ -155,6 +157,7 @@ class StreamInfo:
     kind: MediaKind
     audible: bool | None = None
     source: str | None = None  # "screen" for a screen share
+    forwarded: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -329,7 +332,8 @@ class SubscribeOk(Message):
 class SubscribeStreams(Message):
     """The streams of the latest `subscribe.offer` as they are now (no renegotiation).
 
-    Sent when whether one of them is forwarded changes (`audible`: the floor, a mute).
+    Sent when whether one of them is forwarded changes (`audible`: the floor, a mute;
+    `forwarded`: the subscriber's downlink, last-N).
     """
 
     TYPE: ClassVar[str] = "subscribe.streams"

@@ -69,6 +69,8 @@ export const PROTOCOL_VERSION = 1;
  * @property {string} participant_id
  * @property {Kind} kind
  * @property {'screen' | null} [source]  'screen' for a screen share
+ * @property {boolean | null} [forwarded]  a video: false while the server holds it for
+ *   us (our downlink, or beyond the meeting's last N videos): show the name instead
  */
 
 /**
@@ -277,12 +279,15 @@ export const PROTOCOL_VERSION = 1;
  * @property {number | null} silent_for  seconds since the last packet (in)
  * @property {'screen' | null} [source]  a screen share
  * @property {string | null} [path]  the client's ICE candidate type and the transport the server sees, e.g. "relay udp"
+ * @property {number | null} [estimate_kbps]  (out) the subscriber's estimated downlink; null: nothing limits it
+ * @property {number | null} [layer]  (out, video) the simulcast layer sent
+ * @property {'bandwidth' | 'last_n' | null} [held]  (out, video) why it is held for this subscriber
  */
 
 /**
  * @typedef {object} Alert
  * @property {string} id
- * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | 'log_lost' | 'media_reconnecting' | string} kind
+ * @property {'freeze' | 'loss' | 'rtt' | 'publisher_gone' | 'log_lost' | 'media_reconnecting' | 'bandwidth_limited' | string} kind
  * @property {string} participant_id
  * @property {string | null} producer_id
  * @property {string | null} subscriber_id
@@ -541,6 +546,8 @@ export const SIMULCAST_LAYERS = [
  * - `stream`               {@link RemoteStream}: a remote track is now playing this producer
  *                          (emitted again when a recycled m-line carries another producer)
  * - `streamended`          {@link RemoteStream}: that m-line no longer carries that producer
+ * - `streamforwarded`      {@link RemoteStream}: its video was held for us or resumed
+ *                          (`forwarded`, from `subscribe.streams`)
  * - `sharestopped`         {@link ShareStopped}: a screen share ended (ours too)
  * - `error`                {@link ProtocolError}
  * - `reconnecting`         {@link ReconnectInfo}: the socket dropped, a rejoin is scheduled
@@ -1183,6 +1190,10 @@ export class PalabraConnection extends EventTarget {
         pending?.resolve(msg);
         return;
       }
+      case 'subscribe.streams': {
+        this._updateStreams(msg.streams ?? []);
+        return;
+      }
       case 'subscribe.offer': {
         const run = () => this._onSubscribeOffer(msg);
         this._subscribeQueue = this._subscribeQueue.then(run, run).catch((e) => {
@@ -1512,6 +1523,33 @@ export class PalabraConnection extends EventTarget {
    * @param {Stream[]} streams
    */
   _mapStreams(pc, streams) {
+    this._mapStreamsOnly(pc, streams);
+    this._updateStreams(streams);
+  }
+
+  /**
+   * What the server says of the mapped streams now: `forwarded` (videos held
+   * for this participant's downlink or by last-N).
+   * @private
+   * @param {Stream[]} streams
+   */
+  _updateStreams(streams) {
+    for (const s of streams) {
+      const current = this.streams.get(String(s.mid));
+      if (!current || current.producer_id !== s.producer_id) continue;
+      const forwarded = s.forwarded ?? null;
+      if ((current.forwarded ?? null) === forwarded) continue;
+      current.forwarded = forwarded;
+      this._emit('streamforwarded', current);
+    }
+  }
+
+  /**
+   * @private
+   * @param {RTCPeerConnection} pc
+   * @param {Stream[]} streams
+   */
+  _mapStreamsOnly(pc, streams) {
     /** @type {Map<string, Stream>} */
     const wanted = new Map(streams.map((s) => [String(s.mid), s]));
     /** @type {Map<string, RTCRtpTransceiver>} */

@@ -1,7 +1,8 @@
 // Everyone else's media: which track plays which participant, and the
 // hidden <audio> elements that make the conference heard.
 //
-// Events: `change` {participantId}: a participant's video or audio track changed.
+// Events: `change` {participantId}: a participant's video or audio track changed
+//           (or its video was held for us or resumed: `forwarded`).
 //         `share` {participantId}: a screen share started or ended (`share` holds it).
 //         `audioblocked`: the browser refused to play sound before a user gesture.
 
@@ -34,6 +35,10 @@ export class RemoteMedia extends EventTarget {
     conn.addEventListener('stream', (e) => this._add(/** @type {CustomEvent<RemoteStream>} */ (e).detail));
     conn.addEventListener('streamended', (e) => {
       this._remove(/** @type {CustomEvent<RemoteStream>} */ (e).detail);
+    });
+    conn.addEventListener('streamforwarded', (e) => {
+      const s = /** @type {CustomEvent<RemoteStream>} */ (e).detail;
+      this.dispatchEvent(new CustomEvent('change', {detail: {participantId: s.participant_id}}));
     });
   }
 

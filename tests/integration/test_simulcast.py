@@ -78,6 +78,7 @@ async def frames_of_width(
 async def test_each_subscriber_gets_one_layer_and_switches_at_a_keyframe_seamlessly(
     server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
 ) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
     publisher = await connect(name="Canciller", delegation="gt")
     sender = await publisher.publish_simulcast(layers)
     owner = publisher.welcome.you.id  # type: ignore[union-attr]
@@ -89,15 +90,15 @@ async def test_each_subscriber_gets_one_layer_and_switches_at_a_keyframe_seamles
     assert [layer.rid for layer in producer.layers] == ["q", "h", "f"]
     consumer = conference.router.peers[subscriber.welcome.you.id].consumers[producer.id]  # type: ignore[union-attr]
 
-    # Nobody chose a layer for this subscriber yet: the thumbnail.
+    # An ordinary delegation without the floor: the thumbnail.
     await frames_of_width(stream, 160, 10)
     assert consumer.layer == consumer.target_layer == 0
     await subscriber.wait_for(lambda: all(layer.active for layer in producer.layers))
 
     asked = time.monotonic()
     requests = sender.layers[2].keyframe_requests
-    consumer.select_layer(7)  # clamped to the highest
-    assert consumer.target_layer == 2
+    request_id = await grant(chair, publisher, "gt")  # the floor holder: the high layer
+    await subscriber.wait_for(lambda: consumer.target_layer == 2)
     switched = await frames_of_width(stream, 640, 10, after=asked)
     assert consumer.layer == 2
     assert sender.layers[2].keyframe_requests > requests
@@ -105,8 +106,10 @@ async def test_each_subscriber_gets_one_layer_and_switches_at_a_keyframe_seamles
         f"switch to the high layer: first frame {1000 * (switched - asked):.0f} ms after the choice"
     )
 
+    await subscriber.pin(owner)  # no change while it holds the floor
+    assert consumer.target_layer == 2
     asked_down = time.monotonic()
-    consumer.select_layer(1)
+    await chair.command("floor.revoke", request_id=request_id)  # pinned: the middle layer
     down = await frames_of_width(stream, 320, 10, after=asked_down)
     print(f"switch to the middle layer: {1000 * (down - asked_down):.0f} ms")
 

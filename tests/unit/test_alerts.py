@@ -176,3 +176,40 @@ def test_a_closed_channel_takes_its_alert_with_it() -> None:
     [(alert, state)] = rules.channels({}, True, 107.0)
     assert alert.id == "channel:en" and state == "cleared"
     assert rules.evaluate([], 108.0) == []  # stream alerts leave it alone
+
+
+def test_bandwidth_limited_is_sustained_raised_once_and_cleared_with_hysteresis() -> None:
+    rules = AlertRules()
+    t = rules.thresholds
+    now = 0.0
+    for _ in range(t.bandwidth_sustain - 1):
+        assert rules.bandwidth({"p-es": (2, 800_000)}, now) == []
+        rules.evaluate([], now)  # the stream rules run each second too
+        now += 1
+    [(alert, state)] = rules.bandwidth({"p-es": (2, 800_000)}, now)
+    assert (state, alert.kind, alert.subscriber_id, alert.value) == (
+        "raised",
+        "bandwidth_limited",
+        "p-es",
+        800.0,
+    )
+    assert "2 video(s) paused" in alert.message
+    # A probe that resumes everything for a few seconds does not clear it.
+    for _ in range(t.bandwidth_clear_sustain - 1):
+        now += 1
+        rules.evaluate([], now)
+        assert rules.bandwidth({"p-es": (0, 900_000)}, now) == []
+    now += 1
+    assert rules.bandwidth({"p-es": (1, 900_000)}, now) == []  # held again: streak reset
+    for _ in range(t.bandwidth_clear_sustain - 1):
+        now += 1
+        assert rules.bandwidth({"p-es": (0, None)}, now) == []
+    [(cleared, state)] = rules.bandwidth({"p-es": (0, None)}, now + 1)
+    assert (cleared.id, state) == (alert.id, "cleared")
+
+
+def test_a_subscriber_that_left_takes_its_bandwidth_alert_with_it() -> None:
+    rules = AlertRules(Thresholds(bandwidth_sustain=1))
+    [(alert, _)] = rules.bandwidth({"p-es": (1, 300_000)}, 0.0)
+    assert rules.bandwidth({}, 1.0) == [(alert, "cleared")]
+    assert rules.active == {}

@@ -266,7 +266,9 @@ export function createDelegationView(ctx) {
         stageTile.element.classList.add('local');
       } else {
         const video = ctx.remote.of(person.id).video;
-        stageTile.setTrack(video?.track ?? null, video?.producer_id);
+        const paused = video?.forwarded === false;
+        stageTile.setTrack(paused ? null : video?.track ?? null, video?.producer_id);
+        stageTile.setVideoPaused(paused);
         stageTile.element.classList.remove('local');
       }
       const p = participantOf(state, person.id);

@@ -178,7 +178,9 @@ export function createInterpreterView(ctx) {
     if (!person) return;
     if (speaker.person.id !== person.participant_id) speaker.setPerson(ctx.people.person(person.participant_id));
     const video = ctx.remote.of(person.participant_id).video;
-    speaker.setTrack(video?.track ?? null, video?.producer_id);
+    const paused = video?.forwarded === false;
+    speaker.setTrack(paused ? null : video?.track ?? null, video?.producer_id);
+    speaker.setVideoPaused(paused);
     setText(speakerLabel, ctx.people.name(person.participant_id));
   }
   ctx.remote.addEventListener('change', renderSpeaker);

@@ -75,7 +75,9 @@ export class ParticipantGrid {
         tile.setPerson(ctx.people.person(p.participant_id));
       }
       const video = ctx.remote.of(p.participant_id).video;
-      tile.setTrack(video?.track ?? null, video?.producer_id);
+      const paused = video?.forwarded === false;
+      tile.setTrack(paused ? null : video?.track ?? null, video?.producer_id);
+      tile.setVideoPaused(paused);
       tile.setState({audible: p.audible, muted: p.muted, presence: p.presence,
         floor: Boolean(state?.holders.some((r) => r.delegation_id === p.delegation_id))});
       items.push({key: p.participant_id, tile});

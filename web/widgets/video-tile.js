@@ -47,7 +47,12 @@ export class VideoTile {
     this.person = person;
     this.local = local;
     /** @private */ this._video = h('video', {autoplay: true, playsInline: true, muted: true});
-    /** @private */ this._placeholder = h('div', {class: 'placeholder', attrs: {'aria-hidden': 'true'}});
+    /** @private */ this._initials = h('span', {class: 'initials'});
+    /** @private */ this._pausedName = h('span', {class: 'paused-name'});
+    /** @private */ this._pausedNote = h('span', {class: 'paused-note'});
+    /** @private */ this._placeholder = h('div', {class: 'placeholder', attrs: {'aria-hidden': 'true'}},
+      this._initials, this._pausedName, this._pausedNote);
+    /** @private */ this._paused = false;
     /** @private */ this._mic = h('span', {class: 'mic-state', hidden: true});
     /** @private */ this._presence = h('span', {class: 'presence-state', hidden: true});
     /** @private */ this._badge = badge(person.delegation);
@@ -104,6 +109,16 @@ export class VideoTile {
     video.play().catch(() => {}); // muted video may always autoplay
   }
 
+  /**
+   * The server holds this video for us (our downlink, or last-N): a name tile.
+   * @param {boolean} paused
+   */
+  setVideoPaused(paused) {
+    this._paused = paused;
+    this.element.classList.toggle('video-paused', paused);
+    if (paused) this.setTrack(null);
+  }
+
   /** @param {boolean} off */
   setCameraOff(off) {
     this.element.classList.toggle('camera-off', off);
@@ -123,7 +138,9 @@ export class VideoTile {
   retranslate() {
     const p = this.person;
     updateBadge(this._badge, p.delegation);
-    setText(this._placeholder, initials(p));
+    setText(this._initials, initials(p));
+    setText(this._pausedName, p.name);
+    setText(this._pausedNote, t('tile.videoPaused'));
     setText(this._name, p.name);
     setAttr(this._name, 'title', p.name);
     setText(this._meta, this.local ? `${t('you')} · ${describePerson(p)}` : describePerson(p));

@@ -24,6 +24,7 @@ export function alertValue(alert) {
     case 'freeze':
     case 'publisher_gone': return `${num(alert.value, 1)} s`;
     case 'log_lost': return num(alert.value);
+    case 'bandwidth_limited': return `${num(alert.value)} kbit/s`;
     default: return num(alert.value, 2);
   }
 }

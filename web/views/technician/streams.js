@@ -317,13 +317,20 @@ export class StreamTable {
     const paused = s.paused;
     const stalled = !paused && s.bitrate_kbps <= 0;
     const frozen = s.kind === 'video' && !paused && s.direction === 'in' && s.fps < 1;
-    /** @type {'alert' | 'paused' | 'stalled' | 'ok'} */
-    const status = alert ? 'alert' : paused ? 'paused' : stalled || frozen ? 'stalled' : 'ok';
+    const held = s.held ?? null;  // held for this subscriber: its downlink, last-N
+    /** @type {'alert' | 'paused' | 'held' | 'stalled' | 'ok'} */
+    const status = alert ? 'alert' : paused ? 'paused' : held ? 'held' : stalled || frozen ? 'stalled' : 'ok';
     tr.dataset.status = status;
     fps.dataset.grade = s.kind === 'video' && !paused ? (s.fps < 1 ? 'bad' : s.fps < 10 ? 'warn' : 'ok') : '';
     bitrate.dataset.grade = stalled ? 'bad' : '';
     this._charts.get(s.id)?.setAlarm(status === 'alert' || status === 'stalled');
-    setText(state, alert ? t(/** @type {any} */ (`alert.kind.${alert.kind}`)) : t(`tech.status.${status}`));
+    const estimate = s.estimate_kbps ?? null;
+    const heldText = held
+      ? t(held === 'last_n' ? 'tech.held.lastN' : 'tech.held.bandwidth', {kbps: num(estimate ?? 0)})
+      : '';
+    setText(state, alert ? t(/** @type {any} */ (`alert.kind.${alert.kind}`))
+      : held ? heldText : t(/** @type {any} */ (`tech.status.${status}`)));
+    setAttr(state, 'title', estimate !== null ? t('tech.downlink', {kbps: num(estimate)}) : null);
     state.dataset.status = status;
     const keyframe = actions.querySelector('[data-action="keyframe"]');
     if (keyframe) {

@@ -1,0 +1,112 @@
+"""Which videos a subscriber gets, in which layer, within its downlink (pure).
+
+Audio is never left out: its budget is taken first. The videos are then
+served in priority order (the caller ranks them: the floor first, then the
+chair, then the most recent speakers), each in the best layer it wants that
+still fits, else a lower one, else none (paused: the browser shows the
+participant's name instead). A lower-priority video may still fit where a
+bigger one did not.
+
+The first video playing is only held when the budget is clearly below its
+lowest layer (``FIRST_VIDEO_TOLERANCE``): a lossy link is not a reason to
+blank the floor, a link that cannot carry it is.
+
+Upgrades need headroom (``UPGRADE_MARGIN``): a video is not resumed or raised
+a layer on an estimate it would only just fit, so the allocation does not flap
+between two states on every small change of the estimate. When the estimator
+allows a probe, the first video left out for bandwidth is resumed in its
+lowest layer even though it does not fit: that is how a link that got better
+is found out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+UPGRADE_MARGIN = 1.15
+# The first video (the floor's) keeps its lowest layer until the budget falls
+# this far below it: random loss of 10-15 % lowers the estimate just under
+# what is sent, and blanking the floor for that would be worse than the loss.
+FIRST_VIDEO_TOLERANCE = 0.8
+
+
+class Reason(StrEnum):
+    """Why a video is not forwarded."""
+
+    BANDWIDTH = "bandwidth"  # it does not fit in the subscriber's downlink
+    LAST_N = "last_n"  # beyond the last N videos of the meeting
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One video a subscriber could receive."""
+
+    key: str  # the consumer
+    rank: int  # lower is served first
+    layers: tuple[int, ...]  # bit/s of each layer, lowest first (one entry: no simulcast)
+    wanted: int  # the highest layer the policy wants for it
+    current: int | None  # the layer it gets now; None: paused
+    allowed: bool = True  # False: left out by last-N, whatever the bandwidth
+
+
+@dataclass(frozen=True)
+class Decision:
+    layer: int | None  # None: paused
+    reason: Reason | None = None  # why paused
+
+
+@dataclass(frozen=True)
+class Allocation:
+    decisions: Mapping[str, Decision]
+    probed: str | None  # the video resumed as a probe, if any
+    video_bps: int  # what the forwarded videos need
+
+
+def allocate(
+    estimate: int | None,
+    audio_bps: int,
+    candidates: Sequence[Candidate],
+    probe: bool = False,
+) -> Allocation:
+    """Each candidate's layer or pause, within ``estimate`` (None: no limit)."""
+    budget = float("inf") if estimate is None else estimate - audio_bps
+    decisions: dict[str, Decision] = {}
+    left_out: list[Candidate] = []
+    used = 0
+    first = True
+    for candidate in sorted(candidates, key=lambda c: c.rank):
+        if not candidate.allowed:
+            decisions[candidate.key] = Decision(None, Reason.LAST_N)
+            continue
+        top = max(0, min(candidate.wanted, len(candidate.layers) - 1))
+        chosen = None
+        for layer in range(top, -1, -1):
+            need = candidate.layers[layer]
+            upgrade = candidate.current is None or layer > candidate.current
+            if need * (UPGRADE_MARGIN if upgrade else 1.0) <= budget - used:
+                chosen = layer
+                break
+        tolerated = candidate.layers[0] * FIRST_VIDEO_TOLERANCE <= budget - used
+        if chosen is None and first and candidate.current is not None and tolerated:
+            chosen = 0
+        first = False
+        if chosen is None:
+            decisions[candidate.key] = Decision(None, Reason.BANDWIDTH)
+            left_out.append(candidate)
+            continue
+        decisions[candidate.key] = Decision(chosen)
+        used += candidate.layers[chosen]
+    probed = None
+    if probe and left_out:
+        tried = left_out[0]
+        decisions[tried.key] = Decision(0)
+        used += tried.layers[0]
+        probed = tried.key
+    return Allocation(decisions, probed, used)
+
+
+def last_n(ranked: Sequence[str], n: int) -> frozenset[str]:
+    """The first ``n`` of the ranked video owners: those whose video is forwarded."""
+    return frozenset(ranked[: max(0, n)])

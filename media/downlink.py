@@ -1,0 +1,98 @@
+"""A subscriber's downlink estimate, from what it reports (pure, explicit time).
+
+The SFU does not choose a sending rate: it forwards what publishers send and
+can only leave videos out (or, with simulcast, pick smaller layers). The
+estimate is therefore the ceiling the allocation must fit under, and it moves
+like the loss-based half of Google Congestion Control:
+
+- loss above 10 % over a report interval means the path carries less than
+  was sent: the estimate drops to what was sent times (1 - loss / 2);
+- loss under 2 %: what was sent arrived, so the estimate is at least that,
+  and it grows by 8 % a second, no further than 1.5 times what was sent (as
+  GCC bounds its estimate by the incoming rate: more is a guess) and than
+  the subscriber's REMB (its delay-based estimate) when it sends one;
+  between the two, it holds;
+- REMB never lowers the estimate by itself: on a busy machine a receiver's
+  delay-based estimate dips without any loss, and pausing videos then would
+  be wrong. It only stops the growth.
+
+Until the first heavy loss the estimate is unknown (None): nothing limits the
+subscriber. Resuming a video that was left out is the only way to find out
+whether the path carries more (a probe): after a decrease the estimator waits
+``backoff`` seconds before allowing one, doubling the wait each time a probe
+ends in loss, up to ``MAX_BACKOFF``.
+"""
+
+from __future__ import annotations
+
+HIGH_LOSS = 0.10
+LOW_LOSS = 0.02
+GROWTH_PER_SECOND = 1.08
+GROWTH_CAP = 1.5  # times what was sent
+FIRST_BACKOFF = 8.0  # seconds from a decrease to the first probe
+MAX_BACKOFF = 64.0
+PROBE_SECONDS = 3.0  # a probe that sees no heavy loss this long succeeded
+MIN_ESTIMATE = 64_000  # bit/s: never lower (the audio of the floor fits)
+# Seconds after a decrease during which loss does not lower the estimate again:
+# the next receiver report may still describe the time before it.
+SETTLE_SECONDS = 1.5
+
+
+class DownlinkEstimator:
+    def __init__(self) -> None:
+        self.estimate: int | None = None  # bit/s; None: nothing known limits it
+        self.loss = 0.0  # the last interval's loss fraction
+        self._at: float | None = None  # time of the last update
+        self._decreased_at: float | None = None
+        self._backoff = FIRST_BACKOFF
+        self._probe_at: float | None = None  # a probe is running since then
+
+    @property
+    def probing(self) -> bool:
+        return self._probe_at is not None
+
+    def update(
+        self, now: float, sent_bps: float, loss: float | None, remb_bps: float | None = None
+    ) -> int | None:
+        """One interval's figures: bit/s sent to the subscriber, the loss its
+        receiver reports gave for it (None: no report), its REMB (None: none)."""
+        elapsed = 0.0 if self._at is None else max(0.0, now - self._at)
+        self._at = now
+        if loss is None:
+            return self.estimate
+        self.loss = loss
+        estimate = self.estimate
+        if loss > HIGH_LOSS:
+            if self._decreased_at is not None and now - self._decreased_at < SETTLE_SECONDS:
+                return estimate
+            lowered = max(MIN_ESTIMATE, int(sent_bps * (1 - loss / 2)))
+            if estimate is None or lowered < estimate:
+                self.estimate = lowered
+            self._decreased_at = now
+            if self._probe_at is not None:
+                self._backoff = min(MAX_BACKOFF, self._backoff * 2)
+                self._probe_at = None
+        elif loss < LOW_LOSS and estimate is not None:
+            grown = max(estimate, int(sent_bps)) * GROWTH_PER_SECOND**elapsed
+            grown = min(grown, max(estimate, GROWTH_CAP * sent_bps))
+            if remb_bps is not None:
+                grown = min(grown, max(estimate, remb_bps))
+            self.estimate = int(grown)
+            if self._probe_at is not None and now - self._probe_at >= PROBE_SECONDS:
+                self._probe_at = None
+                self._backoff = FIRST_BACKOFF
+        return self.estimate
+
+    def probe_due(self, now: float) -> bool:
+        """Whether the allocation may try one more video than the estimate allows."""
+        if self.estimate is None or self._probe_at is not None:
+            return False
+        since = self._decreased_at
+        return since is None or now - since >= self._backoff
+
+    def start_probe(self, now: float) -> None:
+        self._probe_at = now
+
+    @property
+    def backoff(self) -> float:
+        return self._backoff

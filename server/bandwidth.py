@@ -1,0 +1,276 @@
+"""Each subscriber's videos within its downlink, floor first, and last-N.
+
+The I/O shell around :mod:`media.downlink` (the estimate) and
+:mod:`media.allocation` (the decision): once a second it reads what every
+subscriber was sent and what its receiver reports and REMB said, updates its
+estimate, and holds or resumes each of its video consumers (or picks a
+simulcast layer, where the producer has layers). The conference gives the
+priorities (who holds the floor, the chair, the most recent speakers) and
+calls :meth:`BandwidthAllocation.allocate` again at once when they change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from media.allocation import Allocation, Candidate, Decision, Reason, allocate, last_n
+from media.consumer import Consumer
+from media.downlink import DownlinkEstimator
+from media.producer import SCREEN, Producer
+from media.transport import PeerTransport
+
+from .video_layers import chosen_layer
+
+DEFAULT_LAST_N = 9
+# Bytes of headers per packet beyond the payload: IPv4/UDP 28, RTP 12,
+# extensions 8-12, SRTP tag 16.
+PACKET_OVERHEAD = 64
+AUDIO_FLOOR_BPS = 40_000  # an audio stream is reserved at least this
+VIDEO_UNKNOWN_BPS = 500_000  # a video whose rate is not measured yet
+REMB_FRESH = 2.0  # seconds a REMB counts for the estimate
+RATE_SMOOTHING = 0.3  # weight of the newest second in a producer's measured rate
+
+
+@dataclass(frozen=True)
+class Priorities:
+    """Who comes first, from the floor (the conference computes it)."""
+
+    floor: frozenset[str]  # participants whose delegation holds the floor
+    chair: frozenset[str]
+    # Everyone else who publishes video, the most recent speaker first.
+    recent: tuple[str, ...]
+
+    def rank(self, owner: str) -> int:
+        if owner in self.floor:
+            return 1
+        if owner in self.chair:
+            return 2
+        try:
+            return 3 + self.recent.index(owner)
+        except ValueError:
+            return 3 + len(self.recent)
+
+    def ranked(self, owners: Iterable[str]) -> list[str]:
+        return sorted(set(owners), key=lambda o: (self.rank(o), o))
+
+
+@dataclass
+class Downlink:
+    """What the allocation knows of one subscriber."""
+
+    estimator: DownlinkEstimator = field(default_factory=DownlinkEstimator)
+    # Per consumer: its sent totals (bytes with overhead) and last report seen.
+    sent: dict[str, int] = field(default_factory=dict)
+    reports: dict[str, float] = field(default_factory=dict)
+    measured_at: float | None = None
+    sent_bps: float = 0.0
+    decisions: dict[str, Decision] = field(default_factory=dict)
+
+    @property
+    def held_for_bandwidth(self) -> int:
+        return sum(1 for d in self.decisions.values() if d.reason is Reason.BANDWIDTH)
+
+
+class BandwidthAllocation:
+    def __init__(self, last_n: int = DEFAULT_LAST_N) -> None:
+        self.last_n = last_n
+        self.downlinks: dict[str, Downlink] = {}
+        # Producer id -> (bytes with overhead, when, smoothed bit/s).
+        self._rates: dict[str, tuple[int, float, float | None]] = {}
+
+    # --- measuring ----------------------------------------------------------------
+
+    def measure(self, transports: Mapping[str, PeerTransport], now: float | None = None) -> None:
+        """Once a second: producers' rates, and each subscriber's estimate."""
+        at = time.monotonic() if now is None else now
+        producers = {p.id: p for t in transports.values() for p in t.producers.values()}
+        self._measure_producers(producers.values(), at)
+        for pid in [p for p in self.downlinks if p not in transports]:
+            del self.downlinks[pid]
+        for pid, transport in transports.items():
+            if transport.subscriber is None:
+                continue
+            downlink = self.downlinks.setdefault(pid, Downlink())
+            self._measure_downlink(downlink, transport, at)
+
+    def _measure_producers(self, producers: Iterable[Producer], at: float) -> None:
+        rates: dict[str, tuple[int, float, float | None]] = {}
+        for producer in producers:
+            c = producer.counters
+            total = c.bytes + c.packets * PACKET_OVERHEAD
+            before = self._rates.get(producer.id)
+            rate = None
+            if before is not None and at > before[1]:
+                newest = (total - before[0]) * 8 / (at - before[1])
+                rate = (
+                    newest
+                    if before[2] is None
+                    else before[2] + RATE_SMOOTHING * (newest - before[2])
+                )
+            rates[producer.id] = (total, at, rate)
+        self._rates = rates
+
+    def _measure_downlink(self, downlink: Downlink, transport: PeerTransport, at: float) -> None:
+        consumers = _all_consumers(transport)
+        sent = 0
+        lost_weighted = 0.0
+        weights = 0
+        rembs = []
+        totals: dict[str, int] = {}
+        reports: dict[str, float] = {}
+        for consumer in consumers:
+            c = consumer.counters
+            total = c.bytes + c.packets * PACKET_OVERHEAD
+            totals[consumer.id] = total
+            delta = max(0, total - downlink.sent.get(consumer.id, total))
+            sent += delta
+            report_at = c.report_at
+            if report_at is not None:
+                reports[consumer.id] = report_at
+                if report_at != downlink.reports.get(consumer.id) and consumer.started:
+                    # Loss on the way to the SFU is not this subscriber's downlink.
+                    upstream = consumer.producer.counters.fraction_lost / 256
+                    weight = max(1, delta // 1000)
+                    lost_weighted += max(0.0, c.fraction_lost / 256 - upstream) * weight
+                    weights += weight
+            if c.remb is not None and at - c.remb_at < REMB_FRESH:
+                rembs.append(c.remb)
+        elapsed = None if downlink.measured_at is None else at - downlink.measured_at
+        downlink.sent, downlink.reports, downlink.measured_at = totals, reports, at
+        if not elapsed or elapsed <= 0:
+            return
+        downlink.sent_bps = sent * 8 / elapsed
+        loss = lost_weighted / weights if weights else None
+        # A browser's REMB is the total of the streams it lists (each of them
+        # gets the same figure): the largest one is that total.
+        remb = max(rembs) if rembs else None
+        downlink.estimator.update(at, downlink.sent_bps, loss, remb)
+
+    # --- deciding -----------------------------------------------------------------
+
+    def allocate(
+        self,
+        transports: Mapping[str, PeerTransport],
+        priorities: Priorities,
+        pinned: Mapping[str, str] | None = None,
+        now: float | None = None,
+    ) -> set[str]:
+        """Hold, resume or re-layer every subscriber's videos; the subscribers
+        whose held videos changed (to be told: ``subscribe.streams``).
+
+        ``pinned``: per subscriber, the participant whose tile it pinned
+        (``video.pin``): wanted in the middle layer."""
+        at = time.monotonic() if now is None else now
+        owners = {
+            p.owner
+            for t in transports.values()
+            for p in t.producers.values()
+            if p.kind == "video" and p.source != SCREEN and not p.closed
+        }
+        allowed = last_n(priorities.ranked(owners), self.last_n)
+        changed = set()
+        for pid, transport in transports.items():
+            videos = [c for c in transport.consumers.values() if c.kind == "video"]
+            if transport.subscriber is None or not videos:
+                continue
+            downlink = self.downlinks.setdefault(pid, Downlink())
+            estimator = downlink.estimator
+            pin = (pinned or {}).get(pid)
+            candidates = [self._candidate(c, priorities, allowed, pin) for c in videos]
+            audio = self._audio_bps(transport)
+            result = allocate(estimator.estimate, audio, candidates, estimator.probe_due(at))
+            if result.probed is not None:
+                estimator.start_probe(at)
+            downlink.decisions = dict(result.decisions)
+            if _apply(result, {c.id: c for c in videos}, self._layers):
+                changed.add(pid)
+        return changed
+
+    def _candidate(
+        self, consumer: Consumer, priorities: Priorities, allowed: frozenset[str], pin: str | None
+    ) -> Candidate:
+        producer = consumer.producer
+        screen = producer.source == SCREEN
+        owner = producer.owner
+        layers = self._layers(producer)
+        rates = tuple(rate for _, rate in layers)
+        # The floor's policy (server/video_layers.py): the floor, the chair and
+        # a screen share in the high layer, a pinned tile in the middle one,
+        # everyone else as a thumbnail; as far as the producer has layers.
+        featured = priorities.floor | priorities.chair
+        wanted = min(chosen_layer(owner, featured, pin, screen), len(layers) - 1)
+        current: int | None = None
+        if not consumer.held:
+            spatial = consumer.layer
+            spatials = [s for s, _ in layers]
+            current = spatials.index(spatial) if spatial in spatials else len(layers) - 1
+        return Candidate(
+            consumer.id,
+            0 if screen else priorities.rank(owner),
+            rates,
+            wanted,
+            current,
+            allowed=screen or owner in allowed,
+        )
+
+    def _layers(self, producer: Producer) -> list[tuple[int, int]]:
+        """(spatial layer, bit/s) of the producer's active layers, lowest first;
+        one entry, its measured rate, without simulcast."""
+        active = sorted((x.spatial, int(x.bitrate_bps)) for x in producer.layers if x.active)
+        if active:
+            return active
+        rate = self._rates.get(producer.id, (0, 0.0, None))[2]
+        return [(0, int(rate) if rate else VIDEO_UNKNOWN_BPS)]
+
+    def _audio_bps(self, transport: PeerTransport) -> int:
+        """The audio the subscriber is sent, reserved before any video."""
+        total = 0
+        for consumer in _all_consumers(transport):
+            producer = consumer.producer
+            if consumer.kind != "audio" or producer.paused:
+                continue
+            rate = self._rates.get(producer.id, (0, 0.0, None))[2]
+            total += max(AUDIO_FLOOR_BPS, int(rate or 0))
+        return total
+
+    # --- reading ------------------------------------------------------------------
+
+    def describe(self, subscriber: str, consumer_id: str) -> tuple[int | None, Decision | None]:
+        """The subscriber's estimate (bit/s, None: unlimited) and this consumer's decision."""
+        downlink = self.downlinks.get(subscriber)
+        if downlink is None:
+            return None, None
+        return downlink.estimator.estimate, downlink.decisions.get(consumer_id)
+
+    def limited(self) -> dict[str, tuple[int, int | None]]:
+        """Per subscriber: videos held for its downlink, and its estimate."""
+        return {
+            pid: (d.held_for_bandwidth, d.estimator.estimate) for pid, d in self.downlinks.items()
+        }
+
+
+def _all_consumers(transport: PeerTransport) -> list[Consumer]:
+    feeds = [s.consumer for s in transport.feeds.values() if s.consumer is not None]
+    return [*transport.consumers.values(), *feeds]
+
+
+def _apply(
+    result: Allocation,
+    consumers: Mapping[str, Consumer],
+    layers_of: Callable[[Producer], list[tuple[int, int]]],
+) -> bool:
+    """Carry the decisions out; True if a video was held or resumed."""
+    changed = False
+    for key, decision in result.decisions.items():
+        consumer = consumers[key]
+        held = decision.layer is None
+        if held != consumer.held:
+            consumer.hold(held)
+            changed = True
+        if decision.layer is not None:
+            spatials = [s for s, _ in layers_of(consumer.producer)]
+            if decision.layer < len(spatials):
+                consumer.select_layer(spatials[decision.layer])
+    return changed

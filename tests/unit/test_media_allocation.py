@@ -1,0 +1,130 @@
+"""Video allocation within a subscriber's downlink: floor first, audio untouched."""
+
+from __future__ import annotations
+
+from media.allocation import UPGRADE_MARGIN, Candidate, Reason, allocate, last_n
+
+SIMULCAST = (150_000, 500_000, 1_500_000)
+FLOOR, CHAIR, OTHER = 0, 1, 2
+
+
+def video(key: str, rank: int, wanted: int = 0, current: int | None = 0, **kw: object) -> Candidate:
+    layers = kw.pop("layers", SIMULCAST)
+    return Candidate(key, rank, layers, wanted, current, **kw)  # type: ignore[arg-type]
+
+
+def layers_of(allocation: object) -> dict[str, int | None]:
+    return {k: d.layer for k, d in allocation.decisions.items()}  # type: ignore[attr-defined]
+
+
+def test_without_an_estimate_everyone_gets_what_the_policy_wants() -> None:
+    candidates = [video("floor", FLOOR, 2), video("chair", CHAIR, 2)] + [
+        video(f"d{i}", OTHER + i) for i in range(18)
+    ]
+    allocation = allocate(None, 200_000, candidates)
+    assert layers_of(allocation) == {"floor": 2, "chair": 2, **{f"d{i}": 0 for i in range(18)}}
+    assert allocation.video_bps == 3_000_000 + 18 * 150_000
+
+
+def test_floor_high_if_it_fits_else_medium_else_low_then_chair_then_thumbnails() -> None:
+    candidates = [
+        video("floor", FLOOR, 2, current=2),
+        video("chair", CHAIR, 2, current=2),
+        video("a", OTHER, current=0),
+        video("b", OTHER + 1, current=0),
+    ]
+    audio = 100_000
+    assert layers_of(allocate(audio + 3_300_000, audio, candidates)) == {
+        "floor": 2,
+        "chair": 2,
+        "a": 0,
+        "b": 0,
+    }
+    assert layers_of(allocate(audio + 2_200_000, audio, candidates)) == {
+        "floor": 2,
+        "chair": 1,
+        "a": 0,
+        "b": None,
+    }
+    assert layers_of(allocate(audio + 600_000, audio, candidates)) == {
+        "floor": 1,
+        "chair": None,
+        "a": None,
+        "b": None,
+    }
+    small = allocate(audio + 200_000, audio, candidates)
+    assert layers_of(small) == {"floor": 0, "chair": None, "a": None, "b": None}
+    assert small.decisions["a"].reason is Reason.BANDWIDTH
+
+
+def test_audio_is_reserved_first_even_if_the_floor_video_must_pause() -> None:
+    allocation = allocate(
+        300_000, 250_000, [video("floor", FLOOR, 2), video("a", OTHER, layers=(40_000,))]
+    )
+    # The floor video (150 kbit/s at its lowest) does not fit beside the audio;
+    # a smaller video further down still does.
+    assert layers_of(allocation) == {"floor": None, "a": 0}
+
+
+def test_single_layer_videos_pause_or_play() -> None:
+    one = (500_000,)
+    candidates = [video(k, r, 0, layers=one) for k, r in (("floor", 0), ("chair", 1), ("a", 2))]
+    assert layers_of(allocate(1_100_000, 50_000, candidates)) == {
+        "floor": 0,
+        "chair": 0,
+        "a": None,
+    }
+
+
+def test_resuming_or_raising_needs_headroom_keeping_does_not() -> None:
+    one = (500_000,)
+    paused = video("a", 0, layers=one, current=None)
+    playing = video("a", 0, layers=one, current=0)
+    just = 500_000
+    assert layers_of(allocate(just, 0, [paused])) == {"a": None}
+    assert layers_of(allocate(just, 0, [playing])) == {"a": 0}
+    assert layers_of(allocate(int(just * UPGRADE_MARGIN) + 1, 0, [paused])) == {"a": 0}
+    low = video("f", 0, wanted=2, current=0)
+    assert layers_of(allocate(1_500_000, 0, [low])) == {"f": 1}  # high only with headroom
+    high = video("f", 0, wanted=2, current=2)
+    assert layers_of(allocate(1_500_000, 0, [high])) == {"f": 2}
+
+
+def test_a_probe_resumes_the_first_video_left_out_for_bandwidth_only() -> None:
+    candidates = [
+        video("floor", FLOOR, 2, current=2),
+        video("x", OTHER, current=None, allowed=False),
+        video("a", OTHER + 1, current=None),
+        video("b", OTHER + 2, current=None),
+    ]
+    plain = allocate(1_600_000, 0, candidates)
+    assert layers_of(plain) == {"floor": 2, "x": None, "a": None, "b": None}
+    assert plain.probed is None
+    probed = allocate(1_600_000, 0, candidates, probe=True)
+    assert layers_of(probed) == {"floor": 2, "x": None, "a": 0, "b": None}
+    assert probed.probed == "a"
+    assert probed.decisions["x"].reason is Reason.LAST_N
+    assert allocate(None, 0, candidates, probe=True).probed is None  # nothing left out
+
+
+def test_last_n_keeps_the_first_n_ranked() -> None:
+    assert last_n(["floor", "chair", "s1", "s2", "s3"], 3) == {"floor", "chair", "s1"}
+    assert last_n(["floor"], 9) == {"floor"}
+    assert last_n(["floor"], 0) == frozenset()
+
+
+def test_the_first_video_playing_survives_a_small_shortfall_not_a_large_one() -> None:
+    one = (500_000,)
+    floor = video("floor", FLOOR, layers=one, current=0)
+    other = video("a", OTHER, layers=one, current=0)
+    # About 10 % short (random loss): the floor plays on, the next one does not.
+    short = allocate(460_000 + 50_000, 50_000, [floor, other])
+    assert layers_of(short) == {"floor": 0, "a": None}
+    # Half short (a link that cannot carry it): held, the audio keeps its share.
+    assert layers_of(allocate(250_000 + 50_000, 50_000, [floor, other])) == {
+        "floor": None,
+        "a": None,
+    }
+    # A paused floor video resumes only when it fits with headroom.
+    paused = video("floor", FLOOR, layers=one, current=None)
+    assert layers_of(allocate(460_000, 0, [paused])) == {"floor": None}

@@ -1,0 +1,98 @@
+"""The downlink estimate: loss lowers it, clean intervals raise it, REMB bounds growth."""
+
+from __future__ import annotations
+
+import pytest
+
+from media.downlink import (
+    FIRST_BACKOFF,
+    MAX_BACKOFF,
+    MIN_ESTIMATE,
+    PROBE_SECONDS,
+    SETTLE_SECONDS,
+    DownlinkEstimator,
+)
+
+
+def test_unknown_until_heavy_loss_then_what_was_sent_minus_half_the_loss() -> None:
+    estimator = DownlinkEstimator()
+    assert estimator.update(0.0, 2_000_000, 0.0) is None
+    assert estimator.update(1.0, 2_000_000, 0.05) is None  # moderate loss: hold
+    assert estimator.update(2.0, 2_000_000, 0.5) == 1_500_000
+    assert estimator.loss == 0.5
+
+
+def test_a_stale_report_right_after_a_decrease_does_not_lower_it_again() -> None:
+    estimator = DownlinkEstimator()
+    estimator.update(0.0, 2_000_000, 0.5)
+    assert estimator.update(1.0, 1_000_000, 0.4) == 1_500_000  # describes the time before
+    assert estimator.update(0.0 + SETTLE_SECONDS + 1, 1_000_000, 0.4) == 800_000
+
+
+def test_clean_intervals_grow_it_by_eight_percent_a_second_up_to_remb() -> None:
+    estimator = DownlinkEstimator()
+    estimator.update(0.0, 1_000_000, 0.2)  # 900 kbit/s
+    assert estimator.update(1.0, 800_000, 0.0) == pytest.approx(972_000, rel=1e-3)
+    assert estimator.update(2.0, 800_000, 0.01, remb_bps=1_000_000) == 1_000_000
+    assert estimator.update(3.0, 800_000, 0.0, remb_bps=1_000_000) == 1_000_000
+    # REMB below the estimate stops growth but never lowers it.
+    assert estimator.update(4.0, 800_000, 0.0, remb_bps=500_000) == 1_000_000
+    # What arrived without loss is proven, whatever the estimate said.
+    assert estimator.update(5.0, 1_500_000, 0.0, remb_bps=2_000_000) == 1_620_000
+
+
+def test_no_report_changes_nothing() -> None:
+    estimator = DownlinkEstimator()
+    estimator.update(0.0, 1_000_000, 0.3)
+    assert estimator.update(5.0, 1_000_000, None) == 850_000
+
+
+def test_never_below_the_minimum() -> None:
+    estimator = DownlinkEstimator()
+    assert estimator.update(0.0, 10_000, 0.9) == MIN_ESTIMATE
+
+
+def test_probes_wait_and_back_off_while_they_fail() -> None:
+    estimator = DownlinkEstimator()
+    assert not estimator.probe_due(0.0)  # nothing is limited: nothing to probe
+    estimator.update(0.0, 2_000_000, 0.5)
+    assert not estimator.probe_due(FIRST_BACKOFF - 0.1)
+    assert estimator.probe_due(FIRST_BACKOFF)
+    now = FIRST_BACKOFF
+    backoff = FIRST_BACKOFF
+    while backoff < MAX_BACKOFF:
+        estimator.start_probe(now)
+        assert estimator.probing and not estimator.probe_due(now + 1000)
+        now += 1
+        estimator.update(now, 2_000_000, 0.3)  # the probe ended in loss
+        assert not estimator.probing
+        backoff = min(MAX_BACKOFF, backoff * 2)
+        assert estimator.backoff == backoff
+        assert not estimator.probe_due(now + backoff - 0.1)
+        now += backoff
+        assert estimator.probe_due(now)
+    estimator.start_probe(now)
+    estimator.update(now + 1, 2_000_000, 0.3)
+    assert estimator.backoff == MAX_BACKOFF
+
+
+def test_a_probe_without_loss_succeeds_and_resets_the_backoff() -> None:
+    estimator = DownlinkEstimator()
+    estimator.update(0.0, 2_000_000, 0.5)
+    estimator.start_probe(20.0)
+    estimator.update(21.0, 2_000_000, 0.0)
+    assert estimator.probing  # not long enough yet
+    estimator.update(20.0 + PROBE_SECONDS, 2_000_000, 0.0)
+    assert not estimator.probing
+    assert estimator.backoff == FIRST_BACKOFF
+    assert estimator.estimate is not None and estimator.estimate >= 2_000_000
+
+
+def test_growth_stops_at_one_and_a_half_times_what_was_sent() -> None:
+    estimator = DownlinkEstimator()
+    estimator.update(0.0, 1_000_000, 0.5)  # 750 kbit/s
+    # Only 300 kbit/s are sent now (videos held): no evidence for more than 450.
+    for second in range(1, 30):
+        assert estimator.update(float(second), 300_000, 0.0) == 750_000
+    estimator.update(30.0, 600_000, 0.0)
+    assert estimator.update(40.0, 600_000, 0.0) == 900_000
