@@ -87,6 +87,8 @@ INBOUND_AUDIO = """async (owner) => {
             concealedSamples: found.concealedSamples,
             silentConcealedSamples: found.silentConcealedSamples,
             concealmentEvents: found.concealmentEvents,
+            jitterBufferDelay: found.jitterBufferDelay,
+            jitterBufferEmittedCount: found.jitterBufferEmittedCount,
             fecPacketsReceived: found.fecPacketsReceived ?? 0,
         };
     }
@@ -271,6 +273,9 @@ async def measure(server: RunningServer, red: bool) -> dict[str, Any]:
         if samples
         else 0.0,
         "concealment_events": after["concealmentEvents"] - before["concealmentEvents"],
+        "buffer_ms": 1000
+        * (after["jitterBufferDelay"] - before["jitterBufferDelay"])
+        / max(1, after["jitterBufferEmittedCount"] - before["jitterBufferEmittedCount"]),
     }
 
 
@@ -285,7 +290,8 @@ async def test_audio_lost_after_recovery_at_5_percent_loss(
         f"server; at the listener {figures['packets']} packets, {figures['wire_loss']:.2%} "
         f"lost on the wire, {figures['concealed']:.2%} of the audio concealed after "
         f"recovery ({figures['silent_concealed']:.2%} silent, "
-        f"{figures['concealment_events']} events; FEC packets {figures['fec_packets']})"
+        f"{figures['concealment_events']} events; FEC packets {figures['fec_packets']}; "
+        f"jitter buffer {figures['buffer_ms']:.0f} ms)"
     )
     # The loss was there: about 5 % of the packets never reached the listener.
     assert 0.025 < figures["wire_loss"] < 0.09, figures
