@@ -54,7 +54,8 @@ class ProducerCounters:
       ``renumbered`` (the publisher restarted its numbering),
       ``last_packet_at`` (``time.monotonic()``);
     - audio: ``red_packets`` (RED, RFC 2198, received), ``red_malformed``
-      (RED that did not parse: dropped);
+      (RED that did not parse: dropped), ``red_recovered`` (lost packets
+      rebuilt from the next packet's redundancy);
     - as seen by the SFU: ``packets_lost`` (cumulative, RFC 3550), ``jitter``
       (clock units), ``fraction_lost`` (/256, over the last report interval).
     """
@@ -73,6 +74,7 @@ class ProducerCounters:
         "packets_lost",
         "red_malformed",
         "red_packets",
+        "red_recovered",
         "renumbered",
         "retransmissions_received",
         "strays",
@@ -91,6 +93,7 @@ class ProducerCounters:
         self.renumbered = 0
         self.red_packets = 0
         self.red_malformed = 0
+        self.red_recovered = 0
         self.last_packet_at: float | None = None
         self.packets_lost = 0
         self.jitter = 0
@@ -242,6 +245,7 @@ class Producer:
             return
         self._seen[index] = seq
         payload = data[start:end]
+        missing = 0  # packets just before this one that never arrived
 
         if max_seq < 0:
             self.media_ssrc = ssrc
@@ -255,6 +259,8 @@ class Producer:
                     self.nacks.clear()
                 elif self._video:
                     self._lost(max_seq, seq, now)
+                else:
+                    missing = delta - 1
             self.max_seq, self.max_timestamp = seq, timestamp
             if not rtx:
                 # Jitter from in-order packets only (RFC 3550 A.8).
@@ -293,6 +299,8 @@ class Producer:
         tail = element + payload
         # For every running consumer: header rewrite, SRTP protect, send.
         fanout = self._fanout
+        if missing and red_at != NO_RED:
+            self._recover(seq, timestamp, missing, payload, element)
         if red_at == NO_RED:
             fanout.forward(marker, seq, timestamp, tail)
         else:
@@ -318,6 +326,41 @@ class Producer:
             for sink in self.sinks:
                 try:
                     sink(seq, timestamp, bool(marker), payload)
+                except Exception:
+                    logger.exception("packet sink failed")
+
+    def _recover(
+        self, seq: int, timestamp: int, missing: int, payload: bytes, element: bytes
+    ) -> None:
+        """Rebuild lost audio packets from the redundancy of the RED packet after them.
+
+        A browser's RED block ``i`` from the end is the packet ``i`` before
+        (one Opus frame per packet): each lost one goes out under its own
+        sequence number and timestamp, as plain Opus, before the RED packet
+        that carried it. Subscribers without RED, and recordings, then miss
+        only what was lost twice in a row; a RED subscriber gets no gap.
+        """
+        blocks = red.redundant_blocks(payload)
+        if not blocks:
+            return
+        rebuilt = []
+        for back in range(1, min(missing, len(blocks)) + 1):
+            offset, block = blocks[-back]
+            lost = (seq - back) & 0xFFFF
+            index = lost % CACHE_SIZE
+            if not block or self._seen[index] == lost:
+                continue
+            self._seen[index] = lost  # the original, if late, is a duplicate now
+            rebuilt.append((lost, (timestamp - offset) & 0xFFFFFFFF, block))
+        counters = self.counters
+        for lost, when, block in reversed(rebuilt):  # oldest first
+            self._fanout.forward(0, lost, when, element + block)
+            counters.red_recovered += 1
+            packets, octets, frames = self.forwarded
+            self.forwarded = (packets + 1, octets + len(block), frames + 1)
+            for sink in self.sinks:
+                try:
+                    sink(lost, when, False, block)
                 except Exception:
                     logger.exception("packet sink failed")
 

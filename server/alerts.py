@@ -51,8 +51,10 @@ class StreamSample:
     repair_p95_ms: float | None = None
     unrepaired: int | None = None
     # RED (RFC 2198) audio from the publisher ("in" audio only): packets
-    # received as RED, and RED packets dropped because they did not parse.
+    # received as RED, lost packets rebuilt from the next one's redundancy,
+    # and RED packets dropped because they did not parse.
     red_packets: int | None = None
+    red_recovered: int | None = None
     red_malformed: int | None = None
 
     def to_dict(self) -> dict[str, object]:

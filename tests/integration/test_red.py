@@ -147,6 +147,29 @@ async def test_red_goes_to_red_subscribers_and_its_primary_to_the_others(
         await send(opus_frame(1001), False, opus_frame(1001), opus_frame(1001))
         assert (red_stream.packets, plain_stream.packets) == (received[0] + 1, received[1] + 1)
         assert producer.counters.red_packets >= 21
+
+        # Packets lost on the way in are rebuilt from the redundancy of the
+        # next one (two blocks here), each under its own number, before it.
+        lost_before = plain_stream.lost
+        for lose in (1, 2, 3):
+            n += lose + 1
+            older = [(opus_type, 1920, opus_frame(n - 2)), (opus_type, 960, opus_frame(n - 1))]
+            recorded.clear()
+            before = plain_stream.packets
+            publisher.send_audio_rtp(
+                red.encode(older, opus_type, opus_frame(n)), 960 * n, red=True, lose=lose
+            )
+            rebuilt = min(lose, 2)
+            expected, last = before + rebuilt + 1, opus_frame(n)
+            await poll_until(
+                lambda b=expected, p=last: (
+                    plain_stream.packets == b and plain_stream.last_payload == p
+                )
+            )
+            assert recorded == [opus_frame(n - k) for k in range(rebuilt, -1, -1)]
+        # Only the oldest of three lost in a row stays lost.
+        assert plain_stream.lost == lost_before + 1
+        assert producer.counters.red_recovered == 5
     finally:
         for client in clients:
             await client.close()
