@@ -141,6 +141,9 @@ class Producer:
         self.counters = ProducerCounters()
         # Totals of what was forwarded: packets, payload bytes, frames.
         self.forwarded = (0, 0, 0)
+        # Payload bytes forwarded as plain Opus or VP8: RED packets count
+        # their primary block, what a subscriber without RED is sent.
+        self.plain_bytes = 0
         self._fanout = fastpath.new_fanout(())
         self.media_ssrc: int | None = None
         self.closed = False
@@ -320,9 +323,10 @@ class Producer:
             octets + end - start,
             frames + (not self._video or marker > 0),
         )
+        if red_at != NO_RED:
+            payload = red.primary(payload) or b""  # parsed by the fan-out already
+        self.plain_bytes += len(payload)
         if self.sinks:
-            if red_at != NO_RED:
-                payload = red.primary(payload) or b""
             for sink in self.sinks:
                 try:
                     sink(seq, timestamp, bool(marker), payload)
@@ -358,6 +362,7 @@ class Producer:
             counters.red_recovered += 1
             packets, octets, frames = self.forwarded
             self.forwarded = (packets + 1, octets + len(block), frames + 1)
+            self.plain_bytes += len(block)
             for sink in self.sinks:
                 try:
                     sink(lost, when, False, block)

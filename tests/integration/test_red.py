@@ -170,6 +170,19 @@ async def test_red_goes_to_red_subscribers_and_its_primary_to_the_others(
         # Only the oldest of three lost in a row stays lost.
         assert plain_stream.lost == lost_before + 1
         assert producer.counters.red_recovered == 5
+
+        # The server counts what each subscriber was sent: RED, or primaries only.
+        red_consumer = conference.router.peers[participant(with_red)].consumers[producer.id]
+        plain_consumer = conference.router.peers[participant(without)].consumers[producer.id]
+        await poll_until(
+            lambda: (
+                (red_consumer.counters.bytes, plain_consumer.counters.bytes)
+                == (red_stream.bytes, plain_stream.bytes)
+            )
+        )
+        assert red_consumer.counters.packets == red_stream.packets
+        assert plain_consumer.counters.packets == plain_stream.packets
+        assert red_stream.bytes > plain_stream.bytes
     finally:
         for client in clients:
             await client.close()
