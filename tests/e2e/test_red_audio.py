@@ -3,15 +3,16 @@
 The chair's page speaks (the fake microphone), Guatemala's page listens. The
 server runs in one-port mode, so one nftables rule in the test's network
 namespace drops 5 % of every datagram sent to the server: the publisher's
-leg is lossy, the listener's is clean. What the listener's decoder had to
-conceal (getStats ``concealedSamples`` over ``totalSamplesReceived`` on its
-inbound audio) is the audio lost after recovery.
+leg is lossy, the listener's is clean. The technicians' feed says what the
+server received and lost; the listener's getStats on its inbound audio say
+what was still missing after recovery (``packetsLost``) and what its decoder
+had to conceal (``concealedSamples`` over ``totalSamplesReceived``).
 
-With RED (RFC 2198) the server forwards each packet with the previous
-frame inside it, so a frame lost on the publisher's leg is rebuilt from the
-next packet. Without it (the speaker's browser made to lack RED, as a
+With RED (RFC 2198) each packet carries the previous frame again: the server
+rebuilds a packet lost on the way from the next one, and the listener's
+decoder could too. Without it (the speaker's browser made to lack RED, as a
 browser without it would: its capabilities hide ``audio/red``) only Opus
-in-band FEC helps. A technician's feed says what the server received.
+in-band FEC helps.
 """
 
 from __future__ import annotations
