@@ -620,12 +620,15 @@ class PalabraClient:
             intercept_keyframe_requests(transceiver.sender, request_keyframe)
         return transceiver
 
-    def send_audio_rtp(self, payload: bytes, timestamp: int, red: bool = False) -> None:
+    def send_audio_rtp(
+        self, payload: bytes, timestamp: int, red: bool = False, lose: int = 0
+    ) -> None:
         """Send one audio RTP packet on the published audio stream, bypassing aiortc.
 
         For a client that publishes a track that never yields (aiortc's own
         sender then sends nothing) and writes the packets itself: Opus, or
         RED (``red``, RFC 2198, with ``red=True`` negotiated), as a browser does.
+        ``lose``: sequence numbers skipped first, as if those packets were lost.
         """
         transceiver = next(
             t for t in self.publisher.getTransceivers() if t.kind == "audio" and t.mid
@@ -643,6 +646,7 @@ class PalabraClient:
         if not socket.ready:
             raise ConnectionError("the publisher connection is not connected")
         ssrc = sender_info(transceiver.sender).ssrc
+        self._audio_sequence = (self._audio_sequence + lose) & 0xFFFF
         header = _HEADER.pack(0x80, payload_type, self._audio_sequence, timestamp, ssrc)
         self._audio_sequence = (self._audio_sequence + 1) & 0xFFFF
         socket.send_rtp(header + payload)

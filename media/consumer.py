@@ -128,6 +128,7 @@ class ConsumerCounters:
         "jitter",
         "keyframe_requests",
         "nacks_received",
+        "red",
         "remb",
         "remb_at",
         "report_at",
@@ -158,6 +159,8 @@ class ConsumerCounters:
         self._producer = producer
         self._base = (0, 0, 0)  # packets, bytes, frames of earlier runs
         self._mark: tuple[int, int, int] | None = None  # producer totals at start
+        # The subscriber takes RED: sent the RED packets' bytes, not only their primary block.
+        self.red = False
         self.dropped_before_keyframe = 0
         self.nacks_received = 0
         self.retransmitted = 0
@@ -171,11 +174,16 @@ class ConsumerCounters:
         self.remb_at = 0.0
         self.report_at: float | None = None
 
+    def _totals(self) -> tuple[int, int, int]:
+        producer = self._producer
+        packets, octets, frames = producer.forwarded
+        return packets, octets if self.red else producer.plain_bytes, frames
+
     def _sent(self) -> tuple[int, int, int]:
         mark = self._mark
         if mark is None:
             return self._base
-        now = self._producer.forwarded
+        now = self._totals()
         return (
             self._base[0] + now[0] - mark[0],
             self._base[1] + now[1] - mark[1],
@@ -190,7 +198,7 @@ class ConsumerCounters:
     def running(self, running: bool) -> None:
         """Start or stop accruing the producer's forwarded totals."""
         if running and self._mark is None:
-            self._mark = self._producer.forwarded
+            self._mark = self._totals()
         elif not running and self._mark is not None:
             self._base = self._sent()
             self._mark = None
@@ -451,6 +459,7 @@ class Consumer:
             slot.prepare()
         self._b1 = slot.payload_type
         self._red_b1 = NO_RED if slot.red_payload_type is None else slot.red_payload_type
+        self.counters.red = slot.red_payload_type is not None
         self._ssrc = slot.ssrc
         self._prefix = slot.prefix
         # The slot's SSRC keeps one SRTP stream across consumers (its ROC).

@@ -58,7 +58,8 @@ class ProducerCounters:
       ``renumbered`` (the publisher restarted its numbering),
       ``last_packet_at`` (``time.monotonic()``);
     - audio: ``red_packets`` (RED, RFC 2198, received), ``red_malformed``
-      (RED that did not parse: dropped);
+      (RED that did not parse: dropped), ``red_recovered`` (lost packets
+      rebuilt from the next packet's redundancy);
     - as seen by the SFU: ``packets_lost`` (cumulative, RFC 3550), ``jitter``
       (clock units), ``fraction_lost`` (/256, over the last report interval).
     """
@@ -77,6 +78,7 @@ class ProducerCounters:
         "packets_lost",
         "red_malformed",
         "red_packets",
+        "red_recovered",
         "renumbered",
         "retransmissions_received",
         "strays",
@@ -95,6 +97,7 @@ class ProducerCounters:
         self.renumbered = 0
         self.red_packets = 0
         self.red_malformed = 0
+        self.red_recovered = 0
         self.last_packet_at: float | None = None
         self.packets_lost = 0
         self.jitter = 0
@@ -149,6 +152,9 @@ class Producer:
         self.counters = ProducerCounters()
         # Totals of what was forwarded: packets, payload bytes, frames.
         self.forwarded = (0, 0, 0)
+        # Payload bytes forwarded as plain Opus or VP8: RED packets count
+        # their primary block, what a subscriber without RED is sent.
+        self.plain_bytes = 0
         self._fanout = fastpath.new_fanout(())
         self.media_ssrc: int | None = None
         self.closed = False
@@ -307,6 +313,7 @@ class Producer:
             return
         self._seen[index] = seq
         payload = data[start:end]
+        missing = 0  # packets just before this one that never arrived
 
         if max_seq < 0:
             self.media_ssrc = ssrc
@@ -320,6 +327,8 @@ class Producer:
                     self.nacks.clear()
                 elif self._video:
                     self._lost(max_seq, seq, now)
+                else:
+                    missing = delta - 1
             self.max_seq, self.max_timestamp = seq, timestamp
             if not rtx:
                 # Jitter from in-order packets only (RFC 3550 A.8).
@@ -364,6 +373,8 @@ class Producer:
         tail = element + payload
         # For every running consumer: header (and picture id) rewrite, SRTP protect, send.
         fanout = self._fanout
+        if missing and red_at != NO_RED:
+            self._recover(seq, timestamp, missing, payload, element)
         if red_at != NO_RED:
             malformed = fanout.malformed
             fanout.forward(marker, seq, timestamp, tail, red_at)
@@ -390,12 +401,49 @@ class Producer:
             octets + end - start,
             frames + (not self._video or marker > 0),
         )
+        if red_at != NO_RED:
+            payload = red.primary(payload) or b""  # parsed by the fan-out already
+        self.plain_bytes += len(payload)
         if self.sinks:
-            if red_at != NO_RED:
-                payload = red.primary(payload) or b""
             for sink in self.sinks:
                 try:
                     sink(seq, timestamp, bool(marker), payload)
+                except Exception:
+                    logger.exception("packet sink failed")
+
+    def _recover(
+        self, seq: int, timestamp: int, missing: int, payload: bytes, element: bytes
+    ) -> None:
+        """Rebuild lost audio packets from the redundancy of the RED packet after them.
+
+        A browser's RED block ``i`` from the end is the packet ``i`` before
+        (one Opus frame per packet): each lost one goes out under its own
+        sequence number and timestamp, as plain Opus, before the RED packet
+        that carried it. Subscribers without RED, and recordings, then miss
+        only what was lost twice in a row; a RED subscriber gets no gap.
+        """
+        blocks = red.redundant_blocks(payload)
+        if not blocks:
+            return
+        rebuilt = []
+        for back in range(1, min(missing, len(blocks)) + 1):
+            offset, block = blocks[-back]
+            lost = (seq - back) & 0xFFFF
+            index = lost % CACHE_SIZE
+            if not block or self._seen[index] == lost:
+                continue
+            self._seen[index] = lost  # the original, if late, is a duplicate now
+            rebuilt.append((lost, (timestamp - offset) & 0xFFFFFFFF, block))
+        counters = self.counters
+        for lost, when, block in reversed(rebuilt):  # oldest first
+            self._fanout.forward(0, lost, when, element + block)
+            counters.red_recovered += 1
+            packets, octets, frames = self.forwarded
+            self.forwarded = (packets + 1, octets + len(block), frames + 1)
+            self.plain_bytes += len(block)
+            for sink in self.sinks:
+                try:
+                    sink(lost, when, False, block)
                 except Exception:
                     logger.exception("packet sink failed")
 

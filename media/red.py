@@ -51,6 +51,22 @@ def primary(payload: bytes) -> bytes | None:
     return None if parsed is None else payload[parsed[1] :]
 
 
+def redundant_blocks(payload: bytes) -> list[tuple[int, bytes]] | None:
+    """The redundant blocks of a RED payload, oldest first, as (timestamp
+    offset, data); None if malformed."""
+    parsed = parse(payload)
+    if parsed is None:
+        return None
+    blocks: list[tuple[int, bytes]] = []
+    pos = 4 * parsed[0] + 1
+    for i in range(0, 4 * parsed[0], 4):
+        offset = (payload[i + 1] << 6) | (payload[i + 2] >> 2)
+        length = ((payload[i + 2] & 0x03) << 8) | payload[i + 3]
+        blocks.append((offset, payload[pos : pos + length]))
+        pos += length
+    return blocks
+
+
 def retag(data: bytes, start: int, blocks: int, payload_type: int) -> bytes:
     """``data`` with the payload type of every block header of the RED payload
     at ``start`` (``blocks`` redundant ones, then the primary) set to ``payload_type``."""

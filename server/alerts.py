@@ -61,6 +61,12 @@ class StreamSample:
     # "last_n"; None: forwarded).
     estimate_kbps: float | None = None
     held: str | None = None
+    # RED (RFC 2198) audio from the publisher ("in" audio only): packets
+    # received as RED, lost packets rebuilt from the next one's redundancy,
+    # and RED packets dropped because they did not parse.
+    red_packets: int | None = None
+    red_recovered: int | None = None
+    red_malformed: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -103,6 +103,9 @@ class StreamSampler:
                     repair_p95_ms=round(latency[1] * 1000, 1) if latency else None,
                     unrepaired=producer.nacks.given_up,
                     layers=_layers(producer),
+                    red_packets=c.red_packets if producer.kind == "audio" else None,
+                    red_recovered=c.red_recovered if producer.kind == "audio" else None,
+                    red_malformed=c.red_malformed if producer.kind == "audio" else None,
                 )
             )
         # Receiver reports count loss from the publisher on: an "out" stream's

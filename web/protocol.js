@@ -502,13 +502,16 @@ export function waitForIceGathering(pc, timeoutMs) {
 
 /**
  * Codec preferences for a sending transceiver: VP8 with RTX for video, Opus
- * for audio, in the browser's own capability objects. Empty if the browser
- * cannot tell (then the SDP keeps every codec and the server picks).
+ * and RED (RFC 2198, where the browser has it) for audio, in the browser's
+ * own capability objects. The server answers RED first when offered, and
+ * the browser then sends each Opus frame again in the next packet, which
+ * rebuilds a frame lost on the way. Empty if the browser cannot tell (then
+ * the SDP keeps every codec and the server picks).
  * @param {Kind} kind
  * @returns {RTCRtpCodec[]}
  */
 export function preferredCodecs(kind) {
-  const wanted = kind === 'video' ? ['video/vp8', 'video/rtx'] : ['audio/opus'];
+  const wanted = kind === 'video' ? ['video/vp8', 'video/rtx'] : ['audio/opus', 'audio/red'];
   const caps = globalThis.RTCRtpSender?.getCapabilities?.(kind) ??
     globalThis.RTCRtpReceiver?.getCapabilities?.(kind);
   const codecs = (caps?.codecs ?? []).filter((c) => wanted.includes(c.mimeType.toLowerCase()));
