@@ -25,6 +25,7 @@ from server.tokens import issue_token
 
 from .conftest import ADMIN_TOKEN, METRICS_TOKEN, SECRET, free_port
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
+from .redis_server import running_redis
 
 REPO = Path(__file__).resolve().parents[2]
 DELEGATIONS = [
@@ -34,7 +35,7 @@ DELEGATIONS = [
 
 
 @asynccontextmanager
-async def front(tmp_path: Path, workers: int = 2) -> AsyncIterator[str]:
+async def front(tmp_path: Path, *extra: str, workers: int = 2) -> AsyncIterator[str]:
     """`palabra serve --workers N` on a free port; yields its base URL."""
     port = free_port()
     command = [
@@ -50,6 +51,7 @@ async def front(tmp_path: Path, workers: int = 2) -> AsyncIterator[str]:
         str(port),
         "--recordings",
         str(tmp_path / "recordings"),
+        *extra,
     ]
     env = {
         "PALABRA_SECRET": SECRET,
@@ -198,6 +200,15 @@ async def test_conferences_are_spread_over_the_workers_each_with_its_media(
                 async with http.get(f"{base}/api/conferences") as answer:
                     assert answer.status == 401
             assert listed == {"alpha", "beta"}
+            # Each conference's minutes come from the worker that runs it.
+            for conference_id in ("alpha", "beta"):
+                chair = issue_token(
+                    SECRET, conference=conference_id, role="chair", name="P", delegation=None
+                )
+                url = f"{base}/c/{conference_id}/minutes?t={chair}"
+                async with aiohttp.ClientSession() as http, http.get(url) as answer:
+                    assert answer.status == 200, await answer.text()
+                    assert (await answer.json())["title"] == conference_id
         finally:
             for client in clients:
                 await client.close()
@@ -264,3 +275,31 @@ async def test_a_killed_worker_is_restarted_and_its_meeting_goes_on(tmp_path: Pa
             for client in everyone:
                 await client.close()
     assert "exited with status -9" in (tmp_path / "front.log").read_text()
+
+
+async def test_with_redis_the_conferences_come_back_spread_over_the_workers(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "redis").mkdir()
+    with running_redis(tmp_path / "redis") as redis:
+        async with front(tmp_path, "--redis-url", redis.url) as base:
+            await create(base, "alpha", open_floor=True)
+            await create(base, "beta", open_floor=True)
+        # The whole service restarted: Redis has the logs, the front places
+        # them again, each worker rebuilds its own.
+        async with front(tmp_path, "--redis-url", redis.url) as base:
+            samples = await metrics(base)
+            assert {worker_serving(samples, "alpha"), worker_serving(samples, "beta")} == {
+                "0",
+                "1",
+            }
+            speaker = seat(base, "beta", "gt-head", "head", "gt")
+            listener = seat(base, "beta", "sv-head", "head", "sv")
+            try:
+                await speaker.join()
+                await listener.join()
+                await speaker.publish(video=ColourTrack("green"), audio=ToneTrack())
+                assert await colour_from(listener, "gt-head") == "green"
+            finally:
+                await speaker.close()
+                await listener.close()
