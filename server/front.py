@@ -160,6 +160,7 @@ async def _relay_to(
     request: web.Request, worker: Worker, body: bytes | None = None
 ) -> web.StreamResponse:
     data: Any = body if body is not None else (request.content if request.body_exists else None)
+    response: web.StreamResponse | None = None
     try:
         async with worker.client().request(
             request.method,
@@ -179,6 +180,8 @@ async def _relay_to(
             return response
     except (aiohttp.ClientError, OSError) as exc:
         logger.warning("worker %d did not answer %s: %r", worker.index, request.path, exc)
+        if response is not None and response.prepared:
+            return response  # cut short: the client sees the body end early
         return problem(502, "worker_unavailable", "the server is restarting; try again")
 
 

@@ -262,18 +262,20 @@ class WorkerPool:
                 lived,
                 ", ".join(self.placement.on(worker.index)) or "none",
             )
-            worker.process.close()
             if lived < STABLE_AFTER:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RESTART_BACKOFF[1])
             else:
                 backoff = RESTART_BACKOFF[0]
             worker.restarts += 1
-            self._spawn(worker)
             try:
+                self._spawn(worker)
                 await self._wait_ready(worker)
-            except RuntimeError as exc:
-                logger.error("%s", exc)  # the loop waits for it to exit, and tries again
+            except (RuntimeError, OSError) as exc:
+                # Started but not answering: end it; the loop then starts it again.
+                logger.error("worker %d: %s", worker.index, exc)
+                if worker.process.exitcode is None:
+                    worker.process.kill()
 
     async def stop(self) -> None:
         """SIGTERM every worker (each closes its connections with 1001), then SIGKILL."""
