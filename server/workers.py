@@ -330,7 +330,7 @@ def run_worker(
     from . import logs
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the front's to handle
-    logs.configure(config.log_level, config.log_json, config.access_log)
+    logs.configure(config.log_level, config.log_json, config.access_log, worker=seat.index)
     fastpath.select(config.forwarding or None)
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(_serve_worker(seat, config, plans, front_pid))
