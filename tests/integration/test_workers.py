@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.client import PalabraClient
@@ -157,10 +159,27 @@ async def colour_from(client: PalabraClient, participant: str, frames: int = 5) 
     return dominant_colour(video().last_frame)
 
 
+def free_udp_pair() -> int:
+    """A UDP port whose next one is free too (one-port mode: worker i takes port + i)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
+            first.bind(("0.0.0.0", 0))
+            port: int = first.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
+                try:
+                    second.bind(("0.0.0.0", port + 1))
+                except OSError:
+                    continue
+        return port
+
+
+@pytest.mark.parametrize("one_port", [False, True], ids=["ephemeral-ports", "one-port"])
 async def test_conferences_are_spread_over_the_workers_each_with_its_media(
-    tmp_path: Path,
+    tmp_path: Path, one_port: bool
 ) -> None:
-    async with front(tmp_path) as base:
+    media_port = free_udp_pair()
+    extra = ["--media-port", str(media_port)] if one_port else []
+    async with front(tmp_path, *extra) as base:
         await create(base, "alpha", open_floor=True)
         await create(base, "beta", open_floor=True)
         clients: list[PalabraClient] = []
@@ -181,6 +200,17 @@ async def test_conferences_are_spread_over_the_workers_each_with_its_media(
             }
             serving = pids(samples)
             assert len(set(serving.values())) == 2 and os.getpid() not in serving.values()
+            if one_port:  # each worker its own port, every participant's media on it
+                ports = {
+                    s.labels["worker"]: s.value for s in samples["palabra_media_port_connections"]
+                }
+                assert ports["0"] > 0 and ports["1"] > 0
+                for worker in (0, 1):
+                    with (
+                        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe,
+                        pytest.raises(OSError),
+                    ):
+                        probe.bind(("0.0.0.0", media_port + worker))
             # Each worker counts what it forwarded (the monitor adds it up each second).
             deadline = time.monotonic() + 10
             while True:
