@@ -282,6 +282,8 @@ class WorkerPool:
         self._stopping = True
         for task in self._supervisors:
             task.cancel()
+        for worker in self.workers:
+            worker.ready.clear()
         running = [w.process for w in self.workers if w.process is not None]
         for process in running:
             if process.exitcode is None:
@@ -294,6 +296,7 @@ class WorkerPool:
         for worker in self.workers:
             if worker.session is not None:
                 await worker.session.close()
+                worker.session = None
 
 
 async def _exited(process: BaseProcess) -> None:

@@ -333,3 +333,37 @@ async def test_with_redis_the_conferences_come_back_spread_over_the_workers(
             finally:
                 await speaker.close()
                 await listener.close()
+
+
+async def readyz(base: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as answer:
+        return answer.status, await answer.text()
+
+
+async def test_readiness_follows_the_workers_and_a_stop_reaches_every_client(
+    tmp_path: Path,
+) -> None:
+    async with front(tmp_path) as base:
+        await create(base, "alpha", open_floor=True)
+        await create(base, "beta", open_floor=True)
+        clients = [seat(base, c, "gt-head", "head", "gt") for c in ("alpha", "beta")]
+        for client in clients:
+            await client.join()
+        assert await readyz(base) == (200, "ready\n")
+        samples = await metrics(base)
+        frozen = worker_serving(samples, "beta")
+        pid = pids(samples)[frozen]
+        os.kill(pid, signal.SIGSTOP)  # frozen, not dead: not restarted, not ready
+        try:
+            assert await readyz(base) == (503, f"not ready: worker {frozen} not answering\n")
+            # /metrics leaves the frozen worker's figures out rather than hang.
+            assert worker_serving(await metrics(base), "alpha") != frozen
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert await readyz(base) == (200, "ready\n")
+    # The front stopped (SIGTERM): each worker closed its clients' sockets as a
+    # single process does, and the front passed that on.
+    for client in clients:
+        await asyncio.wait_for(client.closed.wait(), 10)
+        assert (client.close_code, client.close_reason) == (1001, "server shutting down")
+        await client.close()
