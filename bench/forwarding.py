@@ -18,7 +18,9 @@ not the server's: the JSON says so (``load_generator_saturated``).
 subscribers), and ``--workers N`` serves them from N worker processes behind
 one port (``palabra serve --workers N``); the server's CPU is then the front's
 and the workers' together (each also reported), and the server is not pinned
-to a core.
+to a core. ``--client-processes K`` shares the conferences among K load
+generator processes (one Python process receives ~50 000 packets/s at most),
+whose measuring windows start together.
 
 ``--forwarding both`` measures the native and the Python forwarding paths
 (media/fastpath.py) back to back in one run, with fresh servers, and reports
@@ -43,7 +45,9 @@ import json
 import os
 import secrets
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -170,6 +174,8 @@ async def measure(
     label: str = "",
     profile_native: bool = False,
     conferences: int = 1,
+    first_conference: int = 0,
+    barrier: Barrier | None = None,
 ) -> dict[str, Any]:
     video_clip, audio_clip = clips
     publishers: list[Client] = []
@@ -177,9 +183,10 @@ async def measure(
     incomplete: list[str] = []
     extra = subscribers_n - publishers_n if plenary else subscribers_n
     # Each conference alike (ids conference_id(0...)); one after the other.
-    for index in range(conferences):
-        meeting = target if conferences == 1 else replace(target, conference=conference_id(index))
-        where = "" if conferences == 1 else f"{meeting.conference} "
+    for index in range(first_conference, first_conference + conferences):
+        several = conferences > 1 or first_conference > 0
+        meeting = replace(target, conference=conference_id(index)) if several else target
+        where = f"{meeting.conference} " if several else ""
         its_publishers: list[Client] = []
         for i in range(publishers_n):
             client = await connect(meeting, i, "head")
@@ -203,6 +210,8 @@ async def measure(
     clients = [*publishers, *subscribers]
     receivers = len(clients) // conferences  # in each conference
     await asyncio.sleep(warmup)
+    if barrier is not None:
+        await barrier.wait()  # every load generator process starts its window now
     first = await sample(target, clients, publishers)
     last = first
     with profile_server(target.pid or 0, seconds, profile if target.pid else None, profile_native):
@@ -240,6 +249,24 @@ async def measure(
     result["clients_disconnected"] = dropped_out
     result["clients_incomplete_at_start"] = incomplete
     return result
+
+
+@dataclass
+class Barrier:
+    """The load generator processes of one run start their windows together."""
+
+    directory: str
+    name: str
+    count: int
+
+    async def wait(self, timeout: float = 900) -> None:
+        with open(os.path.join(self.directory, self.name), "w"):
+            pass
+        deadline = time.monotonic() + timeout
+        while len(os.listdir(self.directory)) < self.count:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the other load generator processes never got ready")
+            await asyncio.sleep(0.05)
 
 
 async def leave_all(clients: Sequence[Client]) -> None:
@@ -330,6 +357,18 @@ def summarise(
         str(pid): round((cpu - first.server_cpu_by_process.get(pid, 0.0)) / duration, 3)
         for pid, cpu in last.server_cpu_by_process.items()
     }
+    # What several load generator processes' results add up from (merge_helpers).
+    counts = {
+        "seconds": duration,
+        "forwarded": forwarded,
+        "lost": lost,
+        "expected": expected,
+        "server_cpu_seconds": server_cpu,
+        "client_cpu_seconds": own_cpu,
+        "client_drops": last.client_drops - first.client_drops,
+        "streams": streams,
+        "fps": fps,
+    }
     return {
         "conferences": conferences,
         "publishers": publishers,
@@ -360,6 +399,7 @@ def summarise(
         "server_rss_mb": round(memory, 1) if memory is not None else None,
         "load_generator_cpu_cores": round(load, 3),
         "load_generator_saturated": load > 0.9,
+        "counts": counts,
     }
 
 
@@ -397,6 +437,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 None,
                 label,
                 conferences=args.conferences,
+                first_conference=args.first_conference,
+                barrier=Barrier(args.barrier, f"{args.first_conference}", args.barrier_count)
+                if args.barrier
+                else None,
             )
         secret = secrets.token_urlsafe(32)
         extra = [*loop_flag, "--delegations", str(publishers + subscribers + args.probes + 2)]
@@ -410,19 +454,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             extra += ["--media-port", str(args.media_port)]
         with run_server(secret, server_core, extra) as server:
             target = Target(server.ws_url, secret, BENCH_CONFERENCE, server.pid)
-            return await measure(
-                target,
-                publishers,
-                subscribers,
-                args.plenary and not baseline,
-                seconds,
-                args.warmup,
-                args.probes,
-                clips,
-                profile,
-                label,
-                args.profile_native,
-                conferences=1 if baseline else args.conferences,
+            if baseline or args.client_processes == 1:
+                return await measure(
+                    target,
+                    publishers,
+                    subscribers,
+                    args.plenary and not baseline,
+                    seconds,
+                    args.warmup,
+                    args.probes,
+                    clips,
+                    profile,
+                    label,
+                    args.profile_native,
+                    conferences=1 if baseline else args.conferences,
+                )
+            return await measure_with_helpers(
+                args, target, publishers, subscribers, seconds, clips, profile, label
             )
 
     paths = ["native", "python"] if args.forwarding == "both" else [args.forwarding]
@@ -539,6 +587,110 @@ def print_side_by_side(table: dict[str, Any]) -> None:
             print(f"{key}: {value}")
 
 
+async def measure_with_helpers(
+    args: argparse.Namespace,
+    target: Target,
+    publishers: int,
+    subscribers: int,
+    seconds: float,
+    clips: tuple[Clip, Clip],
+    profile: str | None,
+    label: str,
+) -> dict[str, Any]:
+    """The conferences shared among ``--client-processes`` load generator
+    processes (this one and helpers started with ``--url``), whose windows
+    start together; the server's CPU is measured here, the rest added up."""
+    processes = args.client_processes
+    shares = [
+        args.conferences // processes + (i < args.conferences % processes) for i in range(processes)
+    ]
+    starts = [sum(shares[:i]) for i in range(processes)]
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        barrier = os.path.join(work, "barrier")
+        os.mkdir(barrier)
+        helpers = []
+        for i in range(1, processes):
+            if not shares[i]:
+                continue
+            command = [
+                sys.executable, "-m", "bench.forwarding",
+                "--url", target.ws_url, "--secret", target.secret,
+                "--publishers", str(publishers), "--subscribers", str(subscribers),
+                "--conferences", str(shares[i]), "--first-conference", str(starts[i]),
+                "--seconds", str(seconds), "--warmup", str(args.warmup), "--probes", "0",
+                "--barrier", barrier, "--barrier-count", str(sum(1 for s in shares if s)),
+                "--json", os.path.join(work, f"helper-{i}.json"),
+                *(["--plenary"] if args.plenary else []),
+            ]  # fmt: skip
+            helpers.append(
+                (i, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            )
+        try:
+            result = await measure(
+                target,
+                publishers,
+                subscribers,
+                args.plenary,
+                seconds,
+                args.warmup,
+                args.probes,
+                clips,
+                profile,
+                label,
+                args.profile_native,
+                conferences=shares[0],
+                barrier=Barrier(barrier, "0", sum(1 for s in shares if s)),
+            )
+            parts = [result["counts"]]
+            for i, helper in helpers:
+                status = await asyncio.get_running_loop().run_in_executor(None, helper.wait)
+                if status != 0:
+                    raise RuntimeError(f"load generator process {i} failed ({status})")
+                with open(os.path.join(work, f"helper-{i}.json")) as f:
+                    helper_result = json.load(f)
+                parts.append(helper_result["counts"])
+                for key in ("clients_disconnected", "clients_incomplete_at_start"):
+                    result[key] += [f"process {i}: {x}" for x in helper_result[key]]
+        finally:
+            for _, helper in helpers:
+                if helper.poll() is None:
+                    helper.kill()
+    return merge_counts(result, parts, args.conferences, processes)
+
+
+def merge_counts(
+    result: dict[str, Any], parts: list[dict[str, Any]], conferences: int, processes: int
+) -> dict[str, Any]:
+    """This process's result, with the packets, loss and frame rates of every
+    load generator process added up (the server's CPU is this window's)."""
+    seconds = result["counts"]["seconds"]
+    rate = sum(p["forwarded"] / p["seconds"] for p in parts)
+    forwarded = sum(p["forwarded"] for p in parts)
+    lost = sum(p["lost"] for p in parts)
+    expected = sum(p["expected"] for p in parts)
+    fps = [f for p in parts for f in p["fps"]]
+    server_cpu = result["counts"]["server_cpu_seconds"]
+    client_cores = sum(p["client_cpu_seconds"] / p["seconds"] for p in parts)
+    result.update(
+        conferences=conferences,
+        load_generator_processes=processes,
+        forwarded_streams=sum(p["streams"] for p in parts),
+        forwarded_packets_per_s=round(rate, 1),
+        server_cpu_us_per_forwarded_packet=round(server_cpu / max(rate * seconds, 1) * 1e6, 2),
+        loss_ratio=round(lost / max(forwarded + lost, 1), 5),
+        loss_ratio_vs_sent=round(max(0.0, 1 - forwarded / expected), 5) if expected else None,
+        udp_drops_at_client_sockets=sum(p["client_drops"] for p in parts),
+        subscriber_video_fps_min=round(min(fps), 1) if fps else None,
+        subscriber_video_fps_median=round(statistics.median(fps), 1) if fps else None,
+        load_generator_cpu_cores=round(client_cores, 3),
+        load_generator_saturated=any(p["client_cpu_seconds"] / p["seconds"] > 0.9 for p in parts),
+    )
+    result.pop("server_cpu_cores_per_forwarded_stream", None)
+    result.pop("forwarded_mbit_per_s", None)
+    result.pop("loss_ratio_video", None)
+    return result
+
+
 def print_table(result: dict[str, Any], indent: str = "") -> None:
     width = max(map(len, result), default=0)
     for key, value in result.items():
@@ -631,6 +783,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=1,
         help="server worker processes behind one port (palabra serve --workers N)",
     )
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=1,
+        help="with --conferences: load generator processes the conferences are shared among",
+    )
+    # A helper process of --client-processes: its conferences, and where to meet the others.
+    parser.add_argument("--first-conference", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--barrier", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--barrier-count", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--baseline-publishers", type=int, default=1)
     parser.add_argument("--baseline-subscribers", type=int, default=2)
     parser.add_argument("--baseline-seconds", type=float, default=10)
@@ -639,8 +801,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--plenary needs --subscribers >= --publishers (publishers receive too)")
     if args.url and args.against:
         parser.error("--against starts its own servers: not with --url")
-    if args.conferences < 1 or args.workers < 1:
-        parser.error("--conferences and --workers must be at least 1")
+    if args.conferences < 1 or args.workers < 1 or args.client_processes < 1:
+        parser.error("--conferences, --workers and --client-processes must be at least 1")
     if args.url and not args.secret:
         parser.error("--url needs --secret (or PALABRA_SECRET) to issue tokens")
     if not args.url:
@@ -651,6 +813,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     result = asyncio.run(run(args))
+    if not args.barrier:
+        result.pop("counts", None)  # a helper's raw figures, for the process that merges them
     print_table(result)
     if "against_janus" in result:
         print_side_by_side(result["against_janus"])

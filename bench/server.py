@@ -139,6 +139,7 @@ async def _serve_workers(config: Any, plans: list[Any], workers: int) -> None:
             stop = asyncio.Event()
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
             await stop.wait()
+            await pool.stop()  # the workers first, as palabra serve does
         finally:
             await runner.cleanup()
 

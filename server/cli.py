@@ -8,7 +8,7 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import uvloop
@@ -161,7 +161,9 @@ async def _serve_front(
     try:
         async with running_workers(config, plans, count) as pool:
             front = create_front_app(config, pool)
-            await _run_until_stopped(front, config, context, sockets, plans)
+            # The workers stop first: their clients hear "server shutting down"
+            # (1001) from them, through the front, as from a single process.
+            await _run_until_stopped(front, config, context, sockets, plans, pool.stop)
     except WorkersFailed as exc:
         raise ConfigError(str(exc)) from None
 
@@ -172,6 +174,7 @@ async def _run_until_stopped(
     context: ssl.SSLContext | None,
     sockets: list[socket.socket],
     plans: list[ConferencePlan],
+    before_cleanup: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     runner = web.AppRunner(app, shutdown_timeout=5.0)
     await runner.setup()
@@ -198,6 +201,8 @@ async def _run_until_stopped(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
+        if before_cleanup is not None:
+            await before_cleanup()
     finally:
         for each in reversed(runners):
             await each.cleanup()

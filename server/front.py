@@ -42,6 +42,10 @@ __all__ = ["create_front_app", "merge_metrics"]
 logger = logging.getLogger(__name__)
 
 HELLO_TIMEOUT: Final = 10.0  # seconds the front waits for a WebSocket's first frame
+# Seconds a worker has to answer /readyz (a frozen worker makes the front 503,
+# not hang) and /metrics (a frozen worker's figures are left out).
+READY_TIMEOUT: Final = 1.0
+SCRAPE_TIMEOUT: Final = 3.0
 WORKER_WAIT: Final = 15.0  # seconds a request waits for a restarting worker
 MAX_CREATE_BODY: Final = 1024 * 1024  # POST /api/conferences, as aiohttp's default
 HOP_BY_HOP: Final = frozenset(
@@ -160,6 +164,7 @@ async def _relay_to(
     request: web.Request, worker: Worker, body: bytes | None = None
 ) -> web.StreamResponse:
     data: Any = body if body is not None else (request.content if request.body_exists else None)
+    response: web.StreamResponse | None = None
     try:
         async with worker.client().request(
             request.method,
@@ -179,6 +184,8 @@ async def _relay_to(
             return response
     except (aiohttp.ClientError, OSError) as exc:
         logger.warning("worker %d did not answer %s: %r", worker.index, request.path, exc)
+        if response is not None and response.prepared:
+            return response  # cut short: the client sees the body end early
         return problem(502, "worker_unavailable", "the server is restarting; try again")
 
 
@@ -229,15 +236,17 @@ async def _gather_from_workers(
         if not worker.ready.is_set():
             continue
         try:
-            async with worker.client().get(f"http://worker{path}", headers=headers) as answer:
+            async with worker.client().get(
+                f"http://worker{path}", headers=headers, timeout=_within(SCRAPE_TIMEOUT)
+            ) as answer:
                 body = await answer.read()
                 if answer.status != 200:
                     return [], web.Response(
                         status=answer.status, body=body, content_type=answer.content_type
                     )
                 bodies.append((worker, body))
-        except (aiohttp.ClientError, OSError):
-            continue  # died just now: its supervisor restarts it
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            continue  # died just now (its supervisor restarts it), or frozen
     return bodies, None
 
 
@@ -268,13 +277,21 @@ async def _readiness(pool: WorkerPool) -> str | None:
         if not worker.ready.is_set():
             return f"worker {worker.index} restarting"
         try:
-            async with worker.client().get("http://worker/readyz") as answer:
+            async with worker.client().get(
+                "http://worker/readyz", timeout=_within(READY_TIMEOUT)
+            ) as answer:
                 if answer.status != 200:
                     text = (await answer.text()).strip().removeprefix("not ready: ")
                     return f"worker {worker.index}: {text}"
+        except TimeoutError:
+            return f"worker {worker.index} not answering"
         except (aiohttp.ClientError, OSError):
             return f"worker {worker.index} restarting"
     return None
+
+
+def _within(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 async def _metrics(request: web.Request) -> web.Response:

@@ -36,8 +36,19 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-# Context a record may carry (``logger.info(..., extra={"conference": ...})``).
-CONTEXT_FIELDS = ("conference", "participant", "role", "reason")
+# Context a record may carry (``logger.info(..., extra={"conference": ...})``);
+# ``worker``: the worker process that logged it (``--workers N``).
+CONTEXT_FIELDS = ("conference", "participant", "role", "reason", "worker")
+
+
+class _WorkerTag(logging.Filter):
+    def __init__(self, worker: int) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self.worker
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,13 +71,21 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, ensure_ascii=False))
 
 
-def configure(level: str, json_lines: bool, access_log: bool = False) -> None:
-    """Log to stderr at ``level``; ``access_log``: every HTTP request too (at INFO)."""
+def configure(
+    level: str, json_lines: bool, access_log: bool = False, worker: int | None = None
+) -> None:
+    """Log to stderr at ``level``; ``access_log``: every HTTP request too (at INFO);
+    ``worker``: each line says which worker process wrote it."""
     handler = logging.StreamHandler()
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        where = "" if worker is None else f"worker {worker} "
+        handler.setFormatter(
+            RedactingFormatter(f"%(asctime)s %(levelname)s {where}%(name)s: %(message)s")
+        )
+    if worker is not None:
+        handler.addFilter(_WorkerTag(worker))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

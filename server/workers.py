@@ -263,24 +263,28 @@ class WorkerPool:
                 lived,
                 ", ".join(self.placement.on(worker.index)) or "none",
             )
-            worker.process.close()
             if lived < STABLE_AFTER:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RESTART_BACKOFF[1])
             else:
                 backoff = RESTART_BACKOFF[0]
             worker.restarts += 1
-            self._spawn(worker)
             try:
+                self._spawn(worker)
                 await self._wait_ready(worker)
-            except RuntimeError as exc:
-                logger.error("%s", exc)  # the loop waits for it to exit, and tries again
+            except (RuntimeError, OSError) as exc:
+                # Started but not answering: end it; the loop then starts it again.
+                logger.error("worker %d: %s", worker.index, exc)
+                if worker.process.exitcode is None:
+                    worker.process.kill()
 
     async def stop(self) -> None:
         """SIGTERM every worker (each closes its connections with 1001), then SIGKILL."""
         self._stopping = True
         for task in self._supervisors:
             task.cancel()
+        for worker in self.workers:
+            worker.ready.clear()
         running = [w.process for w in self.workers if w.process is not None]
         for process in running:
             if process.exitcode is None:
@@ -293,6 +297,7 @@ class WorkerPool:
         for worker in self.workers:
             if worker.session is not None:
                 await worker.session.close()
+                worker.session = None
 
 
 async def _exited(process: BaseProcess) -> None:
@@ -329,7 +334,7 @@ def run_worker(
     from . import logs
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the front's to handle
-    logs.configure(config.log_level, config.log_json, config.access_log)
+    logs.configure(config.log_level, config.log_json, config.access_log, worker=seat.index)
     fastpath.select(config.forwarding or None)
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(_serve_worker(seat, config, plans, front_pid))

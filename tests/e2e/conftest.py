@@ -11,6 +11,7 @@ Artifacts (server log, browser console, screenshots) go to ``artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import subprocess
 import sys
@@ -49,6 +50,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[RunningServer]:
     """`python -m server serve --demo` on a free loopback port."""
+    with serving() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def serving(*extra: str, start_timeout: float = 20) -> Iterator[RunningServer]:
+    """`python -m server serve --demo [extra]` on a free loopback port, until the block ends."""
     ARTIFACTS.mkdir(exist_ok=True)
     port, front_port = free_port(), free_port()
     secret = f"e2e-{secrets.token_hex(16)}"
@@ -64,16 +72,17 @@ def server() -> Iterator[RunningServer]:
         "--recordings", tempfile.mkdtemp(prefix="palabra-e2e-recordings-"),
         "--allowed-origin", f"http://127.0.0.1:{front_port}",
         "--log-level", "INFO",
+        *extra,
     ]  # fmt: skip
     with log_path.open("wb") as log:
         proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", log_path)
+        wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", log_path, start_timeout)
         yield RunningServer(port, secret, log_path, front_port)
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)

@@ -88,8 +88,10 @@ class RunningServer:
         return f"{self.base_url}/c/{conference}?t={token}"
 
 
-def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 20
+def wait_healthy(
+    proc: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float = 20
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(
@@ -103,7 +105,9 @@ def wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> Non
             if response.status == 200:
                 return
         time.sleep(0.05)
-    pytest.fail(f"server /healthz not 200 within 20 s:\n{log_path.read_text(errors='replace')}")
+    pytest.fail(
+        f"server /healthz not 200 within {timeout} s:\n{log_path.read_text(errors='replace')}"
+    )
 
 
 @dataclass

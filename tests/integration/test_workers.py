@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from client import PalabraClient
@@ -25,6 +27,7 @@ from server.tokens import issue_token
 
 from .conftest import ADMIN_TOKEN, METRICS_TOKEN, SECRET, free_port
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
+from .redis_server import running_redis
 
 REPO = Path(__file__).resolve().parents[2]
 DELEGATIONS = [
@@ -34,7 +37,7 @@ DELEGATIONS = [
 
 
 @asynccontextmanager
-async def front(tmp_path: Path, workers: int = 2) -> AsyncIterator[str]:
+async def front(tmp_path: Path, *extra: str, workers: int = 2) -> AsyncIterator[str]:
     """`palabra serve --workers N` on a free port; yields its base URL."""
     port = free_port()
     command = [
@@ -50,6 +53,7 @@ async def front(tmp_path: Path, workers: int = 2) -> AsyncIterator[str]:
         str(port),
         "--recordings",
         str(tmp_path / "recordings"),
+        *extra,
     ]
     env = {
         "PALABRA_SECRET": SECRET,
@@ -155,10 +159,27 @@ async def colour_from(client: PalabraClient, participant: str, frames: int = 5) 
     return dominant_colour(video().last_frame)
 
 
+def free_udp_pair() -> int:
+    """A UDP port whose next one is free too (one-port mode: worker i takes port + i)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first:
+            first.bind(("0.0.0.0", 0))
+            port: int = first.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
+                try:
+                    second.bind(("0.0.0.0", port + 1))
+                except OSError:
+                    continue
+        return port
+
+
+@pytest.mark.parametrize("one_port", [False, True], ids=["ephemeral-ports", "one-port"])
 async def test_conferences_are_spread_over_the_workers_each_with_its_media(
-    tmp_path: Path,
+    tmp_path: Path, one_port: bool
 ) -> None:
-    async with front(tmp_path) as base:
+    media_port = free_udp_pair()
+    extra = ["--media-port", str(media_port)] if one_port else []
+    async with front(tmp_path, *extra) as base:
         await create(base, "alpha", open_floor=True)
         await create(base, "beta", open_floor=True)
         clients: list[PalabraClient] = []
@@ -179,6 +200,17 @@ async def test_conferences_are_spread_over_the_workers_each_with_its_media(
             }
             serving = pids(samples)
             assert len(set(serving.values())) == 2 and os.getpid() not in serving.values()
+            if one_port:  # each worker its own port, every participant's media on it
+                ports = {
+                    s.labels["worker"]: s.value for s in samples["palabra_media_port_connections"]
+                }
+                assert ports["0"] > 0 and ports["1"] > 0
+                for worker in (0, 1):
+                    with (
+                        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe,
+                        pytest.raises(OSError),
+                    ):
+                        probe.bind(("0.0.0.0", media_port + worker))
             # Each worker counts what it forwarded (the monitor adds it up each second).
             deadline = time.monotonic() + 10
             while True:
@@ -198,6 +230,15 @@ async def test_conferences_are_spread_over_the_workers_each_with_its_media(
                 async with http.get(f"{base}/api/conferences") as answer:
                     assert answer.status == 401
             assert listed == {"alpha", "beta"}
+            # Each conference's minutes come from the worker that runs it.
+            for conference_id in ("alpha", "beta"):
+                chair = issue_token(
+                    SECRET, conference=conference_id, role="chair", name="P", delegation=None
+                )
+                url = f"{base}/c/{conference_id}/minutes?t={chair}"
+                async with aiohttp.ClientSession() as http, http.get(url) as answer:
+                    assert answer.status == 200, await answer.text()
+                    assert (await answer.json())["title"] == conference_id
         finally:
             for client in clients:
                 await client.close()
@@ -264,3 +305,65 @@ async def test_a_killed_worker_is_restarted_and_its_meeting_goes_on(tmp_path: Pa
             for client in everyone:
                 await client.close()
     assert "exited with status -9" in (tmp_path / "front.log").read_text()
+
+
+async def test_with_redis_the_conferences_come_back_spread_over_the_workers(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "redis").mkdir()
+    with running_redis(tmp_path / "redis") as redis:
+        async with front(tmp_path, "--redis-url", redis.url) as base:
+            await create(base, "alpha", open_floor=True)
+            await create(base, "beta", open_floor=True)
+        # The whole service restarted: Redis has the logs, the front places
+        # them again, each worker rebuilds its own.
+        async with front(tmp_path, "--redis-url", redis.url) as base:
+            samples = await metrics(base)
+            assert {worker_serving(samples, "alpha"), worker_serving(samples, "beta")} == {
+                "0",
+                "1",
+            }
+            speaker = seat(base, "beta", "gt-head", "head", "gt")
+            listener = seat(base, "beta", "sv-head", "head", "sv")
+            try:
+                await speaker.join()
+                await listener.join()
+                await speaker.publish(video=ColourTrack("green"), audio=ToneTrack())
+                assert await colour_from(listener, "gt-head") == "green"
+            finally:
+                await speaker.close()
+                await listener.close()
+
+
+async def readyz(base: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as answer:
+        return answer.status, await answer.text()
+
+
+async def test_readiness_follows_the_workers_and_a_stop_reaches_every_client(
+    tmp_path: Path,
+) -> None:
+    async with front(tmp_path) as base:
+        await create(base, "alpha", open_floor=True)
+        await create(base, "beta", open_floor=True)
+        clients = [seat(base, c, "gt-head", "head", "gt") for c in ("alpha", "beta")]
+        for client in clients:
+            await client.join()
+        assert await readyz(base) == (200, "ready\n")
+        samples = await metrics(base)
+        frozen = worker_serving(samples, "beta")
+        pid = pids(samples)[frozen]
+        os.kill(pid, signal.SIGSTOP)  # frozen, not dead: not restarted, not ready
+        try:
+            assert await readyz(base) == (503, f"not ready: worker {frozen} not answering\n")
+            # /metrics leaves the frozen worker's figures out rather than hang.
+            assert worker_serving(await metrics(base), "alpha") != frozen
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert await readyz(base) == (200, "ready\n")
+    # The front stopped (SIGTERM): each worker closed its clients' sockets as a
+    # single process does, and the front passed that on.
+    for client in clients:
+        await asyncio.wait_for(client.closed.wait(), 10)
+        assert (client.close_code, client.close_reason) == (1001, "server shutting down")
+        await client.close()

@@ -133,9 +133,15 @@ class Process:
 
 @contextlib.contextmanager
 def palabra_process(
-    cwd: Path, *args: str, environment: Mapping[str, str] | None = None
+    cwd: Path,
+    *args: str,
+    environment: Mapping[str, str] | None = None,
+    start_timeout: float = 20,
 ) -> Iterator[Process]:
-    """Run ``python -m server serve --demo`` in ``cwd`` (its state folder is there)."""
+    """Run ``python -m server serve --demo`` in ``cwd`` (its state folder is there).
+
+    ``start_timeout``: seconds until it answers (worker processes each import
+    the whole media stack first)."""
     port = free_port()
     output = cwd / f"server-{port}.log"
     command = [
@@ -155,7 +161,7 @@ def palabra_process(
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
     running = Process(process, port, output, cwd)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 with urllib.request.urlopen(f"{running.base_url}/healthz", timeout=1):

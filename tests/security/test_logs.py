@@ -4,6 +4,7 @@ JSON; INFO for what an operator follows, the libraries' chatter only at DEBUG.""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -32,11 +33,15 @@ def _get(url: str, headers: dict[str, str] | None = None) -> None:
         pass
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "workers"])
 @pytest.mark.parametrize("json_lines", [False, True], ids=["text", "json"])
-async def test_tokens_never_reach_the_log(tmp_path: Path, json_lines: bool) -> None:
-    arguments = ["--access-log", *(["--log-json"] if json_lines else [])]
+async def test_tokens_never_reach_the_log(tmp_path: Path, json_lines: bool, workers: int) -> None:
+    # With --workers 2 the front logs the requests it relays, and each worker its own.
+    arguments = ["--access-log", "--workers", str(workers), *(["--log-json"] if json_lines else [])]
     chair = issue_token(KEY, conference="demo", role="chair", name="Presidencia")
-    with palabra_process(tmp_path, *arguments, environment=CREDENTIALS) as server:
+    with palabra_process(
+        tmp_path, *arguments, environment=CREDENTIALS, start_timeout=20 * workers
+    ) as server:
         base = server.base_url
         _get(f"{base}/c/demo?t={chair}")
         _get(f"{base}/c/demo/minutes?t={chair}&format=csv")
@@ -62,6 +67,11 @@ async def test_tokens_never_reach_the_log(tmp_path: Path, json_lines: bool) -> N
     if json_lines:
         records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
         assert any("[redacted]" in r["message"] for r in records if r["logger"] == "aiohttp.access")
+        if workers > 1:  # the chair's join was logged by the worker running demo
+            joined = {r.get("worker") for r in records if r["message"] == "joined demo as chair"}
+            assert joined in ({0}, {1})  # twice (join, reconnect), on the same worker
+    elif workers > 1:
+        assert re.search(r"INFO worker [01] server\.connection: joined demo as chair", output)
 
 
 # Loggers that speak for every connectivity check, negotiation or HTTP request.
