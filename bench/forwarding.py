@@ -39,16 +39,16 @@ import secrets
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from media import fastpath
-from server.client import PalabraClient, RemoteStream
+from server.client import ClientError, PalabraClient, RemoteStream
 from server.tokens import issue_token
 
 from .clip import Clip, LoopTrack, encode_audio, encode_video
-from .janus import JanusClient, JanusRoom, run_janus
+from .janus import JanusClient, JanusError, JanusRoom, run_janus
 from .process import (
     cores,
     cpu_seconds,
@@ -407,15 +407,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result["forwarding"] = paths[0] or "default"
     for other in paths[1:]:
         label = f"{other:<7}"
-        second = await one(
-            False, args.publishers, args.subscribers, args.seconds, None, label, other
+        second = await kept(
+            label, one(False, args.publishers, args.subscribers, args.seconds, None, label, other)
         )
         result[f"{other}_path"] = second
         key = "server_cpu_us_per_forwarded_packet"
-        if result[key]:
+        if result[key] and second.get(key):
             result[f"{other}_over_{paths[0]}"] = round(second[key] / result[key], 2)
     if args.against == "janus":
-        janus = await against_janus(args, server_core, clips)
+        janus = await kept("janus", against_janus(args, server_core, clips))
         result["janus"] = janus
         palabra = {paths[0] or "default": result, **{p: result[f"{p}_path"] for p in paths[1:]}}
         result["against_janus"] = side_by_side(palabra, janus)
@@ -439,6 +439,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             else None,
         }
     return result
+
+
+async def kept(label: str, part: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """A later part of the run; if it fails, the error in its place, not the run lost."""
+    try:
+        return await part
+    except (TimeoutError, RuntimeError, OSError, ClientError, JanusError) as exc:
+        print(f"\n{label.strip()}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 async def against_janus(

@@ -38,3 +38,9 @@ def test_no_ratio_without_a_janus_figure() -> None:
     janus = figures(0.0, 0.0)
     table = side_by_side({"native": figures(5.0, 30.0)}, janus)
     assert table["palabra_native_over_janus"] is None
+
+
+def test_a_part_that_failed_shows_as_missing() -> None:
+    table = side_by_side({"native": figures(5.0, 30.0)}, {"error": "TimeoutError: "})
+    assert table["server_cpu_us_per_forwarded_packet"] == {"palabra_native": 5.0, "janus": None}
+    assert table["palabra_native_over_janus"] is None
