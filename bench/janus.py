@@ -58,6 +58,9 @@ ROOM = 1234
 LOCAL_ROUTE = ("table", "local", "metric", "10")
 PLUGIN = "janus.plugin.videoroom"
 KEEPALIVE = 25.0  # seconds; Janus drops a session silent for session_timeout (60 s)
+# Seconds a negotiation may take: on a loaded machine Janus answers late, and
+# a subscription given up on would leave its feeds unsubscribed for the run.
+NEGOTIATION_TIMEOUT = 120.0
 
 
 def janus_binary() -> str | None:
@@ -379,7 +382,9 @@ class JanusClient:
                 intercept_keyframe_requests(transceiver.sender, request_keyframe)
         await self.publisher.setLocalDescription(await self.publisher.createOffer())
         body = {"request": "publish", "audio": True, "video": True}
-        event = await self.api.message(self._publisher_handle, body, jsep(self.publisher))
+        event = await self.api.message(
+            self._publisher_handle, body, jsep(self.publisher), NEGOTIATION_TIMEOUT
+        )
         answer = event["jsep"]
         await self.publisher.setRemoteDescription(
             RTCSessionDescription(sdp=answer["sdp"], type=answer["type"])
@@ -434,7 +439,8 @@ class JanusClient:
             }
         else:
             body = {"request": "subscribe", "streams": streams}
-        await self._answer(await self.api.message(self._subscriber_handle, body))
+        event = await self.api.message(self._subscriber_handle, body, None, NEGOTIATION_TIMEOUT)
+        await self._answer(event)
 
     async def _answer(self, event: Event) -> None:
         offer = event["jsep"]
@@ -446,7 +452,10 @@ class JanusClient:
         self._counter.socket.attach()
         self._update_streams(event["plugindata"]["data"].get("streams") or [])
         assert self._subscriber_handle is not None
-        await self.api.message(self._subscriber_handle, {"request": "start"}, jsep(self.subscriber))
+        answer = jsep(self.subscriber)
+        await self.api.message(
+            self._subscriber_handle, {"request": "start"}, answer, NEGOTIATION_TIMEOUT
+        )
         self.timeline.setdefault("subscribe_answer", time.monotonic())
 
     def _update_streams(self, streams: list[Event]) -> None:

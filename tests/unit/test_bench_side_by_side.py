@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from bench.forwarding import COMPARED, side_by_side
+from bench.forwarding import COMPARED, Sample, side_by_side, summarise
 
 
 def figures(us: float, fps: float) -> dict[str, object]:
     return {
         "server_cpu_us_per_forwarded_packet": us,
+        "server_cpu_us_per_sent_packet": us / 2,
+        "udp_drops_at_client_sockets": 0,
         "forwarded_packets_per_s": 13600.0,
         "server_cpu_cores": 0.1,
         "loss_ratio": 0.0,
@@ -30,6 +32,7 @@ def test_every_figure_side_by_side_with_the_ratio_per_path() -> None:
     assert table["subscriber_video_fps_min"]["palabra_python"] == 29.5
     assert table["palabra_native_over_janus"] == 0.25
     assert table["palabra_python_over_janus"] == 0.6
+    assert table["palabra_native_over_janus_sent"] == 0.25
     assert all(key in table for key in COMPARED)
     assert "seconds" not in table
 
@@ -38,3 +41,20 @@ def test_no_ratio_without_a_janus_figure() -> None:
     janus = figures(0.0, 0.0)
     table = side_by_side({"native": figures(5.0, 30.0)}, janus)
     assert table["palabra_native_over_janus"] is None
+
+
+def test_a_part_that_failed_shows_as_missing() -> None:
+    table = side_by_side({"native": figures(5.0, 30.0)}, {"error": "TimeoutError: "})
+    assert table["server_cpu_us_per_forwarded_packet"] == {"palabra_native": 5.0, "janus": None}
+    assert table["palabra_native_over_janus"] is None
+
+
+def test_packets_the_clients_sockets_dropped_count_as_sent_by_the_server() -> None:
+    def at(t: float, cpu: float, packets: int, drops: int) -> Sample:
+        streams = {"0:1": (packets, packets // 4, 0, packets * 1000, 1)}
+        return Sample(t, cpu, 0.0, streams, packets, {}, 0, drops)
+
+    result = summarise(at(0, 0.0, 0, 0), at(10, 1.0, 75_000, 25_000), 2, 2, 2, False, [], None)
+    assert result["server_cpu_us_per_forwarded_packet"] == round(1e6 / 75_000, 2)
+    assert result["server_cpu_us_per_sent_packet"] == 10.0
+    assert result["udp_drops_at_client_sockets"] == 25_000
