@@ -213,10 +213,13 @@ class Producer:
             if now - at >= 1.0:
                 layer._bitrate = int((layer.counters.bytes - octets) * 8 / (now - at))
                 layer._rate_mark = (now, layer.counters.bytes)
-            last = layer.counters.last_packet_at
-            active = last is not None and now - last < LAYER_ACTIVE
-            infos.append(LayerInfo(spatial, layer.rid or "", layer._bitrate, active))
+            infos.append(LayerInfo(spatial, layer.rid or "", layer._bitrate, layer.sending(now)))
         return infos
+
+    def sending(self, now: float) -> bool:
+        """Whether packets arrived within the last LAYER_ACTIVE seconds."""
+        last = self.counters.last_packet_at
+        return last is not None and now - last < LAYER_ACTIVE
 
     def forwarded_totals(self) -> tuple[int, int, int]:
         """Packets, payload bytes and frames forwarded, over every layer."""
@@ -496,18 +499,19 @@ class Producer:
 
         Without simulcast the publisher can only send one rate: the weakest
         subscriber's estimate is passed upstream (as Janus and mediasoup do).
+        With simulcast, none: a subscriber's estimate only measures the layer
+        it receives (a thumbnail's REMB would turn the publisher's upper
+        layers off), and a weak subscriber takes a lower layer instead.
         """
+        if self.layer_streams:
+            return None
         now = time.monotonic()
         rates = [
             c.counters.remb
             for c in self.consumers
             if c.counters.remb is not None and now - c.counters.remb_at < REMB_FRESH
         ]
-        if not rates:
-            return None
-        # With simulcast the weak subscribers take a lower layer: the publisher
-        # may send as much as the strongest one can receive.
-        return max(rates) if self.layer_streams else min(rates)
+        return min(rates) if rates else None
 
     # --- keyframes ------------------------------------------------------------------
 

@@ -749,7 +749,13 @@ class PeerTransport:
                 logger.exception("RTCP reports failed for %s", self.peer_id)
 
     def send_reports(self) -> None:
-        """Sender reports to the subscriber; receiver reports and REMB to the publisher."""
+        """Sender reports to the subscriber; receiver reports and REMB to the publisher.
+
+        Also, as often: each simulcast consumer re-aims at the best layer sent now.
+        """
+        for layered in self.consumers.values():
+            if layered.producer.layer_streams:
+                layered.refresh_layer()
         if self.subscriber_socket is not None and self.subscriber_socket.ready:
             reports: list[bytes] = []
             cname_of: tuple[int, str] | None = None

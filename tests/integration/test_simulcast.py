@@ -76,15 +76,21 @@ async def frames_of_width(
 
 
 async def test_each_subscriber_gets_one_layer_and_switches_at_a_keyframe_seamlessly(
-    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+    server: RunningServer,
+    connect: ClientFactory,
+    layers: list[tuple[str, Clip]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The media layer's own API (Consumer.select_layer): the floor's choice
+    # (tested below) out of the way.
+    conference = server.palabra.conferences["demo"]
+    monkeypatch.setattr(conference, "_apply_layers", lambda: None)
     publisher = await connect(name="Canciller", delegation="gt")
     sender = await publisher.publish_simulcast(layers)
     owner = publisher.welcome.you.id  # type: ignore[union-attr]
     subscriber = await connect(name="Asesor", delegation="sv", decode=False)
     stream = await video_of(subscriber, owner)
 
-    conference = server.palabra.conferences["demo"]
     [producer] = [p for p in conference.router.producers.values() if p.kind == "video"]
     assert [layer.rid for layer in producer.layers] == ["q", "h", "f"]
     consumer = conference.router.peers[subscriber.welcome.you.id].consumers[producer.id]  # type: ignore[union-attr]
@@ -334,3 +340,33 @@ async def test_simulcast_offers_the_server_cannot_layer_harm_nobody(
     [producer] = [p for p in conference.router.producers_of(witness.welcome.you.id)]  # type: ignore[union-attr]
     assert [x.rid for x in producer.layers] == ["q", "h", "f"]
     assert witness.close_code is None and bad.close_code is None and watcher.close_code is None
+
+
+async def test_a_layer_the_publisher_stops_sending_is_replaced_by_the_next_one_down(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    sender = await guatemala.publish_simulcast(layers)
+    listener = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    video = await video_of(listener, guatemala.welcome.you.id)  # type: ignore[union-attr]
+    await frames_of_width(video, 160, 5)
+    await grant(chair, guatemala, "gt")
+    await frames_of_width(video, 640, 5)
+
+    # A browser turns its high layer off (its bandwidth estimate fell): the
+    # holder's video goes on in the middle layer, then back up when it returns.
+    stopped = time.monotonic()
+    sender.layers[2].paused = True
+    down = await frames_of_width(video, 320, 5, after=stopped)
+    print(f"high layer stopped: middle layer {1000 * (down - stopped):.0f} ms later")
+    back = time.monotonic()
+    sender.layers[2].paused = False
+    await frames_of_width(video, 640, 5, after=back)
+    widths = continuous(video)
+    assert [w for i, w in enumerate(widths) if i == 0 or widths[i - 1] != w] == [
+        160,
+        640,
+        320,
+        640,
+    ]
