@@ -18,6 +18,14 @@ not the server's: the JSON says so (``load_generator_saturated``).
 (media/fastpath.py) back to back in one run, with fresh servers, and reports
 the ratio.
 
+``--simulcast``: every publisher sends its camera as three pre-encoded VP8
+layers (320x180, 640x360, 1280x720; the Python client's synthetic simulcast
+sender, RIDs over SRTP as a browser sends them); the server forwards each
+subscriber one (the bench conference has an open floor and no chair: every
+camera a thumbnail). ``downlink_mbit_per_receiver`` compares with the
+default single layer; loss against what was sent is not reported (a
+receiver gets one of three layers).
+
 ``--baseline`` also measures aiortc's MediaRelay (decode + re-encode per
 subscriber, :mod:`bench.baseline`) and Palabra side by side at a small size
 (``--baseline-publishers`` x ``--baseline-subscribers``) and reports the cost
@@ -147,12 +155,16 @@ async def measure(
     profile: str | None = None,
     label: str = "",
     profile_native: bool = False,
+    layers: list[tuple[str, Clip]] | None = None,
 ) -> dict[str, Any]:
     video_clip, audio_clip = clips
     publishers: list[PalabraClient] = []
     for i in range(publishers_n):
         client = await connect(target, i, "head")
-        await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
+        if layers:
+            await client.publish_simulcast(layers, audio=LoopTrack(audio_clip))
+        else:
+            await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
         publishers.append(client)
     incomplete: list[str] = []
     for i, client in enumerate(publishers):
@@ -204,6 +216,9 @@ async def measure(
     result = summarise(
         first, last, publishers_n, subscribers_n, receivers, plenary, join_ms, memory
     )
+    if layers:
+        result["simulcast"] = " / ".join(rid for rid, _ in layers)
+        result["loss_ratio_vs_sent"] = None  # a receiver gets one layer of three
     result["join_phases_ms_median"] = phases
     result["clients_disconnected"] = dropped_out
     result["clients_incomplete_at_start"] = incomplete
@@ -301,6 +316,9 @@ def summarise(
         "forwarded_streams": streams,
         "forwarded_packets_per_s": round(forwarded / duration, 1),
         "forwarded_mbit_per_s": round(sum(d[3] for d in delta.values()) * 8 / duration / 1e6, 2),
+        "downlink_mbit_per_receiver": round(
+            sum(d[3] for d in delta.values()) * 8 / duration / 1e6 / max(receivers, 1), 3
+        ),
         "server_cpu_cores": round(server_cpu / duration, 3),
         "server_cpu_us_per_forwarded_packet": round(server_cpu / max(forwarded, 1) * 1e6, 2),
         "server_cpu_cores_per_forwarded_stream": round(server_cpu / duration / max(streams, 1), 5),
@@ -330,6 +348,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if server_core is not None:
         os.sched_setaffinity(0, available[1:])
     clips = (encode_video(), encode_audio())
+    layers = simulcast_layers() if args.simulcast else None
     result: dict[str, Any] = {}
     loop_flag = ["--loop", args.loop]
 
@@ -355,6 +374,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 clips,
                 None,
                 label,
+                layers=layers,
             )
         secret = secrets.token_urlsafe(32)
         extra = [*loop_flag, "--delegations", str(publishers + subscribers + args.probes + 2)]
@@ -378,6 +398,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 profile,
                 label,
                 args.profile_native,
+                layers,
             )
 
     paths = ["native", "python"] if args.forwarding == "both" else [args.forwarding]
@@ -415,6 +436,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             else None,
         }
     return result
+
+
+def simulcast_layers() -> list[tuple[str, Clip]]:
+    """Three layers of one picture, as a browser's ``sendEncodings`` q, h, f."""
+    sizes = (("q", 320, 180, 150_000), ("h", 640, 360, 500_000), ("f", 1280, 720, 1_500_000))
+    return [(rid, encode_video(w, h, bitrate=rate)) for rid, w, h, rate in sizes]
 
 
 def print_table(result: dict[str, Any], indent: str = "") -> None:
@@ -488,6 +515,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         metavar="PATH",
         help="py-spy profile of the load generator itself (joins and window)",
+    )
+    parser.add_argument(
+        "--simulcast",
+        action="store_true",
+        help="publishers send three VP8 layers; each subscriber gets one",
     )
     parser.add_argument(
         "--baseline", action="store_true", help="also measure MediaRelay transcoding side by side"
