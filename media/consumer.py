@@ -276,6 +276,11 @@ class Consumer:
         return layers.index(self.source) if self.source in layers else 0
 
     @property
+    def preferred_layer(self) -> int:
+        """The layer :meth:`select_layer` asked for."""
+        return self._preferred
+
+    @property
     def target_layer(self) -> int:
         """The layer being switched to (:attr:`layer` once there)."""
         return self._target

@@ -395,6 +395,8 @@ class PeerTransport:
             return  # a publish-only peer has no subscriber connection
         self._cancel_attempt()
         producers = [c.producer for c in self.consumers.values()]
+        # The layer chosen for each simulcast stream goes on in the new one.
+        chosen = {c.producer.id: c.preferred_layer for c in self.consumers.values()}
         sources = {name: self.feed_source(name) for name in self.feeds}
         for consumer in [*self.consumers.values(), *(s.consumer for s in self.feeds.values())]:
             if consumer is not None:
@@ -414,7 +416,7 @@ class PeerTransport:
         self._retire(old)
         for producer in producers:
             if not producer.closed:
-                self.consume(producer)
+                self.consume(producer).select_layer(chosen.get(producer.id, 0))
         for name, source in sources.items():
             self.open_feed(name)
             self.feed(name, source)

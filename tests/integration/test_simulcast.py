@@ -370,3 +370,27 @@ async def test_a_layer_the_publisher_stops_sending_is_replaced_by_the_next_one_d
         320,
         640,
     ]
+
+
+async def test_a_recreated_subscriber_connection_keeps_the_layers_chosen(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    await guatemala.publish_simulcast(layers)
+    listener = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    gt = guatemala.welcome.you.id  # type: ignore[union-attr]
+    video = await video_of(listener, gt)
+    await grant(chair, guatemala, "gt")
+    await frames_of_width(video, 640, 5)
+
+    # The server re-creates the listener's connection (as after an ICE failure).
+    conference = server.palabra.conferences["demo"]
+    transport = conference.router.peers[listener.welcome.you.id]  # type: ignore[union-attr]
+    restarts = listener.restarts["subscriber"]
+    transport.restart_subscriber()
+    await listener.wait_for(lambda: listener.restarts["subscriber"] > restarts)
+    again = await video_of(listener, gt)
+    # Straight back in the high layer: no thumbnail first.
+    await frames_of_width(again, 640, 5)
+    assert set(continuous(again)) == {640}
