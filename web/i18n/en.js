@@ -168,6 +168,9 @@ export default {
 
   'mic.openShort': 'Microphone open',
   'mic.mutedShort': 'Muted',
+  'tile.pin': 'See {name} in higher quality',
+  'tile.unpin': 'See {name} as a thumbnail',
+  'tile.pinFailed': 'The quality of that video could not be changed',
   'mic.open.title': 'Microphone open',
   'mic.open.text': 'You are heard in the room.',
   'mic.closed.title': 'Microphone closed',

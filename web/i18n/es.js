@@ -169,6 +169,9 @@ export default {
 
   'mic.openShort': 'Micrófono abierto',
   'mic.mutedShort': 'Silenciado',
+  'tile.pin': 'Ver a {name} en mayor calidad',
+  'tile.unpin': 'Ver a {name} en miniatura',
+  'tile.pinFailed': 'No se pudo cambiar la calidad de ese video',
   'mic.open.title': 'Micrófono abierto',
   'mic.open.text': 'Se le escucha en la sala.',
   'mic.closed.title': 'Micrófono cerrado',
