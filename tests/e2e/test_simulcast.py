@@ -188,6 +188,7 @@ async def test_a_delegate_pins_a_tile_to_see_it_in_higher_quality(
             )
             assert await button.get_attribute("aria-pressed") == "true"
             assert await js(page, "() => window.palabra.connection.pinned") == cr
+            await browser_page.screenshot("delegation-pinned-tile")
 
             # Back to the thumbnail.
             await button.click()
