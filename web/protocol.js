@@ -277,6 +277,10 @@ export const PROTOCOL_VERSION = 1;
  * @property {number | null} silent_for  seconds since the last packet (in)
  * @property {'screen' | null} [source]  a screen share
  * @property {string | null} [path]  the client's ICE candidate type and the transport the server sees, e.g. "relay udp"
+ * @property {number | null} [layer]         simulcast: the layer sent to the subscriber now (out; 0 the lowest)
+ * @property {number | null} [target_layer]  simulcast: the layer chosen for it (out)
+ * @property {Array<{spatial: number, rid: string, bitrate_kbps: number, active: boolean}> | null} [layers]
+ *   simulcast: the publisher's layers (in)
  */
 
 /**

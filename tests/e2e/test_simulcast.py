@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page
 
 from bench.clip import encode_video
 from server.client import PalabraClient, RemoteStream
@@ -150,7 +150,7 @@ async def eventually_js(
 
 
 async def test_a_delegate_pins_a_tile_to_see_it_in_higher_quality(
-    server: RunningServer, browser_page: BrowserPage
+    server: RunningServer, browser_page: BrowserPage, browser: Browser
 ) -> None:
     page = browser_page.page
     layers = [
@@ -189,6 +189,26 @@ async def test_a_delegate_pins_a_tile_to_see_it_in_higher_quality(
             assert await button.get_attribute("aria-pressed") == "true"
             assert await js(page, "() => window.palabra.connection.pinned") == cr
             await browser_page.screenshot("delegation-pinned-tile")
+
+            # The technicians see it: the stream to this delegate in the middle layer.
+            context = await browser.new_context(viewport={"width": 1280, "height": 800})
+            technician = await context.new_page()
+            token = server.token(role="technician", name="Técnica", delegation=None)
+            await technician.goto(server.join_url(token))
+            await technician.wait_for_function(
+                "() => document.body.dataset.view === 'technician'", timeout=30_000
+            )
+            row = 'tr.stream[data-producer-id][data-direction="out"][data-layer="1"]'
+            await technician.wait_for_selector(row, timeout=20_000)
+            codec = technician.locator(f'{row} td[data-col="codec"]').first
+            assert "capa media" in await codec.inner_text()
+            source = 'tr.stream[data-direction="in"][data-kind="video"] td[data-col="codec"]'
+            shows = (
+                "([sel, text]) => [...document.querySelectorAll(sel)]"
+                ".some((c) => c.textContent.includes(text))"
+            )
+            await technician.wait_for_function(shows, arg=[source, "3 de 3 capas"], timeout=20_000)
+            await context.close()
 
             # Back to the thumbnail.
             await button.click()
