@@ -183,9 +183,9 @@ class Producer:
         self.rid: str | None = None
         # Consumers that switch to this layer at its next keyframe.
         self.switching: list[Consumer] = []
-        # The VP8 picture id and TL0PICIDX of the newest packet (for switches).
-        self.picture_id: int | None = None
-        self.tl0picidx: int | None = None
+        # The newest packet's VP8 payload and descriptor fields: where a switch
+        # of source continues from (read only then, see picture_id).
+        self._newest: tuple[bytes, int] | None = None
         self._rate_mark: tuple[float, int] = (time.monotonic(), 0)
         self._bitrate = 0
 
@@ -215,6 +215,16 @@ class Producer:
                 layer._rate_mark = (now, layer.counters.bytes)
             infos.append(LayerInfo(spatial, layer.rid or "", layer._bitrate, layer.sending(now)))
         return infos
+
+    @property
+    def picture_id(self) -> int | None:
+        """The VP8 picture id of the newest packet (None: none seen, or no picture id)."""
+        return picture_id(*self._newest) if self._newest is not None else None
+
+    @property
+    def tl0picidx(self) -> int | None:
+        """The VP8 TL0PICIDX of the newest packet (None: none seen, or none in it)."""
+        return tl0picidx(*self._newest) if self._newest is not None else None
 
     def sending(self, now: float) -> bool:
         """Whether packets arrived within the last LAYER_ACTIVE seconds."""
@@ -337,10 +347,8 @@ class Producer:
                 counters.keyframes += 1
                 self._keyframes.keyframe_seen(now)
             vp8 = descriptor_fields(payload)
-            # The newest packet's: where a switch of source continues from.
             if vp8 and (max_seq < 0 or delta < 0x8000):
-                self.picture_id = picture_id(payload, vp8)
-                self.tl0picidx = tl0picidx(payload, vp8)
+                self._newest = (payload, vp8)
             if marker:
                 counters.frames += 1
             self._cache[index] = (seq, timestamp, marker, element, payload)
@@ -402,7 +410,7 @@ class Producer:
         self._seen = [-1] * CACHE_SIZE
         self._cache = [None] * (CACHE_SIZE if self._video else 0)
         self.nacks.clear()
-        self.picture_id = self.tl0picidx = None
+        self._newest = None
 
     def reroute(self) -> None:
         """Rebuild the list of running consumers the hot path iterates."""
