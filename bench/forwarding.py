@@ -30,6 +30,14 @@ the ratio.
 under the same load, pinned to the same core, in the same run, and reports
 both and the ratio Palabra / Janus (per forwarding path).
 
+``--simulcast``: every publisher sends its camera as three pre-encoded VP8
+layers (320x180, 640x360, 1280x720; the Python client's synthetic simulcast
+sender, RIDs over SRTP as a browser sends them); the server forwards each
+subscriber one (the bench conference has an open floor and no chair: every
+camera a thumbnail). ``downlink_mbit_per_receiver`` compares with the
+default single layer; loss against what was sent is not reported (a
+receiver gets one of three layers).
+
 ``--baseline`` also measures aiortc's MediaRelay (decode + re-encode per
 subscriber, :mod:`bench.baseline`) and Palabra side by side at a small size
 (``--baseline-publishers`` x ``--baseline-subscribers``) and reports the cost
@@ -176,6 +184,7 @@ async def measure(
     conferences: int = 1,
     first_conference: int = 0,
     barrier: Barrier | None = None,
+    layers: list[tuple[str, Clip]] | None = None,
 ) -> dict[str, Any]:
     video_clip, audio_clip = clips
     publishers: list[Client] = []
@@ -190,7 +199,11 @@ async def measure(
         its_publishers: list[Client] = []
         for i in range(publishers_n):
             client = await connect(meeting, i, "head")
-            await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
+            if layers:
+                assert isinstance(client, PalabraClient)  # not with --against janus
+                await client.publish_simulcast(layers, audio=LoopTrack(audio_clip))
+            else:
+                await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
             its_publishers.append(client)
         for i, client in enumerate(its_publishers):
             await wait_streams(client, 2 * (publishers_n - 1), f"{where}publisher {i}", incomplete)
@@ -244,6 +257,9 @@ async def measure(
     result = summarise(
         first, last, publishers_n, subscribers_n, receivers, plenary, join_ms, memory, conferences
     )
+    if layers:
+        result["simulcast"] = " / ".join(rid for rid, _ in layers)
+        result["loss_ratio_vs_sent"] = None  # a receiver gets one layer of three
     result["join_phases_ms_median"] = phases
     result["load_average_1m"] = load_average
     result["clients_disconnected"] = dropped_out
@@ -378,6 +394,9 @@ def summarise(
         "forwarded_streams": streams,
         "forwarded_packets_per_s": round(forwarded / duration, 1),
         "forwarded_mbit_per_s": round(sum(d[3] for d in delta.values()) * 8 / duration / 1e6, 2),
+        "downlink_mbit_per_receiver": round(
+            sum(d[3] for d in delta.values()) * 8 / duration / 1e6 / max(receivers, 1), 3
+        ),
         "server_cpu_cores": round(server_cpu / duration, 3),
         "server_cpu_cores_by_process": by_process,
         "server_cpu_us_per_forwarded_packet": round(server_cpu / max(forwarded, 1) * 1e6, 2),
@@ -416,6 +435,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if server_core is not None:
         os.sched_setaffinity(0, available[1:])
     clips = (encode_video(), encode_audio())
+    layers = simulcast_layers() if args.simulcast else None
     result: dict[str, Any] = {}
     loop_flag = ["--loop", args.loop]
 
@@ -446,6 +466,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 barrier=Barrier(args.barrier, f"{args.first_conference}", args.barrier_count)
                 if args.barrier
                 else None,
+                layers=layers,
             )
         secret = secrets.token_urlsafe(32)
         extra = [*loop_flag, "--delegations", str(publishers + subscribers + args.probes + 2)]
@@ -473,9 +494,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     label,
                     args.profile_native,
                     conferences=1 if baseline else args.conferences,
+                    layers=layers,
                 )
             return await measure_with_helpers(
-                args, target, publishers, subscribers, seconds, clips, profile, label
+                args, target, publishers, subscribers, seconds, clips, profile, label, layers
             )
 
     paths = ["native", "python"] if args.forwarding == "both" else [args.forwarding]
@@ -615,6 +637,7 @@ async def measure_with_helpers(
     clips: tuple[Clip, Clip],
     profile: str | None,
     label: str,
+    layers: list[tuple[str, Clip]] | None = None,
 ) -> dict[str, Any]:
     """The conferences shared among ``--client-processes`` load generator
     processes (this one and helpers started with ``--url``), whose windows
@@ -640,6 +663,7 @@ async def measure_with_helpers(
                 "--barrier", barrier, "--barrier-count", str(sum(1 for s in shares if s)),
                 "--json", os.path.join(work, f"helper-{i}.json"),
                 *(["--plenary"] if args.plenary else []),
+                *(["--simulcast"] if layers else []),
             ]  # fmt: skip
             helpers.append(
                 (i, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -659,6 +683,7 @@ async def measure_with_helpers(
                 args.profile_native,
                 conferences=shares[0],
                 barrier=Barrier(barrier, "0", sum(1 for s in shares if s)),
+                layers=layers,
             )
             parts = [result["counts"]]
             for i, helper in helpers:
@@ -708,6 +733,12 @@ def merge_counts(
     result.pop("forwarded_mbit_per_s", None)
     result.pop("loss_ratio_video", None)
     return result
+
+
+def simulcast_layers() -> list[tuple[str, Clip]]:
+    """Three layers of one picture, as a browser's ``sendEncodings`` q, h, f."""
+    sizes = (("q", 320, 180, 150_000), ("h", 640, 360, 500_000), ("f", 1280, 720, 1_500_000))
+    return [(rid, encode_video(w, h, bitrate=rate)) for rid, w, h, rate in sizes]
 
 
 def print_table(result: dict[str, Any], indent: str = "") -> None:
@@ -791,6 +822,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also measure Debian's janus VideoRoom under the same load, same core, same run",
     )
     parser.add_argument(
+        "--simulcast",
+        action="store_true",
+        help="publishers send three VP8 layers; each subscriber gets one",
+    )
+    parser.add_argument(
         "--baseline", action="store_true", help="also measure MediaRelay transcoding side by side"
     )
     parser.add_argument(
@@ -820,6 +856,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--plenary needs --subscribers >= --publishers (publishers receive too)")
     if args.url and args.against:
         parser.error("--against starts its own servers: not with --url")
+    if args.against and args.simulcast:
+        parser.error("--simulcast is Palabra's: not with --against")
     if args.conferences < 1 or args.workers < 1 or args.client_processes < 1:
         parser.error("--conferences, --workers and --client-processes must be at least 1")
     if args.url and not args.secret:

@@ -245,6 +245,7 @@ class Consumer:
         if self.source is not producer:
             self.source.consumers.append(self)
         self._target = 0
+        self._preferred = 0  # the layer asked for; _target: the best one being sent
         self.slot = slot
         self.counters = ConsumerCounters(self.source)
         self.closed = False
@@ -289,21 +290,42 @@ class Consumer:
         return layers.index(self.source) if self.source in layers else 0
 
     @property
+    def preferred_layer(self) -> int:
+        """The layer :meth:`select_layer` asked for."""
+        return self._preferred
+
+    @property
     def target_layer(self) -> int:
-        """The layer asked for by :meth:`select_layer`; :attr:`layer` once switched."""
+        """The layer being switched to (:attr:`layer` once there)."""
         return self._target
 
     def select_layer(self, spatial: int) -> None:
         """Forward simulcast layer ``spatial`` (clamped to the producer's layers).
 
-        A running consumer switches at the target layer's next keyframe (asked
-        for, coalesced); one not yet running starts on it. No-op for a
+        The target is the highest layer at most ``spatial`` that the publisher
+        sends now (a browser turns its upper layers off when its bandwidth
+        estimate is low), re-checked by :meth:`refresh_layer`. A running
+        consumer switches at the target layer's next keyframe (asked for,
+        coalesced); one not yet running starts on it. No-op for a
         single-layer producer.
         """
         layers = self.producer.layer_streams
         if not layers or self.closed:
             return
-        target = max(0, min(int(spatial), len(layers) - 1))
+        self._preferred = max(0, min(int(spatial), len(layers) - 1))
+        self.refresh_layer()
+
+    def refresh_layer(self) -> None:
+        """Aim at the chosen layer, or the highest one below it being sent (about 1 Hz)."""
+        layers = self.producer.layer_streams
+        if not layers or self.closed:
+            return
+        now = time.monotonic()
+        target = self._preferred
+        while target > 0 and not layers[target].sending(now):
+            target -= 1
+        if target == self._target and (self.source is layers[target] or self._switching()):
+            return
         self._target = target
         wanted = layers[target]
         for layer in layers:
@@ -318,6 +340,9 @@ class Consumer:
             wanted.switching.append(self)
             self._keyframe_asked = time.monotonic()
             wanted.request_keyframe()
+
+    def _switching(self) -> bool:
+        return any(self in layer.switching for layer in self.producer.layer_streams)
 
     def _move_to(self, layer: Producer) -> None:
         old = self.source

@@ -197,9 +197,9 @@ class Producer:
         self.rid: str | None = None
         # Consumers that switch to this layer at its next keyframe.
         self.switching: list[Consumer] = []
-        # The VP8 picture id and TL0PICIDX of the newest packet (for switches).
-        self.picture_id: int | None = None
-        self.tl0picidx: int | None = None
+        # The newest packet's VP8 payload and descriptor fields: where a switch
+        # of source continues from (read only then, see picture_id).
+        self._newest: tuple[bytes, int] | None = None
         self._rate_mark: tuple[float, int] = (time.monotonic(), 0)
         self._bitrate = 0
 
@@ -227,10 +227,23 @@ class Producer:
             if now - at >= 1.0:
                 layer._bitrate = int((layer.counters.bytes - octets) * 8 / (now - at))
                 layer._rate_mark = (now, layer.counters.bytes)
-            last = layer.counters.last_packet_at
-            active = last is not None and now - last < LAYER_ACTIVE
-            infos.append(LayerInfo(spatial, layer.rid or "", layer._bitrate, active))
+            infos.append(LayerInfo(spatial, layer.rid or "", layer._bitrate, layer.sending(now)))
         return infos
+
+    @property
+    def picture_id(self) -> int | None:
+        """The VP8 picture id of the newest packet (None: none seen, or no picture id)."""
+        return picture_id(*self._newest) if self._newest is not None else None
+
+    @property
+    def tl0picidx(self) -> int | None:
+        """The VP8 TL0PICIDX of the newest packet (None: none seen, or none in it)."""
+        return tl0picidx(*self._newest) if self._newest is not None else None
+
+    def sending(self, now: float) -> bool:
+        """Whether packets arrived within the last LAYER_ACTIVE seconds."""
+        last = self.counters.last_packet_at
+        return last is not None and now - last < LAYER_ACTIVE
 
     def forwarded_totals(self) -> tuple[int, int, int]:
         """Packets, payload bytes and frames forwarded, over every layer."""
@@ -352,10 +365,8 @@ class Producer:
                 counters.keyframes += 1
                 self._keyframes.keyframe_seen(now)
             vp8 = descriptor_fields(payload)
-            # The newest packet's: where a switch of source continues from.
             if vp8 and (max_seq < 0 or delta < 0x8000):
-                self.picture_id = picture_id(payload, vp8)
-                self.tl0picidx = tl0picidx(payload, vp8)
+                self._newest = (payload, vp8)
             if marker:
                 counters.frames += 1
             self._cache[index] = (seq, timestamp, marker, element, payload)
@@ -469,7 +480,7 @@ class Producer:
         self._seen = [-1] * CACHE_SIZE
         self._cache = [None] * (CACHE_SIZE if self._video else 0)
         self.nacks.clear()
-        self.picture_id = self.tl0picidx = None
+        self._newest = None
 
     def reroute(self) -> None:
         """Rebuild the list of running consumers the hot path iterates."""
@@ -566,18 +577,19 @@ class Producer:
 
         Without simulcast the publisher can only send one rate: the weakest
         subscriber's estimate is passed upstream (as Janus and mediasoup do).
+        With simulcast, none: a subscriber's estimate only measures the layer
+        it receives (a thumbnail's REMB would turn the publisher's upper
+        layers off), and a weak subscriber takes a lower layer instead.
         """
+        if self.layer_streams:
+            return None
         now = time.monotonic()
         rates = [
             c.counters.remb
             for c in self.consumers
             if c.counters.remb is not None and now - c.counters.remb_at < REMB_FRESH
         ]
-        if not rates:
-            return None
-        # With simulcast the weak subscribers take a lower layer: the publisher
-        # may send as much as the strongest one can receive.
-        return max(rates) if self.layer_streams else min(rates)
+        return min(rates) if rates else None
 
     # --- keyframes ------------------------------------------------------------------
 

@@ -425,6 +425,8 @@ class PeerTransport:
             return  # a publish-only peer has no subscriber connection
         self._cancel_attempt()
         producers = [c.producer for c in self.consumers.values()]
+        # The layer chosen for each simulcast stream goes on in the new one.
+        chosen = {c.producer.id: c.preferred_layer for c in self.consumers.values()}
         sources = {name: self.feed_source(name) for name in self.feeds}
         for consumer in [*self.consumers.values(), *(s.consumer for s in self.feeds.values())]:
             if consumer is not None:
@@ -444,7 +446,7 @@ class PeerTransport:
         self._retire(old)
         for producer in producers:
             if not producer.closed:
-                self.consume(producer)
+                self.consume(producer).select_layer(chosen.get(producer.id, 0))
         for name, source in sources.items():
             self.open_feed(name)
             self.feed(name, source)
@@ -785,7 +787,13 @@ class PeerTransport:
                 logger.exception("RTCP reports failed for %s", self.peer_id)
 
     def send_reports(self) -> None:
-        """Sender reports to the subscriber; receiver reports and REMB to the publisher."""
+        """Sender reports to the subscriber; receiver reports and REMB to the publisher.
+
+        Also, as often: each simulcast consumer re-aims at the best layer sent now.
+        """
+        for layered in self.consumers.values():
+            if layered.producer.layer_streams:
+                layered.refresh_layer()
         if self.subscriber_socket is not None and self.subscriber_socket.ready:
             reports: list[bytes] = []
             cname_of: tuple[int, str] | None = None

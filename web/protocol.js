@@ -279,8 +279,11 @@ export const PROTOCOL_VERSION = 1;
  * @property {number | null} silent_for  seconds since the last packet (in)
  * @property {'screen' | null} [source]  a screen share
  * @property {string | null} [path]  the client's ICE candidate type and the transport the server sees, e.g. "relay udp"
+ * @property {number | null} [layer]         simulcast: the layer sent to the subscriber now (out; 0 the lowest)
+ * @property {number | null} [target_layer]  simulcast: the layer chosen for it (out)
+ * @property {Array<{spatial: number, rid: string, bitrate_kbps: number, active: boolean}> | null} [layers]
+ *   simulcast: the publisher's layers (in)
  * @property {number | null} [estimate_kbps]  (out) the subscriber's estimated downlink; null: nothing limits it
- * @property {number | null} [layer]  (out, video) the simulcast layer sent
  * @property {'bandwidth' | 'last_n' | null} [held]  (out, video) why it is held for this subscriber
  */
 
@@ -588,6 +591,8 @@ export class PalabraConnection extends EventTarget {
     /** @private */ this._commandGrace = options.commandGrace ?? 2000;
     /** @private */ this._attemptTimeout = options.attemptTimeout ?? 4000;
     /** @private */ this._simulcast = options.simulcast ?? true;
+    /** The participant whose video this connection pinned (`video.pin`), or null. @type {string | null} */
+    this.pinned = null;
 
     /** @type {ConnectionState} */
     this.state = 'new';
@@ -794,6 +799,19 @@ export class PalabraConnection extends EventTarget {
   async listen(channel) {
     const reply = await this._request({type: 'interpretation.listen', channel}, 'interpretation.listening');
     return reply.channel ?? null;
+  }
+
+  /**
+   * Pins one participant's video (null: none): the server sends it in the
+   * middle simulcast layer instead of the thumbnail; rejects with a
+   * {@link PalabraError}. Said again after a rejoin.
+   * @param {string | null} participantId
+   * @returns {Promise<string | null>}
+   */
+  async pin(participantId) {
+    const reply = await this._request({type: 'video.pin', participant_id: participantId}, 'video.pinned');
+    this.pinned = typeof reply.participant_id === 'string' ? reply.participant_id : null;
+    return this.pinned;
   }
 
   /**
@@ -1188,6 +1206,10 @@ export class PalabraConnection extends EventTarget {
         this._takePending('interpretation.listening', msg.ref)?.resolve(msg);
         return;
       }
+      case 'video.pinned': {
+        this._takePending('video.pinned', msg.ref)?.resolve(msg);
+        return;
+      }
       case 'publish.answer': {
         const pending = this._takePending('publish.answer', msg.ref);
         pending?.resolve(msg);
@@ -1264,6 +1286,10 @@ export class PalabraConnection extends EventTarget {
       this._attempt = 0;
       this.rejoins += 1;
       this._emit('reconnected', {attempts});
+      // The server keeps a pin for the connection only: say it again.
+      const pinned = this.pinned;
+      this.pinned = null;
+      if (pinned) this.pin(pinned).catch((e) => console.warn('palabra: pin not restored', e));
     }
   }
 

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page
 
+from bench.clip import encode_video
 from client import PalabraClient, RemoteStream
 from signaling import MonitorStats
 
@@ -146,3 +147,75 @@ async def eventually_js(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for the browser's layers: {value}")
         await asyncio.sleep(0.2)
+
+
+async def test_a_delegate_pins_a_tile_to_see_it_in_higher_quality(
+    server: RunningServer, browser_page: BrowserPage, browser: Browser
+) -> None:
+    page = browser_page.page
+    layers = [
+        (rid, encode_video(w, h, fps=15, seconds=4.0, bitrate=rate, gop=30))
+        for rid, w, h, rate in (
+            ("q", 160, 90, 60_000),
+            ("h", 320, 180, 120_000),
+            ("f", 640, 360, 240_000),
+        )
+    ]
+    async with chair_client(server) as chair:
+        costa_rica = PalabraClient(
+            server.ws_url,
+            server.token(role="head", name="Canciller de Costa Rica", delegation="cr"),
+            media_addresses=["127.0.0.1"],
+        )
+        try:
+            await admit(chair, (await costa_rica.join()).you.id)
+            await costa_rica.publish_simulcast(layers)
+            cr = costa_rica.welcome.you.id  # type: ignore[union-attr]
+            await open_conference(browser_page, server, chair)
+            video = f'.tile[data-participant-id="{cr}"] video[data-producer-id]'
+            width = "(sel) => document.querySelector(sel)?.videoWidth ?? 0"
+            # A thumbnail: Costa Rica does not hold the floor.
+            await page.wait_for_function(
+                f"(sel) => ({width})(sel) === 160", arg=video, timeout=20_000
+            )
+
+            button = page.locator(f'.tile[data-participant-id="{cr}"] .pin-toggle')
+            assert await button.get_attribute("aria-pressed") == "false"
+            assert "mayor calidad" in (await button.get_attribute("aria-label") or "")
+            await button.click()
+            await page.wait_for_function(
+                f"(sel) => ({width})(sel) === 320", arg=video, timeout=20_000
+            )
+            assert await button.get_attribute("aria-pressed") == "true"
+            assert await js(page, "() => window.palabra.connection.pinned") == cr
+            await browser_page.screenshot("delegation-pinned-tile")
+
+            # The technicians see it: the stream to this delegate in the middle layer.
+            context = await browser.new_context(viewport={"width": 1280, "height": 800})
+            technician = await context.new_page()
+            token = server.token(role="technician", name="Técnica", delegation=None)
+            await technician.goto(server.join_url(token))
+            await technician.wait_for_function(
+                "() => document.body.dataset.view === 'technician'", timeout=30_000
+            )
+            row = 'tr.stream[data-producer-id][data-direction="out"][data-layer="1"]'
+            await technician.wait_for_selector(row, timeout=20_000)
+            codec = technician.locator(f'{row} td[data-col="codec"]').first
+            assert "capa media" in await codec.inner_text()
+            source = 'tr.stream[data-direction="in"][data-kind="video"] td[data-col="codec"]'
+            shows = (
+                "([sel, text]) => [...document.querySelectorAll(sel)]"
+                ".some((c) => c.textContent.includes(text))"
+            )
+            await technician.wait_for_function(shows, arg=[source, "3 de 3 capas"], timeout=20_000)
+            await context.close()
+
+            # Back to the thumbnail.
+            await button.click()
+            await page.wait_for_function(
+                f"(sel) => ({width})(sel) === 160", arg=video, timeout=20_000
+            )
+            assert await js(page, "() => window.palabra.connection.pinned") is None
+            assert browser_page.errors == []
+        finally:
+            await costa_rica.close()

@@ -76,7 +76,9 @@ async def frames_of_width(
 
 
 async def test_each_subscriber_gets_one_layer_and_switches_at_a_keyframe_seamlessly(
-    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+    server: RunningServer,
+    connect: ClientFactory,
+    layers: list[tuple[str, Clip]],
 ) -> None:
     chair = await connect(name="Presidencia", delegation=None, role="chair")
     publisher = await connect(name="Canciller", delegation="gt")
@@ -337,3 +339,57 @@ async def test_simulcast_offers_the_server_cannot_layer_harm_nobody(
     [producer] = [p for p in conference.router.producers_of(witness.welcome.you.id)]  # type: ignore[union-attr]
     assert [x.rid for x in producer.layers] == ["q", "h", "f"]
     assert witness.close_code is None and bad.close_code is None and watcher.close_code is None
+
+
+async def test_a_layer_the_publisher_stops_sending_is_replaced_by_the_next_one_down(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    sender = await guatemala.publish_simulcast(layers)
+    listener = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    video = await video_of(listener, guatemala.welcome.you.id)  # type: ignore[union-attr]
+    await frames_of_width(video, 160, 5)
+    await grant(chair, guatemala, "gt")
+    await frames_of_width(video, 640, 5)
+
+    # A browser turns its high layer off (its bandwidth estimate fell): the
+    # holder's video goes on in the middle layer, then back up when it returns.
+    stopped = time.monotonic()
+    sender.layers[2].paused = True
+    down = await frames_of_width(video, 320, 5, after=stopped)
+    print(f"high layer stopped: middle layer {1000 * (down - stopped):.0f} ms later")
+    back = time.monotonic()
+    sender.layers[2].paused = False
+    await frames_of_width(video, 640, 5, after=back)
+    widths = continuous(video)
+    assert [w for i, w in enumerate(widths) if i == 0 or widths[i - 1] != w] == [
+        160,
+        640,
+        320,
+        640,
+    ]
+
+
+async def test_a_recreated_subscriber_connection_keeps_the_layers_chosen(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    await guatemala.publish_simulcast(layers)
+    listener = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    gt = guatemala.welcome.you.id  # type: ignore[union-attr]
+    video = await video_of(listener, gt)
+    await grant(chair, guatemala, "gt")
+    await frames_of_width(video, 640, 5)
+
+    # The server re-creates the listener's connection (as after an ICE failure).
+    conference = server.palabra.conferences["demo"]
+    transport = conference.router.peers[listener.welcome.you.id]  # type: ignore[union-attr]
+    restarts = listener.restarts["subscriber"]
+    transport.restart_subscriber()
+    await listener.wait_for(lambda: listener.restarts["subscriber"] > restarts)
+    again = await video_of(listener, gt)
+    # Straight back in the high layer: no thumbnail first.
+    await frames_of_width(again, 640, 5)
+    assert set(continuous(again)) == {640}

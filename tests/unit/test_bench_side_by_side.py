@@ -52,7 +52,17 @@ def test_a_part_that_failed_shows_as_missing() -> None:
 def test_packets_the_clients_sockets_dropped_count_as_sent_by_the_server() -> None:
     def at(t: float, cpu: float, packets: int, drops: int) -> Sample:
         streams = {"0:1": (packets, packets // 4, 0, packets * 1000, 1)}
-        return Sample(t, cpu, 0.0, streams, packets, {}, 0, drops)
+        return Sample(
+            at=t,
+            server_cpu=cpu,
+            server_cpu_by_process={1: cpu},
+            own_cpu=0.0,
+            streams=streams,
+            sent=packets,
+            udp={},
+            server_drops=0,
+            client_drops=drops,
+        )
 
     result = summarise(at(0, 0.0, 0, 0), at(10, 1.0, 75_000, 25_000), 2, 2, 2, False, [], None)
     assert result["server_cpu_us_per_forwarded_packet"] == round(1e6 / 75_000, 2)

@@ -3,6 +3,7 @@
 // and the microphone state the server decided.
 
 import {h, keyedList} from '../dom.js';
+import {t} from '../i18n.js';
 import {VideoTile} from './video-tile.js';
 
 /** @typedef {import('../conference.js').ViewContext} ViewContext */
@@ -69,7 +70,8 @@ export class ParticipantGrid {
     for (const p of people) {
       let tile = this._tiles.get(p.participant_id);
       if (!tile) {
-        tile = new VideoTile(ctx.people.person(p.participant_id));
+        const id = p.participant_id;
+        tile = new VideoTile(ctx.people.person(id), {onPin: () => void this._togglePin(id)});
         this._tiles.set(p.participant_id, tile);
       } else if (tile.person.name !== p.name) {
         tile.setPerson(ctx.people.person(p.participant_id));
@@ -78,6 +80,7 @@ export class ParticipantGrid {
       const paused = video?.forwarded === false;
       tile.setTrack(paused ? null : video?.track ?? null, video?.producer_id);
       tile.setVideoPaused(paused);
+      tile.setPinned(ctx.conn.pinned === p.participant_id);
       tile.setState({audible: p.audible, muted: p.muted, presence: p.presence,
         floor: Boolean(state?.holders.some((r) => r.delegation_id === p.delegation_id))});
       items.push({key: p.participant_id, tile});
@@ -94,6 +97,21 @@ export class ParticipantGrid {
     this.element.style.setProperty('--cols', String(cols));
     this.element.style.setProperty('--rows', String(Math.ceil(Math.max(1, items.length) / cols)));
     this.element.dataset.count = String(items.length);
+  }
+
+  /**
+   * Pins a participant's video (higher quality), or unpins it if pinned.
+   * @private @param {string} id
+   */
+  async _togglePin(id) {
+    const ctx = this._ctx;
+    try {
+      await ctx.conn.pin(ctx.conn.pinned === id ? null : id);
+    } catch (e) {
+      console.warn('palabra: pin refused', e);
+      ctx.toast(t('tile.pinFailed'), 'error');
+    }
+    this.render();
   }
 
   retranslate() {

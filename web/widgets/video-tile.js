@@ -41,9 +41,10 @@ export function initials(p) {
 export class VideoTile {
   /**
    * @param {Person} person
-   * @param {{local?: boolean, className?: string}} [options]
+   * @param {{local?: boolean, className?: string, onPin?: () => void}} [options]
+   *   onPin: show a button that asks for this video in higher quality (or back)
    */
-  constructor(person, {local = false, className = ''} = {}) {
+  constructor(person, {local = false, className = '', onPin} = {}) {
     this.person = person;
     this.local = local;
     /** @private */ this._video = h('video', {autoplay: true, playsInline: true, muted: true});
@@ -61,11 +62,14 @@ export class VideoTile {
     /** @private @type {AbortController | null} */ this._listeners = null;
     /** @private @type {MediaStreamTrack | null} */ this._track = null;
     /** @private @type {TileState} */ this._state = {};
+    /** @private */ this._pinned = false;
+    /** @private */ this._pin = onPin ? h('button', {class: 'icon-button pin-toggle', type: 'button',
+      attrs: {'aria-pressed': 'false'}, on: {click: () => onPin()}}, icon('up')) : null;
     this.element = h('article', {class: `tile ${local ? 'local' : ''} ${className}`.trim(),
       dataset: {participantId: person.id}},
     h('div', {class: 'media'}, this._video, this._placeholder, this._mic, this._presence),
     h('div', {class: 'caption'}, this._badge,
-      h('div', {class: 'caption-text'}, this._name, this._meta)));
+      h('div', {class: 'caption-text'}, this._name, this._meta), this._pin));
     this.retranslate();
   }
 
@@ -119,6 +123,16 @@ export class VideoTile {
     if (paused) this.setTrack(null);
   }
 
+  /**
+   * Whether this video is pinned (sent in higher quality).
+   * @param {boolean} pinned
+   */
+  setPinned(pinned) {
+    this._pinned = pinned;
+    this.element.classList.toggle('pinned', pinned);
+    this._renderPin();
+  }
+
   /** @param {boolean} off */
   setCameraOff(off) {
     this.element.classList.toggle('camera-off', off);
@@ -146,6 +160,7 @@ export class VideoTile {
     setText(this._meta, this.local ? `${t('you')} · ${describePerson(p)}` : describePerson(p));
     this._renderMic();
     this._renderPresence();
+    this._renderPin();
   }
 
   destroy() {
@@ -163,6 +178,17 @@ export class VideoTile {
     setText(this._presence, away ? t(`presence.${presence}`) : '');
     const label = `${p.name} — ${describePerson(p)}`;
     setAttr(this.element, 'aria-label', away ? `${label} — ${t(`presence.${presence}`)}` : label);
+  }
+
+  /** @private */
+  _renderPin() {
+    const pin = this._pin;
+    if (!pin) return;
+    const label = t(this._pinned ? 'tile.unpin' : 'tile.pin', {name: this.person.name});
+    setAttr(pin, 'aria-label', label);
+    setAttr(pin, 'title', label);
+    setAttr(pin, 'aria-pressed', this._pinned ? 'true' : 'false');
+    pin.replaceChildren(icon(this._pinned ? 'down' : 'up'));
   }
 
   /** @private */

@@ -39,6 +39,26 @@ export function grade(value, [warn, bad]) {
   return value > bad ? 'bad' : value > warn ? 'warn' : 'ok';
 }
 
+/**
+ * Simulcast, after the codec: the layer a subscriber receives (and the one
+ * it is switching to), or how many layers the publisher sends.
+ * @param {StreamStats} s
+ * @returns {string}
+ */
+export function layerText(s) {
+  const name = (/** @type {number} */ n) => t(/** @type {any} */ (`tech.layer.${Math.min(n, 2)}`));
+  if (typeof s.layer === 'number') {
+    const target = typeof s.target_layer === 'number' && s.target_layer !== s.layer
+      ? ` → ${name(s.target_layer)}` : '';
+    return ` · ${name(s.layer)}${target}`;
+  }
+  if (Array.isArray(s.layers) && s.layers.length) {
+    const active = s.layers.filter((x) => x.active).length;
+    return ` · ${t('tech.layers', {active, total: s.layers.length})}`;
+  }
+  return '';
+}
+
 /** The columns after the publisher: key, header string key, numeric. */
 const COLUMNS = /** @type {const} */ ([
   ['kind', 'tech.col.kind', false],
@@ -295,7 +315,9 @@ export class StreamTable {
     setText(kind, t(s.source === 'screen' ? 'tech.screen' : s.kind === 'video' ? 'tech.video' : 'tech.audio'));
     setText(direction, s.direction === 'in' ? t('tech.in')
       : t('tech.out', {name: this._ctx.people.name(s.subscriber_id ?? '')}));
-    setText(codec, s.codec);
+    setText(codec, s.codec + layerText(s));
+    if (typeof s.layer === 'number') tr.dataset.layer = String(s.layer);
+    if (typeof s.target_layer === 'number') tr.dataset.targetLayer = String(s.target_layer);
     setText(/** @type {HTMLElement} */ (bitrate.querySelector('.value')), num(s.bitrate_kbps));
     tr.dataset.bitrate = String(s.bitrate_kbps);
     tr.dataset.keyframes = String(s.keyframes);
