@@ -11,6 +11,7 @@ calls :meth:`BandwidthAllocation.allocate` again at once when they change.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from media.consumer import Consumer
 from media.downlink import DownlinkEstimator
 from media.producer import SCREEN, Producer
 from media.transport import PeerTransport
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_LAST_N = 9
 # Bytes of headers per packet beyond the payload: IPv4/UDP 28, RTP 12,
@@ -74,6 +77,7 @@ class Downlink:
     measured_at: float | None = None
     sent_bps: float = 0.0
     decisions: dict[str, Decision] = field(default_factory=dict)
+    probe: str | None = None  # the consumer resumed by the running probe
 
     @property
     def held_for_bandwidth(self) -> int:
@@ -182,10 +186,35 @@ class BandwidthAllocation:
             estimator = downlink.estimator
             candidates = [self._candidate(c, priorities, allowed) for c in videos]
             audio = self._audio_bps(transport)
-            result = allocate(estimator.estimate, audio, candidates, estimator.probe_due(at))
-            if result.probed is not None:
+            if not estimator.probing:
+                downlink.probe = None
+            result = allocate(
+                estimator.estimate,
+                audio,
+                candidates,
+                probe=estimator.probe_due(at),
+                probing=downlink.probe,
+            )
+            if result.probed is not None and result.probed != downlink.probe:
                 estimator.start_probe(at)
+                downlink.probe = result.probed
+            before = downlink.held_for_bandwidth
             downlink.decisions = dict(result.decisions)
+            if downlink.held_for_bandwidth != before:
+                estimate = estimator.estimate
+                logger.info(
+                    "%s: %d video(s) held for its downlink (about %s kbit/s, loss %.0f%%, "
+                    "sent %d kbit/s; audio %d, videos kept %d)%s",
+                    pid,
+                    downlink.held_for_bandwidth,
+                    "?" if estimate is None else estimate // 1000,
+                    estimator.loss * 100,
+                    downlink.sent_bps // 1000,
+                    audio // 1000,
+                    result.video_bps // 1000,
+                    ", probing" if result.probed is not None else "",
+                    extra={"participant": pid},
+                )
             if _apply(result, {c.id: c for c in videos}, self._layers):
                 changed.add(pid)
         return changed

@@ -78,7 +78,8 @@ class Room:
     async def publisher(
         self, name: str, delegation: str | None, role: str = "head"
     ) -> PalabraClient:
-        client = await self.join(name, delegation, role)
+        # Publish-only (no subscriber connection): the test process stays light.
+        client = await self.join(name, delegation, role, subscribe=False)
         await client.publish(video=LoopTrack(VIDEO), audio=LoopTrack(AUDIO))
         return client
 

@@ -128,3 +128,16 @@ def test_the_first_video_playing_survives_a_small_shortfall_not_a_large_one() ->
     # A paused floor video resumes only when it fits with headroom.
     paused = video("floor", FLOOR, layers=one, current=None)
     assert layers_of(allocate(460_000, 0, [paused])) == {"floor": None}
+
+
+def test_a_running_probe_keeps_its_video_until_it_is_judged() -> None:
+    candidates = [
+        video("floor", FLOOR, 2, current=2),
+        video("a", OTHER + 1, current=0),  # resumed by the probe a second ago
+        video("b", OTHER + 2, current=None),
+    ]
+    kept = allocate(1_600_000, 0, candidates, probing="a")
+    assert layers_of(kept) == {"floor": 2, "a": 0, "b": None}
+    assert kept.probed == "a"
+    # Judged (the estimator stopped probing): it must fit like any other.
+    assert layers_of(allocate(1_600_000, 0, candidates)) == {"floor": 2, "a": None, "b": None}
