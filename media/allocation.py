@@ -25,12 +25,38 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 UPGRADE_MARGIN = 1.15
 # The first video (the floor's) keeps its lowest layer until the budget falls
 # this far below it: random loss of 10-15 % lowers the estimate just under
 # what is sent, and blanking the floor for that would be worse than the loss.
 FIRST_VIDEO_TOLERANCE = 0.8
+
+
+class Layer(Protocol):
+    """A simulcast layer as a producer describes it (``Producer.layers``)."""
+
+    @property
+    def spatial(self) -> int: ...
+    @property
+    def bitrate_bps(self) -> int: ...
+    @property
+    def active(self) -> bool: ...
+
+
+def layer_rates(
+    layers: Sequence[Layer], measured_bps: float | None, unknown_bps: int
+) -> list[tuple[int, int]]:
+    """(spatial layer, bit/s) of the active layers, lowest first.
+
+    Without simulcast (no active layer described): one entry, layer 0, at
+    the producer's measured rate (``unknown_bps`` until it is measured).
+    """
+    active = sorted((layer.spatial, int(layer.bitrate_bps)) for layer in layers if layer.active)
+    if active:
+        return active
+    return [(0, int(measured_bps) if measured_bps else unknown_bps)]
 
 
 class Reason(StrEnum):

@@ -15,9 +15,18 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from media.allocation import Allocation, Candidate, Decision, Reason, allocate, last_n
+from media.allocation import (
+    Allocation,
+    Candidate,
+    Decision,
+    Layer,
+    Reason,
+    allocate,
+    last_n,
+    layer_rates,
+)
 from media.consumer import Consumer
 from media.downlink import DownlinkEstimator
 from media.producer import SCREEN, Producer
@@ -33,14 +42,6 @@ AUDIO_FLOOR_BPS = 40_000  # an audio stream is reserved at least this
 VIDEO_UNKNOWN_BPS = 500_000  # a video whose rate is not measured yet
 REMB_FRESH = 2.0  # seconds a REMB counts for the estimate
 RATE_SMOOTHING = 0.3  # weight of the newest second in a producer's measured rate
-
-
-class LayerInfo(Protocol):
-    """A simulcast layer as producers with layers describe them."""
-
-    spatial: int
-    bitrate_bps: int
-    active: bool
 
 
 @dataclass(frozen=True)
@@ -247,12 +248,9 @@ class BandwidthAllocation:
     def _layers(self, producer: Producer) -> list[tuple[int, int]]:
         """(spatial layer, bit/s) of the producer's active layers, lowest first;
         one entry, its measured rate, without simulcast."""
-        described: Sequence[LayerInfo] = getattr(producer, "layers", None) or ()
-        active = sorted((x.spatial, int(x.bitrate_bps)) for x in described if x.active)
-        if active:
-            return active
-        rate = self._rates.get(producer.id, (0, 0.0, None))[2]
-        return [(0, int(rate) if rate else VIDEO_UNKNOWN_BPS)]
+        described: Sequence[Layer] = getattr(producer, "layers", None) or ()
+        measured = self._rates.get(producer.id, (0, 0.0, None))[2]
+        return layer_rates(described, measured, VIDEO_UNKNOWN_BPS)
 
     def _audio_bps(self, transport: PeerTransport) -> int:
         """The audio the subscriber is sent, reserved before any video."""
