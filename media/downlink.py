@@ -27,8 +27,10 @@ whether the path carries more (a probe): after a decrease the estimator waits
 ``backoff`` seconds before allowing one, doubling the wait each time a probe
 ends in loss, up to ``MAX_BACKOFF``. A probe is judged ``PROBE_SECONDS``
 after it started: clean (loss under 2 %), the next one may follow at once;
-moderate loss fails it without lowering the estimate; heavy loss lowers it
-as always.
+moderate loss fails it without lowering the estimate. One interval of heavy
+loss fails it at once (its video is the cause, and the floor pays for every
+second of it), without lowering the estimate either: the link without the
+probe was fine.
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class DownlinkEstimator:
             return self.estimate
         self.loss = loss
         estimate = self.estimate
+        if self._probe_at is not None and loss > HIGH_LOSS:
+            self._probe_failed(now)
+            self._recent = []  # what the probe lost says nothing of the link without it
+            return estimate
         self._recent = [*self._recent, loss][-LOSS_WINDOW:]
         lossy = [x for x in self._recent if x > HIGH_LOSS]
         if len(lossy) >= LOSS_SUSTAIN and loss > LOW_LOSS:

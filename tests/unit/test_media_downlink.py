@@ -131,3 +131,12 @@ def test_a_probe_with_moderate_loss_fails_without_lowering_the_estimate() -> Non
     assert estimator.backoff == 2 * FIRST_BACKOFF
     assert not estimator.probe_due(10.0 + PROBE_SECONDS + 2 * FIRST_BACKOFF - 0.1)
     assert estimator.probe_due(10.0 + PROBE_SECONDS + 2 * FIRST_BACKOFF)
+
+
+def test_one_lossy_interval_ends_a_probe_at_once_without_lowering_the_estimate() -> None:
+    estimator = DownlinkEstimator()
+    lossy(estimator, 0.0, 1_000_000, 0.4)  # 800 kbit/s
+    estimator.start_probe(10.0)
+    assert estimator.update(11.0, 1_300_000, 0.3) == 800_000
+    assert not estimator.probing
+    assert estimator.backoff == 2 * FIRST_BACKOFF
