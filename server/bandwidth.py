@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from media.allocation import (
@@ -50,18 +51,19 @@ class Priorities:
 
     floor: frozenset[str]  # participants whose delegation holds the floor
     chair: frozenset[str]
-    # Everyone else who publishes video, the most recent speaker first.
+    # Everyone else, the most recent speaker first.
     recent: tuple[str, ...]
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {owner: k for k, owner in enumerate(self.recent)}
 
     def rank(self, owner: str) -> int:
         if owner in self.floor:
             return 1
         if owner in self.chair:
             return 2
-        try:
-            return 3 + self.recent.index(owner)
-        except ValueError:
-            return 3 + len(self.recent)
+        return 3 + self._positions.get(owner, len(self.recent))
 
     def ranked(self, owners: Iterable[str]) -> list[str]:
         return sorted(set(owners), key=lambda o: (self.rank(o), o))
