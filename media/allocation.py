@@ -16,7 +16,8 @@ a layer on an estimate it would only just fit, so the allocation does not flap
 between two states on every small change of the estimate. When the estimator
 allows a probe, the first video left out for bandwidth is resumed in its
 lowest layer even though it does not fit: that is how a link that got better
-is found out.
+is found out. The probe keeps its video (``probing``) until the estimator
+has judged it, whatever the estimate says meanwhile.
 """
 
 from __future__ import annotations
@@ -24,12 +25,38 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 UPGRADE_MARGIN = 1.15
 # The first video (the floor's) keeps its lowest layer until the budget falls
 # this far below it: random loss of 10-15 % lowers the estimate just under
 # what is sent, and blanking the floor for that would be worse than the loss.
 FIRST_VIDEO_TOLERANCE = 0.8
+
+
+class Layer(Protocol):
+    """A simulcast layer as a producer describes it (``Producer.layers``)."""
+
+    @property
+    def spatial(self) -> int: ...
+    @property
+    def bitrate_bps(self) -> int: ...
+    @property
+    def active(self) -> bool: ...
+
+
+def layer_rates(
+    layers: Sequence[Layer], measured_bps: float | None, unknown_bps: int
+) -> list[tuple[int, int]]:
+    """(spatial layer, bit/s) of the active layers, lowest first.
+
+    Without simulcast (no active layer described): one entry, layer 0, at
+    the producer's measured rate (``unknown_bps`` until it is measured).
+    """
+    active = sorted((layer.spatial, int(layer.bitrate_bps)) for layer in layers if layer.active)
+    if active:
+        return active
+    return [(0, int(measured_bps) if measured_bps else unknown_bps)]
 
 
 class Reason(StrEnum):
@@ -69,8 +96,13 @@ def allocate(
     audio_bps: int,
     candidates: Sequence[Candidate],
     probe: bool = False,
+    probing: str | None = None,
 ) -> Allocation:
-    """Each candidate's layer or pause, within ``estimate`` (None: no limit)."""
+    """Each candidate's layer or pause, within ``estimate`` (None: no limit).
+
+    ``probe``: resume the first video left out for bandwidth anyway;
+    ``probing``: the video of a probe still running, kept in its lowest layer.
+    """
     budget = float("inf") if estimate is None else estimate - audio_bps
     decisions: dict[str, Decision] = {}
     left_out: list[Candidate] = []
@@ -99,7 +131,12 @@ def allocate(
         decisions[candidate.key] = Decision(chosen)
         used += candidate.layers[chosen]
     probed = None
-    if probe and left_out:
+    running = next((c for c in left_out if c.key == probing), None)
+    if running is not None:
+        decisions[running.key] = Decision(0)
+        used += running.layers[0]
+        probed = running.key
+    elif probe and left_out:
         tried = left_out[0]
         decisions[tried.key] = Decision(0)
         used += tried.layers[0]

@@ -5,8 +5,13 @@ can only leave videos out (or, with simulcast, pick smaller layers). The
 estimate is therefore the ceiling the allocation must fit under, and it moves
 like the loss-based half of Google Congestion Control:
 
-- loss above 10 % over a report interval means the path carries less than
-  was sent: the estimate drops to what was sent times (1 - loss / 2);
+- loss above 10 % in two of the last three report intervals means the path
+  carries less than was sent: the estimate drops to what was sent times
+  (1 - loss / 2), loss averaged over those intervals. One lossy interval
+  alone is not enough: a burst (a join, keyframes) should not pause anyone's
+  videos. (Two of three, not two in a row: a receiver counts what
+  retransmission repaired as received, so a policed link shows lossy and
+  nearly clean intervals by turns);
 - loss under 2 %: what was sent arrived, so the estimate is at least that,
   and it grows by 8 % a second, no further than 1.5 times what was sent (as
   GCC bounds its estimate by the incoming rate: more is a guess) and than
@@ -20,12 +25,19 @@ Until the first heavy loss the estimate is unknown (None): nothing limits the
 subscriber. Resuming a video that was left out is the only way to find out
 whether the path carries more (a probe): after a decrease the estimator waits
 ``backoff`` seconds before allowing one, doubling the wait each time a probe
-ends in loss, up to ``MAX_BACKOFF``.
+ends in loss, up to ``MAX_BACKOFF``. A probe is judged ``PROBE_SECONDS``
+after it started: clean (loss under 2 %), the next one may follow at once;
+moderate loss fails it without lowering the estimate. One interval of heavy
+loss fails it at once (its video is the cause, and the floor pays for every
+second of it), without lowering the estimate either: the link without the
+probe was fine.
 """
 
 from __future__ import annotations
 
 HIGH_LOSS = 0.10
+LOSS_SUSTAIN = 2  # intervals above HIGH_LOSS among the last LOSS_WINDOW before a decrease
+LOSS_WINDOW = 3
 LOW_LOSS = 0.02
 GROWTH_PER_SECOND = 1.08
 GROWTH_CAP = 1.5  # times what was sent
@@ -44,6 +56,8 @@ class DownlinkEstimator:
         self.loss = 0.0  # the last interval's loss fraction
         self._at: float | None = None  # time of the last update
         self._decreased_at: float | None = None
+        self._failed_at: float | None = None  # the last probe that failed ended then
+        self._recent: list[float] = []  # the last LOSS_WINDOW intervals' loss
         self._backoff = FIRST_BACKOFF
         self._probe_at: float | None = None  # a probe is running since then
 
@@ -62,33 +76,48 @@ class DownlinkEstimator:
             return self.estimate
         self.loss = loss
         estimate = self.estimate
-        if loss > HIGH_LOSS:
+        if self._probe_at is not None and loss > HIGH_LOSS:
+            self._probe_failed(now)
+            self._recent = []  # what the probe lost says nothing of the link without it
+            return estimate
+        self._recent = [*self._recent, loss][-LOSS_WINDOW:]
+        lossy = [x for x in self._recent if x > HIGH_LOSS]
+        if len(lossy) >= LOSS_SUSTAIN and loss > LOW_LOSS:
+            loss = sum(self._recent) / len(self._recent)
             if self._decreased_at is not None and now - self._decreased_at < SETTLE_SECONDS:
                 return estimate
             lowered = max(MIN_ESTIMATE, int(sent_bps * (1 - loss / 2)))
+            self._recent = []  # the next decrease needs new evidence
             if estimate is None or lowered < estimate:
                 self.estimate = lowered
             self._decreased_at = now
             if self._probe_at is not None:
-                self._backoff = min(MAX_BACKOFF, self._backoff * 2)
-                self._probe_at = None
+                self._probe_failed(now)
         elif loss < LOW_LOSS and estimate is not None:
             grown = max(estimate, int(sent_bps)) * GROWTH_PER_SECOND**elapsed
             grown = min(grown, max(estimate, GROWTH_CAP * sent_bps))
             if remb_bps is not None:
                 grown = min(grown, max(estimate, remb_bps))
             self.estimate = int(grown)
-            if self._probe_at is not None and now - self._probe_at >= PROBE_SECONDS:
+        if self._probe_at is not None and now - self._probe_at >= PROBE_SECONDS:
+            if loss < LOW_LOSS:
                 self._probe_at = None
                 self._backoff = FIRST_BACKOFF
+            else:
+                self._probe_failed(now)
         return self.estimate
+
+    def _probe_failed(self, now: float) -> None:
+        self._probe_at = None
+        self._failed_at = now
+        self._backoff = min(MAX_BACKOFF, self._backoff * 2)
 
     def probe_due(self, now: float) -> bool:
         """Whether the allocation may try one more video than the estimate allows."""
         if self.estimate is None or self._probe_at is not None:
             return False
-        since = self._decreased_at
-        return since is None or now - since >= self._backoff
+        times = [t for t in (self._decreased_at, self._failed_at) if t is not None]
+        return not times or now - max(times) >= self._backoff
 
     def start_probe(self, now: float) -> None:
         self._probe_at = now

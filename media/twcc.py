@@ -23,6 +23,8 @@ RTPFB = 205
 DELTA_UNIT_US = 250  # receive deltas count quarter milliseconds
 REFERENCE_UNIT_US = 64000  # the reference time counts 64 ms
 MAX_STATUSES = 2000  # packets one feedback reports at most (~1 kB of RTCP)
+MAX_JUMP = 4 * MAX_STATUSES  # a larger jump ahead is a new numbering, not a loss
+MAX_KEPT = 8 * MAX_STATUSES  # arrivals kept at most while no feedback goes out
 
 _NOT_RECEIVED, _SMALL, _LARGE = 0, 1, 2
 _FIXED = struct.Struct("!BBHIIHHI")  # header, sender, media, base, count, ref|fb count
@@ -62,18 +64,23 @@ class ArrivalRecorder:
         highest = self._highest
         if highest is None:
             extended = sequence
-            self._next = sequence
         else:
             extended = highest + ((sequence - highest + 0x8000) & 0xFFFF) - 0x8000
-        if self._next is not None and extended < self._next:
+            if extended - highest > MAX_JUMP:
+                # The sender started a new numbering: no long run of losses to report.
+                self._arrivals.clear()
+                self._next = highest = None
+        if self._next is None:
+            self._next = extended
+        elif extended < self._next:
             return
         if highest is None or extended > highest:
             self._highest = extended
         self._arrivals.setdefault(extended, arrival_us)
-        if extended - self._next > 4 * MAX_STATUSES:  # type: ignore[operator]
-            # A jump far ahead (a new numbering): do not report a long run of losses.
-            self._arrivals = {extended: arrival_us}
-            self._next = extended
+        if extended - self._next >= MAX_KEPT:
+            # No feedback could go out for long: forget the oldest arrivals.
+            self._next = extended - MAX_KEPT // 2
+            self._arrivals = {s: a for s, a in self._arrivals.items() if s >= self._next}
 
     def feedback(self, sender_ssrc: int, media_ssrc: int) -> list[bytes]:
         """Feedback packets for everything recorded since the last call."""

@@ -11,17 +11,29 @@ calls :meth:`BandwidthAllocation.allocate` again at once when they change.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
-from media.allocation import Allocation, Candidate, Decision, Reason, allocate, last_n
+from media.allocation import (
+    Allocation,
+    Candidate,
+    Decision,
+    Reason,
+    allocate,
+    last_n,
+    layer_rates,
+)
 from media.consumer import Consumer
 from media.downlink import DownlinkEstimator
 from media.producer import SCREEN, Producer
 from media.transport import PeerTransport
 
 from .video_layers import chosen_layer
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_LAST_N = 9
 # Bytes of headers per packet beyond the payload: IPv4/UDP 28, RTP 12,
@@ -39,18 +51,19 @@ class Priorities:
 
     floor: frozenset[str]  # participants whose delegation holds the floor
     chair: frozenset[str]
-    # Everyone else who publishes video, the most recent speaker first.
+    # Everyone else, the most recent speaker first.
     recent: tuple[str, ...]
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {owner: k for k, owner in enumerate(self.recent)}
 
     def rank(self, owner: str) -> int:
         if owner in self.floor:
             return 1
         if owner in self.chair:
             return 2
-        try:
-            return 3 + self.recent.index(owner)
-        except ValueError:
-            return 3 + len(self.recent)
+        return 3 + self._positions.get(owner, len(self.recent))
 
     def ranked(self, owners: Iterable[str]) -> list[str]:
         return sorted(set(owners), key=lambda o: (self.rank(o), o))
@@ -67,6 +80,7 @@ class Downlink:
     measured_at: float | None = None
     sent_bps: float = 0.0
     decisions: dict[str, Decision] = field(default_factory=dict)
+    probe: str | None = None  # the consumer resumed by the running probe
 
     @property
     def held_for_bandwidth(self) -> int:
@@ -180,10 +194,35 @@ class BandwidthAllocation:
             pin = (pinned or {}).get(pid)
             candidates = [self._candidate(c, priorities, allowed, pin) for c in videos]
             audio = self._audio_bps(transport)
-            result = allocate(estimator.estimate, audio, candidates, estimator.probe_due(at))
-            if result.probed is not None:
+            if not estimator.probing:
+                downlink.probe = None
+            result = allocate(
+                estimator.estimate,
+                audio,
+                candidates,
+                probe=estimator.probe_due(at),
+                probing=downlink.probe,
+            )
+            if result.probed is not None and result.probed != downlink.probe:
                 estimator.start_probe(at)
+                downlink.probe = result.probed
+            before = downlink.held_for_bandwidth
             downlink.decisions = dict(result.decisions)
+            if downlink.held_for_bandwidth != before:
+                estimate = estimator.estimate
+                logger.info(
+                    "%s: %d video(s) held for its downlink (about %s kbit/s, loss %.0f%%, "
+                    "sent %d kbit/s; audio %d, videos kept %d)%s",
+                    pid,
+                    downlink.held_for_bandwidth,
+                    "?" if estimate is None else estimate // 1000,
+                    estimator.loss * 100,
+                    downlink.sent_bps // 1000,
+                    audio // 1000,
+                    result.video_bps // 1000,
+                    ", probing" if result.probed is not None else "",
+                    extra={"participant": pid},
+                )
             if _apply(result, {c.id: c for c in videos}, self._layers):
                 changed.add(pid)
         return changed
@@ -200,11 +239,13 @@ class BandwidthAllocation:
         # a screen share in the high layer, a pinned tile in the middle one,
         # everyone else as a thumbnail; as far as the producer has layers.
         featured = priorities.floor | priorities.chair
-        wanted = min(chosen_layer(owner, featured, pin, screen), len(layers) - 1)
+        chosen = chosen_layer(owner, featured, pin, screen)
+        spatials = [s for s, _ in layers]
+        # The highest layer arriving that is no larger than the one chosen.
+        wanted = max((i for i, s in enumerate(spatials) if s <= chosen), default=0)
         current: int | None = None
         if not consumer.held:
             spatial = consumer.layer
-            spatials = [s for s, _ in layers]
             current = spatials.index(spatial) if spatial in spatials else len(layers) - 1
         return Candidate(
             consumer.id,
@@ -218,11 +259,8 @@ class BandwidthAllocation:
     def _layers(self, producer: Producer) -> list[tuple[int, int]]:
         """(spatial layer, bit/s) of the producer's active layers, lowest first;
         one entry, its measured rate, without simulcast."""
-        active = sorted((x.spatial, int(x.bitrate_bps)) for x in producer.layers if x.active)
-        if active:
-            return active
-        rate = self._rates.get(producer.id, (0, 0.0, None))[2]
-        return [(0, int(rate) if rate else VIDEO_UNKNOWN_BPS)]
+        measured = self._rates.get(producer.id, (0, 0.0, None))[2]
+        return layer_rates(producer.layers, measured, VIDEO_UNKNOWN_BPS)
 
     def _audio_bps(self, transport: PeerTransport) -> int:
         """The audio the subscriber is sent, reserved before any video."""

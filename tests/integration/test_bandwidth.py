@@ -21,6 +21,7 @@ from bench.clip import LoopTrack, encode_audio, encode_video
 from client import PalabraClient, RemoteStream
 from media.allocation import Reason
 from rooms import Settings
+from signaling import MonitorAlert, MonitorStats
 
 from .conftest import RunningServer, demo_plan, running_server
 
@@ -78,7 +79,8 @@ class Room:
     async def publisher(
         self, name: str, delegation: str | None, role: str = "head"
     ) -> PalabraClient:
-        client = await self.join(name, delegation, role)
+        # Publish-only (no subscriber connection): the test process stays light.
+        client = await self.join(name, delegation, role, subscribe=False)
         await client.publish(video=LoopTrack(VIDEO), audio=LoopTrack(AUDIO))
         return client
 
@@ -149,10 +151,32 @@ async def test_a_narrow_downlink_keeps_the_floor_and_pauses_the_other_videos(
     assert [s.packets for s in held] == held_packets
     assert all(s.forwarded is False for s in held), "a held video came back meanwhile"
 
-    # The technicians are told, once it lasts.
+    # The technicians (and the chair) are told, once it lasts; their feed says
+    # which videos are held for whom, and why.
     key = f"bandwidth:{listener_id}"
     await listener.wait_for(lambda: key in conference.alerts.active, timeout=10)
     assert conference.alerts.active[key].kind == "bandwidth_limited"
+
+    def alerted() -> bool:
+        return any(
+            isinstance(m, MonitorAlert) and m.alert["id"] == key and m.state == "raised"
+            for m in chair.messages
+        )
+
+    def feed_says_held() -> bool:
+        feed = [m for m in chair.messages if isinstance(m, MonitorStats)]
+        rows = [
+            s
+            for s in (feed[-1].streams if feed else ())
+            if s["subscriber_id"] == listener_id and s["kind"] == "video"
+        ]
+        held = sorted(str(s["held"]) for s in rows)
+        return held == ["None", "bandwidth", "bandwidth"] and all(
+            isinstance(s["estimate_kbps"], float) for s in rows
+        )
+
+    await chair.wait_for(alerted, timeout=5)
+    await chair.wait_for(feed_says_held, timeout=5)
 
 
 async def test_beyond_last_n_only_the_floor_the_chair_and_recent_speakers_are_seen(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from media.allocation import UPGRADE_MARGIN, Candidate, Reason, allocate, last_n
+from dataclasses import dataclass
+
+from media.allocation import UPGRADE_MARGIN, Candidate, Reason, allocate, last_n, layer_rates
 
 SIMULCAST = (150_000, 500_000, 1_500_000)
 FLOOR, CHAIR, OTHER = 0, 1, 2
@@ -128,3 +130,38 @@ def test_the_first_video_playing_survives_a_small_shortfall_not_a_large_one() ->
     # A paused floor video resumes only when it fits with headroom.
     paused = video("floor", FLOOR, layers=one, current=None)
     assert layers_of(allocate(460_000, 0, [paused])) == {"floor": None}
+
+
+def test_a_running_probe_keeps_its_video_until_it_is_judged() -> None:
+    candidates = [
+        video("floor", FLOOR, 2, current=2),
+        video("a", OTHER + 1, current=0),  # resumed by the probe a second ago
+        video("b", OTHER + 2, current=None),
+    ]
+    kept = allocate(1_600_000, 0, candidates, probing="a")
+    assert layers_of(kept) == {"floor": 2, "a": 0, "b": None}
+    assert kept.probed == "a"
+    # Judged (the estimator stopped probing): it must fit like any other.
+    assert layers_of(allocate(1_600_000, 0, candidates)) == {"floor": 2, "a": None, "b": None}
+
+
+@dataclass(frozen=True)
+class SimulcastLayer:
+    """What a simulcast producer says of one of its layers."""
+
+    spatial: int
+    rid: str
+    bitrate_bps: int
+    active: bool
+
+
+def test_layer_rates_of_a_simulcast_producer_and_of_a_single_layer_one() -> None:
+    layers = [
+        SimulcastLayer(2, "h", 1_500_000, True),
+        SimulcastLayer(0, "l", 150_000, True),
+        SimulcastLayer(1, "m", 500_000, False),  # not sent now (the browser dropped it)
+    ]
+    assert layer_rates(layers, 900_000.0, 500_000) == [(0, 150_000), (2, 1_500_000)]
+    assert layer_rates([], 320_000.4, 500_000) == [(0, 320_000)]
+    assert layer_rates([], None, 500_000) == [(0, 500_000)]
+    assert layer_rates([SimulcastLayer(0, "l", 150_000, False)], None, 400_000) == [(0, 400_000)]

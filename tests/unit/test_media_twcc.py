@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from media.twcc import (
+    MAX_JUMP,
+    MAX_KEPT,
+    MAX_STATUSES,
     URI,
     ArrivalRecorder,
     build_feedback,
@@ -149,3 +152,23 @@ def test_the_answer_keeps_the_offered_id_and_asks_for_feedback_per_payload_type(
     assert "a=rtcp-fb:96 transport-cc" in sections[1] and "a=rtcp-fb:97 transport-cc" in sections[1]
     assert "transport-cc" not in sections[2] and URI not in sections[2]  # rejected
     assert munged.endswith("\r\n")
+
+
+def test_arrivals_kept_while_no_feedback_goes_out_are_bounded() -> None:
+    recorder = ArrivalRecorder()
+    for k in range(50_000):
+        recorder.on_packet(k & 0xFFFF, 1_000_000 + 20 * k)
+    assert len(recorder) <= MAX_KEPT
+    packets = [parse_feedback(p) for p in recorder.feedback(1, 2)]
+    assert all(len(f.arrivals) <= MAX_STATUSES for f in packets)
+    reported = [s for f in packets for s, _ in f.arrivals]
+    assert reported[-1] == 49_999 & 0xFFFF
+    assert len(reported) == len(set(reported)) <= MAX_KEPT
+
+
+def test_a_new_numbering_is_not_a_run_of_losses() -> None:
+    recorder = ArrivalRecorder()
+    recorder.on_packet(100, 1_000_000)
+    recorder.on_packet(100 + MAX_JUMP + 1, 1_001_000)
+    [packet] = recorder.feedback(1, 2)
+    assert parse_feedback(packet).arrivals == ((100 + MAX_JUMP + 1, 1_001_000),)
