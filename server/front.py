@@ -192,9 +192,11 @@ async def _relay_to(
 async def _create_conference(request: web.Request) -> web.StreamResponse:
     """Placed on the least loaded worker; the placement kept once the worker created it."""
     pool = request.app[POOL]
-    body = await request.content.read(MAX_CREATE_BODY + 1)
-    if len(body) > MAX_CREATE_BODY:
-        return problem(413, "too_large", f"the body is over {MAX_CREATE_BODY} bytes")
+    body = b""
+    async for chunk in request.content.iter_any():  # read() may stop short: read it all
+        body += chunk
+        if len(body) > MAX_CREATE_BODY:
+            return problem(413, "too_large", f"the body is over {MAX_CREATE_BODY} bytes")
     try:
         decoded = json.loads(body)
         conference_id = decoded.get("id") if isinstance(decoded, dict) else None

@@ -7,6 +7,7 @@ the front's store, its participants back with the floor as it was.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -367,3 +368,24 @@ async def test_readiness_follows_the_workers_and_a_stop_reaches_every_client(
         await asyncio.wait_for(client.closed.wait(), 10)
         assert (client.close_code, client.close_reason) == (1001, "server shutting down")
         await client.close()
+
+
+async def test_a_conference_created_with_a_large_body_is_placed_and_an_oversize_one_refused(
+    tmp_path: Path,
+) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+    body = {"id": "gamma", "title": "gamma", "delegations": DELEGATIONS}
+    async with front(tmp_path) as base, aiohttp.ClientSession() as http:
+        # Padded JSON arrives in many pieces: the front reads it whole.
+        padded = json.dumps(body) + " " * 300_000
+        async with http.post(f"{base}/api/conferences", data=padded, headers=headers) as answer:
+            assert answer.status == 201, await answer.text()
+        oversize = json.dumps({**body, "id": "delta"}) + " " * (1024 * 1024)
+        async with http.post(f"{base}/api/conferences", data=oversize, headers=headers) as answer:
+            assert answer.status == 413
+            assert (await answer.json())["error"]["code"] == "too_large"
+        async with http.get(f"{base}/api/conferences", headers=headers) as answer:
+            assert [c["id"] for c in (await answer.json())["conferences"]] == ["gamma"]
+        samples = await metrics(base)
+        placed = {s.labels["worker"]: s.value for s in samples["palabra_worker_placed_conferences"]}
+        assert sorted(placed.values()) == [0.0, 1.0]
