@@ -62,10 +62,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from client import ClientError, PalabraClient, RemoteStream
+from client.clip import Clip, LoopTrack, encode_audio, encode_video
 from media import fastpath
 from server.tokens import issue_token
 
-from .clip import Clip, LoopTrack, encode_audio, encode_video
 from .janus import JanusClient, JanusError, JanusRoom, run_janus
 from .process import (
     cores,

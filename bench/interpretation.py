@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from client import PalabraClient, RemoteStream
+from client.clip import LoopTrack, encode_audio
 from server.tokens import issue_token
 from signaling import RoomCommand
 
-from .clip import LoopTrack, encode_audio
 from .floor import poll
 from .forwarding import leave_all, percentile, print_table
 from .process import cores, cpu_seconds, ensure_loopback_only, run_server

@@ -35,7 +35,6 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
-from bench.clip import Clip
 from media import rtcp
 from media.aiortc_hooks import (
     MediaSocket,
@@ -96,6 +95,7 @@ from signaling import (
     parse_server_message,
 )
 
+from .clip import Clip
 from .simulcast import SimulcastSender, simulcast_offer
 
 MAX_REDIRECTS = 3

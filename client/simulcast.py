@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection
 
-from bench.clip import Clip
 from media import rtcp
 from media.aiortc_hooks import MediaSocket
 from media.simulcast import REPAIRED_RID_URI, RID_URI
+
+from .clip import Clip
 
 RID_ID = 10  # extension ids the synthetic offer uses (aiortc's own are 1-3)
 REPAIRED_RID_ID = 11

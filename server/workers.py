@@ -6,7 +6,7 @@ whole: signaling, floor, and media on its own ICE sockets (or its own one-port
 UDP mux port, ``media_port + index``), so no media passes the front. A worker
 serves plain HTTP on a Unix socket in a private folder (mode 0700) that only
 the front reaches. The logs are in Redis with ``redis_url``, else in the
-front's store (server/shared_store.py).
+front's store (cluster/shared_store.py).
 
 Supervision: a worker that exits is started again, told which conferences
 were placed on it, and rebuilds each from its log as a restarted node does;
@@ -32,8 +32,7 @@ from typing import TYPE_CHECKING, Final
 import aiohttp
 
 from cluster.redis_store import RedisEventStore, StoreUnavailable, connect
-
-from .shared_store import StoreServer
+from cluster.shared_store import StoreServer
 
 if TYPE_CHECKING:
     from .conference import ConferencePlan

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.clip import LoopTrack, encode_audio, encode_video
 from client import PalabraClient
+from client.clip import LoopTrack, encode_audio, encode_video
 
 from .harness import BrowserPage, RunningServer
 from .test_browser_join import admit, js, open_conference, participant_id, wait_js

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
-from bench.clip import encode_video
 from client import PalabraClient, RemoteStream
+from client.clip import encode_video
 from signaling import MonitorStats
 
 from .harness import BrowserPage, RunningServer, eventually

@@ -1,6 +1,6 @@
 """Each subscriber's videos fit its downlink, floor first; last-N videos at most.
 
-Publishers send pre-encoded VP8 (~250 kbit/s) and Opus (bench/clip.py), so
+Publishers send pre-encoded VP8 (~250 kbit/s) and Opus (client/clip.py), so
 their rates hold whatever the machine's load. The limited subscriber binds
 its own loopback address; an nftables rate limit on datagrams to that
 address (in the test's network namespace) is its narrow downlink.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.clip import LoopTrack, encode_audio, encode_video
 from client import PalabraClient, RemoteStream
+from client.clip import LoopTrack, encode_audio, encode_video
 from media.allocation import Reason
 from rooms import Settings
 from signaling import MonitorAlert, MonitorStats

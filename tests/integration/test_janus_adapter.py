@@ -13,8 +13,8 @@ import socket
 
 import pytest
 
-from bench.clip import LoopTrack, encode_audio, encode_video
 from bench.janus import LINK, JanusRoom, janus_binary, run_janus
+from client.clip import LoopTrack, encode_audio, encode_video
 
 pytestmark = [
     pytest.mark.slow,

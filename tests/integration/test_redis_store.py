@@ -2,7 +2,7 @@
 
 The first half is the EventStore contract, run against the memory store (the
 reference), the Redis one and the shared one of `--workers N`
-(server.shared_store); the rest is what only Redis has: several writers,
+(cluster.shared_store); the rest is what only Redis has: several writers,
 retries, restarts, outages.
 """
 
@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from cluster.redis_store import AppendTooLate, RedisEventStore, StoreUnavailable, connect
+from cluster.shared_store import SharedEventStore, StoreServer
 from rooms import (
     SYSTEM,
     AddDelegation,
@@ -45,7 +46,6 @@ from rooms import (
     StoreConflict,
     load_conference,
 )
-from server.shared_store import SharedEventStore, StoreServer
 from tests.integration.redis_server import RedisServer, running_redis
 
 T0 = 1_760_000_000.0
@@ -460,7 +460,7 @@ async def test_an_unreachable_redis_is_unavailable_from_the_start() -> None:
         await client.aclose()
 
 
-# The shared store of `--workers N` (server.shared_store) ------------------------
+# The shared store of `--workers N` (cluster.shared_store) ------------------------
 
 
 async def test_the_shared_store_outlives_its_writer_and_fails_clearly_without_the_front(

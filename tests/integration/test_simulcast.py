@@ -16,8 +16,8 @@ import time
 import pytest
 from aiortc import RTCRtpSender
 
-from bench.clip import Clip, encode_video
 from client import ClientError, PalabraClient, RemoteStream
+from client.clip import Clip, encode_video
 from client.simulcast import SentLayer
 from media.transport import IdleTrack
 from rooms import Settings

@@ -13,7 +13,7 @@ from typing import Any
 import av
 import pytest
 
-from bench.clip import encode_audio
+from client.clip import encode_audio
 from media.producer import Producer
 from media.rtp import HEADER
 from server.recording import ChannelRecorder, RecordingIndex

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from bench.clip import encode_audio, encode_video
+from client.clip import encode_audio, encode_video
 from media.recorder import Recording, vp8_dimensions
 
 
