@@ -394,3 +394,31 @@ async def test_a_recreated_subscriber_connection_keeps_the_layers_chosen(
     # Straight back in the high layer: no thumbnail first.
     await frames_of_width(again, 640, 5)
     assert set(continuous(again)) == {640}
+
+
+async def test_a_lost_keyframe_request_for_a_switch_is_asked_again(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    sender = await guatemala.publish_simulcast(layers)
+    listener = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    video = await video_of(listener, guatemala.welcome.you.id)  # type: ignore[union-attr]
+    await frames_of_width(video, 160, 5)
+
+    high = sender.layers[2]
+    # Just past a natural keyframe: the next one is a GOP away.
+    later = sorted(k for k in high.clip.keyframes if k >= high.position)
+    high.position = (later[0] if later else min(high.clip.keyframes)) + 1
+    # The request and the one coalesced after it are lost on the way.
+    high.lose_requests = 2
+    requests = high.keyframe_requests
+    granted = time.monotonic()
+    await grant(chair, guatemala, "gt")
+    switched = await frames_of_width(video, 640, 3, after=granted)
+    print(f"requests lost: high layer {1000 * (switched - granted):.0f} ms after the grant")
+    assert high.keyframe_requests >= requests + 3  # asked again
+    thumbnails = [
+        f for f in decode(list(video.payloads or [])).frames if granted < f.arrival < switched
+    ]
+    assert len(thumbnails) < GOP - 1  # before the natural keyframe
