@@ -1,4 +1,5 @@
-"""The native fan-out built with AddressSanitizer, fed random routes and packets.
+"""The native fan-out built with AddressSanitizer, fed random routes and packets
+(with VP8 picture id rewrites at random positions).
 
 The extension is compiled again with ``-fsanitize=address`` into a temporary
 folder and exercised in a child process that preloads libasan: any
@@ -53,15 +54,20 @@ for round_ in range(300):
     for _ in range(rng.randint(0, 8)):
         i = rng.randrange(6)
         context = int(srtp.ffi.cast("uintptr_t", sessions[i]._srtp[0]))
-        routes.append((rng.randrange(128), rng.randrange(1 << 16), rng.randrange(1 << 32), i,
-                       os.urandom(rng.randint(0, 64)), rng.choice(destinations), context))
+        route = (rng.randrange(128), rng.randrange(1 << 16), rng.randrange(1 << 32), i,
+                 os.urandom(rng.randint(0, 64)), rng.choice(destinations), context)
+        if rng.random() < 0.5:  # VP8 picture id and TL0PICIDX offsets
+            route += (rng.randrange(1 << 15), rng.randrange(256))
+        routes.append(route)
     fanout = native.Fanout(routes)
     if rng.random() < 0.2:
         rng.choice(destinations).disconnect()
     for _ in range(20):
         tail = os.urandom(rng.choice([0, 1, 4, 100, 1200, 1983, 1984, 2047, 2048, 3000]))
-        forwarded += fanout.forward(rng.choice([0, 0x80]), rng.randrange(1 << 16),
-                                    rng.randrange(1 << 32), tail)
+        args = [rng.choice([0, 0x80]), rng.randrange(1 << 16), rng.randrange(1 << 32), tail]
+        if rng.random() < 0.5:  # positions of the VP8 fields, anywhere (even past the end)
+            args.append(rng.randrange(1 << 17))
+        forwarded += fanout.forward(*args)
     for d in destinations:
         if not d.ready:
             d.bind(sender.fileno(), "127.0.0.1", receiver.getsockname()[1])
