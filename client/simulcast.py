@@ -79,9 +79,13 @@ class SentLayer:
     keyframes: int = 0
     keyframe_requests: int = 0
     paused: bool = False  # sends nothing (a browser that dropped the layer)
+    lose_requests: int = 0  # keyframe requests to ignore, as if lost on the way
 
     def request_keyframe(self) -> None:
         self.keyframe_requests += 1
+        if self.lose_requests > 0:
+            self.lose_requests -= 1
+            return
         later = sorted(k for k in self.clip.keyframes if k >= self.position)
         if later:
             self.position = later[0]

@@ -174,6 +174,11 @@ static int route_from_tuple(PyObject *item, Route *route) {
         PyErr_SetString(PyExc_TypeError, "a route is a tuple");
         return -1;
     }
+    Py_ssize_t fields = PyTuple_GET_SIZE(item);
+    if (fields != 7 && fields != 8 && fields != 10) {
+        PyErr_SetString(PyExc_ValueError, "a route has 7, 8 or 10 fields");
+        return -1;
+    }
     if (!PyArg_ParseTuple(item, "IkkkSOK|ikk", &b1, &seq_offset, &ts_offset, &ssrc, &prefix,
                           &dest, &context, &red_b1, &picture_offset, &tl0_offset))
         return -1;

@@ -225,6 +225,8 @@ class PythonFanout:
 
 def _full(route: Route) -> _FullRoute:
     """The route with its optional fields at their defaults."""
+    if len(route) not in (7, 8, 10):
+        raise ValueError("a route has 7, 8 or 10 fields")
     extra: tuple[int, ...] = route[7:]
     red_type, picture_offset, tl0_offset = extra + (NO_RED, 0, 0)[len(extra) :]
     return (*route[:7], red_type, picture_offset, tl0_offset)

@@ -397,10 +397,15 @@ class Producer:
             fanout.forward(marker, seq, timestamp, tail, NO_RED, vp8)
         else:
             fanout.forward(marker, seq, timestamp, tail)
-        if self.switching and keyframe:
-            # Consumers moving to this layer: from its keyframe, continuing their stream.
-            for consumer in list(self.switching):
-                consumer.switch_to(self, seq, timestamp, marker, tail, vp8)
+        if self.switching:
+            if keyframe:
+                # Consumers moving to this layer: from its keyframe, continuing their stream.
+                for consumer in list(self.switching):
+                    consumer.switch_to(self, seq, timestamp, marker, tail, vp8)
+            else:
+                # None yet: the request may have been lost; ask again now and then.
+                for consumer in self.switching:
+                    consumer.waiting_switch(now)
         if len(self._fanout) != len(self.consumers):
             # Consumers not running yet: negotiating, waiting for a keyframe.
             for consumer in self.consumers:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from pathlib import Path
 
+import aiohttp
+import av
 import pytest
 from aiortc import RTCRtpSender
 
@@ -21,9 +24,11 @@ from client.clip import Clip, encode_video
 from client.simulcast import SentLayer
 from media.transport import IdleTrack
 from rooms import Settings
+from server.tokens import issue_token
 from signaling import MonitorStats, PublishAnswer, PublishOffer
 
-from .conftest import ClientFactory, RunningServer
+from .conftest import SECRET, ClientFactory, RunningServer
+from .media_tracks import ToneTrack
 from .vp8_stream import decode
 
 pytestmark = pytest.mark.usefixtures("forwarding_path")
@@ -393,3 +398,61 @@ async def test_a_recreated_subscriber_connection_keeps_the_layers_chosen(
     # Straight back in the high layer: no thumbnail first.
     await frames_of_width(again, 640, 5)
     assert set(continuous(again)) == {640}
+
+
+async def test_a_lost_keyframe_request_for_a_switch_is_asked_again(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    sender = await guatemala.publish_simulcast(layers)
+    listener = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    video = await video_of(listener, guatemala.welcome.you.id)  # type: ignore[union-attr]
+    await frames_of_width(video, 160, 5)
+
+    high = sender.layers[2]
+    # Just past a natural keyframe: the next one is a GOP away.
+    later = sorted(k for k in high.clip.keyframes if k >= high.position)
+    high.position = (later[0] if later else min(high.clip.keyframes)) + 1
+    # The request and the one coalesced after it are lost on the way.
+    high.lose_requests = 2
+    requests = high.keyframe_requests
+    granted = time.monotonic()
+    await grant(chair, guatemala, "gt")
+    switched = await frames_of_width(video, 640, 3, after=granted)
+    print(f"requests lost: high layer {1000 * (switched - granted):.0f} ms after the grant")
+    assert high.keyframe_requests >= requests + 3  # asked again
+    thumbnails = [
+        f for f in decode(list(video.payloads or [])).frames if granted < f.arrival < switched
+    ]
+    assert len(thumbnails) < GOP - 1  # before the natural keyframe
+
+
+async def test_a_recorded_intervention_keeps_the_high_layer(
+    server: RunningServer,
+    connect: ClientFactory,
+    layers: list[tuple[str, Clip]],
+    tmp_path: Path,
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    await guatemala.publish_simulcast(layers, audio=ToneTrack())
+    await chair.wait_for(lambda: len(chair.producers) == 2)
+    await chair.command("recording.start")
+    request_id = await grant(chair, guatemala, "gt")
+    await asyncio.sleep(2.0)
+    await guatemala.command("floor.release", request_id=request_id)
+    await chair.command("recording.stop")
+
+    token = issue_token(SECRET, conference="demo", role="technician", name="T")
+    base = f"http://127.0.0.1:{server.port}/c/demo/recordings"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}?t={token}") as response:
+            [entry] = (await response.json())["recordings"]
+        async with http.get(f"{base}/{entry['name']}?t={token}") as response:
+            path = tmp_path / entry["name"]
+            path.write_bytes(await response.read())
+    with av.open(str(path)) as container:
+        video = list(container.decode(video=0))
+    assert len(video) > 10
+    assert {(f.width, f.height) for f in video} == {(640, 360)}

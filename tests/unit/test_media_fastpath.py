@@ -432,3 +432,44 @@ def test_vp8_positions_past_the_packet_rewrite_nothing(sender: socket.socket, pa
     with pytest.raises(ValueError, match="out of range"):
         fanout.forward(0, 1, 1, tail, fastpath.NO_RED, 1 << 20)
     subscriber.sock.close()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    offsets=st.lists(
+        st.tuples(st.integers(0, 0x7FFF), st.integers(0, 0xFF)), min_size=1, max_size=3
+    ),
+    vp8=st.integers(0, 0x1FFFF),
+    payload=st.binary(min_size=0, max_size=64),
+)
+def test_both_paths_rewrite_vp8_fields_alike(
+    sender: socket.socket, offsets: list[tuple[int, int]], vp8: int, payload: bytes
+) -> None:
+    tail = b"\x00" * 4 + payload  # the per-packet extension element comes first
+    profile, key_length = PROFILES["aes-gcm"]
+    key = os.urandom(key_length)
+    received: dict[str, list[bytes]] = {}
+    for name in fastpath.available():
+        fastpath.select(name)
+        subscribers, routes, sessions = [], [], []
+        for ssrc, (picture, tl0) in enumerate(offsets, start=1):
+            subscriber = Subscriber(key, profile)
+            destination = fastpath.new_destination()
+            destination.connect(SocketTransport(sender), subscriber.addr)
+            session, context = transmit_context(key, profile, ssrc)
+            sessions.append(session)
+            subscribers.append(subscriber)
+            prefix = extension_prefix("0", 4)
+            routes.append(
+                (96, 0, 0, ssrc, prefix, destination, context, fastpath.NO_RED, picture, tl0)
+            )
+        assert fastpath.new_fanout(routes).forward(0, 1, 2, tail, fastpath.NO_RED, vp8) == len(
+            routes
+        )
+        received[name] = [s.receive()[1] for s in subscribers]
+        for subscriber in subscribers:
+            subscriber.sock.close()
+    fastpath.select(None)
+    assert len({tuple(packets) for packets in received.values()}) == 1

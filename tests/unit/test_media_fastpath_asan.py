@@ -1,4 +1,5 @@
-"""The native fan-out built with AddressSanitizer, fed random routes and packets.
+"""The native fan-out built with AddressSanitizer, fed random routes and packets
+(with VP8 picture id rewrites at random positions).
 
 The extension is compiled again with ``-fsanitize=address`` into a temporary
 folder and exercised in a child process that preloads libasan: any
