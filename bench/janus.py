@@ -402,8 +402,9 @@ class JanusClient:
 
     def _on_event(self, handle: int, event: Event) -> None:
         kind = event.get("janus")
-        if kind == "hangup" and handle == self._publisher_handle:
-            self.close_reason = str(event.get("reason", "hangup"))
+        if kind == "hangup":  # Janus closed a connection (ICE failed): the run reports it
+            side = "publisher" if handle == self._publisher_handle else "subscriber"
+            self.close_reason = f"{side}: {event.get('reason', 'hangup')}"
             self.closed.set()
             return
         if kind != "event":
