@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import glob
 import itertools
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -149,6 +151,12 @@ admin: {{
     return main
 
 
+def _die_with_parent() -> None:
+    """Janus ends with the benchmark, even one killed before it could stop Janus."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class JanusProcess:
     process: subprocess.Popen[bytes]
@@ -175,7 +183,9 @@ def run_janus(core: int | None) -> Iterator[JanusProcess]:
             command = ["taskset", "-c", str(core), *command]
         log_path = folder / "janus.log"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         url = f"http://127.0.0.1:{port}/janus"
         try:
             deadline = time.monotonic() + 20
@@ -392,8 +402,9 @@ class JanusClient:
 
     def _on_event(self, handle: int, event: Event) -> None:
         kind = event.get("janus")
-        if kind == "hangup" and handle == self._publisher_handle:
-            self.close_reason = str(event.get("reason", "hangup"))
+        if kind == "hangup":  # Janus closed a connection (ICE failed): the run reports it
+            side = "publisher" if handle == self._publisher_handle else "subscriber"
+            self.close_reason = f"{side}: {event.get('reason', 'hangup')}"
             self.closed.set()
             return
         if kind != "event":
