@@ -108,7 +108,8 @@ class ConsumerCounters:
     - sent: ``packets``, ``bytes`` (payload), ``frames`` (video: marker bits;
       audio: packets), ``dropped_before_keyframe``. The first three are derived
       from the producer's forwarded totals while the consumer runs (a running
-      consumer is sent every packet), so the hot path adds nothing per
+      consumer is sent every packet; at a lower temporal target, every packet
+      of its target: media/temporal.py), so the hot path adds nothing per
       subscriber;
     - feedback: ``nacks_received`` (sequence numbers asked for),
       ``retransmitted`` (answered from the SFU's cache), ``retransmit_misses``
@@ -136,6 +137,7 @@ class ConsumerCounters:
         "retransmit_misses",
         "retransmitted",
         "rtt",
+        "temporal",
     )
 
     FIELDS = (
@@ -162,6 +164,8 @@ class ConsumerCounters:
         self._mark: tuple[int, int, int] | None = None  # producer totals at start
         # The subscriber takes RED: sent the RED packets' bytes, not only their primary block.
         self.red = False
+        # The route's temporal target: at a lower one it is sent fewer packets.
+        self.temporal = ALL
         self.dropped_before_keyframe = 0
         self.nacks_received = 0
         self.retransmitted = 0
@@ -177,6 +181,8 @@ class ConsumerCounters:
 
     def _totals(self) -> tuple[int, int, int]:
         producer = self._producer
+        if self.temporal < ALL:
+            return producer.thinning.forwarded(self.temporal)
         packets, octets, frames = producer.forwarded
         return packets, octets if self.red else producer.plain_bytes, frames
 
@@ -190,6 +196,14 @@ class ConsumerCounters:
             self._base[1] + now[1] - mark[1],
             self._base[2] + now[2] - mark[2],
         )
+
+    def at_temporal(self, level: int) -> None:
+        """Accrue from now on what routes of temporal target ``level`` are sent."""
+        if level != self.temporal:
+            running = self._mark is not None
+            self.running(False)
+            self.temporal = level
+            self.running(running)
 
     def follow(self, producer: Producer) -> None:
         """Accrue from now on what ``producer`` (another simulcast layer) forwards."""
@@ -370,6 +384,7 @@ class Consumer:
         waiting = self.source.temporal_switching
         if not self._running:
             self._temporal = self._temporal_wanted
+            self.counters.at_temporal(self._temporal)
             if self in waiting:
                 waiting.remove(self)
         elif self._temporal_wanted == self._temporal:
@@ -399,6 +414,7 @@ class Consumer:
         self._sequence_offset = (self._sequence_offset - old_packets + packets) & 0xFFFF
         self._picture_offset = (self._picture_offset - old_pictures + pictures) & 0x7FFF
         self._temporal = level
+        self.counters.at_temporal(level)
         # What was sent before maps to the cache under the other numbering.
         self._first_sequence = (self.source.max_seq - packets + self._sequence_offset) & 0xFFFF
 
@@ -469,6 +485,7 @@ class Consumer:
         if self in self.source.temporal_switching:
             self.source.temporal_switching.remove(self)
         self._temporal = self._temporal_wanted  # the next start is at a keyframe
+        self.counters.at_temporal(self._temporal)
         self.source.reroute()
 
     def hold(self, held: bool) -> None:
@@ -569,6 +586,7 @@ class Consumer:
         if self in source.temporal_switching:
             source.temporal_switching.remove(self)
         self._temporal = self._temporal_wanted
+        self.counters.at_temporal(self._temporal)
         packets, pictures = source.thinning.skips(self._temporal)
         self._sequence_offset = (slot.next_sequence - seq + packets) & 0xFFFF
         self._first_sequence = slot.next_sequence

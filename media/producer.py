@@ -486,6 +486,7 @@ class Producer:
             body = rewrite(tail, vp8, -pictures & 0x7FFF, 0) if vp8 and pictures else tail
             out = (seq - counts[1 + level]) & 0xFFFF
             fanout.forward(marker, out, timestamp, body, NO_RED, vp8)
+            thinning.sent(level, len(payload), marker)
 
     def _switch_temporal(self, tid: int, sync: bool) -> None:
         """A frame starts: consumers change temporal target where the frame allows.

@@ -40,6 +40,21 @@ class Thinning:
         self._ring: list[Counts | None] = [None] * size
         # Temporal layers the publisher sends: the highest TID seen, plus one.
         self.layers = 1
+        # Sent to each route of a target: packets, payload bytes, frames (the
+        # consumers' counters follow these, as others follow Producer.forwarded).
+        self.packets = [0, 0, 0]
+        self.bytes = [0, 0, 0]
+        self.frames = [0, 0, 0]
+
+    def forwarded(self, level: int) -> tuple[int, int, int]:
+        """Packets, payload bytes and frames sent to each route of target ``level``."""
+        return self.packets[level], self.bytes[level], self.frames[level]
+
+    def sent(self, level: int, size: int, marker: int) -> None:
+        self.packets[level] += 1
+        self.bytes[level] += size
+        if marker:
+            self.frames[level] += 1
 
     def skips(self, level: int) -> tuple[int, int]:
         """Packets and picture ids dropped so far for routes of target ``level``."""

@@ -220,6 +220,10 @@ async def test_a_thumbnail_gets_half_the_frames_with_no_gap(
         assert [m for _, m, _, _, _ in got] == [0, 0x80] * (len(got) // 2)  # whole frames
         tl0s = [t for _, _, tid, _, t in got[::2] if tid == 0]
         assert tl0s == [(tl0s[0] + i) & 0xFF for i in range(len(tl0s))]
+        # What the consumers' counters of that target read: packets, bytes, frames.
+        packets, octets, frames_sent = routed.producer.thinning.forwarded(level)
+        assert (packets, frames_sent) == (len(got), len(got) // 2)
+        assert octets == sum(len(p) for s, _, p in sent if temporal(p)[0] <= level)
     routed.producer.close()
     routed.close()
 
