@@ -15,7 +15,7 @@ import pytest
 from client import RemoteStream
 from client.clip import Clip, encode_video
 from media.temporal import ALL
-from media.vp8 import descriptor_fields, picture_id, starts_frame, temporal, tl0picidx
+from media.vp8 import descriptor_fields, picture_id, rewrite, starts_frame, temporal, tl0picidx
 from rooms import Settings
 
 from .conftest import ClientFactory, RunningServer
@@ -98,6 +98,19 @@ async def test_a_thumbnail_comes_at_half_the_frame_rate_and_the_floor_at_all_of_
     # Nothing looked lost to the subscriber: no retransmission asked for.
     assert consumer.counters.nacks_received == nacks_before
     print(f"thumbnail: {len(frames)} frames of {sent} sent")
+
+    # A NACK names the renumbered sequence number: each maps back to the very
+    # packet sent under it (the cache holds the publisher's bytes).
+    received = list(stream.payloads or [])[-30:]
+    for _, seq, _, _, payload in received:
+        entry, pictures = consumer._thinned_packet(seq)
+        assert entry is not None, seq
+        cached = entry[4]
+        offset = (consumer._picture_offset - pictures) & 0x7FFF
+        assert rewrite(cached, descriptor_fields(cached), offset, consumer._tl0_offset) == payload
+    answered = consumer.counters.retransmitted
+    consumer.on_nack(tuple(seq for _, seq, _, _, _ in received))
+    assert consumer.counters.retransmitted == answered + len(received)
 
     # The floor: the high layer at every frame.
     await grant(chair, publisher, "gt")
