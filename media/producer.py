@@ -576,6 +576,9 @@ class Producer:
                 level = consumer.temporal
                 (routes if level >= ALL else thinned.setdefault(level, [])).append(consumer.route())
         self._fanout = fastpath.new_fanout(routes)
+        if thinned and not self._thinned:
+            # Counts kept before a pause of thinning are stale: never number with them.
+            self.thinning.forget()
         self._thinned = {level: fastpath.new_fanout(r) for level, r in sorted(thinned.items())}
         self._routes = len(routes) + sum(len(r) for r in thinned.values())
 

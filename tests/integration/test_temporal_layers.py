@@ -8,6 +8,7 @@ encoded with that structure, so the subscriber counts what it receives
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import pytest
@@ -99,9 +100,36 @@ async def test_a_thumbnail_comes_at_half_the_frame_rate_and_the_floor_at_all_of_
     assert consumer.counters.nacks_received == nacks_before
     print(f"thumbnail: {len(frames)} frames of {sent} sent")
 
+    # Every frame for a while (asked directly), then the floor's policy again
+    # (the allocation re-asks it every second): up at a TID 0 or sync frame,
+    # down at a frame start, and the stream goes on with no gap.
+    whole = list(stream.payloads or [])
+    stream.payloads = whole
+    # Asked again until it takes: the allocation may re-ask half before a TID 0 frame.
+    for _ in range(100):
+        if 2 in {t for t, _, _ in frames_in(stream)[0]}:
+            break
+        consumer.select_temporal(ALL)
+        await asyncio.sleep(0.05)
+    assert 2 in {t for t, _, _ in frames_in(stream)[0]}
+    await subscriber.wait_for(lambda: consumer.temporal == 1, timeout=5)
+    count = len(frames_in(stream)[0])
+    await subscriber.wait_for(lambda: len(frames_in(stream)[0]) >= count + 8, timeout=10)
+    frames, seqs = frames_in(stream)
+    assert_continuous(frames, seqs)
+    tids = [t for t, _, _ in frames]
+    # One run of every frame (TID 2 included) between runs without TID 2.
+    first, last = tids.index(2), len(tids) - 1 - tids[::-1].index(2)
+    assert 2 not in tids[last + 1 :] and len(tids[last + 1 :]) >= 8
+    assert 2 not in tids[:first] and tids[first - 1 : last + 1].count(2) >= 1
+
     # A NACK names the renumbered sequence number: each maps back to the very
     # packet sent under it (the cache holds the publisher's bytes).
-    received = list(stream.payloads or [])[-30:]
+    # (Those sent since the last change of target: earlier ones went under
+    # another numbering and are not answered, as after a switch of layer.)
+    first = consumer._first_sequence
+    received = [p for p in stream.payloads or [] if (p[1] - first) & 0xFFFF < 0x8000][-30:]
+    assert len(received) >= 8
     for _, seq, _, _, payload in received:
         entry, pictures = consumer._thinned_packet(seq)
         assert entry is not None, seq
