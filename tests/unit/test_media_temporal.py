@@ -247,6 +247,16 @@ async def test_a_late_packet_keeps_its_place_and_one_dropped_late_leaves_its_gap
     routed.producer.close()
     routed.close()
 
+    routed = Routed(sender, [ALL, 1])
+    sent = frames([0, 2, 1, 2, 0], 1, 500)
+    for index in [0, 2, 3, 4, 1]:  # frame 1 (TID 2) arrives last: numbered as if sent
+        routed.send(*sent[index])
+    got = [read(p) for _, p in routed.received(1)]
+    assert [s for s, _, _, _, _ in got] == [600, 602, 603]  # its one gap
+    assert len(routed.received(ALL)) == 5
+    routed.producer.close()
+    routed.close()
+
 
 def masked(packet: bytes) -> bytes:
     """The packet without its abs-send-time value (the time it was forwarded)."""
