@@ -585,14 +585,18 @@ class PalabraClient:
         await self._offer(self.publisher, restart=False)
 
     async def publish_simulcast(
-        self, layers: Sequence[tuple[str, Clip]], audio: MediaStreamTrack | None = None
+        self,
+        layers: Sequence[tuple[str, Clip]],
+        audio: MediaStreamTrack | None = None,
+        temporal_layers: int = 1,
     ) -> SimulcastSender:
         """Publish pre-encoded VP8 layers as a browser publishes simulcast (lowest first).
 
         The offer carries ``a=simulcast``/``a=rid`` and the RID extensions;
         the layers are sent once the server's answer accepts them (ValueError
         if it answered a single layer). Not continued on a re-created
-        publisher connection.
+        publisher connection. ``temporal_layers``: the VP8 TIDs its frames are
+        marked with (1, 2 or 3: :class:`client.simulcast.SimulcastSender`).
         """
         if audio is not None:
             self._published.append(audio)
@@ -605,7 +609,9 @@ class PalabraClient:
         if "a=simulcast:recv " + ";".join(rids) not in answer:
             raise ValueError("the server answered a single layer")
         payload_type = negotiated_codecs(video)[0].payloadType
-        sender = SimulcastSender(self.publisher, video.mid or "", layers, payload_type)
+        sender = SimulcastSender(
+            self.publisher, video.mid or "", layers, payload_type, temporal_layers
+        )
         self.simulcast_sender = sender
         sender.start()
         return sender

@@ -33,6 +33,7 @@ REPAIRED_RID_ID = 11
 MID_ID = 1
 MAX_PAYLOAD = 1100
 _HEADER = struct.Struct("!BBHII")
+TEMPORAL_PATTERNS = {1: (0,), 2: (0, 1), 3: (0, 2, 1, 2)}
 
 
 def simulcast_offer(sdp: str, mid: str, rids: Sequence[str]) -> str:
@@ -75,6 +76,7 @@ class SentLayer:
     picture_id: int = field(default_factory=lambda: random.randint(0, 0x7FFF))
     tl0picidx: int = field(default_factory=lambda: random.randint(0, 0xFF))
     position: int = 0  # the clip's next frame
+    phase: int = 0  # frames since the last keyframe: where in the temporal pattern
     frames: int = 0
     keyframes: int = 0
     keyframe_requests: int = 0
@@ -102,9 +104,15 @@ class SimulcastSender:
         mid: str,
         layers: Sequence[tuple[str, Clip]],
         payload_type: int,
+        temporal_layers: int = 1,
     ) -> None:
         self.mid = mid
         self.payload_type = payload_type
+        # The TIDs frames are marked with, in turn from each keyframe (TID 0):
+        # one layer, two (0, 1) or Chromium's three (0, 2, 1, 2). Only the
+        # marking: the clips' frames each reference the one before, so a
+        # subscriber sent fewer of them can count them but not decode them.
+        self.pattern = TEMPORAL_PATTERNS[temporal_layers]
         self.layers = [SentLayer(rid, clip) for rid, clip in layers]
         self._by_ssrc = {layer.ssrc: layer for layer in self.layers}
         self.socket = MediaSocket(connection, lambda data: None, self._on_rtcp)
@@ -147,11 +155,22 @@ class SimulcastSender:
         keyframe = layer.position in clip.keyframes
         frame = clip.packets[layer.position]
         layer.position = (layer.position + 1) % len(clip.packets)
-        # I, L, T: 15-bit picture id, TL0PICIDX, TID 0 with Y (every frame is a base frame).
+        # I, L, T: 15-bit picture id, TL0PICIDX, TID (with Y: each frame after a
+        # keyframe is the first of its TID), from the pattern; a keyframe is TID 0.
+        layer.phase = 0 if keyframe else layer.phase + 1
+        tid = self.pattern[layer.phase % len(self.pattern)]
         layer.picture_id = (layer.picture_id + 1) & 0x7FFF
-        layer.tl0picidx = (layer.tl0picidx + 1) & 0xFF
+        if tid == 0:
+            layer.tl0picidx = (layer.tl0picidx + 1) & 0xFF
+        sync = 0x20 if tid == 0 or layer.phase < len(self.pattern) else 0
         descriptor = bytes(
-            [0xE0, 0x80 | (layer.picture_id >> 8), layer.picture_id & 0xFF, layer.tl0picidx, 0x20]
+            [
+                0xE0,
+                0x80 | (layer.picture_id >> 8),
+                layer.picture_id & 0xFF,
+                layer.tl0picidx,
+                (tid << 6) | sync,
+            ]
         )
         mid, rid = self.mid.encode(), layer.rid.encode()
         elements = bytes([(MID_ID << 4) | (len(mid) - 1)]) + mid

@@ -10,12 +10,13 @@ from . import red, rtcp
 from .aiortc_hooks import MediaSocket, SenderInfo, quiet_rtcp, sender_info, sender_started
 from .fastpath import NO_RED, Route
 from .rtp import HEADER, MID_ID, extension_prefix
-from .vp8 import descriptor_fields, rewrite
+from .temporal import ALL, half_rate
+from .vp8 import descriptor_fields, rewrite, temporal
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpTransceiver
 
-    from .producer import Producer
+    from .producer import CachedPacket, Producer
 
 _pack = HEADER.pack
 # Seconds a consumer waiting for a keyframe waits before asking again.
@@ -107,7 +108,8 @@ class ConsumerCounters:
     - sent: ``packets``, ``bytes`` (payload), ``frames`` (video: marker bits;
       audio: packets), ``dropped_before_keyframe``. The first three are derived
       from the producer's forwarded totals while the consumer runs (a running
-      consumer is sent every packet), so the hot path adds nothing per
+      consumer is sent every packet; at a lower temporal target, every packet
+      of its target: media/temporal.py), so the hot path adds nothing per
       subscriber;
     - feedback: ``nacks_received`` (sequence numbers asked for),
       ``retransmitted`` (answered from the SFU's cache), ``retransmit_misses``
@@ -135,6 +137,7 @@ class ConsumerCounters:
         "retransmit_misses",
         "retransmitted",
         "rtt",
+        "temporal",
     )
 
     FIELDS = (
@@ -161,6 +164,8 @@ class ConsumerCounters:
         self._mark: tuple[int, int, int] | None = None  # producer totals at start
         # The subscriber takes RED: sent the RED packets' bytes, not only their primary block.
         self.red = False
+        # The route's temporal target: at a lower one it is sent fewer packets.
+        self.temporal = ALL
         self.dropped_before_keyframe = 0
         self.nacks_received = 0
         self.retransmitted = 0
@@ -176,6 +181,8 @@ class ConsumerCounters:
 
     def _totals(self) -> tuple[int, int, int]:
         producer = self._producer
+        if self.temporal < ALL:
+            return producer.thinning.forwarded(self.temporal)
         packets, octets, frames = producer.forwarded
         return packets, octets if self.red else producer.plain_bytes, frames
 
@@ -189,6 +196,14 @@ class ConsumerCounters:
             self._base[1] + now[1] - mark[1],
             self._base[2] + now[2] - mark[2],
         )
+
+    def at_temporal(self, level: int) -> None:
+        """Accrue from now on what routes of temporal target ``level`` are sent."""
+        if level != self.temporal:
+            running = self._mark is not None
+            self.running(False)
+            self.temporal = level
+            self.running(running)
 
     def follow(self, producer: Producer) -> None:
         """Accrue from now on what ``producer`` (another simulcast layer) forwards."""
@@ -246,6 +261,11 @@ class Consumer:
             self.source.consumers.append(self)
         self._target = 0
         self._preferred = 0  # the layer asked for; _target: the best one being sent
+        # Temporal layers (media/temporal.py): the highest TID the route is sent
+        # now, the one asked for, and whether at half the frame rate.
+        self._temporal = ALL
+        self._temporal_wanted = ALL
+        self._half_rate = False
         self.slot = slot
         self.counters = ConsumerCounters(self.source)
         self.closed = False
@@ -341,6 +361,71 @@ class Consumer:
             self._keyframe_asked = time.monotonic()
             wanted.request_keyframe()
 
+    @property
+    def temporal(self) -> int:
+        """The highest TID forwarded now (media.temporal.ALL: every frame)."""
+        return self._temporal
+
+    @property
+    def target_temporal(self) -> int:
+        """The highest TID asked for (:attr:`temporal` once there)."""
+        return self._temporal_wanted
+
+    def select_temporal(self, tid: int) -> None:
+        """Forward only the packets of TID at most ``tid`` (ALL: every one).
+
+        A running consumer changes at the next frame that allows it (down at
+        once, up at a TID 0 or layer sync frame: see Producer._switch_temporal);
+        the subscriber's numbering goes on with no gap.
+        """
+        if self.closed or self.kind != "video":
+            return
+        self._temporal_wanted = max(0, min(int(tid), ALL))
+        waiting = self.source.temporal_switching
+        if not self._running:
+            self._temporal = self._temporal_wanted
+            self.counters.at_temporal(self._temporal)
+            if self in waiting:
+                waiting.remove(self)
+        elif self._temporal_wanted == self._temporal:
+            if self in waiting:
+                waiting.remove(self)
+        elif self not in waiting:
+            waiting.append(self)
+
+    def reduce_frame_rate(self, half: bool) -> None:
+        """At half the frame rate (a thumbnail), or all of it.
+
+        Half is the highest TID below the publisher's top one, as far as
+        seen (:func:`media.temporal.half_rate`): re-asked as the layers appear.
+        """
+        self._half_rate = half
+        self.select_temporal(half_rate(self.source.thinning.layers) if half else ALL)
+
+    @property
+    def half_rate(self) -> bool:
+        return self._half_rate
+
+    def change_temporal(self, level: int) -> None:
+        """Move to target ``level`` now, at a frame start: the numbering goes on."""
+        thinning = self.source.thinning
+        old_packets, old_pictures = thinning.skips(self._temporal)
+        packets, pictures = thinning.skips(level)
+        self._sequence_offset = (self._sequence_offset - old_packets + packets) & 0xFFFF
+        self._picture_offset = (self._picture_offset - old_pictures + pictures) & 0x7FFF
+        self._temporal = level
+        self.counters.at_temporal(level)
+        # What was sent before maps to the cache under the other numbering.
+        self._first_sequence = (self.source.max_seq - packets + self._sequence_offset) & 0xFFFF
+
+    def _effective(self) -> tuple[int, int]:
+        """Sequence and picture id offsets from the source's numbers now."""
+        packets, pictures = self.source.thinning.skips(self._temporal)
+        return (
+            (self._sequence_offset - packets) & 0xFFFF,
+            (self._picture_offset - pictures) & 0x7FFF,
+        )
+
     def _switching(self) -> bool:
         return any(self in layer.switching for layer in self.producer.layer_streams)
 
@@ -348,6 +433,8 @@ class Consumer:
         old = self.source
         if self in old.consumers:
             old.consumers.remove(self)
+        if self in old.temporal_switching:
+            old.temporal_switching.remove(self)
         old.reroute()
         self.source = layer
         layer.consumers.append(self)
@@ -385,15 +472,20 @@ class Consumer:
         self.counters.running(False)
         if self._running:
             source, slot = self.source, self.slot
-            slot.next_sequence = (source.max_seq + self._sequence_offset + 1) & 0xFFFF
+            sequence_offset, picture_offset = self._effective()
+            slot.next_sequence = (source.max_seq + sequence_offset + 1) & 0xFFFF
             if self._timestamp_offset is not None:
                 slot.last_timestamp = (source.max_timestamp + self._timestamp_offset) & 0xFFFFFFFF
             if source.picture_id is not None:
-                slot.next_picture_id = (source.picture_id + self._picture_offset + 1) & 0x7FFF
+                slot.next_picture_id = (source.picture_id + picture_offset + 1) & 0x7FFF
             if source.tl0picidx is not None:
                 slot.next_tl0picidx = (source.tl0picidx + self._tl0_offset + 1) & 0xFF
             slot.suspended_at = time.monotonic()
         self._running = False
+        if self in self.source.temporal_switching:
+            self.source.temporal_switching.remove(self)
+        self._temporal = self._temporal_wanted  # the next start is at a keyframe
+        self.counters.at_temporal(self._temporal)
         self.source.reroute()
 
     def hold(self, held: bool) -> None:
@@ -489,12 +581,18 @@ class Consumer:
         self._prefix = slot.prefix
         # The slot's SSRC keeps one SRTP stream across consumers (its ROC).
         self._context = self._socket.stream_context(slot.ssrc)
-        self._sequence_offset = (slot.next_sequence - seq) & 0xFFFF
-        self._first_sequence = slot.next_sequence
         source = self.source
+        # Started at a keyframe (TID 0): at the target asked for, at once.
+        if self in source.temporal_switching:
+            source.temporal_switching.remove(self)
+        self._temporal = self._temporal_wanted
+        self.counters.at_temporal(self._temporal)
+        packets, pictures = source.thinning.skips(self._temporal)
+        self._sequence_offset = (slot.next_sequence - seq + packets) & 0xFFFF
+        self._first_sequence = slot.next_sequence
         self._picture_offset = self._tl0_offset = 0
         if slot.next_picture_id is not None and source.picture_id is not None:
-            self._picture_offset = (slot.next_picture_id - source.picture_id) & 0x7FFF
+            self._picture_offset = (slot.next_picture_id - source.picture_id + pictures) & 0x7FFF
         if slot.next_tl0picidx is not None and source.tl0picidx is not None:
             self._tl0_offset = (slot.next_tl0picidx - source.tl0picidx) & 0xFF
         if self._timestamp_offset is None:
@@ -529,17 +627,18 @@ class Consumer:
             else:
                 tail = red.retag(tail, red_at, blocks, b1)
                 b1 = self._red_b1
-        elif vp8:
-            tail = rewrite(tail, vp8, self._picture_offset, self._tl0_offset)
-        data = self._header(b1 | marker, seq, timestamp) + tail
+        sequence_offset, picture_offset = self._effective()
+        if red_at == NO_RED and vp8:
+            tail = rewrite(tail, vp8, picture_offset, self._tl0_offset)
+        data = self._header(b1 | marker, (seq + sequence_offset) & 0xFFFF, timestamp) + tail
         self._socket.send_rtp(data, self._context)
 
-    def _header(self, b1: int, seq: int, timestamp: int) -> bytes:
+    def _header(self, b1: int, out_seq: int, timestamp: int) -> bytes:
         return (
             _pack(
                 0x90,
                 b1,
-                (seq + self._sequence_offset) & 0xFFFF,
+                out_seq,
                 (timestamp + (self._timestamp_offset or 0)) & 0xFFFFFFFF,
                 self._ssrc,
             )
@@ -560,14 +659,21 @@ class Consumer:
         for out_seq in sequences:
             # Sent before a switch of source: the cache holds other packets there.
             before = (out_seq - first) & 0xFFFF >= 0x8000
-            entry = None if before else source.cached((out_seq - offset) & 0xFFFF)
+            pictures = 0
+            if before:
+                entry = None
+            elif self._temporal < ALL:
+                entry, pictures = self._thinned_packet(out_seq)
+            else:
+                entry = source.cached((out_seq - offset) & 0xFFFF)
             if entry is None:
                 counters.retransmit_misses += 1
                 continue
             _, timestamp, marker, element, payload = entry
-            if self._picture_offset or self._tl0_offset:
+            picture_offset = (self._picture_offset - pictures) & 0x7FFF
+            if picture_offset or self._tl0_offset:
                 fields = descriptor_fields(payload)
-                payload = rewrite(payload, fields, self._picture_offset, self._tl0_offset)
+                payload = rewrite(payload, fields, picture_offset, self._tl0_offset)
             out_ts = (timestamp + self._timestamp_offset) & 0xFFFFFFFF  # type: ignore[operator]
             if info is not None and info.rtx_payload_type is not None:
                 header = _pack(
@@ -581,6 +687,32 @@ class Consumer:
                 body = element + payload
                 self._socket.send_rtp(header + self._prefix + body, self._context)
             counters.retransmitted += 1
+
+    def _thinned_packet(self, out_seq: int) -> tuple[CachedPacket | None, int]:
+        """The cached packet sent as ``out_seq`` at a lower frame rate, and the
+        picture ids dropped before it.
+
+        Its source number is ``out_seq`` moved back by the offset and on by
+        the packets dropped before it: at most those dropped since, so the
+        search goes down from there (bounded by the cache).
+        """
+        source, level = self.source, self._temporal
+        thinning = source.thinning
+        seq = (out_seq - self._sequence_offset + thinning.skipped[level]) & 0xFFFF
+        for _ in range(thinning.size):
+            counts = thinning.at(seq)
+            if counts is None:
+                return None, 0
+            sent_as = (seq - counts[1 + level] + self._sequence_offset) & 0xFFFF
+            if sent_as == out_seq:
+                entry = source.cached(seq)
+                if entry is None or temporal(entry[4])[0] > level:
+                    return None, 0  # lost on the way in, or dropped: never sent
+                return entry, counts[4 + level]
+            if (sent_as - out_seq) & 0xFFFF >= 0x8000:
+                return None, 0  # below it already: none was sent as out_seq
+            seq = (seq - 1) & 0xFFFF
+        return None, 0
 
     def on_keyframe_request(self) -> None:
         self.counters.keyframe_requests += 1
@@ -628,10 +760,12 @@ class Consumer:
             self.slot.consumer = None
         if self in self.producer.consumers:
             self.producer.consumers.remove(self)
-        for layer in self.producer.layer_streams:
+        for layer in [self.producer, *self.producer.layer_streams]:
             if self in layer.consumers:
                 layer.consumers.remove(self)
             if self in layer.switching:
                 layer.switching.remove(self)
+            if self in layer.temporal_switching:
+                layer.temporal_switching.remove(self)
         self.producer.reroute()
         self.source.reroute()

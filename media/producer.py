@@ -15,7 +15,16 @@ from .keyframes import KeyframeRequests
 from .nack import NackTracker
 from .rtp import HEADER, abs_send_time_element, audio_level_element, find_extension
 from .simulcast import LayerInfo
-from .vp8 import descriptor_fields, is_keyframe_start, picture_id, tl0picidx
+from .temporal import ALL, Thinning
+from .vp8 import (
+    descriptor_fields,
+    is_keyframe_start,
+    picture_id,
+    rewrite,
+    starts_frame,
+    temporal,
+    tl0picidx,
+)
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpReceiver
@@ -156,6 +165,12 @@ class Producer:
         # their primary block, what a subscriber without RED is sent.
         self.plain_bytes = 0
         self._fanout = fastpath.new_fanout(())
+        # Routes at a lower frame rate, by temporal target (media/temporal.py).
+        self._thinned: dict[int, fastpath.Fanout] = {}
+        self._routes = 0  # running consumers, over every fan-out
+        self.thinning = Thinning(CACHE_SIZE)
+        # Consumers that change temporal target at the next frame that allows it.
+        self.temporal_switching: list[Consumer] = []
         self.media_ssrc: int | None = None
         self.closed = False
         self._send_rtcp = send_rtcp or (lambda data: False)
@@ -358,6 +373,9 @@ class Producer:
         marker = b1 & 0x80
         red_at = NO_RED  # where a RED payload starts in the tail
         vp8 = 0
+        tid = 0
+        thinned = self._thinned
+        newer = max_seq < 0 or delta < 0x8000
         if self._video:
             element = abs_send_time_element()
             keyframe = is_keyframe_start(payload)
@@ -367,6 +385,13 @@ class Producer:
             vp8 = descriptor_fields(payload)
             if vp8 and (max_seq < 0 or delta < 0x8000):
                 self._newest = (payload, vp8)
+            if thinned or self.temporal_switching or marker:
+                tid, sync = temporal(payload)
+                if tid >= self.thinning.layers:
+                    self.thinning.layers = tid + 1
+                if self.temporal_switching and newer and starts_frame(payload):
+                    self._switch_temporal(tid, sync)
+                    thinned = self._thinned
             if marker:
                 counters.frames += 1
             self._cache[index] = (seq, timestamp, marker, element, payload)
@@ -397,6 +422,9 @@ class Producer:
             fanout.forward(marker, seq, timestamp, tail, NO_RED, vp8)
         else:
             fanout.forward(marker, seq, timestamp, tail)
+        if thinned:
+            gap = (delta - 1) & 0xFFFF if max_seq >= 0 and newer else 0
+            self._forward_thinned(marker, seq, timestamp, tail, vp8, tid, newer, gap, payload)
         if self.switching:
             if keyframe:
                 # Consumers moving to this layer: from its keyframe, continuing their stream.
@@ -406,7 +434,7 @@ class Producer:
                 # None yet: the request may have been lost; ask again now and then.
                 for consumer in self.switching:
                     consumer.waiting_switch(now)
-        if len(self._fanout) != len(self.consumers):
+        if self._routes != len(self.consumers):
             # Consumers not running yet: negotiating, waiting for a keyframe.
             for consumer in self.consumers:
                 if not consumer.started and consumer.try_start(seq, timestamp, keyframe):
@@ -426,6 +454,55 @@ class Producer:
                     sink(seq, timestamp, bool(marker), payload)
                 except Exception:
                     logger.exception("packet sink failed")
+
+    def _forward_thinned(
+        self,
+        marker: int,
+        seq: int,
+        timestamp: int,
+        tail: bytes,
+        vp8: int,
+        tid: int,
+        newer: bool,
+        missing: int,
+        payload: bytes,
+    ) -> None:
+        """The routes at a lower frame rate: the packets of their TIDs, renumbered."""
+        thinning = self.thinning
+        if newer:
+            counts = thinning.mark(seq, missing if missing <= MAX_GAP else 0)
+        else:
+            late = thinning.at(seq)
+            if late is None:
+                return  # its numbering is unknown: sent to the routes at full rate only
+            counts = late
+        for level, fanout in self._thinned.items():
+            if tid > level:
+                if newer:
+                    fields = descriptor_fields(payload)
+                    thinning.drop(level, picture_id(payload, fields) if fields else None)
+                continue  # a late packet above the target leaves its one gap
+            pictures = counts[4 + level]
+            body = rewrite(tail, vp8, -pictures & 0x7FFF, 0) if vp8 and pictures else tail
+            out = (seq - counts[1 + level]) & 0xFFFF
+            fanout.forward(marker, out, timestamp, body, NO_RED, vp8)
+            thinning.sent(level, len(payload), marker)
+
+    def _switch_temporal(self, tid: int, sync: bool) -> None:
+        """A frame starts: consumers change temporal target where the frame allows.
+
+        Down at once; up at a TID 0 frame, or a layer sync (Y) frame of a TID
+        within the new target: the frames after it reference nothing dropped.
+        """
+        moved = False
+        for consumer in list(self.temporal_switching):
+            wanted = consumer.target_temporal
+            if wanted < consumer.temporal or tid == 0 or (sync and tid <= wanted):
+                self.temporal_switching.remove(consumer)
+                consumer.change_temporal(wanted)
+                moved = True
+        if moved:
+            self.reroute()
 
     def _recover(
         self, seq: int, timestamp: int, missing: int, payload: bytes, element: bytes
@@ -486,13 +563,24 @@ class Producer:
         self._cache = [None] * (CACHE_SIZE if self._video else 0)
         self.nacks.clear()
         self._newest = None
+        self.thinning.forget()
 
     def reroute(self) -> None:
         """Rebuild the list of running consumers the hot path iterates."""
         if self.layer_streams:
             return  # the layers receive and forward, each to its own consumers
-        routes = [c.route() for c in self.consumers if c.started and not c.closed]
+        routes: list[fastpath.Route] = []
+        thinned: dict[int, list[fastpath.Route]] = {}
+        for consumer in self.consumers:
+            if consumer.started and not consumer.closed:
+                level = consumer.temporal
+                (routes if level >= ALL else thinned.setdefault(level, [])).append(consumer.route())
         self._fanout = fastpath.new_fanout(routes)
+        if thinned and not self._thinned:
+            # Counts kept before a pause of thinning are stale: never number with them.
+            self.thinning.forget()
+        self._thinned = {level: fastpath.new_fanout(r) for level, r in sorted(thinned.items())}
+        self._routes = len(routes) + sum(len(r) for r in thinned.values())
 
     def cached(self, seq: int) -> CachedPacket | None:
         """A recent video packet, by the publisher's sequence number."""
@@ -666,7 +754,10 @@ class Producer:
                 timer.cancel()
         self._deferred = self._nack_timer = None
         self.consumers.clear()
+        self.temporal_switching.clear()
         self._fanout = fastpath.new_fanout(())
+        self._thinned = {}
+        self._routes = 0
 
     def streams(self) -> list[Producer]:
         """The producers that receive packets: the layers, or this one."""

@@ -122,3 +122,32 @@ def rewrite(payload: bytes, fields: int, picture_offset: int, tl0_offset: int) -
     if tl0:
         data[tl0] = (data[tl0] + tl0_offset) & 0xFF
     return bytes(data)
+
+
+def temporal(payload: bytes) -> tuple[int, bool]:
+    """The temporal layer (TID) of a VP8 payload and its layer sync (Y) bit.
+
+    (0, False) when the descriptor carries no TID: such a packet is never
+    dropped by a route that thins the frame rate (:mod:`media.temporal`).
+    """
+    if len(payload) < 2 or not payload[0] & 0x80:
+        return 0, False
+    flags = payload[1]
+    if not flags & 0x20:  # T: no TID byte
+        return 0, False
+    pos = 2
+    if flags & 0x80:
+        if len(payload) <= pos:
+            return 0, False
+        pos += 2 if payload[pos] & 0x80 else 1
+    if flags & 0x40:
+        pos += 1
+    if len(payload) <= pos:
+        return 0, False
+    byte = payload[pos]
+    return byte >> 6, bool(byte & 0x20)
+
+
+def starts_frame(payload: bytes) -> bool:
+    """The first packet of a frame: S bit set, partition index 0."""
+    return bool(payload) and payload[0] & 0x17 == 0x10

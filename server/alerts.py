@@ -55,6 +55,10 @@ class StreamSample:
     # measured bitrate ("in"). None without simulcast.
     layer: int | None = None
     target_layer: int | None = None
+    # VP8 temporal layers ("out" video): the highest TID forwarded now and the
+    # one chosen (a thumbnail at half the frame rate); None: every frame.
+    temporal: int | None = None
+    target_temporal: int | None = None
     layers: tuple[dict[str, object], ...] | None = None
     # Bandwidth allocation ("out" only): the subscriber's downlink estimate
     # (None: nothing limits it yet) and why the video is held ("bandwidth",

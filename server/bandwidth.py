@@ -31,7 +31,7 @@ from media.downlink import DownlinkEstimator
 from media.producer import SCREEN, Producer
 from media.transport import PeerTransport
 
-from .video_layers import chosen_layer
+from .video_layers import at_half_frame_rate, chosen_layer
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +193,13 @@ class BandwidthAllocation:
             estimator = downlink.estimator
             pin = (pinned or {}).get(pid)
             candidates = [self._candidate(c, priorities, allowed, pin) for c in videos]
+            featured = priorities.floor | priorities.chair
+            for consumer in videos:
+                # Re-asked every time: the publisher's temporal layers show as it sends.
+                producer = consumer.producer
+                consumer.reduce_frame_rate(
+                    at_half_frame_rate(producer.owner, featured, pin, producer.source == SCREEN)
+                )
             audio = self._audio_bps(transport)
             if not estimator.probing:
                 downlink.probe = None

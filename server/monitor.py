@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from media.aiortc_hooks import selected_path
 from media.producer import Producer
 from media.router import Router
+from media.temporal import ALL
 
 from .alerts import AlertRules, StreamSample
 from .bandwidth import BandwidthAllocation
@@ -150,6 +151,8 @@ class StreamSampler:
                         source=producer.source,
                         layer=consumer.layer if producer.layer_streams else None,
                         target_layer=consumer.target_layer if producer.layer_streams else None,
+                        temporal=_temporal(consumer.temporal),
+                        target_temporal=_temporal(consumer.target_temporal),
                         estimate_kbps=estimate / 1000 if estimate is not None else None,
                         held=((decision.reason or "held") if consumer.held and decision else None),
                     )
@@ -297,3 +300,8 @@ def _layers(producer: Producer) -> tuple[dict[str, object], ...] | None:
         }
         for layer in producer.layers
     )
+
+
+def _temporal(tid: int) -> int | None:
+    """The highest TID forwarded, None for every frame."""
+    return None if tid >= ALL else tid

@@ -281,6 +281,8 @@ export const PROTOCOL_VERSION = 1;
  * @property {string | null} [path]  the client's ICE candidate type and the transport the server sees, e.g. "relay udp"
  * @property {number | null} [layer]         simulcast: the layer sent to the subscriber now (out; 0 the lowest)
  * @property {number | null} [target_layer]  simulcast: the layer chosen for it (out)
+ * @property {number | null} [temporal]  VP8 temporal layers: the highest TID sent now (out video; null: every frame)
+ * @property {number | null} [target_temporal]  the highest TID chosen for it (out video; null: every frame)
  * @property {Array<{spatial: number, rid: string, bitrate_kbps: number, active: boolean}> | null} [layers]
  *   simulcast: the publisher's layers (in)
  * @property {number | null} [estimate_kbps]  (out) the subscriber's estimated downlink; null: nothing limits it

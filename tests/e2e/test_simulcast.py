@@ -37,6 +37,30 @@ SENT_LAYERS = """async () => {
 }"""
 
 
+ENCODED_FRAMES = """async () => {
+    const stats = await window.palabra.connection.publisher.getStats();
+    const out = {};
+    stats.forEach((r) => {
+        if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid) out[r.rid] = r.framesEncoded;
+    });
+    return out;
+}"""
+
+
+def temporal_to(technician: PalabraClient, owner: str, subscriber: str) -> object:
+    """The temporal target of ``owner``'s video to ``subscriber`` (monitor.stats)."""
+    feeds = [m for m in technician.messages if isinstance(m, MonitorStats)]
+    for stream in feeds[-1].streams if feeds else ():
+        if (
+            stream["direction"] == "out"
+            and stream["kind"] == "video"
+            and stream["participant_id"] == owner
+            and stream["subscriber_id"] == subscriber
+        ):
+            return stream.get("temporal", "absent")
+    return "absent"
+
+
 def layers_of(technician: PalabraClient, owner: str) -> list[dict[str, object]]:
     feeds = [m for m in technician.messages if isinstance(m, MonitorStats)]
     if not feeds:
@@ -89,6 +113,21 @@ async def test_the_browsers_three_layers_arrive_and_the_floor_picks_one(
             video = await eventually(lambda: video_from(viewer, browser_id), 20, "the video")
             widths = await frame_widths(video, 10)
             thumbnail = widths[-1]
+
+            # Chromium encodes three temporal layers: the thumbnail comes without
+            # TID 2, half the frames, and the viewer decodes every one it is sent.
+            viewer_id = viewer.welcome.you.id  # type: ignore[union-attr]
+            await eventually(
+                lambda: temporal_to(technician, browser_id, viewer_id) == 1,
+                20,
+                "the thumbnail at TID <= 1",
+            )
+            encoded, decoded = (await js(page, ENCODED_FRAMES))["q"], video.frames
+            await eventually(lambda: video.frames >= decoded + 40, 30, "thumbnail frames")
+            encoded = (await js(page, ENCODED_FRAMES))["q"] - encoded
+            ratio = (video.frames - decoded) / encoded
+            print(f"thumbnail: {video.frames - decoded} frames decoded of {encoded} encoded")
+            assert 0.35 < ratio < 0.65, (video.frames - decoded, encoded)
             # The floor to Guatemala: the high layer, larger than the thumbnail.
             update = await chair.command("floor.request", delegation_id="gt")
             [request] = [e for e in update.events if e["type"] == "floor.requested"]

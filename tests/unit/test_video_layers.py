@@ -1,6 +1,6 @@
 """The layer each subscriber gets of each simulcast video (server/video_layers.py)."""
 
-from server.video_layers import HIGH, LOW, MEDIUM, chosen_layer
+from server.video_layers import HIGH, LOW, MEDIUM, at_half_frame_rate, chosen_layer
 
 FEATURED = frozenset({"p-chair", "p-gt-head", "p-gt-adviser"})
 
@@ -20,3 +20,11 @@ def test_a_pinned_tile_is_medium_and_the_rest_thumbnails() -> None:
 
 def test_a_screen_share_is_always_high() -> None:
     assert chosen_layer("p-cr", frozenset(), None, screen=True) == HIGH
+
+
+def test_only_thumbnails_come_at_half_the_frame_rate() -> None:
+    assert at_half_frame_rate("p-cr", FEATURED, None)
+    assert at_half_frame_rate("p-cr", FEATURED, "p-sv")
+    assert not at_half_frame_rate("p-cr", FEATURED, "p-cr")  # pinned
+    assert not at_half_frame_rate("p-chair", FEATURED, None)  # featured
+    assert not at_half_frame_rate("p-cr", frozenset(), None, screen=True)

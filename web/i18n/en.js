@@ -383,6 +383,7 @@ export default {
   'tech.layer.1': 'middle layer',
   'tech.layer.2': 'high layer',
   'tech.layers': '{active} of {total} layers',
+  'tech.temporal': 'frames of TID ≤ {tid}',
   'tech.screen': 'Screen share',
   'tech.audio': 'Audio',
   'tech.in': 'Inbound',

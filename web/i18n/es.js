@@ -384,6 +384,7 @@ export default {
   'tech.layer.1': 'capa media',
   'tech.layer.2': 'capa alta',
   'tech.layers': '{active} de {total} capas',
+  'tech.temporal': 'cuadros de TID ≤ {tid}',
   'tech.screen': 'Pantalla compartida',
   'tech.audio': 'Audio',
   'tech.in': 'Entrada',

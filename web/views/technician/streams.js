@@ -41,17 +41,20 @@ export function grade(value, [warn, bad]) {
 
 /**
  * Simulcast, after the codec: the layer a subscriber receives (and the one
- * it is switching to), or how many layers the publisher sends.
+ * it is switching to), or how many layers the publisher sends; and the VP8
+ * temporal layers it is sent when not every frame (a thumbnail at half rate).
  * @param {StreamStats} s
  * @returns {string}
  */
 export function layerText(s) {
   const name = (/** @type {number} */ n) => t(/** @type {any} */ (`tech.layer.${Math.min(n, 2)}`));
+  const temporal = typeof s.temporal === 'number' ? ` · ${t('tech.temporal', {tid: s.temporal})}` : '';
   if (typeof s.layer === 'number') {
     const target = typeof s.target_layer === 'number' && s.target_layer !== s.layer
       ? ` → ${name(s.target_layer)}` : '';
-    return ` · ${name(s.layer)}${target}`;
+    return ` · ${name(s.layer)}${target}${temporal}`;
   }
+  if (temporal) return temporal;
   if (Array.isArray(s.layers) && s.layers.length) {
     const active = s.layers.filter((x) => x.active).length;
     return ` · ${t('tech.layers', {active, total: s.layers.length})}`;
