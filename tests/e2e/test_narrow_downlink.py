@@ -13,22 +13,19 @@ its audio arrives whole.
 from __future__ import annotations
 
 import contextlib
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from client import PalabraClient
 from client.clip import LoopTrack, encode_audio, encode_video
+from tests.rate_limit import limit_udp, nft_table
 
 from .harness import BrowserPage, RunningServer
 from .test_browser_join import admit, js, open_conference, participant_id, wait_js
 
 pytestmark = pytest.mark.e2e
 
-NFT = shutil.which("nft") or "/usr/sbin/nft"
 TABLE = "palabra_browser_downlink"
 LIMIT_KBYTES = 70  # 560 kbit/s: the floor's video and two audio streams fit, not one more video
 VIDEO = encode_video(320, 180, seconds=4.0, bitrate=250_000, gop=120)
@@ -73,24 +70,12 @@ RECEIVED = """async (owner) => {
 
 @pytest.fixture
 def nft() -> Iterator[None]:
-    if not Path(NFT).exists():
-        pytest.skip("nft is not installed (apt-get install nftables)")
-    yield
-    subprocess.run([NFT, "delete", "table", "inet", TABLE], capture_output=True)
+    with nft_table(TABLE):
+        yield
 
 
 def limit_port(port: int) -> None:
-    rules = f"""
-table inet {TABLE} {{
-  chain inp {{
-    type filter hook input priority 0; policy accept;
-    udp dport {port} limit rate over {LIMIT_KBYTES} kbytes/second drop
-  }}
-}}
-"""
-    result = subprocess.run([NFT, "-f", "-"], input=rules.encode(), capture_output=True)
-    if result.returncode != 0:
-        pytest.skip(f"nft refused the rules: {result.stderr.decode().strip()}")
+    limit_udp(TABLE, f"udp dport {port}", LIMIT_KBYTES)
 
 
 @contextlib.asynccontextmanager

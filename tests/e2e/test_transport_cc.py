@@ -10,14 +10,12 @@ browser's publisher port) makes that estimate fall.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from client import PalabraClient
+from tests.rate_limit import limit_udp, nft_table
 
 from .harness import BrowserPage, RunningServer
 from .test_browser_join import js, open_conference, wait_js
@@ -25,7 +23,6 @@ from .test_browser_join import js, open_conference, wait_js
 pytestmark = pytest.mark.e2e
 
 TABLE = "palabra_uplink_limit"
-NFT = shutil.which("nft") or "/usr/sbin/nft"
 URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 LIMIT_KBYTES = 25  # 200 kbit/s
 
@@ -46,24 +43,12 @@ UPLINK = """async () => {
 
 @pytest.fixture
 def nft() -> Iterator[None]:
-    if not Path(NFT).exists():
-        pytest.skip("nft is not installed (apt-get install nftables)")
-    yield
-    subprocess.run([NFT, "delete", "table", "inet", TABLE], capture_output=True)
+    with nft_table(TABLE):
+        yield
 
 
 def limit_uplink(port: int) -> None:
-    rules = f"""
-table inet {TABLE} {{
-  chain inp {{
-    type filter hook input priority 0; policy accept;
-    udp sport {port} limit rate over {LIMIT_KBYTES} kbytes/second drop
-  }}
-}}
-"""
-    result = subprocess.run([NFT, "-f", "-"], input=rules.encode(), capture_output=True)
-    if result.returncode != 0:
-        pytest.skip(f"nft refused the rules: {result.stderr.decode().strip()}")
+    limit_udp(TABLE, f"udp sport {port}", LIMIT_KBYTES)
 
 
 async def test_the_browser_estimates_its_uplink_from_transport_feedback(

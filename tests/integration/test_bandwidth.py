@@ -9,8 +9,6 @@ address (in the test's network namespace) is its narrow downlink.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -22,10 +20,10 @@ from client.clip import LoopTrack, encode_audio, encode_video
 from media.allocation import Reason
 from rooms import Settings
 from signaling import MonitorAlert, MonitorStats
+from tests.rate_limit import limit_udp, nft_table
 
 from .conftest import RunningServer, demo_plan, running_server
 
-NFT = shutil.which("nft") or "/usr/sbin/nft"
 TABLE = "palabra_downlink"
 LIMITED_ADDRESS = "127.0.0.5"
 LIMIT_KBYTES = 50  # 400 kbit/s: the floor's video and audio fit, one more video does not
@@ -36,24 +34,12 @@ SETTINGS = Settings(lobby_enabled=False)
 
 @pytest.fixture
 def nft() -> Iterator[None]:
-    if not Path(NFT).exists():
-        pytest.skip("nft is not installed (apt-get install nftables)")
-    yield
-    subprocess.run([NFT, "delete", "table", "inet", TABLE], capture_output=True)
+    with nft_table(TABLE):
+        yield
 
 
 def limit_downlink(address: str, kbytes: int) -> None:
-    rules = f"""
-table inet {TABLE} {{
-  chain inp {{
-    type filter hook input priority 0; policy accept;
-    ip daddr {address} meta l4proto udp limit rate over {kbytes} kbytes/second drop
-  }}
-}}
-"""
-    result = subprocess.run([NFT, "-f", "-"], input=rules.encode(), capture_output=True)
-    if result.returncode != 0:
-        pytest.skip(f"nft refused the rules: {result.stderr.decode().strip()}")
+    limit_udp(TABLE, f"ip daddr {address} meta l4proto udp", kbytes)
 
 
 class Room:
