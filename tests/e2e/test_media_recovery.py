@@ -23,7 +23,9 @@ from .harness import BrowserPage, RunningServer, eventually
 from .media import ORANGE, SolidColorVideoTrack
 from .test_browser_join import js, open_conference, wait_js
 
-pytestmark = pytest.mark.e2e
+# 40 s without UDP; tests/integration/test_ice_recovery.py does the same with
+# aiortc in the default run, this one with Chromium runs with -m slow.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHAIR_ADDRESS = "127.0.0.3"
 TABLE = "palabra_browser_cut"

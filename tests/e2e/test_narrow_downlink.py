@@ -24,7 +24,10 @@ from tests.rate_limit import limit_udp, nft_table
 from .harness import BrowserPage, RunningServer
 from .test_browser_join import admit, js, open_conference, participant_id, wait_js
 
-pytestmark = pytest.mark.e2e
+# A policer drops what goes over it, audio included, when a keyframe bursts:
+# on a loaded machine the floor's audio may lose a packet. Run it on a quiet
+# machine: scripts/test -m slow.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TABLE = "palabra_browser_downlink"
 LIMIT_KBYTES = 70  # 560 kbit/s: the floor's video and two audio streams fit, not one more video

@@ -17,7 +17,6 @@ from bench.janus import LINK, JanusRoom, janus_binary, run_janus
 from client.clip import LoopTrack, encode_audio, encode_video
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(janus_binary() is None, reason="Debian's janus is not installed"),
     pytest.mark.skipif(os.geteuid() != 0, reason="the ifb link needs root (in the namespace)"),
 ]
