@@ -150,6 +150,8 @@ async def test_a_floor_ended_by_the_system_is_not_the_chairs(
     assert markdown.startswith("# Minutes: ") and "the delegation left" in markdown
 
 
+# Waits ~30 s for the server to give up on a vanished client: with -m slow.
+@pytest.mark.slow
 async def test_an_alert_about_someone_gone_names_them(
     server: RunningServer, browser_page: BrowserPage
 ) -> None:
