@@ -140,10 +140,10 @@ class PythonFanout:
     def forward(
         self, marker: int, seq: int, timestamp: int, tail: bytes, red: int = -1, vp8: int = 0
     ) -> int:
-        if red != NO_RED:
-            return self._forward_red(marker, seq, timestamp, tail, red)
         if not 0 <= vp8 <= 0x1FFFF:
             raise ValueError("vp8 positions out of range")
+        if red != NO_RED:
+            return self._forward_red(marker, seq, timestamp, tail, red)
         sent = 0
         tail_len = len(tail)
         original = tail
