@@ -15,6 +15,7 @@ import pylibsrtp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_media_fastpath import SocketTransport, Subscriber, transmit_context
 
 from media import fastpath
 from media.aiortc_hooks import ReceiverInfo
@@ -24,41 +25,6 @@ from media.temporal import ALL, Thinning, half_rate
 from media.vp8 import descriptor_fields, picture_id, starts_frame, temporal, tl0picidx
 
 PROFILE, KEY_LENGTH = pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 30
-
-
-class SocketTransport:
-    """The two things a destination reads of an event-loop transport."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def get_extra_info(self, name: str) -> Any:
-        return self._sock if name == "socket" else None
-
-    def sendto(self, data: bytes, addr: Any) -> None:
-        self._sock.sendto(data, addr)
-
-
-class Subscriber:
-    """A receiving socket with the subscriber's SRTP session."""
-
-    def __init__(self, key: bytes, profile: int) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.addr: tuple[str, int] = self.sock.getsockname()
-        policy = pylibsrtp.Policy(
-            key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND, srtp_profile=profile
-        )
-        self.session = pylibsrtp.Session(policy)
-
-
-def transmit_context(key: bytes, profile: int, ssrc: int) -> tuple[pylibsrtp.Session, Any]:
-    policy = pylibsrtp.Policy(
-        key=key, ssrc_type=pylibsrtp.Policy.SSRC_SPECIFIC, ssrc_value=ssrc, srtp_profile=profile
-    )
-    policy.allow_repeat_tx = True
-    session = pylibsrtp.Session(policy)
-    return session, session._srtp[0]
 
 
 # Chromium's three temporal layers (L1T3): TID 0, 2, 1, 2, 0, 2, 1, 2, ...
