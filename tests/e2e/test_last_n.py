@@ -8,17 +8,14 @@ delegation whose video was held, its tile plays video again.
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 from client import PalabraClient
 
-from .harness import ARTIFACTS, REPO, BrowserPage, RunningServer, free_port, wait_healthy
+from .conftest import serving
+from .harness import BrowserPage, RunningServer
 from .media import BLUE, ORANGE
 from .test_browser_join import (
     assert_shows_video,
@@ -37,35 +34,8 @@ PAUSED_NOTE = "Vídeo en pausa para ahorrar ancho de banda"
 @pytest.fixture(scope="module")
 def server() -> Iterator[RunningServer]:
     """The demo server with at most one video forwarded to each participant."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    port, front_port = free_port(), free_port()
-    secret = f"e2e-{secrets.token_hex(16)}"
-    log_path = ARTIFACTS / f"e2e-server-last-n-{port}.log"
-    command = [
-        sys.executable, "-m", "server", "serve",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--media-address", "127.0.0.1",
-        "--demo",
-        "--last-n", "1",
-        "--secret", secret,
-        "--state-dir", tempfile.mkdtemp(prefix="palabra-e2e-state-"),
-        "--recordings", tempfile.mkdtemp(prefix="palabra-e2e-recordings-"),
-        "--allowed-origin", f"http://127.0.0.1:{front_port}",
-        "--log-level", "INFO",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", log_path)
-        yield RunningServer(port, secret, log_path, front_port)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    with serving("--last-n", "1") as running:
+        yield running
 
 
 def tile(owner: str) -> str:
