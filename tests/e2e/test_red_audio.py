@@ -18,12 +18,9 @@ in-band FEC helps.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,16 +32,13 @@ from playwright.async_api import async_playwright
 from client import PalabraClient
 from signaling import MonitorStats
 
+from .conftest import serving
 from .harness import (
-    ARTIFACTS,
     CHROMIUM,
     CHROMIUM_FLAGS,
-    REPO,
     BrowserPage,
     RunningServer,
-    free_port,
     new_page,
-    wait_healthy,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -120,34 +114,8 @@ def media_port() -> int:
 @pytest.fixture(scope="module")
 def server(media_port: int) -> Iterator[RunningServer]:
     """The demo server in one-port mode: every media datagram to it goes to one port."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = free_port()
-    secret = f"e2e-{secrets.token_hex(16)}"
-    log_path = ARTIFACTS / f"e2e-server-red-{port}.log"
-    command = [
-        sys.executable, "-m", "server", "serve",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--media-address", "127.0.0.1",
-        "--media-port", str(media_port),
-        "--demo",
-        "--secret", secret,
-        "--state-dir", tempfile.mkdtemp(prefix="palabra-e2e-state-"),
-        "--recordings", tempfile.mkdtemp(prefix="palabra-e2e-recordings-"),
-        "--log-level", "INFO",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(proc, f"http://127.0.0.1:{port}/healthz", log_path)
-        yield RunningServer(port, secret, log_path)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    with serving("--media-port", str(media_port)) as running:
+        yield running
 
 
 @pytest.fixture
