@@ -673,6 +673,8 @@ class Producer:
         With simulcast, none: a subscriber's estimate only measures the layer
         it receives (a thumbnail's REMB would turn the publisher's upper
         layers off), and a weak subscriber takes a lower layer instead.
+        Nor does a subscriber this video is held for (its downlink, last-N):
+        its REMB describes the other streams it receives.
         """
         if self.layer_streams:
             return None
@@ -680,7 +682,7 @@ class Producer:
         rates = [
             c.counters.remb
             for c in self.consumers
-            if c.counters.remb is not None and now - c.counters.remb_at < REMB_FRESH
+            if not c.held and c.counters.remb is not None and now - c.counters.remb_at < REMB_FRESH
         ]
         return min(rates) if rates else None
 

@@ -62,3 +62,9 @@ async def test_reports_and_feedback_flow(server: RunningServer, connect: ClientF
             await asyncio.sleep(0.1)
     # The subscriber's REMB is passed upstream as the producer's bitrate.
     assert video.subscriber_bitrate() == counters.remb
+    # Unless the video is held for that subscriber: its REMB is then about the
+    # other streams it receives, and must not lower everyone's video.
+    consumer.hold(True)
+    assert video.subscriber_bitrate() is None
+    consumer.hold(False)
+    assert video.subscriber_bitrate() == counters.remb
