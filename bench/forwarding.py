@@ -34,8 +34,11 @@ both and the ratio Palabra / Janus (per forwarding path).
 layers (320x180, 640x360, 1280x720; the Python client's synthetic simulcast
 sender, RIDs over SRTP as a browser sends them); the server forwards each
 subscriber one (the bench conference has an open floor and no chair: every
-camera a thumbnail). ``downlink_mbit_per_receiver`` compares with the
-default single layer; loss against what was sent is not reported (a
+camera a thumbnail) within the server's last-N (``--last-n``, default 9).
+The same run then measures the same meeting as it was before simulcast and
+last-N (one 640x360 layer, every video forwarded: ``single_layer_every_video``)
+and reports the ratios of ``downlink_mbit_per_receiver`` and of the server's
+CPU per forwarded packet. Loss against what was sent is not reported (a
 receiver gets one of three layers).
 
 ``--baseline`` also measures aiortc's MediaRelay (decode + re-encode per
@@ -109,7 +112,9 @@ class Sample:
     server_cpu: float
     server_cpu_by_process: dict[int, float]
     own_cpu: float
-    streams: dict[str, tuple[int, int, int, int, int]]  # packets, frames, lost, bytes, video
+    # packets, frames, lost, bytes, and 1 for a video the server forwards (not
+    # held for the receiver's downlink or by last-N)
+    streams: dict[str, tuple[int, int, int, int, int]]
     sent: int
     udp: dict[str, int]
     server_drops: int
@@ -149,7 +154,13 @@ async def sample(target: Target, clients: Sequence[Client], publishers: Any) -> 
         server_cpu_by_process=by_process,
         own_cpu=time.process_time(),
         streams={
-            k: (s.packets, s.frames, s.lost, s.bytes, int(s.kind == "video"))
+            k: (
+                s.packets,
+                s.frames,
+                s.lost,
+                s.bytes,
+                int(s.kind == "video" and s.forwarded is not False),
+            )
             for k, s in streams_of(clients).items()
         },
         sent=await sent_packets(publishers),
@@ -292,12 +303,17 @@ async def leave_all(clients: Sequence[Client]) -> None:
 
 
 async def wait_streams(client: Client, count: int, who: str, incomplete: list[str]) -> None:
-    """Wait for a client's streams; a shortfall is reported, not fatal."""
-    try:
-        await client.wait_for_streams(count, timeout=60)
-    except TimeoutError:
-        ready = sum(1 for s in client.streams.values() if s.frames)
-        incomplete.append(f"{who}: {ready} of {count} streams")
+    """Wait for a client's ``count`` streams, each with a frame unless the server
+    says it holds it (last-N, the downlink); a shortfall is reported, not fatal."""
+
+    def ready() -> int:
+        return sum(1 for s in client.streams.values() if s.frames or s.forwarded is False)
+
+    deadline = time.monotonic() + 60
+    while ready() < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if ready() < count:
+        incomplete.append(f"{who}: {ready()} of {count} streams")
 
 
 def join_phases(clients: Sequence[Client]) -> dict[str, float]:
@@ -392,6 +408,11 @@ def summarise(
         "plenary": plenary,
         "seconds": round(duration, 2),
         "forwarded_streams": streams,
+        # Videos each receiver is sent at the end (fewer than the others' cameras
+        # beyond last-N, or where a downlink holds some).
+        "videos_per_receiver": round(
+            sum(v[4] for v in last.streams.values()) / max(receivers * conferences, 1), 1
+        ),
         "forwarded_packets_per_s": round(forwarded / duration, 1),
         "forwarded_mbit_per_s": round(sum(d[3] for d in delta.values()) * 8 / duration / 1e6, 2),
         "downlink_mbit_per_receiver": round(
@@ -447,7 +468,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         profile: str | None,
         label: str,
         forwarding: str | None = None,
+        single_layer: bool = False,
     ) -> dict[str, Any]:
+        """One measured window; ``single_layer``: as before simulcast and last-N
+        (one 640x360 layer per camera, every video forwarded), to compare with."""
+        run_layers = None if single_layer else layers
         if args.url:
             target = Target(args.url, args.secret, args.conference, None)
             return await measure(
@@ -466,7 +491,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 barrier=Barrier(args.barrier, f"{args.first_conference}", args.barrier_count)
                 if args.barrier
                 else None,
-                layers=layers,
+                layers=run_layers,
             )
         secret = secrets.token_urlsafe(32)
         extra = [*loop_flag, "--delegations", str(publishers + subscribers + args.probes + 2)]
@@ -476,6 +501,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             extra.append("--baseline")
         if forwarding:
             extra += ["--forwarding", forwarding]
+        if single_layer:
+            extra += ["--last-n", str(publishers + subscribers)]  # every video
+        elif args.last_n is not None:
+            extra += ["--last-n", str(args.last_n)]
         if args.media_port is not None and not baseline:
             extra += ["--media-port", str(args.media_port)]
         with run_server(secret, server_core, extra) as server:
@@ -494,10 +523,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     label,
                     args.profile_native,
                     conferences=1 if baseline else args.conferences,
-                    layers=layers,
+                    layers=run_layers,
                 )
             return await measure_with_helpers(
-                args, target, publishers, subscribers, seconds, clips, profile, label, layers
+                args, target, publishers, subscribers, seconds, clips, profile, label, run_layers
             )
 
     paths = ["native", "python"] if args.forwarding == "both" else [args.forwarding]
@@ -518,6 +547,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         key = "server_cpu_us_per_forwarded_packet"
         if result[key] and second.get(key):
             result[f"{other}_over_{paths[0]}"] = round(second[key] / result[key], 2)
+    if args.simulcast and not args.url:
+        # Today's meeting without simulcast and last-N, same size, same run.
+        label = "1 layer "
+        single = await kept(
+            label,
+            one(
+                False, args.publishers, args.subscribers, args.seconds, None, label, paths[0], True
+            ),
+        )
+        result["single_layer_every_video"] = single
+        for key in ("downlink_mbit_per_receiver", "server_cpu_us_per_forwarded_packet"):
+            if result.get(key) and single.get(key):
+                result[f"{key}_simulcast_over_single_layer"] = round(result[key] / single[key], 3)
     if args.against == "janus":
         janus = await kept("janus", against_janus(args, server_core, clips))
         result["janus"] = janus
@@ -822,9 +864,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also measure Debian's janus VideoRoom under the same load, same core, same run",
     )
     parser.add_argument(
+        "--last-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the server's --last-n (default: its own, 9)",
+    )
+    parser.add_argument(
         "--simulcast",
         action="store_true",
-        help="publishers send three VP8 layers; each subscriber gets one",
+        help="publishers send three VP8 layers, each subscriber gets one, with last-N; then "
+        "the same size as before both (one layer, every video) for the ratios",
     )
     parser.add_argument(
         "--baseline", action="store_true", help="also measure MediaRelay transcoding side by side"

@@ -19,6 +19,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -57,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--media-port", type=int, default=None, help="one UDP port for all media (0: any)"
     )
     parser.add_argument("--log", action="append", default=[], help="a logger to show at INFO")
+    parser.add_argument(
+        "--last-n", type=int, default=None, help="videos forwarded to each participant (--last-n)"
+    )
     parser.add_argument("--conferences", type=int, default=1, help="conferences, all alike")
     parser.add_argument("--workers", type=int, default=1, help="worker processes behind a front")
     args = parser.parse_args(argv)
@@ -118,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         forwarding=args.forwarding or "",
         log_level="WARNING",
     )
+    if args.last_n is not None:
+        config = replace(config, last_n=args.last_n)
     if args.workers > 1:
         asyncio.run(_serve_workers(config, plans, args.workers))
         return 0
