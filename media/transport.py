@@ -138,6 +138,20 @@ class IdleTrack(MediaStreamTrack):
         raise AssertionError("unreachable")
 
 
+def connection_bitrate(bitrates: list[int | None]) -> int | None:
+    """The REMB to send a publisher for all its videos, from each one's
+    (``Producer.subscriber_bitrate``; None: nothing limits it).
+
+    A browser applies a REMB to its whole connection, whatever SSRCs it
+    lists: one REMB per video would cap the camera and a screen share
+    together at whichever came last. So one REMB, the sum, and none as soon
+    as one video is not limited (a simulcast camera, a video nobody receives).
+    """
+    if not bitrates or any(b is None for b in bitrates):
+        return None
+    return sum(b for b in bitrates if b is not None)
+
+
 class PeerTransport:
     def __init__(
         self,
@@ -827,11 +841,11 @@ class PeerTransport:
                 return
             blocks = [b for b in (p.report_block() for p in producers) if b is not None]
             data = rtcp.receiver_report(sender, blocks)
-            for producer in self.producers.values():
-                bitrate = producer.subscriber_bitrate() if producer.kind == "video" else None
-                ssrcs = [s.media_ssrc for s in producer.streams() if s.media_ssrc is not None]
-                if bitrate is not None and ssrcs:
-                    data += rtcp.remb(sender, bitrate, ssrcs)
+            videos = [p for p in self.producers.values() if p.kind == "video"]
+            bitrate = connection_bitrate([p.subscriber_bitrate() for p in videos])
+            ssrcs = [s.media_ssrc for p in videos for s in p.streams() if s.media_ssrc is not None]
+            if bitrate is not None and ssrcs:
+                data += rtcp.remb(sender, bitrate, ssrcs)
             self.publisher_socket.send_rtcp(data)
 
     def _feedback_ssrcs(self) -> tuple[int, int] | None:
