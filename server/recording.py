@@ -27,7 +27,7 @@ from pathlib import Path
 import av
 
 from media.producer import PacketSink, Producer
-from media.recorder import RecordedFile, Recording
+from media.recorder import LayerFollower, RecordedFile, Recording
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ class _Active:
     speakers: frozenset[str]  # participant ids whose producers are recorded
     request_id: str
     taps: list[tuple[Producer, PacketSink]]
+    attached: list[Producer] = field(default_factory=list)
+    followers: list[LayerFollower] = field(default_factory=list)  # simulcast cameras
 
 
 class FloorRecorder:
@@ -142,7 +144,14 @@ class FloorRecorder:
         for active in self._active.values():
             if producer.owner not in active.speakers:
                 continue
-            if any(p is producer for p, _ in active.taps):
+            if any(p is producer for p in active.attached):
+                continue
+            active.attached.append(producer)
+            if producer.layer_streams:
+                # The highest layer arriving, from its keyframe on (asked for).
+                follower = LayerFollower(active.recording, producer)
+                follower.attach()
+                active.followers.append(follower)
                 continue
             sink = _sink(active.recording, producer.kind)
             producer.sinks.append(sink)
@@ -162,6 +171,8 @@ class FloorRecorder:
         for producer, sink in active.taps:
             if sink in producer.sinks:
                 producer.sinks.remove(sink)
+        for follower in active.followers:
+            follower.detach()
         try:
             recorded = active.recording.close()
             if recorded.path is None:
@@ -174,6 +185,11 @@ class FloorRecorder:
             return None
         logger.info("recorded %s", entry.name)
         return entry
+
+    def followers(self, request_id: str) -> list[LayerFollower]:
+        """The simulcast cameras of an intervention being recorded, and their layer now."""
+        active = self._active.get(request_id)
+        return list(active.followers) if active is not None else []
 
     def stop_all(self) -> None:
         for request_id in list(self._active):

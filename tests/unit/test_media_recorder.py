@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from client.clip import encode_audio, encode_video
+from client.clip import Clip, encode_audio, encode_video
 from media.recorder import Recording, vp8_dimensions
 
 
@@ -99,3 +99,32 @@ def test_an_audio_file_without_any_source_is_not_written(tmp_path: Path) -> None
     recorded = recording.close()
     assert recorded.path is None and recorded.chapters == ()
     assert not path.exists()
+
+
+def test_a_switch_of_video_source_keeps_one_decodable_track(tmp_path: Path) -> None:
+    """Two simulcast layers with unrelated RTP clocks and sizes: one track, every frame decodes."""
+    high = encode_video(640, 360, seconds=1.0, gop=15)
+    low = encode_video(320, 180, seconds=1.0, gop=15)
+    path = tmp_path / "intervention.mkv"
+    recording = Recording(path, {"title": "Intervención"}, video=False)
+
+    def frames(clip: Clip, first: int, count: int, clock: int) -> None:
+        for i in range(first, first + count):
+            payloads = packetize_vp8(clip.packets[i])
+            for j, payload in enumerate(payloads):
+                recording.video_packet(clock + i * 3000, j == len(payloads) - 1, payload)
+
+    frames(high, 0, 10, 4_000_000_000)
+    recording.video_source()
+    frames(low, 10, 5, 7)  # inter frames of the new layer: no keyframe yet, dropped
+    later = min(k for k in low.keyframes if k >= 15)
+    frames(low, later, 10, 7)
+    recording.video_source()
+    frames(high, 15, 10, 4_000_000_000)  # from its keyframe (gop 15)
+    recorded = recording.close()
+
+    with av.open(str(path)) as container:
+        decoded = list(container.decode(video=0))
+    assert len(decoded) == recorded.video_frames == 30
+    assert [f.width for f in decoded] == [640] * 10 + [320] * 10 + [640] * 10
+    assert all(b.pts > a.pts for a, b in itertools.pairwise(decoded))
