@@ -113,8 +113,11 @@ class Recording:
         metadata: dict[str, str],
         *,
         video: bool = True,
+        audio: bool = True,
         language: str | None = None,
     ) -> None:
+        """``video``: expect a video track; ``audio``: have an audio track (a
+        screen share has none)."""
         self.path = path
         self.metadata = dict(metadata)
         self.started_at = time.time()
@@ -123,10 +126,11 @@ class Recording:
         for key, value in metadata.items():
             self._container.metadata[key] = value
         self._audio = _Track("audio")
-        self._audio.stream = self._container.add_stream("libopus", rate=48000)
-        self._audio.stream.time_base = MILLISECONDS
-        if language is not None:
-            self._audio.stream.metadata["language"] = language
+        if audio:
+            self._audio.stream = self._container.add_stream("libopus", rate=48000)
+            self._audio.stream.time_base = MILLISECONDS
+            if language is not None:
+                self._audio.stream.metadata["language"] = language
         # Chapters: [start_ms, end_ms, title]; start -1 until the source's first packet.
         self._chapters: list[list[Any]] = []
         self._video = _Track("video")
@@ -136,7 +140,7 @@ class Recording:
 
     def audio_packet(self, timestamp: int, payload: bytes) -> None:
         """An Opus RTP payload (one frame)."""
-        if self._closed or not payload:
+        if self._closed or not payload or self._audio.stream is None:
             return
         self._mux(self._audio, payload, timestamp, keyframe=True)
 
