@@ -67,27 +67,29 @@ export function layerText(s) {
  * retransmitted and those given up (in video), the audio packets rebuilt from
  * RED and the RED packets that did not parse (in audio), the packets resent to
  * a subscriber that asked for them and those the server no longer had (out).
- * `done` counts repairs, `failed` what stayed lost; null: nothing to show.
+ * `done` counts repairs, `failed` what stayed lost (`severity` when it grows:
+ * a miss out may still be repaired by the publisher's retransmission, which
+ * every subscriber is sent); null: nothing to show.
  * @param {StreamStats} s
- * @returns {{text: string, title: string, done: number, failed: number} | null}
+ * @returns {{text: string, title: string, done: number, failed: number, severity: 'bad' | 'warn'} | null}
  */
 export function repairs(s) {
   if (s.direction === 'out') {
     if (typeof s.retransmitted !== 'number') return null;
     const missed = s.retransmit_misses ?? 0;
     return {text: t('tech.repairs.rtx', {sent: num(s.retransmitted), asked: num(s.nacks), missed: num(missed)}),
-      title: t('tech.repairs.rtxTitle'), done: s.retransmitted, failed: missed};
+      title: t('tech.repairs.rtxTitle'), done: s.retransmitted, failed: missed, severity: 'warn'};
   }
   if (s.kind === 'audio') {
     if (typeof s.red_packets !== 'number' || s.red_packets === 0) return null;
     const recovered = s.red_recovered ?? 0, malformed = s.red_malformed ?? 0;
     return {text: t('tech.repairs.red', {recovered: num(recovered), malformed: num(malformed)}),
-      title: t('tech.repairs.redTitle'), done: recovered, failed: malformed};
+      title: t('tech.repairs.redTitle'), done: recovered, failed: malformed, severity: 'bad'};
   }
   if (typeof s.repairs !== 'number') return null;
   const lost = s.unrepaired ?? 0;
   return {text: t('tech.repairs.nack', {repaired: num(s.repairs), lost: num(lost)}),
-    title: t('tech.repairs.nackTitle'), done: s.repairs, failed: lost};
+    title: t('tech.repairs.nackTitle'), done: s.repairs, failed: lost, severity: 'bad'};
 }
 
 /** The columns after the publisher: key, header string key, numeric. */
@@ -150,12 +152,12 @@ export class StreamTable {
       }
       chart.push(s.bitrate_kbps);
     }
-    // Repairs: bad while losses stay unrepaired, ok while repairs keep up.
+    // Repairs: ok while repairs keep up, bad (or warn) while losses stay unrepaired.
     for (const s of streams) {
       const r = repairs(s);
       if (!r) continue;
       const before = this._repairs.get(s.id);
-      const grade = !before ? '' : r.failed > before.failed ? 'bad' : r.done > before.done ? 'ok' : '';
+      const grade = !before ? '' : r.failed > before.failed ? r.severity : r.done > before.done ? 'ok' : '';
       this._repairs.set(s.id, {done: r.done, failed: r.failed, grade});
     }
     const live = new Set([...streams, ...channels].map((s) => s.id));
@@ -343,7 +345,7 @@ export class StreamTable {
       cells[COLUMNS.findIndex(([key]) => key === 'actions')].append(keyframe);
     }
     return h('tr', {class: 'stream', dataset: {streamId: s.id, kind: s.kind, direction: s.direction,
-      producerId: s.producer_id}},
+      producerId: s.producer_id, subscriberId: s.subscriber_id ?? ''}},
     h('td', {class: 'indent', attrs: {'aria-hidden': 'true'}}), ...cells);
   }
 
@@ -379,7 +381,9 @@ export class StreamTable {
       cell.dataset.grade = limits ? grade(value, limits) : '';
     }
     const r = repairs(s);
-    setText(repaired, r ? r.text : '—');
+    // Nothing lost, asked for or repaired: a plain 0, the explanation in the tooltip.
+    const quiet = r && r.done === 0 && r.failed === 0 && (s.direction === 'in' || s.nacks === 0);
+    setText(repaired, r ? (quiet ? num(0) : r.text) : '—');
     setAttr(repaired, 'title', r ? r.title : null);
     repaired.dataset.grade = r ? this._repairs.get(s.id)?.grade ?? '' : '';
     tr.dataset.repaired = r ? String(r.done) : '';
