@@ -183,6 +183,12 @@ class FloorRecorder:
             if producer.owner not in active.speakers:
                 continue
             if any(p is producer for p in active.attached):
+                if producer.source == SCREEN:
+                    # Shared again (a withdrawn share restored): a new presentation, a new file.
+                    for share in [s for s in active.shares if s.producer is producer]:
+                        active.shares.remove(share)
+                        self._stop_share(active, share)
+                    self._share(active, producer)
                 continue
             active.attached.append(producer)
             if producer.source == SCREEN:

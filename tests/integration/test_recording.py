@@ -101,11 +101,16 @@ async def test_a_screen_share_is_recorded_to_its_own_file(
     [request] = [e for e in update.events if e["type"] == "floor.requested"]
     await chair.command("floor.grant", request_id=request["request_id"], unlimited=True)
 
+    def presented(frames: int) -> bool:
+        return any(s.source == "screen" and s.frames >= frames for s in chair.streams.values())
+
     await speaker.share_screen(ColourTrack("blue", 640, 360))
-    await chair.wait_for(
-        lambda: any(s.source == "screen" and s.frames >= 20 for s in chair.streams.values()),
-        timeout=15,
-    )
+    await chair.wait_for(lambda: presented(20), timeout=15)
+    # The speaker stops sharing and shares something else: a second presentation.
+    await speaker.stop_sharing()
+    await chair.wait_for(lambda: not presented(0), timeout=10)
+    await speaker.share_screen(ColourTrack("green", 640, 360))
+    await chair.wait_for(lambda: presented(20), timeout=15)
     await speaker.command("floor.release", request_id=request["request_id"])
     await chair.command("recording.stop")
 
@@ -114,30 +119,34 @@ async def test_a_screen_share_is_recorded_to_its_own_file(
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{base}?t={token}") as response:
             entries = (await response.json())["recordings"]
-        [share] = [e for e in entries if e["kind"] == "share"]
+        [share, again] = [e for e in entries if e["kind"] == "share"]
         [floor] = [e for e in entries if e["kind"] == "floor"]
-        async with http.get(f"{base}/{share['name']}?t={token}") as response:
-            assert response.status == 200
-            path = tmp_path / share["name"]
-            path.write_bytes(await response.read())
+        for entry in (share, again):
+            async with http.get(f"{base}/{entry['name']}?t={token}") as response:
+                assert response.status == 200
+                (tmp_path / entry["name"]).write_bytes(await response.read())
         async with http.get(f"{base}/{floor['name']}?t={token}") as response:
             camera = tmp_path / floor["name"]
             camera.write_bytes(await response.read())
     # Which delegation presented, who, during which intervention, and when.
     assert share["delegation"] == floor["delegation"] == "Guatemala"
-    assert share["presenter"] == "Canciller de Guatemala"
-    assert share["request_id"] == floor["request_id"] == request["request_id"]
+    assert share["presenter"] == again["presenter"] == "Canciller de Guatemala"
+    assert share["request_id"] == again["request_id"] == request["request_id"]
     assert "Guatemala" in share["name"] and "share" in share["name"]
-    assert floor["started_at"] <= share["started_at"] < share["ended_at"] <= floor["ended_at"]
+    assert floor["started_at"] <= share["started_at"] < share["ended_at"]
+    assert share["ended_at"] < again["started_at"] < again["ended_at"] <= floor["ended_at"]
 
-    with av.open(str(path)) as container:
-        tags = {k.lower(): v for k, v in container.metadata.items()}
-        assert tags["source"] == "screen" and tags["presenter"] == "Canciller de Guatemala"
-        assert [s.type for s in container.streams] == ["video"]
-        video = list(container.decode(video=0))
-    assert len(video) == share["video_frames"] >= 10
-    assert {(f.width, f.height) for f in video} == {(640, 360)}
-    assert dominant_colour(video[-1]) == "blue"
+    for entry, colour in ((share, "blue"), (again, "green")):
+        with av.open(str(tmp_path / entry["name"])) as container:
+            tags = {k.lower(): v for k, v in container.metadata.items()}
+            assert tags["source"] == "screen" and tags["presenter"] == "Canciller de Guatemala"
+            assert [s.type for s in container.streams] == ["video"]
+            video = list(container.decode(video=0))
+        assert len(video) == entry["video_frames"] >= 10
+        assert {(f.width, f.height) for f in video} == {(640, 360)}
+        # After the first frame: the client's sender may send one frame of the
+        # old picture, captured before it swapped tracks, as the new share's first.
+        assert {dominant_colour(f) for f in video[1:]} == {colour}
     # The intervention's own file still holds the camera, not the share.
     with av.open(str(camera)) as container:
         assert {s.type for s in container.streams} == {"audio", "video"}
