@@ -139,7 +139,6 @@ class _Active:
     followers: list[LayerFollower] = field(default_factory=list)  # simulcast cameras
     delegation: str = ""
     speaker: str = ""
-    names: Mapping[str, str] = field(default_factory=dict)  # speakers' names, by id
     shares: list[_Share] = field(default_factory=list)
 
 
@@ -156,9 +155,7 @@ class FloorRecorder:
         speakers: frozenset[str],
         speaker: str,
         producers: list[Producer],
-        names: Mapping[str, str] | None = None,
     ) -> None:
-        """``names``: the speakers' names by participant id, for their screen shares."""
         if request_id in self._active:
             return
         path = self.catalogue.new_file(f"{request_id}-{delegation}")
@@ -172,7 +169,6 @@ class FloorRecorder:
         video = any(p.kind == "video" and p.source != SCREEN for p in producers)
         active = _Active(Recording(path, metadata, video=video), speakers, request_id, [])
         active.delegation, active.speaker = delegation, speaker
-        active.names = dict(names or {})
         self._active[request_id] = active
         for producer in producers:
             self.attach(producer)
@@ -208,10 +204,9 @@ class FloorRecorder:
 
     def _share(self, active: _Active, producer: Producer) -> None:
         """Record a screen share of a speaker to its own file, from its first keyframe."""
-        # Named when known; else the intervention's one speaker, or its delegation.
-        presenter = active.names.get(producer.owner) or (
-            active.speaker if len(active.speakers) == 1 else active.delegation
-        )
+        # The intervention's speaker; for a delegation's turn (any member may
+        # speak), the delegation.
+        presenter = active.speaker if len(active.speakers) == 1 else active.delegation
         path = self.catalogue.new_file(f"{active.request_id}-{active.delegation}-share")
         metadata = {
             "title": f"{active.delegation}: {presenter} (screen share)",
