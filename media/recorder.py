@@ -94,6 +94,12 @@ class Chapter:
 
 
 VIDEO_WAIT = 3.0  # seconds to wait for a keyframe before recording audio alone
+# A source's RTP clock jumped (a publisher that reconnected, or changed tracks)
+# when a frame falls further behind the last one than a late audio packet can
+# (video frames are muxed in order: any step back), or further ahead of its
+# arrival than delays explain: it is placed at its arrival, after the last.
+LATE_AUDIO_MS = 1000
+AHEAD_MS = 5000
 # Seconds between two looks at which simulcast layers arrive (a layer counts
 # as arriving for media.producer.LAYER_ACTIVE after its last packet).
 LAYER_CHECK = 0.25
@@ -211,15 +217,19 @@ class Recording:
         assert track.stream is not None
         now_ms = (time.monotonic() - self._start) * 1000
         if track.first_timestamp is None:
-            track.first_timestamp = timestamp
-            track.offset_ms = now_ms
-            if track.last_pts >= 0:  # a new source (audio_source, video_source)
-                step = OPUS_FRAME_MS if track is self._audio else 1
-                track.offset_ms = max(now_ms, track.last_pts + step)
+            self._anchor(track, timestamp, now_ms)
             if track is self._audio and self._chapters and self._chapters[-1][0] < 0:
                 self._chapters[-1][0] = int(track.offset_ms)
-        elapsed = ((timestamp - track.first_timestamp) & 0xFFFFFFFF) / CLOCK_RATES[track.kind]
-        pts = int(track.offset_ms + elapsed * 1000)
+        first = track.first_timestamp
+        assert first is not None
+        ticks = (timestamp - first) & 0xFFFFFFFF
+        if ticks >= 0x80000000:
+            ticks -= 0x100000000  # before the first
+        pts = int(track.offset_ms + ticks * 1000 / CLOCK_RATES[track.kind])
+        late = LATE_AUDIO_MS if track is self._audio else 0
+        if pts > now_ms + AHEAD_MS or track.last_pts - pts > late:
+            self._anchor(track, timestamp, now_ms)  # the source's clock jumped
+            pts = int(track.offset_ms)
         if pts <= track.last_pts:
             return  # a retransmitted or reordered frame already passed
         track.last_pts = pts
@@ -243,6 +253,15 @@ class Recording:
     def video_frames(self) -> int:
         """Video frames recorded so far."""
         return self._video.frames
+
+    @staticmethod
+    def _anchor(track: _Track, timestamp: int, now_ms: float) -> None:
+        """Place ``timestamp`` at its arrival, after the track's last frame."""
+        track.first_timestamp = timestamp
+        track.offset_ms = now_ms
+        if track.last_pts >= 0:  # a new source (audio_source, video_source) or clock
+            step = OPUS_FRAME_MS if track.kind == "audio" else 1
+            track.offset_ms = max(now_ms, track.last_pts + step)
 
     def close(self) -> RecordedFile:
         if not self._closed:
