@@ -140,6 +140,7 @@ class _Active:
     delegation: str = ""
     speaker: str = ""
     shares: list[_Share] = field(default_factory=list)
+    presentations: int = 0  # shares recorded in this intervention so far
 
 
 class FloorRecorder:
@@ -207,7 +208,9 @@ class FloorRecorder:
         # The intervention's speaker; for a delegation's turn (any member may
         # speak), the delegation.
         presenter = active.speaker if len(active.speakers) == 1 else active.delegation
-        path = self.catalogue.new_file(f"{active.request_id}-{active.delegation}-share")
+        active.presentations += 1
+        stem = f"{active.request_id}-{active.delegation}-share-{active.presentations}"
+        path = self.catalogue.new_file(stem)  # numbered: two may start within a second
         metadata = {
             "title": f"{active.delegation}: {presenter} (screen share)",
             "delegation": active.delegation,

@@ -132,7 +132,8 @@ async def test_a_screen_share_is_recorded_to_its_own_file(
     assert share["delegation"] == floor["delegation"] == "Guatemala"
     assert share["presenter"] == again["presenter"] == "Canciller de Guatemala"
     assert share["request_id"] == again["request_id"] == request["request_id"]
-    assert "Guatemala" in share["name"] and "share" in share["name"]
+    assert share["name"].endswith("-Guatemala-share-1.mkv")
+    assert again["name"].endswith("-Guatemala-share-2.mkv")
     assert floor["started_at"] <= share["started_at"] < share["ended_at"]
     assert share["ended_at"] < again["started_at"] < again["ended_at"] <= floor["ended_at"]
 
