@@ -480,19 +480,24 @@ async def test_a_recording_follows_the_highest_layer_arriving(
     [follower] = conference.recorder.followers(request_id)
     recording = follower.recording
 
-    async def recorded(layer: int, frames: int) -> None:
-        """Wait until the file follows ``layer`` and holds ``frames`` more frames of it."""
+    async def recorded(layer: int, frames: int) -> float:
+        """Wait until the file follows ``layer`` and holds ``frames`` more frames of it;
+        the time it took to follow it."""
+        asked = time.monotonic()
         await chair.wait_for(lambda: follower.current == layer, timeout=15.0)
+        took = time.monotonic() - asked
         start = recording.video_frames
         await chair.wait_for(lambda: recording.video_frames >= start + frames, timeout=15.0)
+        return took
 
     await recorded(2, 10)
     # The publisher's uplink weakens: its browser stops sending the top layer.
     sender.layers[2].paused = True
-    await recorded(1, 10)
+    down = await recorded(1, 10)
     requests = sender.layers[2].keyframe_requests
     sender.layers[2].paused = False  # and resumes it
-    await recorded(2, 10)
+    up = await recorded(2, 10)
+    print(f"recording: middle layer {1000 * down:.0f} ms, high layer {1000 * up:.0f} ms later")
     assert sender.layers[2].keyframe_requests > requests  # the switch up was asked for
     await guatemala.command("floor.release", request_id=request_id)
     await chair.command("recording.stop")
