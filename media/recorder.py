@@ -5,6 +5,11 @@ reassembled into frames (RFC 7741 descriptors stripped), Opus payloads are
 frames already; PyAV only muxes them. Timestamps come from RTP, anchored to
 the arrival time of each stream's first packet so that audio and video line
 up.
+
+A simulcast camera is recorded from the highest of its layers that arrives
+(:class:`LayerFollower`): when the publisher drops its top layer on a weak
+link, the file goes on in the next one down, and back up when it returns,
+each switch at a keyframe of the new layer, in one video track.
 """
 
 from __future__ import annotations
@@ -13,9 +18,15 @@ import fractions
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
+
+from .consumer import KEYFRAME_ASK_AGAIN
+from .vp8 import is_keyframe_start
+
+if TYPE_CHECKING:
+    from .producer import PacketSink, Producer
 
 MILLISECONDS = fractions.Fraction(1, 1000)
 CLOCK_RATES = {"audio": 48000, "video": 90000}
@@ -57,6 +68,7 @@ class _Track:
     parts: list[bytes] = field(default_factory=list)
     frame_timestamp: int | None = None
     waiting_keyframe: bool = True
+    switching: bool = False  # another source's keyframe starts what follows
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,15 @@ class Chapter:
 
 
 VIDEO_WAIT = 3.0  # seconds to wait for a keyframe before recording audio alone
+# A source's RTP clock jumped (a publisher that reconnected, or changed tracks)
+# when a frame falls further behind the last one than a late audio packet can
+# (video frames are muxed in order: any step back), or further ahead of its
+# arrival than delays explain: it is placed at its arrival, after the last.
+LATE_AUDIO_MS = 1000
+AHEAD_MS = 5000
+# Seconds between two looks at which simulcast layers arrive (a layer counts
+# as arriving for media.producer.LAYER_ACTIVE after its last packet).
+LAYER_CHECK = 0.25
 
 
 class Recording:
@@ -98,8 +119,11 @@ class Recording:
         metadata: dict[str, str],
         *,
         video: bool = True,
+        audio: bool = True,
         language: str | None = None,
     ) -> None:
+        """``video``: expect a video track; ``audio``: have an audio track (a
+        screen share has none)."""
         self.path = path
         self.metadata = dict(metadata)
         self.started_at = time.time()
@@ -108,10 +132,11 @@ class Recording:
         for key, value in metadata.items():
             self._container.metadata[key] = value
         self._audio = _Track("audio")
-        self._audio.stream = self._container.add_stream("libopus", rate=48000)
-        self._audio.stream.time_base = MILLISECONDS
-        if language is not None:
-            self._audio.stream.metadata["language"] = language
+        if audio:
+            self._audio.stream = self._container.add_stream("libopus", rate=48000)
+            self._audio.stream.time_base = MILLISECONDS
+            if language is not None:
+                self._audio.stream.metadata["language"] = language
         # Chapters: [start_ms, end_ms, title]; start -1 until the source's first packet.
         self._chapters: list[list[Any]] = []
         self._video = _Track("video")
@@ -121,7 +146,7 @@ class Recording:
 
     def audio_packet(self, timestamp: int, payload: bytes) -> None:
         """An Opus RTP payload (one frame)."""
-        if self._closed or not payload:
+        if self._closed or not payload or self._audio.stream is None:
             return
         self._mux(self._audio, payload, timestamp, keyframe=True)
 
@@ -144,6 +169,20 @@ class Recording:
         if title is not None:
             self._chapters.append([-1, None, title])
 
+    def video_source(self) -> None:
+        """The video comes from another stream from the next keyframe on (a layer switch).
+
+        Its RTP clock is unrelated to the last one's: its first frame is
+        placed at its arrival, after the last frame, so the track runs on
+        as one stream; a frame in progress is dropped, and so is anything
+        before the new source's first keyframe.
+        """
+        track = self._video
+        track.switching = True
+        track.first_timestamp = None
+        track.parts = []
+        track.frame_timestamp = None
+
     def video_packet(self, timestamp: int, marker: bool, payload: bytes) -> None:
         """A VP8 RTP payload; frames are muxed once complete, from a keyframe on."""
         if self._closed or not payload:
@@ -163,25 +202,34 @@ class Recording:
             size = vp8_dimensions(frame) if keyframe else None
             if size is None:
                 return
-            track.waiting_keyframe = False
+            track.waiting_keyframe = track.switching = False
             stream = self._container.add_stream("libvpx", rate=30)
             stream.width, stream.height = size
             stream.time_base = MILLISECONDS
             track.stream = stream
+        elif track.switching:
+            if not keyframe:
+                return
+            track.switching = False
         self._mux(track, frame, timestamp, keyframe)
 
     def _mux(self, track: _Track, data: bytes, timestamp: int, keyframe: bool) -> None:
         assert track.stream is not None
         now_ms = (time.monotonic() - self._start) * 1000
         if track.first_timestamp is None:
-            track.first_timestamp = timestamp
-            track.offset_ms = now_ms
-            if track.last_pts >= 0:  # a new source (see audio_source): after the last frame
-                track.offset_ms = max(now_ms, track.last_pts + OPUS_FRAME_MS)
+            self._anchor(track, timestamp, now_ms)
             if track is self._audio and self._chapters and self._chapters[-1][0] < 0:
                 self._chapters[-1][0] = int(track.offset_ms)
-        elapsed = ((timestamp - track.first_timestamp) & 0xFFFFFFFF) / CLOCK_RATES[track.kind]
-        pts = int(track.offset_ms + elapsed * 1000)
+        first = track.first_timestamp
+        assert first is not None
+        ticks = (timestamp - first) & 0xFFFFFFFF
+        if ticks >= 0x80000000:
+            ticks -= 0x100000000  # before the first
+        pts = int(track.offset_ms + ticks * 1000 / CLOCK_RATES[track.kind])
+        late = LATE_AUDIO_MS if track is self._audio else 0
+        if pts > now_ms + AHEAD_MS or track.last_pts - pts > late:
+            self._anchor(track, timestamp, now_ms)  # the source's clock jumped
+            pts = int(track.offset_ms)
         if pts <= track.last_pts:
             return  # a retransmitted or reordered frame already passed
         track.last_pts = pts
@@ -200,6 +248,20 @@ class Recording:
             self._container.mux(queued)
         self._queue.clear()
         self._container.mux(packet)
+
+    @property
+    def video_frames(self) -> int:
+        """Video frames recorded so far."""
+        return self._video.frames
+
+    @staticmethod
+    def _anchor(track: _Track, timestamp: int, now_ms: float) -> None:
+        """Place ``timestamp`` at its arrival, after the track's last frame."""
+        track.first_timestamp = timestamp
+        track.offset_ms = now_ms
+        if track.last_pts >= 0:  # a new source (audio_source, video_source) or clock
+            step = OPUS_FRAME_MS if track.kind == "audio" else 1
+            track.offset_ms = max(now_ms, track.last_pts + step)
 
     def close(self) -> RecordedFile:
         if not self._closed:
@@ -239,3 +301,74 @@ class Recording:
     def chapters(self) -> tuple[Chapter, ...]:
         """The finished stretches, one per audio source that sent something."""
         return tuple(Chapter(c[0], c[1], c[2]) for c in self._chapters if c[1] is not None)
+
+
+class LayerFollower:
+    """Records a simulcast camera from the highest of its layers that arrives.
+
+    Taps every layer. About four times a second it picks the highest layer
+    sent now (the rule consumers follow, :meth:`media.consumer.Consumer.refresh_layer`,
+    with nothing above it to cap it) and, if that is not the one recorded,
+    asks it for a keyframe (coalesced by the producer, asked again while
+    none comes); the recording moves to it at that keyframe. Until then the
+    current layer goes on being recorded, if it still arrives.
+    """
+
+    def __init__(self, recording: Recording, producer: Producer) -> None:
+        self.recording = recording
+        self.producer = producer
+        self.current: int | None = None  # the layer recorded now
+        self.target: int | None = None  # the layer to move to at its next keyframe
+        self.switches = 0
+        self._checked = 0.0
+        self._asked = 0.0
+        self._taps: list[tuple[Producer, PacketSink]] = []
+
+    def attach(self) -> None:
+        for spatial, layer in enumerate(self.producer.layer_streams):
+            sink = self._sink(spatial)
+            layer.sinks.append(sink)
+            self._taps.append((layer, sink))
+
+    def detach(self) -> None:
+        for layer, sink in self._taps:
+            if sink in layer.sinks:
+                layer.sinks.remove(sink)
+        self._taps.clear()
+
+    def _sink(self, spatial: int) -> PacketSink:
+        def packet(seq: int, timestamp: int, marker: bool, payload: bytes) -> None:
+            self.on_packet(spatial, timestamp, marker, payload)
+
+        return packet
+
+    def on_packet(self, spatial: int, timestamp: int, marker: bool, payload: bytes) -> None:
+        now = time.monotonic()
+        if now - self._checked >= LAYER_CHECK:
+            self._checked = now
+            self._retarget(now)
+        if spatial == self.target and spatial != self.current:
+            if is_keyframe_start(payload):
+                self.current, self.target = spatial, None
+                self.switches += 1
+                self.recording.video_source()
+            elif now - self._asked >= KEYFRAME_ASK_AGAIN:
+                self._ask(spatial, now)  # the request or its keyframe may have been lost
+        if spatial == self.current:
+            self.recording.video_packet(timestamp, marker, payload)
+
+    def _retarget(self, now: float) -> None:
+        layers = self.producer.layer_streams
+        sending = [i for i, layer in enumerate(layers) if layer.sending(now)]
+        if not sending:
+            return  # nothing arrives: nothing to choose from
+        best = sending[-1]
+        if best == self.current:
+            self.target = None
+        elif best != self.target:
+            self.target = best
+            self._ask(best, now)
+
+    def _ask(self, spatial: int, now: float) -> None:
+        self._asked = now
+        self.producer.layer_streams[spatial].request_keyframe()

@@ -71,6 +71,11 @@ class StreamSample:
     red_packets: int | None = None
     red_recovered: int | None = None
     red_malformed: int | None = None
+    # NACK repairs towards the subscriber ("out" only; it asked for ``nacks``
+    # sequence numbers): packets retransmitted from the SFU's cache, and
+    # packets asked for that the cache no longer (or never) held.
+    retransmitted: int | None = None
+    retransmit_misses: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

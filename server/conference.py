@@ -868,7 +868,7 @@ class LiveConference:
                 p.participant_id for p in self.state.members(delegation.delegation_id)
             )
         names = [self.state.participants[p].name for p in speakers if p in self.state.participants]
-        producers = [p for s in speakers for p in self.router.producers_of(s) if p.source != SCREEN]
+        producers = [p for s in speakers for p in self.router.producers_of(s)]
         self.recorder.start(
             request_id, delegation.name, speakers, ", ".join(names) or delegation.name, producers
         )
@@ -1320,8 +1320,7 @@ class LiveConference:
         # Synchronous, before the first packet: a new microphone starts closed
         # unless its owner may be heard.
         _gate(producer, self._audible())
-        if producer.source != SCREEN:  # a recording holds the speaker's camera and voice
-            self.recorder.attach(producer)
+        self.recorder.attach(producer)  # a speaker's camera, voice or screen share
         if self._direct(producer):
             self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
         else:

@@ -155,6 +155,8 @@ class StreamSampler:
                         target_temporal=_temporal(consumer.target_temporal),
                         estimate_kbps=estimate / 1000 if estimate is not None else None,
                         held=((decision.reason or "held") if consumer.held and decision else None),
+                        retransmitted=cc.retransmitted,
+                        retransmit_misses=cc.retransmit_misses,
                     )
                 )
         self._previous = current

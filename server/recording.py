@@ -3,6 +3,8 @@
 The floor: one Matroska file per intervention. The service calls
 :meth:`FloorRecorder.start` when a delegation is granted the floor (or when
 recording starts while it holds it) and :meth:`stop` when the floor ends.
+A screen share presented during the intervention goes to a file of its own,
+named and listed after the intervention (its presenter, delegation, times).
 
 The channels: one Opus file per open channel, from the start of recording (or
 the channel's opening) to its end (or the channel's closing), across
@@ -26,8 +28,8 @@ from pathlib import Path
 
 import av
 
-from media.producer import PacketSink, Producer
-from media.recorder import RecordedFile, Recording
+from media.producer import SCREEN, PacketSink, Producer
+from media.recorder import LayerFollower, RecordedFile, Recording
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,21 @@ class RecordingEntry:
     audio_frames: int
     bytes: int
     kind: str = "floor"
+
+
+@dataclass(frozen=True)
+class ShareRecordingEntry:
+    """One line of the recordings index: a screen share presented during an intervention."""
+
+    name: str
+    request_id: str  # the intervention
+    delegation: str
+    presenter: str
+    started_at: float  # its first and last frame (unix seconds)
+    ended_at: float
+    video_frames: int
+    bytes: int
+    kind: str = "share"
 
 
 @dataclass(frozen=True)
@@ -91,7 +108,7 @@ class RecordingIndex:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         return self.directory / (SAFE.sub("-", f"{stamp}-{stem}")[:120] + ".mkv")
 
-    def append(self, entry: RecordingEntry | ChannelRecordingEntry) -> None:
+    def append(self, entry: RecordingEntry | ShareRecordingEntry | ChannelRecordingEntry) -> None:
         entries = [*self.entries(), asdict(entry)]
         path = self.directory / "index.json"
         temporary = path.with_suffix(".tmp")
@@ -100,11 +117,30 @@ class RecordingIndex:
 
 
 @dataclass
+class _Share:
+    """A screen share being recorded to its own file."""
+
+    recording: Recording
+    presenter: str
+    producer: Producer
+    sink: PacketSink | None = None
+    follower: LayerFollower | None = None
+    first_at: float | None = None  # time.time() of its first and last packet
+    last_at: float | None = None
+
+
+@dataclass
 class _Active:
     recording: Recording
     speakers: frozenset[str]  # participant ids whose producers are recorded
     request_id: str
     taps: list[tuple[Producer, PacketSink]]
+    attached: list[Producer] = field(default_factory=list)
+    followers: list[LayerFollower] = field(default_factory=list)  # simulcast cameras
+    delegation: str = ""
+    speaker: str = ""
+    shares: list[_Share] = field(default_factory=list)
+    presentations: int = 0  # shares recorded in this intervention so far
 
 
 class FloorRecorder:
@@ -131,8 +167,9 @@ class FloorRecorder:
             "request_id": request_id,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        video = any(p.kind == "video" for p in producers)
+        video = any(p.kind == "video" and p.source != SCREEN for p in producers)
         active = _Active(Recording(path, metadata, video=video), speakers, request_id, [])
+        active.delegation, active.speaker = delegation, speaker
         self._active[request_id] = active
         for producer in producers:
             self.attach(producer)
@@ -142,13 +179,94 @@ class FloorRecorder:
         for active in self._active.values():
             if producer.owner not in active.speakers:
                 continue
-            if any(p is producer for p, _ in active.taps):
+            if any(p is producer for p in active.attached):
+                if producer.source == SCREEN:
+                    # Shared again (a withdrawn share restored): a new presentation, a new file.
+                    for share in [s for s in active.shares if s.producer is producer]:
+                        active.shares.remove(share)
+                        self._stop_share(active, share)
+                    self._share(active, producer)
+                continue
+            active.attached.append(producer)
+            if producer.source == SCREEN:
+                self._share(active, producer)
+                continue
+            if producer.layer_streams:
+                # The highest layer arriving, from its keyframe on (asked for).
+                follower = LayerFollower(active.recording, producer)
+                follower.attach()
+                active.followers.append(follower)
                 continue
             sink = _sink(active.recording, producer.kind)
             producer.sinks.append(sink)
             active.taps.append((producer, sink))
             if producer.kind == "video":
                 producer.request_keyframe()  # the file starts at a keyframe
+
+    def _share(self, active: _Active, producer: Producer) -> None:
+        """Record a screen share of a speaker to its own file, from its first keyframe."""
+        # The intervention's speaker; for a delegation's turn (any member may
+        # speak), the delegation.
+        presenter = active.speaker if len(active.speakers) == 1 else active.delegation
+        active.presentations += 1
+        stem = f"{active.request_id}-{active.delegation}-share-{active.presentations}"
+        path = self.catalogue.new_file(stem)  # numbered: two may start within a second
+        metadata = {
+            "title": f"{active.delegation}: {presenter} (screen share)",
+            "delegation": active.delegation,
+            "presenter": presenter,
+            "request_id": active.request_id,
+            "source": SCREEN,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        try:
+            recording = Recording(path, metadata, audio=False)
+        except (OSError, ValueError, av.FFmpegError):
+            logger.exception("recording of a share in %s could not start", active.request_id)
+            return
+        share = _Share(recording, presenter, producer)
+        active.shares.append(share)
+        if producer.layer_streams:
+            share.follower = LayerFollower(recording, producer)
+            share.follower.attach()
+            return
+        record = _sink(recording, "video")
+
+        def sink(seq: int, timestamp: int, marker: bool, payload: bytes) -> None:
+            share.last_at = time.time()
+            if share.first_at is None:
+                share.first_at = share.last_at
+            record(seq, timestamp, marker, payload)
+
+        share.sink = sink
+        producer.sinks.append(sink)
+        producer.request_keyframe()
+
+    def _stop_share(self, active: _Active, share: _Share) -> None:
+        if share.sink is not None and share.sink in share.producer.sinks:
+            share.producer.sinks.remove(share.sink)
+        if share.follower is not None:
+            share.follower.detach()
+        try:
+            recorded = share.recording.close()
+            if recorded.path is None:
+                logger.info("nothing to record of a share in %s", active.request_id)
+                return
+            entry = ShareRecordingEntry(
+                name=recorded.path.name,
+                request_id=active.request_id,
+                delegation=active.delegation,
+                presenter=share.presenter,
+                started_at=share.first_at or recorded.started_at,
+                ended_at=share.last_at or recorded.ended_at,
+                video_frames=recorded.video_frames,
+                bytes=recorded.path.stat().st_size,
+            )
+            self.catalogue.append(entry)
+        except (OSError, ValueError, av.FFmpegError):
+            logger.exception("recording of a share in %s could not be finished", active.request_id)
+            return
+        logger.info("recorded %s", entry.name)
 
     def stop(self, request_id: str) -> RecordingEntry | None:
         """End a recording; None if there was none, or nothing came to record.
@@ -162,6 +280,10 @@ class FloorRecorder:
         for producer, sink in active.taps:
             if sink in producer.sinks:
                 producer.sinks.remove(sink)
+        for follower in active.followers:
+            follower.detach()
+        for share in active.shares:
+            self._stop_share(active, share)
         try:
             recorded = active.recording.close()
             if recorded.path is None:
@@ -174,6 +296,11 @@ class FloorRecorder:
             return None
         logger.info("recorded %s", entry.name)
         return entry
+
+    def followers(self, request_id: str) -> list[LayerFollower]:
+        """The simulcast cameras of an intervention being recorded, and their layer now."""
+        active = self._active.get(request_id)
+        return list(active.followers) if active is not None else []
 
     def stop_all(self) -> None:
         for request_id in list(self._active):

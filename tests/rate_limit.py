@@ -42,3 +42,24 @@ table inet {table} {{
     result = subprocess.run([NFT, "-f", "-"], input=rules.encode(), capture_output=True)
     if result.returncode != 0:
         pytest.fail(f"nft refused the rules: {result.stderr.decode().strip()}")
+
+
+def lose_udp(table: str, matches: list[str], per_mille: int) -> None:
+    """Drop at random ``per_mille`` of every thousand UDP datagrams that each of
+    ``matches`` (nftables matches, e.g. ``ip saddr 127.0.0.6``) selects, as a
+    lossy link does."""
+    lines = "\n".join(
+        f"    {match} meta l4proto udp numgen random mod 1000 < {per_mille} counter drop"
+        for match in matches
+    )
+    rules = f"""
+table inet {table} {{
+  chain inp {{
+    type filter hook input priority 0; policy accept;
+{lines}
+  }}
+}}
+"""
+    result = subprocess.run([NFT, "-f", "-"], input=rules.encode(), capture_output=True)
+    if result.returncode != 0:
+        pytest.fail(f"nft refused the rules: {result.stderr.decode().strip()}")

@@ -287,6 +287,13 @@ export const PROTOCOL_VERSION = 1;
  *   simulcast: the publisher's layers (in)
  * @property {number | null} [estimate_kbps]  (out) the subscriber's estimated downlink; null: nothing limits it
  * @property {'bandwidth' | 'last_n' | null} [held]  (out, video) why it is held for this subscriber
+ * @property {number | null} [repairs]     (in, video) lost packets repaired by the publisher's retransmission
+ * @property {number | null} [unrepaired]  (in, video) lost packets given up (a keyframe was asked for)
+ * @property {number | null} [red_packets]    (in, audio) packets received as RED
+ * @property {number | null} [red_recovered]  (in, audio) lost packets rebuilt from RED
+ * @property {number | null} [red_malformed]  (in, audio) RED packets dropped: did not parse
+ * @property {number | null} [retransmitted]      (out) packets resent to the subscriber on its NACKs
+ * @property {number | null} [retransmit_misses]  (out) packets it asked for that the server did not have
  */
 
 /**

@@ -438,6 +438,10 @@ async def test_a_recorded_intervention_keeps_the_high_layer(
     guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
     await guatemala.publish_simulcast(layers, audio=ToneTrack())
     await chair.wait_for(lambda: len(chair.producers) == 2)
+    conference = server.palabra.conferences["demo"]
+    [producer] = [p for p in conference.router.producers.values() if p.kind == "video"]
+    # Every layer arrives (a recording that starts earlier starts in the first one to).
+    await chair.wait_for(lambda: all(layer.active for layer in producer.layers))
     await chair.command("recording.start")
     request_id = await grant(chair, guatemala, "gt")
     await asyncio.sleep(2.0)
@@ -456,3 +460,67 @@ async def test_a_recorded_intervention_keeps_the_high_layer(
         video = list(container.decode(video=0))
     assert len(video) > 10
     assert {(f.width, f.height) for f in video} == {(640, 360)}
+
+
+async def test_a_recording_follows_the_highest_layer_arriving(
+    server: RunningServer,
+    connect: ClientFactory,
+    layers: list[tuple[str, Clip]],
+    tmp_path: Path,
+) -> None:
+    chair = await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    sender = await guatemala.publish_simulcast(layers, audio=ToneTrack())
+    await chair.wait_for(lambda: len(chair.producers) == 2)
+    conference = server.palabra.conferences["demo"]
+    [producer] = [p for p in conference.router.producers.values() if p.kind == "video"]
+    await chair.wait_for(lambda: all(layer.active for layer in producer.layers))
+    await chair.command("recording.start")
+    request_id = await grant(chair, guatemala, "gt")
+    [follower] = conference.recorder.followers(request_id)
+    recording = follower.recording
+
+    async def recorded(layer: int, frames: int) -> float:
+        """Wait until the file follows ``layer`` and holds ``frames`` more frames of it;
+        the time it took to follow it."""
+        asked = time.monotonic()
+        await chair.wait_for(lambda: follower.current == layer, timeout=15.0)
+        took = time.monotonic() - asked
+        start = recording.video_frames
+        await chair.wait_for(lambda: recording.video_frames >= start + frames, timeout=15.0)
+        return took
+
+    await recorded(2, 10)
+    # The publisher's uplink weakens: its browser stops sending the top layer.
+    sender.layers[2].paused = True
+    down = await recorded(1, 10)
+    requests = sender.layers[2].keyframe_requests
+    sender.layers[2].paused = False  # and resumes it
+    up = await recorded(2, 10)
+    print(f"recording: middle layer {1000 * down:.0f} ms, high layer {1000 * up:.0f} ms later")
+    assert sender.layers[2].keyframe_requests > requests  # the switch up was asked for
+    await guatemala.command("floor.release", request_id=request_id)
+    await chair.command("recording.stop")
+
+    token = issue_token(SECRET, conference="demo", role="technician", name="T")
+    base = f"http://127.0.0.1:{server.port}/c/demo/recordings"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}?t={token}") as response:
+            [entry] = (await response.json())["recordings"]
+        async with http.get(f"{base}/{entry['name']}?t={token}") as response:
+            path = tmp_path / entry["name"]
+            path.write_bytes(await response.read())
+    with av.open(str(path)) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+    # Every frame decodes, from the first to the last (a frame that referenced
+    # another layer's picture would raise here).
+    with av.open(str(path)) as container:
+        video = list(container.decode(video=0))
+    assert len(video) == len(packets) == entry["video_frames"]
+    widths = [f.width for f in video]
+    assert [w for i, w in enumerate(widths) if i == 0 or widths[i - 1] != w] == [640, 320, 640]
+    for switch in (i for i in range(1, len(widths)) if widths[i] != widths[i - 1]):
+        assert video[switch].key_frame
+    # One track whose time runs on across the switches.
+    times = [f.pts for f in video]
+    assert all(b > a for a, b in itertools.pairwise(times))

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from client.clip import encode_audio, encode_video
+from client.clip import Clip, encode_audio, encode_video
 from media.recorder import Recording, vp8_dimensions
 
 
@@ -99,3 +99,62 @@ def test_an_audio_file_without_any_source_is_not_written(tmp_path: Path) -> None
     recorded = recording.close()
     assert recorded.path is None and recorded.chapters == ()
     assert not path.exists()
+
+
+def test_a_switch_of_video_source_keeps_one_decodable_track(tmp_path: Path) -> None:
+    """Two simulcast layers with unrelated RTP clocks and sizes: one track, every frame decodes."""
+    high = encode_video(640, 360, seconds=1.0, gop=15)
+    low = encode_video(320, 180, seconds=1.0, gop=15)
+    path = tmp_path / "intervention.mkv"
+    recording = Recording(path, {"title": "Intervención"}, video=False)
+
+    def frames(clip: Clip, first: int, count: int, clock: int) -> None:
+        for i in range(first, first + count):
+            payloads = packetize_vp8(clip.packets[i])
+            for j, payload in enumerate(payloads):
+                recording.video_packet(clock + i * 3000, j == len(payloads) - 1, payload)
+
+    frames(high, 0, 10, 4_000_000_000)
+    recording.video_source()
+    frames(low, 10, 5, 7)  # inter frames of the new layer: no keyframe yet, dropped
+    later = min(k for k in low.keyframes if k >= 15)
+    frames(low, later, 10, 7)
+    recording.video_source()
+    frames(high, 15, 10, 4_000_000_000)  # from its keyframe (gop 15)
+    recorded = recording.close()
+
+    with av.open(str(path)) as container:
+        decoded = list(container.decode(video=0))
+    assert len(decoded) == recorded.video_frames == 30
+    assert [f.width for f in decoded] == [640] * 10 + [320] * 10 + [640] * 10
+    assert all(b.pts > a.pts for a, b in itertools.pairwise(decoded))
+
+
+def test_a_source_whose_clock_jumps_goes_on_after_its_last_frame(tmp_path: Path) -> None:
+    """A publisher that reconnects or swaps tracks restarts its RTP clock,
+    backwards or far ahead: every frame is kept, in order, right after the last."""
+    video, audio = encode_video(seconds=1.0, gop=60), encode_audio(seconds=1.0)
+    path = tmp_path / "intervention.mkv"
+    recording = Recording(path, {"title": "Intervención"})
+    clocks = [(0, 3_000_000_000), (10, 2_999_000_000), (20, 500)]  # back 11 s, then wrapping
+    for i in range(30):
+        start, base = max(c for c in clocks if c[0] <= i)
+        payloads = packetize_vp8(video.packets[i])
+        for j, payload in enumerate(payloads):
+            recording.video_packet(base + (i - start) * 3000, j == len(payloads) - 1, payload)
+        for k in (2 * i, 2 * i + 1):  # audio: a new clock from the 40th packet on
+            base = 7 if k < 40 else 4_000_000_000
+            recording.audio_packet(base + k * 960, audio.packets[k % len(audio.packets)])
+    recorded = recording.close()
+
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    with av.open(str(path)) as container:
+        sound = [p.pts for p in container.demux(audio=0) if p.pts is not None]
+    assert len(frames) == recorded.video_frames == 30
+    assert all(b.pts > a.pts for a, b in itertools.pairwise(frames))
+    assert len(sound) == recorded.audio_frames == 60
+    assert all(b - a >= 20 for a, b in itertools.pairwise(sound))
+    # Fed at once: each file's time spans what its clocks say, without the jumps.
+    assert (frames[-1].pts or 0) - (frames[0].pts or 0) < 2000
+    assert sound[-1] - sound[0] < 2000

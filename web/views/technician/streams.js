@@ -62,6 +62,36 @@ export function layerText(s) {
   return '';
 }
 
+/**
+ * How a stream's losses are repaired: the video packets its publisher
+ * retransmitted and those given up (in video), the audio packets rebuilt from
+ * RED and the RED packets that did not parse (in audio), the packets resent to
+ * a subscriber that asked for them and those the server no longer had (out).
+ * `done` counts repairs, `failed` what stayed lost (`severity` when it grows:
+ * a miss out may still be repaired by the publisher's retransmission, which
+ * every subscriber is sent); null: nothing to show.
+ * @param {StreamStats} s
+ * @returns {{text: string, title: string, done: number, failed: number, severity: 'bad' | 'warn'} | null}
+ */
+export function repairs(s) {
+  if (s.direction === 'out') {
+    if (typeof s.retransmitted !== 'number') return null;
+    const missed = s.retransmit_misses ?? 0;
+    return {text: t('tech.repairs.rtx', {sent: num(s.retransmitted), asked: num(s.nacks), missed: num(missed)}),
+      title: t('tech.repairs.rtxTitle'), done: s.retransmitted, failed: missed, severity: 'warn'};
+  }
+  if (s.kind === 'audio') {
+    if (typeof s.red_packets !== 'number' || s.red_packets === 0) return null;
+    const recovered = s.red_recovered ?? 0, malformed = s.red_malformed ?? 0;
+    return {text: t('tech.repairs.red', {recovered: num(recovered), malformed: num(malformed)}),
+      title: t('tech.repairs.redTitle'), done: recovered, failed: malformed, severity: 'bad'};
+  }
+  if (typeof s.repairs !== 'number') return null;
+  const lost = s.unrepaired ?? 0;
+  return {text: t('tech.repairs.nack', {repaired: num(s.repairs), lost: num(lost)}),
+    title: t('tech.repairs.nackTitle'), done: s.repairs, failed: lost, severity: 'bad'};
+}
+
 /** The columns after the publisher: key, header string key, numeric. */
 const COLUMNS = /** @type {const} */ ([
   ['kind', 'tech.col.kind', false],
@@ -75,6 +105,7 @@ const COLUMNS = /** @type {const} */ ([
   ['keyframes', 'tech.col.keyframes', true],
   ['plis', 'tech.col.plis', true],
   ['nacks', 'tech.col.nacks', true],
+  ['repairs', 'tech.col.repairs', true],
   ['state', 'tech.col.state', false],
   ['actions', 'tech.col.actions', false],
 ]);
@@ -87,6 +118,8 @@ export class StreamTable {
     /** @private @type {StreamStats[]} */ this._streams = [];
     /** @private @type {ChannelStats[]} */ this._channels = [];
     /** @private @type {Alert[]} */ this._alerts = [];
+    /** Each stream's repair counts at the last update, and their grade. @private @type {Map<string, {done: number, failed: number, grade: string}>} */
+    this._repairs = new Map();
     /** Each participant's latest connectivity check. @type {Map<string, CheckReport>} */
     this.reports = new Map();
     /** @private */ this._caption = h('caption', {class: 'visually-hidden'});
@@ -119,8 +152,17 @@ export class StreamTable {
       }
       chart.push(s.bitrate_kbps);
     }
+    // Repairs: ok while repairs keep up, bad (or warn) while losses stay unrepaired.
+    for (const s of streams) {
+      const r = repairs(s);
+      if (!r) continue;
+      const before = this._repairs.get(s.id);
+      const grade = !before ? '' : r.failed > before.failed ? r.severity : r.done > before.done ? 'ok' : '';
+      this._repairs.set(s.id, {done: r.done, failed: r.failed, grade});
+    }
     const live = new Set([...streams, ...channels].map((s) => s.id));
     for (const id of this._charts.keys()) if (!live.has(id)) this._charts.delete(id);
+    for (const id of this._repairs.keys()) if (!live.has(id)) this._repairs.delete(id);
     this.render();
   }
 
@@ -300,10 +342,10 @@ export class StreamTable {
       keyframe.addEventListener('click', () => void busy(keyframe, async () => {
         if (await this._ctx.act('producer.keyframe', {producer_id: s.producer_id})) this._ctx.toast(t('tech.keyframeSent'));
       }));
-      cells[12].append(keyframe);
+      cells[COLUMNS.findIndex(([key]) => key === 'actions')].append(keyframe);
     }
     return h('tr', {class: 'stream', dataset: {streamId: s.id, kind: s.kind, direction: s.direction,
-      producerId: s.producer_id}},
+      producerId: s.producer_id, subscriberId: s.subscriber_id ?? ''}},
     h('td', {class: 'indent', attrs: {'aria-hidden': 'true'}}), ...cells);
   }
 
@@ -313,7 +355,7 @@ export class StreamTable {
    * @param {StreamStats} s
    */
   _fill(tr, s) {
-    const [, kind, direction, codec, bitrate, loss, jitter, rtt, fps, keyframes, plis, nacks, state, actions] =
+    const [, kind, direction, codec, bitrate, loss, jitter, rtt, fps, keyframes, plis, nacks, repaired, state, actions] =
       /** @type {HTMLElement[]} */ ([...tr.children]);
     setText(kind, t(s.source === 'screen' ? 'tech.screen' : s.kind === 'video' ? 'tech.video' : 'tech.audio'));
     setText(direction, s.direction === 'in' ? t('tech.in')
@@ -338,6 +380,14 @@ export class StreamTable {
       setText(cell, text);
       cell.dataset.grade = limits ? grade(value, limits) : '';
     }
+    const r = repairs(s);
+    // Nothing lost, asked for or repaired: a plain 0, the explanation in the tooltip.
+    const quiet = r && r.done === 0 && r.failed === 0 && (s.direction === 'in' || s.nacks === 0);
+    setText(repaired, r ? (quiet ? num(0) : r.text) : '—');
+    setAttr(repaired, 'title', r ? r.title : null);
+    repaired.dataset.grade = r ? this._repairs.get(s.id)?.grade ?? '' : '';
+    tr.dataset.repaired = r ? String(r.done) : '';
+    tr.dataset.unrepaired = r ? String(r.failed) : '';
     const alert = this._alertFor(s);
     const paused = s.paused;
     const stalled = !paused && s.bitrate_kbps <= 0;
