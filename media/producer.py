@@ -137,8 +137,9 @@ class Producer:
     each layer is a producer of its own (``layer_streams``, lowest first,
     with its own SSRC, numbering, cache and keyframe requests) and each
     consumer reads one layer at a time (:meth:`Consumer.select_layer`). Its
-    ``counters`` are the lowest layer's (always sent, for the freeze alert)
-    and the recorder's ``sinks`` get the highest layer.
+    ``counters`` are the lowest layer's (always sent, for the freeze alert);
+    its ``sinks`` are the highest layer's, and a recording taps every layer
+    to follow the highest arriving (:class:`media.recorder.LayerFollower`).
     """
 
     def __init__(
