@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from cluster.redis_store import StoreUnavailable
 from media.producer import SCREEN, Producer
@@ -30,10 +30,8 @@ from rooms import (
     FLOOR,
     ISO_639_1,
     SYSTEM,
-    AddDelegation,
     Command,
     Conference,
-    CreateConference,
     EventStore,
     GoOffAir,
     JoinConference,
@@ -41,7 +39,6 @@ from rooms import (
     Presence,
     RoomError,
     SetPresence,
-    Settings,
     StoreConflict,
 )
 from rooms import Role as RoomRole
@@ -101,7 +98,9 @@ from signaling import (
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
 from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation, Priorities
+from .member import MONITORING_ROLES, PUBLISHING_ROLES, Connection, JoinRefused, Member
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
+from .plans import ConferencePlan
 from .recording import ChannelRecorder, FloorRecorder
 from .tokens import JoinGrant
 
@@ -121,10 +120,6 @@ MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
 # After the store failed, commands are refused at once for this long (instead
 # of each waiting for the store's timeout in turn behind the lock).
 STORE_BACKOFF = 1.0
-# Roles that receive the monitoring feed and may act on streams.
-MONITORING_ROLES = frozenset({Role.TECHNICIAN, Role.CHAIR})
-# Roles whose members may publish camera and microphone.
-PUBLISHING_ROLES = frozenset({Role.CHAIR, Role.HEAD, Role.DELEGATE, Role.INTERPRETER})
 # The two feeds of a subscriber connection: the channel it listens to (a
 # listener's choice, an interpreter's relay source) and, for a passive
 # interpreter, the partner on air in its own booth.
@@ -140,70 +135,8 @@ INTERPRETER_OPUS = {
 }
 
 
-class Connection(Protocol):
-    """What the conference needs of a member's signaling connection."""
-
-    async def send(self, message: ServerMessage) -> None: ...
-
-    async def close(self, code: CloseCode, reason: str) -> None: ...
-
-    async def probe(self, within: float) -> None:
-        """Ping the client; close as a heartbeat timeout unless it answers within ``within`` s."""
-        ...
-
-
 class LogMovedOn(StoreUnavailable):
     """The log was not where this node left it; the node has caught up (or restored it)."""
-
-
-class JoinRefused(Exception):
-    """A join or media request refused; ``code`` is a protocol error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class DelegationPlan:
-    id: str
-    name: str
-    code: str  # ISO 3166-1 alpha-2
-    observer: bool = False  # an organisation: speaks on items open to observers, never votes
-
-    def command(self) -> AddDelegation:
-        return AddDelegation(self.id, self.name, self.code, observer=self.observer)
-
-
-@dataclass(frozen=True)
-class ConferencePlan:
-    """What is needed to open a conference: the commands that create it."""
-
-    id: str
-    title: str
-    delegations: Sequence[DelegationPlan] = ()
-    settings: Settings = field(default_factory=Settings)
-    # Further set-up, issued by the service (e.g. interpretation booths).
-    setup: Sequence[Command] = ()
-
-    def commands(self) -> list[Command]:
-        return [
-            CreateConference(self.title, self.settings),
-            *(d.command() for d in self.delegations),
-            *self.setup,
-        ]
-
-
-@dataclass
-class Member:
-    """A connected participant; ``transport`` is None while waiting in the lobby."""
-
-    info: ParticipantInfo
-    connection: Connection
-    transport: PeerTransport | None = None
-    # The kinds of media it is sent (hello.subscribe); none: publish-only.
-    receives: frozenset[str] = ALL_KINDS
 
 
 # Events after which the participant's connection is closed, with why.
@@ -1523,11 +1456,4 @@ def _stream_info(stream: StreamMapping) -> StreamInfo:
     )
 
 
-__all__ = [
-    "ConferencePlan",
-    "Connection",
-    "DelegationPlan",
-    "JoinRefused",
-    "LiveConference",
-    "Member",
-]
+__all__ = ["ConferenceOptions", "LiveConference"]
