@@ -39,7 +39,6 @@ from rooms import (
     Presence,
     RoomError,
     SetPresence,
-    StoreConflict,
 )
 from rooms import Role as RoomRole
 from rooms import messages as private
@@ -98,6 +97,7 @@ from signaling import (
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
 from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation, Priorities
+from .event_log import ConferenceLog, LogMovedOn
 from .member import MONITORING_ROLES, PUBLISHING_ROLES, Connection, JoinRefused, Member
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .plans import ConferencePlan
@@ -117,9 +117,6 @@ LOST_AFTER = 1.5
 # its connection is reconnecting (a crash), not merely its signaling (a blip).
 MEDIA_QUIET = 0.5
 MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
-# After the store failed, commands are refused at once for this long (instead
-# of each waiting for the store's timeout in turn behind the lock).
-STORE_BACKOFF = 1.0
 # The two feeds of a subscriber connection: the channel it listens to (a
 # listener's choice, an interpreter's relay source) and, for a passive
 # interpreter, the partner on air in its own booth.
@@ -133,10 +130,6 @@ INTERPRETER_OPUS = {
     "maxaveragebitrate": "64000",
     "useinbandfec": "1",
 }
-
-
-class LogMovedOn(StoreUnavailable):
-    """The log was not where this node left it; the node has caught up (or restored it)."""
 
 
 # Events after which the participant's connection is closed, with why.
@@ -170,14 +163,6 @@ class LiveConference:
     ) -> None:
         options = options or ConferenceOptions()
         self.state = state
-        self.seq = seq
-        # Every event of the log, in order (len == seq): what rewrites the log
-        # if the store loses it.
-        self.events: list[Event] = []
-        # True while the store holds less than this node applied (until rewritten).
-        self.restoring = False
-        self._store_down_until = 0.0  # time.monotonic()
-        self.store = store
         self.router = router
         self.members: dict[str, Member] = {}
         self.totals = options.totals
@@ -200,9 +185,6 @@ class LiveConference:
         self._lost: dict[str, asyncio.TimerHandle] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
-        # Time events due but not stored yet (store down): enforced in the
-        # media already, recorded (dated at their deadline) once stored.
-        self._ahead: list[Event] = []
         # Each listener's chosen channel (None: the floor only); interpreters hear their source.
         self.listening: dict[str, str | None] = {}
         # The participant whose video each subscriber pinned (video.pin), for its connection.
@@ -210,6 +192,15 @@ class LiveConference:
         # Why a screen share is being withdrawn (by producer id), for share.stopped.
         self._share_ends: dict[str, tuple[ShareEnd, str, tuple[str, MessageId] | None]] = {}
         self.alerts = AlertRules()
+        self.log = ConferenceLog(
+            state,
+            seq,
+            store,
+            carry_out=self._publish,
+            alerts=self.alerts,
+            announce=self._announce_alerts,
+            clock=options.clock,
+        )
         # Each subscriber's videos within its downlink, and last-N.
         self.bandwidth = BandwidthAllocation(options.last_n)
         # When each participant last held the floor (monotonic): the recent speakers.
@@ -261,7 +252,7 @@ class LiveConference:
         stored = await store.read(conference_id)
         state = Conference.replay(conference_id, (s.event for s in stored))
         conference = cls(state, stored[-1].seq if stored else 0, store, router, options)
-        conference.events = [s.event for s in stored]
+        conference.log.events = [s.event for s in stored]
         for pid in [*state.participants, *(p.participant_id for p in state.lobby)]:
             conference._hold_seat(pid)
         async with conference._lock:
@@ -278,6 +269,19 @@ class LiveConference:
     @property
     def id(self) -> str:
         return self.state.conference_id
+
+    @property
+    def seq(self) -> int:
+        return self.log.seq
+
+    @property
+    def store(self) -> EventStore:
+        return self.log.store
+
+    @property
+    def restoring(self) -> bool:
+        """True while the store holds less than this node applied (until rewritten)."""
+        return self.log.restoring
 
     def info(self) -> ConferenceInfo:
         return ConferenceInfo(self.id, self.state.title or self.id)
@@ -354,7 +358,7 @@ class LiveConference:
             else:
                 events = self._join_events(participant)
                 try:
-                    await self._persist(events)
+                    await self.log.persist(events)
                 except StoreUnavailable:
                     raise JoinRefused(
                         "unavailable", "the conference cannot record arrivals now; retry"
@@ -558,9 +562,9 @@ class LiveConference:
 
         The update sent to the issuer carries ``ref``, even when nothing changed.
         """
-        self._check_store()
+        self.log.check_available()
         async with self._lock:
-            self._check_store()
+            self.log.check_available()
             events = await self._commit(command, actor, ref)
             issuer = self.members.get(actor)
             if not events and issuer is not None:
@@ -569,111 +573,27 @@ class LiveConference:
     @property
     def store_failing(self) -> bool:
         """The store failed just now: commands are refused until it answers again."""
-        return time.monotonic() < self._store_down_until
-
-    def _check_store(self) -> None:
-        """Refuse at once while the store has just failed (it is retried shortly)."""
-        if self.store_failing:
-            raise StoreUnavailable(f"{self.id}: the event store failed just now")
+        return self.log.failing
 
     async def _commit(
         self, command: Command, actor: str, ref: MessageId | None = None
     ) -> list[Event]:
         events = self.state.decide(command, actor, self._clock())
         try:
-            await self._persist(events)
+            await self.log.persist(events)
         except LogMovedOn:
             # Caught up with the log: decide again on the state as it now is.
             events = self.state.decide(command, actor, self._clock())
-            await self._persist(events)
+            await self.log.persist(events)
         await self._publish(events, ref=(actor, ref))
         return events
-
-    async def _persist(self, events: list[Event]) -> None:
-        """Store, then apply: nothing is told to anyone before it is stored."""
-        if not events:
-            return
-        try:
-            seqs = await self.store.append(self.id, events, expected_seq=self.seq)
-        except StoreConflict as conflict:
-            await self._reconcile(conflict.actual_seq)
-            raise LogMovedOn(f"{self.id}: the log was at {conflict.actual_seq}") from None
-        except StoreUnavailable:
-            self._store_down_until = time.monotonic() + STORE_BACKOFF
-            raise
-        self._store_down_until = 0.0
-        self._ahead = []  # any decision includes the time events due by now
-        self.state.apply_all(events)
-        self.events.extend(events)
-        self.seq = seqs[-1]
-        try:
-            await self.store.save_snapshot(self.id, self.seq, self.state.snapshot())
-        except StoreUnavailable:
-            logger.warning("snapshot of %s not saved (store unavailable)", self.id)
-
-    async def _reconcile(self, last: int) -> None:
-        """The log's last seq is not this node's: catch up with it, or rewrite it.
-
-        More events than this node applied (another writer): apply them and
-        carry them out like our own: media, everyone told, deadlines re-armed.
-        Fewer (Redis restarted without its data): the log is wrong, not the
-        meeting; write back what it lost from memory.
-        """
-        self._ahead = []  # decided on a state that was not the log's
-        if last > self.seq:
-            stored = await self.store.read(self.id, after=self.seq)
-            events = [s.event for s in stored]
-            logger.warning(
-                "log of %s moved on from %d to %d: catching up",
-                self.id,
-                self.seq,
-                stored[-1].seq if stored else self.seq,
-                extra={"conference": self.id},
-            )
-            self.state.apply_all(events)
-            self.events.extend(events)
-            self.seq = stored[-1].seq if stored else self.seq
-            await self._publish(events)
-        elif last < self.seq:
-            await self._restore_log(last)
-
-    async def _restore_log(self, last: int) -> None:
-        if not self.restoring:
-            self.restoring = True
-            logger.error(
-                "log of %s lost events %d-%d: rewriting it from memory",
-                self.id,
-                last + 1,
-                self.seq,
-                extra={"conference": self.id},
-            )
-            lost = self.alerts.log_lost(self.id, last, self.seq, self._clock())
-            await self._announce_alerts(lost)
-        try:
-            await self.store.append(self.id, self.events[last:], expected_seq=last)
-        except StoreConflict as conflict:  # written meanwhile: look again next second
-            raise StoreUnavailable(
-                f"{self.id}: log at {conflict.actual_seq} while restoring"
-            ) from None
-        self.restoring = False
-        await self._announce_alerts(self.alerts.log_restored(self.id))
-        logger.warning("log of %s restored up to %d", self.id, self.seq)
-        with contextlib.suppress(StoreUnavailable):
-            await self.store.save_snapshot(self.id, self.seq, self.state.snapshot())
 
     async def check_log(self) -> None:
         """Compare the log's end with this node's seq; reconcile if they differ."""
         if self.store_failing:
             return
         async with self._lock:
-            try:
-                last = await self.store.last_seq(self.id)
-            except StoreUnavailable:
-                self._store_down_until = time.monotonic() + STORE_BACKOFF
-                raise
-            self._store_down_until = 0.0
-            if last != self.seq:
-                await self._reconcile(last)
+            await self.log.check()
 
     async def _publish(
         self,
@@ -988,10 +908,10 @@ class LiveConference:
             # The floor ends on time in the media, even before (or without)
             # the store's answer: what listeners hear agrees with the
             # minutes, which date a revoke at its deadline.
-            self._ahead = events
+            self.log.ahead = events
             await self._announce_audible(self._apply_floor_to_media())
             try:
-                await self._persist(events)
+                await self.log.persist(events)
             except StoreUnavailable:
                 # Nothing else is applied unless stored: try again shortly.
                 asyncio.get_running_loop().call_later(1.0, self._spawn_tick)
@@ -1122,9 +1042,9 @@ class LiveConference:
         as its booth's channel while it is on air: the floor never gates it.
         """
         state = self.state
-        if self._ahead:  # time events due but not stored yet count already
+        if self.log.ahead:  # time events due but not stored yet count already
             state = state.copy()
-            state.apply_all(self._ahead)
+            state.apply_all(self.log.ahead)
         interpreters = {
             p.participant_id
             for p in state.participants.values()
