@@ -25,7 +25,7 @@ from typing import Any
 from cluster.redis_store import StoreUnavailable
 from media.producer import SCREEN, Producer
 from media.router import Router
-from media.transport import ALL_KINDS, PeerTransport, StreamMapping
+from media.transport import ALL_KINDS, PeerTransport
 from rooms import (
     FLOOR,
     ISO_639_1,
@@ -71,7 +71,6 @@ from signaling import (
     IceServer,
     InterpretationListening,
     LeaveReason,
-    MediaKind,
     MessageHistory,
     MessageId,
     MonitorAlert,
@@ -80,7 +79,6 @@ from signaling import (
     ParticipantJoined,
     ParticipantLeft,
     ProducerAdded,
-    ProducerInfo,
     ProducerRemoved,
     RateLimiter,
     Role,
@@ -88,17 +86,14 @@ from signaling import (
     ServerMessage,
     ShareEnd,
     ShareStopped,
-    StreamInfo,
-    SubscribeOffer,
-    SubscribeStreams,
-    VideoPinned,
     Welcome,
 )
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
-from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation, Priorities
+from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation
 from .event_log import ConferenceLog, LogMovedOn
-from .member import MONITORING_ROLES, PUBLISHING_ROLES, Connection, JoinRefused, Member
+from .media_plane import MediaPlane, gate, in_room, producer_info
+from .member import MONITORING_ROLES, Connection, JoinRefused, Member
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .plans import ConferencePlan
 from .recording import ChannelRecorder, FloorRecorder
@@ -121,15 +116,6 @@ MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
 # listener's choice, an interpreter's relay source) and, for a passive
 # interpreter, the partner on air in its own booth.
 LISTEN, PARTNER = "listen", "partner"
-# What the server's answer asks of an interpreter's Opus encoder: full band, mono,
-# a generous bitrate (ISO 24019 wants 125 Hz-15 kHz).
-INTERPRETER_OPUS = {
-    "maxplaybackrate": "48000",
-    "stereo": "0",
-    "sprop-stereo": "0",
-    "maxaveragebitrate": "64000",
-    "useinbandfec": "1",
-}
 
 
 # Events after which the participant's connection is closed, with why.
@@ -187,8 +173,6 @@ class LiveConference:
         self._unstored: list[Command] = []
         # Each listener's chosen channel (None: the floor only); interpreters hear their source.
         self.listening: dict[str, str | None] = {}
-        # The participant whose video each subscriber pinned (video.pin), for its connection.
-        self.pinned: dict[str, str] = {}
         # Why a screen share is being withdrawn (by producer id), for share.stopped.
         self._share_ends: dict[str, tuple[ShareEnd, str, tuple[str, MessageId] | None]] = {}
         self.alerts = AlertRules()
@@ -201,15 +185,20 @@ class LiveConference:
             announce=self._announce_alerts,
             clock=options.clock,
         )
-        # Each subscriber's videos within its downlink, and last-N.
-        self.bandwidth = BandwidthAllocation(options.last_n)
-        # When each participant last held the floor (monotonic): the recent speakers.
-        self._spoke: dict[str, float] = {}
         self._sampler = StreamSampler(self.totals)
         self._channel_sampler = ChannelSampler()
         self._monitor: asyncio.Task[None] | None = None
         self._clock = options.clock
         self._lock = asyncio.Lock()
+        self.media = MediaPlane(
+            state,
+            router,
+            self.members,
+            bandwidth=BandwidthAllocation(options.last_n),
+            due=lambda: self.log.ahead,
+            lock=self._lock,
+            spawn=self._spawn,
+        )
         self._deadline: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         # Once closed, no timer or late task may act on the conference: another
@@ -217,7 +206,7 @@ class LiveConference:
         self._closed = False
         router.on_producer_added = self._producer_added
         router.on_producer_removed = self._producer_removed
-        router.direct = self._direct
+        router.direct = self.media.direct
 
     @classmethod
     async def open(
@@ -351,7 +340,7 @@ class LiveConference:
             detached = self.detached.pop(pid, None)
             previous = self.members.pop(pid, None)
             if previous is not None:
-                await self._drop_media(previous)
+                await self.media.drop(previous)
                 await previous.connection.close(
                     CloseCode.REPLACED, "joined from another connection"
                 )
@@ -372,7 +361,7 @@ class LiveConference:
             ):
                 member.transport = detached.transport
             elif detached is not None:
-                await self._drop_media(detached)
+                await self.media.drop(detached)
             self.members[pid] = member
             held = self.away.pop(pid, None)
             if held is not None:
@@ -380,7 +369,7 @@ class LiveConference:
             self._cancel_lost(pid)
             self._probed.pop(pid, None)
             await self._announce_alerts(self.alerts.publisher_back(pid))
-            present = [*self._in_room(), *self.detached.values()]
+            present = [*in_room(self.members), *self.detached.values()]
             others = tuple(m.info for m in present if m is not member)
             await connection.send(
                 Welcome(
@@ -389,7 +378,9 @@ class LiveConference:
                     participant,
                     others,
                     tuple(
-                        _producer_info(p) for p in self.router.producers.values() if self._direct(p)
+                        producer_info(p)
+                        for p in self.router.producers.values()
+                        if self.media.direct(p)
                     ),
                     ref=hello_id,
                     resume_token=resume_token,
@@ -429,7 +420,7 @@ class LiveConference:
             if keep:
                 self.detached[pid] = member
             else:
-                await self._drop_media(member)
+                await self.media.drop(member)
             if published and dropped:
                 await self._announce_alerts(self.alerts.publisher_gone(pid, self._clock()))
             if pid in self.state.participants and not keep:
@@ -529,7 +520,7 @@ class LiveConference:
         """Close the media kept for a dropped seat, and tell the others it is gone."""
         kept = self.detached.pop(pid, None)
         if kept is not None:
-            await self._drop_media(kept)
+            await self.media.drop(kept)
             await self._broadcast(ParticipantLeft(pid, reason))
 
     async def _system(self, command: Command) -> None:
@@ -617,10 +608,10 @@ class LiveConference:
                     extra={"conference": self.id, "reason": event.reason},
                 )
             await self._consequence(event)
-        await self._announce_audible(self._apply_floor_to_media())
+        await self.media.announce_audible(self.media.apply_floor())
         self._apply_interpretation_to_media()
         self._apply_share_rule(events[-1].actor)
-        await self._allocate_bandwidth()
+        await self.media.allocate_bandwidth()
         update = self._update(events)
         issuer = ref[0] if ref is not None and ref[1] is not None else None
         sends = []
@@ -680,12 +671,12 @@ class LiveConference:
                     await gone.connection.send(self._update([event]))
                     await gone.connection.close(CloseCode.REMOVED, _SENT_AWAY[type(event)])
                     if gone.transport is not None:
-                        await self._drop_media(gone)
+                        await self.media.drop(gone)
                         await self._broadcast(ParticipantLeft(pid, LeaveReason.REMOVED))
             case SeatLeft(participant_id=pid) if pid in self.members:
                 # The seat ended while connected: nothing more reaches it (no offers).
                 gone = self.members.pop(pid)
-                await self._drop_media(gone)
+                await self.media.drop(gone)
                 await gone.connection.send(self._update([event]))
                 await gone.connection.close(CloseCode.NORMAL, "left the conference")
                 await self._broadcast(ParticipantLeft(pid, LeaveReason.LEFT))
@@ -705,7 +696,7 @@ class LiveConference:
                 for pid in list(self.detached):
                     await self._end_detached(pid, LeaveReason.LEFT)
                 for member in list(self.members.values()):
-                    await self._drop_media(member)
+                    await self.media.drop(member)
                     await member.connection.send(self._update([event]))
                     await member.connection.close(CloseCode.NORMAL, "the conference is closed")
                 self.members.clear()
@@ -752,10 +743,12 @@ class LiveConference:
         if self._unstored:
             await self._store_backlog()
         await self._watch_media()
-        await self._allocate_bandwidth(measure=True)
-        samples = self._sampler.sample(self.router, bandwidth=self.bandwidth)
+        await self.media.allocate_bandwidth(measure=True)
+        samples = self._sampler.sample(self.router, bandwidth=self.media.bandwidth)
         await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
-        await self._announce_alerts(self.alerts.bandwidth(self.bandwidth.limited(), self._clock()))
+        await self._announce_alerts(
+            self.alerts.bandwidth(self.media.bandwidth.limited(), self._clock())
+        )
         await self._announce_alerts(self._channel_alerts(samples))
         channels = self._channel_sampler.sample(
             self._channel_sources(), self.router.producers.values()
@@ -803,7 +796,7 @@ class LiveConference:
         interpretation = self.state.interpretation
         active = interpretation.active_interpreters()
         hearing: dict[str | None, int] = {}
-        for member in self._in_room():
+        for member in in_room(self.members):
             pid = member.info.id
             if pid in interpretation.seats:
                 heard = interpretation.hears(pid)[0]
@@ -909,7 +902,7 @@ class LiveConference:
             # the store's answer: what listeners hear agrees with the
             # minutes, which date a revoke at its deadline.
             self.log.ahead = events
-            await self._announce_audible(self._apply_floor_to_media())
+            await self.media.announce_audible(self.media.apply_floor())
             try:
                 await self.log.persist(events)
             except StoreUnavailable:
@@ -921,144 +914,10 @@ class LiveConference:
 
     # --- media --------------------------------------------------------------------
 
-    def _in_room(self) -> list[Member]:
-        return [m for m in self.members.values() if m.transport is not None]
-
     def _start_media(self, member: Member) -> None:
-        if member.transport is not None:
-            return
-        pid = member.info.id
-
-        async def offer(
-            sdp: str, revision: int, streams: list[StreamMapping], restart: bool
-        ) -> None:
-            # To whichever connection the seat has now (none while it is
-            # dropped: the offer is sent again when it comes back).
-            current = self.members.get(pid)
-            if current is not None:
-                await current.connection.send(
-                    SubscribeOffer(
-                        sdp, revision, tuple(_stream_info(s) for s in streams), restart=restart
-                    )
-                )
-
-        member.transport = self.router.create_transport(member.info.id, offer, member.receives)
-        if member.info.role is Role.INTERPRETER:
-            member.transport.opus_parameters = dict(INTERPRETER_OPUS)
-        self._apply_interpretation_to_media()
-        self._apply_layers()
-
-    async def _drop_media(self, member: Member) -> None:
-        """Tear down a member's media; a failure is logged, never in the way of leaving."""
-        member.transport = None
-        self.pinned.pop(member.info.id, None)
-        try:
-            await self.router.close_transport(member.info.id)
-        except Exception:
-            logger.exception("closing the media of %s failed", member.info.id)
-
-    def _apply_floor_to_media(self) -> set[str]:
-        """The floor is enforced here: audio is forwarded only from who may be heard.
-
-        Returns the ids of the producers opened or closed.
-        """
-        audible = self._audible()
-        changed = {p.id for p in list(self.router.producers.values()) if _gate(p, audible)}
-        self._apply_layers()
-        return changed
-
-    def _apply_layers(self) -> None:
-        """Each subscriber's videos in the layer the floor gives them
-        (server/video_layers.py), within its downlink and last-N
-        (server/bandwidth.py); those whose held videos changed are told."""
-        changed = self._allocate()
-        if changed:
-            self._spawn(self._announce_held(changed))
-
-    async def _announce_audible(self, changed: set[str]) -> None:
-        """Tell each subscriber whose streams were opened or closed (subscribe.streams)."""
-        if not changed:
-            return
-        told = []
-        for member in self._in_room():
-            transport = member.transport
-            assert transport is not None
-            if transport.revision and not changed.isdisjoint(transport.consumers):
-                streams = tuple(_stream_info(s) for s in transport.streams())
-                told.append(member.connection.send(SubscribeStreams(transport.revision, streams)))
-        await asyncio.gather(*told)
-
-    async def _allocate_bandwidth(self, measure: bool = False) -> None:
-        """As :meth:`_apply_layers` (``measure``: with this second's figures first)."""
-        if measure:
-            transports = {pid: m.transport for pid, m in self.members.items() if m.transport}
-            try:
-                self.bandwidth.measure(transports)
-            except Exception:  # never in the way of the floor or the monitor
-                logger.exception("bandwidth measurement failed in %s", self.id)
-        await self._announce_held(self._allocate())
-
-    def _allocate(self) -> set[str]:
-        """Hold, resume or re-layer every subscriber's videos; who must be told."""
-        transports = {pid: m.transport for pid, m in self.members.items() if m.transport}
-        try:
-            return self.bandwidth.allocate(transports, self._priorities(), self.pinned)
-        except Exception:  # never in the way of the floor or the monitor
-            logger.exception("bandwidth allocation failed in %s", self.id)
-            return set()
-
-    async def _announce_held(self, changed: set[str]) -> None:
-        """Tell each subscriber whose videos were held or resumed (subscribe.streams)."""
-        told = []
-        for pid in changed:
-            member = self.members.get(pid)
-            transport = member.transport if member is not None else None
-            if member is not None and transport is not None and transport.revision:
-                streams = tuple(_stream_info(s) for s in transport.streams())
-                told.append(member.connection.send(SubscribeStreams(transport.revision, streams)))
-        await asyncio.gather(*told)
-
-    def _priorities(self) -> Priorities:
-        """Who holds the floor, who chairs, who spoke most recently (for video)."""
-        state = self.state
-        floor: set[str] = set()
-        for request in state.floor.holders():
-            if request.speaker_id is not None:
-                floor.add(request.speaker_id)
-            else:
-                floor.update(p.participant_id for p in state.members(request.delegation_id))
-        now = time.monotonic()
-        for pid in floor:
-            self._spoke[pid] = now
-        chair = {p.participant_id for p in state.participants.values() if p.role is RoomRole.CHAIR}
-        others = [p for p in state.participants if p not in floor and p not in chair]
-        others.sort(key=lambda p: -self._spoke.get(p, -math.inf))
-        return Priorities(frozenset(floor), frozenset(chair), tuple(others))
-
-    def _audible(self) -> frozenset[str]:
-        """Who may be heard now: the floor's rule, and interpreters (unless muted).
-
-        An interpreter's audio reaches no one directly (see ``_direct``), only
-        as its booth's channel while it is on air: the floor never gates it.
-        """
-        state = self.state
-        if self.log.ahead:  # time events due but not stored yet count already
-            state = state.copy()
-            state.apply_all(self.log.ahead)
-        interpreters = {
-            p.participant_id
-            for p in state.participants.values()
-            if p.role is RoomRole.INTERPRETER and p.participant_id not in state.muted
-        }
-        return state.audible_participants() | interpreters
-
-    def _direct_producers(self) -> list[Producer]:
-        return [p for p in self.router.producers.values() if self._direct(p)]
-
-    def _direct(self, producer: Producer) -> bool:
-        """Whether every peer receives the producer: not an interpreter's microphone."""
-        owner = self.state.participants.get(producer.owner)
-        return producer.kind != "audio" or owner is None or owner.role is not RoomRole.INTERPRETER
+        if self.media.start(member):
+            self._apply_interpretation_to_media()
+            self.media.apply_layers()
 
     def _apply_interpretation_to_media(self) -> None:
         """Point every subscriber's feeds at the interpreters on air it should hear.
@@ -1074,7 +933,7 @@ class LiveConference:
             for language, pid in interpretation.active_interpreters().items()
         }
         any_channel = bool(interpretation.open_channels())
-        for member in self._in_room():
+        for member in in_room(self.members):
             transport = member.transport
             assert transport is not None
             if "audio" not in transport.receives:
@@ -1139,50 +998,28 @@ class LiveConference:
 
     async def pin(self, member: Member, participant_id: str | None, ref: MessageId | None) -> None:
         """A subscriber pins one participant's video (None: none); JoinRefused if refused."""
-        async with self._lock:
-            pid = member.info.id
-            if participant_id is not None:
-                if participant_id not in self.state.participants:
-                    raise JoinRefused("not_found", f"no participant {participant_id!r}")
-                if participant_id == pid:
-                    raise JoinRefused("invalid_argument", "one's own video is not sent back")
-            if member.transport is None:
-                raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
-            if "video" not in member.receives:
-                raise JoinRefused("invalid_state", "this connection receives no video (hello)")
-            if participant_id is None:
-                self.pinned.pop(pid, None)
-            else:
-                self.pinned[pid] = participant_id
-            self._apply_layers()
-        await member.connection.send(VideoPinned(participant_id, ref=ref))
+        await self.media.pin(member, participant_id, ref)
 
     def publisher(self, member: Member) -> PeerTransport:
-        if member.info.role not in PUBLISHING_ROLES:
-            raise JoinRefused("forbidden", f"a {member.info.role.value} does not publish media")
-        if member.transport is None:
-            raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
-        return member.transport
+        return self.media.publisher(member)
 
     def subscriber(self, member: Member) -> PeerTransport:
-        if member.transport is None:
-            raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
-        return member.transport
+        return self.media.subscriber(member)
 
     def _producer_added(self, producer: Producer) -> None:
         # Synchronous, before the first packet: a new microphone starts closed
         # unless its owner may be heard.
-        _gate(producer, self._audible())
+        gate(producer, self.media.audible())
         if producer.source != SCREEN:  # a recording holds the speaker's camera and voice
             self.recorder.attach(producer)
-        if self._direct(producer):
-            self._spawn(self._broadcast(ProducerAdded(_producer_info(producer))))
+        if self.media.direct(producer):
+            self._spawn(self._broadcast(ProducerAdded(producer_info(producer))))
         else:
             self._apply_interpretation_to_media()
-        self._apply_layers()
+        self.media.apply_layers()
 
     def _producer_removed(self, producer: Producer) -> None:
-        if self._direct(producer):
+        if self.media.direct(producer):
             self._spawn(self._broadcast(ProducerRemoved(producer.id)))
         else:
             self._apply_interpretation_to_media()
@@ -1271,7 +1108,7 @@ class LiveConference:
         await asyncio.gather(
             *(
                 m.connection.send(issuer_message if m.info.id == issuer else message)
-                for m in self._in_room()
+                for m in in_room(self.members)
             )
         )
 
@@ -1290,7 +1127,7 @@ class LiveConference:
             self._withdraw_share(share, reason, actor, (actor, ref) if ref is not None else None)
 
     async def _broadcast(self, message: ServerMessage, exclude: str | None = None) -> None:
-        members = [m for m in self._in_room() if m.info.id != exclude]
+        members = [m for m in in_room(self.members) if m.info.id != exclude]
         await asyncio.gather(*(m.connection.send(message) for m in members))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -1346,33 +1183,6 @@ def _sounding(sample: StreamSample) -> bool:
         and not sample.paused
         and sample.silent_for is not None
         and sample.silent_for < 1.0
-    )
-
-
-def _gate(producer: Producer, audible: frozenset[str]) -> bool:
-    """Open or close an audio producer as the floor says; True if that changed it."""
-    if producer.kind != "audio" or (producer.owner in audible) != producer.paused:
-        return False
-    if producer.paused:
-        producer.resume()
-    else:
-        producer.pause()
-    return True
-
-
-def _producer_info(producer: Producer) -> ProducerInfo:
-    return ProducerInfo(producer.id, producer.owner, MediaKind(producer.kind), producer.source)
-
-
-def _stream_info(stream: StreamMapping) -> StreamInfo:
-    return StreamInfo(
-        stream.mid,
-        stream.producer_id,
-        stream.owner,
-        MediaKind(stream.kind),
-        audible=stream.audible,
-        source=stream.source,
-        forwarded=stream.forwarded,
     )
 
 

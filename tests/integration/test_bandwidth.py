@@ -118,7 +118,7 @@ async def test_a_narrow_downlink_keeps_the_floor_and_pauses_the_other_videos(
     )
     conference = room.server.palabra.conferences["demo"]
     listener_id = listener.welcome.you.id  # type: ignore[union-attr]
-    downlink = conference.bandwidth.downlinks[listener_id]
+    downlink = conference.media.bandwidth.downlinks[listener_id]
     assert downlink.estimator.estimate is not None
     assert downlink.estimator.estimate < 800_000
     reasons = {d.reason for d in downlink.decisions.values() if d.layer is None}
@@ -193,7 +193,9 @@ async def test_beyond_last_n_only_the_floor_the_chair_and_recent_speakers_are_se
     conference = room.server.palabra.conferences["demo"]
     listener_id = listener.welcome.you.id  # type: ignore[union-attr]
     held = [
-        d for d in conference.bandwidth.downlinks[listener_id].decisions.values() if d.layer is None
+        d
+        for d in conference.media.bandwidth.downlinks[listener_id].decisions.values()
+        if d.layer is None
     ]
     assert [d.reason for d in held] == [Reason.LAST_N]
 
