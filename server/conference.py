@@ -27,8 +27,6 @@ from media.producer import SCREEN, Producer
 from media.router import Router
 from media.transport import ALL_KINDS, PeerTransport
 from rooms import (
-    FLOOR,
-    ISO_639_1,
     SYSTEM,
     Command,
     Conference,
@@ -46,15 +44,10 @@ from rooms.events import (
     ConferenceClosed,
     Event,
     FloorEvent,
-    FloorGranted,
-    FloorReleased,
-    FloorRevoked,
     MessageSent,
     ParticipantAdmitted,
     ParticipantRejected,
     ParticipantRemoved,
-    RecordingStarted,
-    RecordingStopped,
     SystemReason,
 )
 from rooms.events import (
@@ -69,7 +62,6 @@ from signaling import (
     ConferenceInfo,
     DelegationInfo,
     IceServer,
-    InterpretationListening,
     LeaveReason,
     MessageHistory,
     MessageId,
@@ -91,12 +83,14 @@ from signaling import (
 
 from .alerts import Alert, AlertRules, StreamSample, Transition
 from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation
+from .conference_recording import ConferenceRecording
 from .event_log import ConferenceLog, LogMovedOn
+from .interpretation_routing import InterpretationRouting
 from .media_plane import MediaPlane, gate, in_room, producer_info
 from .member import MONITORING_ROLES, Connection, JoinRefused, Member
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .plans import ConferencePlan
-from .recording import ChannelRecorder, FloorRecorder
+from .recording import FloorRecorder
 from .tokens import JoinGrant
 
 logger = logging.getLogger(__name__)
@@ -112,10 +106,6 @@ LOST_AFTER = 1.5
 # its connection is reconnecting (a crash), not merely its signaling (a blip).
 MEDIA_QUIET = 0.5
 MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
-# The two feeds of a subscriber connection: the channel it listens to (a
-# listener's choice, an interpreter's relay source) and, for a passive
-# interpreter, the partner on air in its own booth.
-LISTEN, PARTNER = "listen", "partner"
 
 
 # Events after which the participant's connection is closed, with why.
@@ -152,8 +142,9 @@ class LiveConference:
         self.router = router
         self.members: dict[str, Member] = {}
         self.totals = options.totals
-        self.recorder = FloorRecorder(options.recordings / state.conference_id)
-        self.channel_recorder = ChannelRecorder(self.recorder.catalogue)
+        self.recording = ConferenceRecording(
+            state, router, options.recordings / state.conference_id
+        )
         self.resume_grace = options.resume_grace
         self.media_timeout = options.media_timeout
         # When each member's signaling was last probed for silent media (monotonic).
@@ -171,8 +162,6 @@ class LiveConference:
         self._lost: dict[str, asyncio.TimerHandle] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
-        # Each listener's chosen channel (None: the floor only); interpreters hear their source.
-        self.listening: dict[str, str | None] = {}
         # Why a screen share is being withdrawn (by producer id), for share.stopped.
         self._share_ends: dict[str, tuple[ShareEnd, str, tuple[str, MessageId] | None]] = {}
         self.alerts = AlertRules()
@@ -198,6 +187,13 @@ class LiveConference:
             due=lambda: self.log.ahead,
             lock=self._lock,
             spawn=self._spawn,
+        )
+        self.interpretation = InterpretationRouting(
+            state,
+            router,
+            self.members,
+            lock=self._lock,
+            record_channels=self.recording.record_channels,
         )
         self._deadline: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -258,6 +254,10 @@ class LiveConference:
     @property
     def id(self) -> str:
         return self.state.conference_id
+
+    @property
+    def recorder(self) -> FloorRecorder:
+        return self.recording.recorder
 
     @property
     def seq(self) -> int:
@@ -609,7 +609,7 @@ class LiveConference:
                 )
             await self._consequence(event)
         await self.media.announce_audible(self.media.apply_floor())
-        self._apply_interpretation_to_media()
+        self.interpretation.apply()
         self._apply_share_rule(events[-1].actor)
         await self.media.allocate_bandwidth()
         update = self._update(events)
@@ -658,6 +658,7 @@ class LiveConference:
             await member.connection.send(MessageHistory(history))
 
     async def _consequence(self, event: Event) -> None:
+        self.recording.apply(event)
         match event:
             case ParticipantAdmitted(participant_id=pid) if pid in self.members:
                 member = self.members[pid]
@@ -680,19 +681,7 @@ class LiveConference:
                 await gone.connection.send(self._update([event]))
                 await gone.connection.close(CloseCode.NORMAL, "left the conference")
                 await self._broadcast(ParticipantLeft(pid, LeaveReason.LEFT))
-            case RecordingStarted():
-                for request in self.state.floor.holders():
-                    self._record(request.request_id)
-            case FloorGranted(request_id=rid) if self.state.recording:
-                self._record(rid)
-            case FloorReleased(request_id=rid) | FloorRevoked(request_id=rid):
-                self.recorder.stop(rid)
-            case RecordingStopped():
-                self.recorder.stop_all()
-                self.channel_recorder.stop_all()
             case ConferenceClosed():
-                self.recorder.stop_all()
-                self.channel_recorder.stop_all()
                 for pid in list(self.detached):
                     await self._end_detached(pid, LeaveReason.LEFT)
                 for member in list(self.members.values()):
@@ -700,22 +689,6 @@ class LiveConference:
                     await member.connection.send(self._update([event]))
                     await member.connection.close(CloseCode.NORMAL, "the conference is closed")
                 self.members.clear()
-
-    def _record(self, request_id: str) -> None:
-        """Start recording an intervention: its speaker, or its delegation's members."""
-        request = self.state.floor.requests[request_id]
-        delegation = self.state.delegations[request.delegation_id]
-        if request.speaker_id is not None:
-            speakers = frozenset({request.speaker_id})
-        else:
-            speakers = frozenset(
-                p.participant_id for p in self.state.members(delegation.delegation_id)
-            )
-        names = [self.state.participants[p].name for p in speakers if p in self.state.participants]
-        producers = [p for s in speakers for p in self.router.producers_of(s) if p.source != SCREEN]
-        self.recorder.start(
-            request_id, delegation.name, speakers, ", ".join(names) or delegation.name, producers
-        )
 
     def _update(self, events: Sequence[Event], ref: MessageId | None = None) -> RoomUpdate:
         return RoomUpdate(
@@ -801,7 +774,7 @@ class LiveConference:
             if pid in interpretation.seats:
                 heard = interpretation.hears(pid)[0]
             else:
-                heard = self.listening.get(pid)
+                heard = self.interpretation.listening.get(pid)
             hearing[heard] = hearing.get(heard, 0) + 1
         sources = []
         for language in interpretation.open_channels():
@@ -916,85 +889,12 @@ class LiveConference:
 
     def _start_media(self, member: Member) -> None:
         if self.media.start(member):
-            self._apply_interpretation_to_media()
+            self.interpretation.apply()
             self.media.apply_layers()
-
-    def _apply_interpretation_to_media(self) -> None:
-        """Point every subscriber's feeds at the interpreters on air it should hear.
-
-        A listener hears the floor plus its chosen channel; an interpreter its
-        relay source (if not the floor) and, while passive, the partner on
-        air: never its own channel. A switch is a source change inside one
-        outgoing stream, so it takes effect at the next packet.
-        """
-        interpretation = self.state.interpretation
-        on_air = {
-            language: next((p for p in self.router.producers_of(pid) if p.kind == "audio"), None)
-            for language, pid in interpretation.active_interpreters().items()
-        }
-        any_channel = bool(interpretation.open_channels())
-        for member in in_room(self.members):
-            transport = member.transport
-            assert transport is not None
-            if "audio" not in transport.receives:
-                continue  # the feeds are audio
-            pid = member.info.id
-            if pid in interpretation.seats:
-                listen, partner = interpretation.hears(pid)
-            else:
-                listen, partner = self.listening.get(pid), None
-                if listen is not None and not interpretation.is_open(listen):
-                    listen = None
-            for name, language in ((LISTEN, listen), (PARTNER, partner)):
-                if language is None and name not in transport.feeds:
-                    if name == LISTEN and any_channel:
-                        transport.open_feed(name)  # ready before the first switch
-                    continue
-                transport.feed(name, on_air.get(language) if language is not None else None)
-        self._record_channels(on_air)
-
-    def _record_channels(self, on_air: dict[str, Producer | None]) -> None:
-        """While the chair records, each open channel is recorded as its listeners hear it."""
-        state = self.state
-        if not state.recording or state.closed:
-            self.channel_recorder.stop_all()
-            return
-        active = state.interpretation.active_interpreters()
-        names = {
-            language: state.participants[pid].name if pid in state.participants else None
-            for language, pid in active.items()
-        }
-        self.channel_recorder.follow(
-            {
-                language: (on_air.get(language), names.get(language))
-                for language in state.interpretation.open_channels()
-            }
-        )
 
     async def listen(self, member: Member, channel: str | None, ref: MessageId | None) -> None:
         """A listener's channel choice (None: the floor only); JoinRefused if refused."""
-        async with self._lock:
-            pid = member.info.id
-            if pid in self.state.interpretation.seats:
-                raise JoinRefused(
-                    "forbidden", "an interpreter hears its source: use interpretation.set_source"
-                )
-            if channel is not None:
-                if channel == FLOOR:
-                    channel = None
-                elif channel not in ISO_639_1:
-                    raise JoinRefused(
-                        "invalid_argument", f"{channel!r} is not an ISO 639-1 language code"
-                    )
-                elif not self.state.interpretation.is_open(channel):
-                    raise JoinRefused("invalid_state", f"the {channel} channel is not open")
-            if member.transport is None:
-                raise JoinRefused("in_lobby", "waiting in the lobby for the chair to admit you")
-            if "audio" not in member.receives:
-                raise JoinRefused("invalid_state", "this connection receives no audio (hello)")
-            self.listening[pid] = channel
-            self._apply_interpretation_to_media()
-        await member.connection.send(InterpretationListening(channel, ref=ref))
+        await self.interpretation.listen(member, channel, ref)
 
     async def pin(self, member: Member, participant_id: str | None, ref: MessageId | None) -> None:
         """A subscriber pins one participant's video (None: none); JoinRefused if refused."""
@@ -1011,18 +911,18 @@ class LiveConference:
         # unless its owner may be heard.
         gate(producer, self.media.audible())
         if producer.source != SCREEN:  # a recording holds the speaker's camera and voice
-            self.recorder.attach(producer)
+            self.recording.recorder.attach(producer)
         if self.media.direct(producer):
             self._spawn(self._broadcast(ProducerAdded(producer_info(producer))))
         else:
-            self._apply_interpretation_to_media()
+            self.interpretation.apply()
         self.media.apply_layers()
 
     def _producer_removed(self, producer: Producer) -> None:
         if self.media.direct(producer):
             self._spawn(self._broadcast(ProducerRemoved(producer.id)))
         else:
-            self._apply_interpretation_to_media()
+            self.interpretation.apply()
         if producer.source == SCREEN:
             reason, actor, ref = self._share_ends.pop(
                 producer.id, (ShareEnd.LEFT, producer.owner, None)
@@ -1144,8 +1044,7 @@ class LiveConference:
             self._deadline.cancel()
         if self._monitor is not None:
             self._monitor.cancel()
-        self.recorder.stop_all()
-        self.channel_recorder.stop_all()
+        self.recording.stop_all()
         for held in [*self.away.values(), *self._lost.values()]:
             held.cancel()
         self.away.clear()
