@@ -53,7 +53,6 @@ from rooms.events import (
 from rooms.events import (
     ParticipantLeft as SeatLeft,
 )
-from rooms.share import may_stop_share, share_refusal
 from signaling import (
     MAX_HISTORY,
     PROTOCOL_VERSION,
@@ -76,8 +75,6 @@ from signaling import (
     Role,
     RoomUpdate,
     ServerMessage,
-    ShareEnd,
-    ShareStopped,
     Welcome,
 )
 
@@ -91,6 +88,7 @@ from .member import MONITORING_ROLES, Connection, JoinRefused, Member
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 from .plans import ConferencePlan
 from .recording import FloorRecorder
+from .screen_share import ScreenShares
 from .tokens import JoinGrant
 
 logger = logging.getLogger(__name__)
@@ -162,8 +160,6 @@ class LiveConference:
         self._lost: dict[str, asyncio.TimerHandle] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
-        # Why a screen share is being withdrawn (by producer id), for share.stopped.
-        self._share_ends: dict[str, tuple[ShareEnd, str, tuple[str, MessageId] | None]] = {}
         self.alerts = AlertRules()
         self.log = ConferenceLog(
             state,
@@ -195,6 +191,7 @@ class LiveConference:
             lock=self._lock,
             record_channels=self.recording.record_channels,
         )
+        self.shares = ScreenShares(state, router, self.members, lock=self._lock, spawn=self._spawn)
         self._deadline: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         # Once closed, no timer or late task may act on the conference: another
@@ -610,7 +607,7 @@ class LiveConference:
             await self._consequence(event)
         await self.media.announce_audible(self.media.apply_floor())
         self.interpretation.apply()
-        self._apply_share_rule(events[-1].actor)
+        self.shares.apply_rule(events[-1].actor)
         await self.media.allocate_bandwidth()
         update = self._update(events)
         issuer = ref[0] if ref is not None and ref[1] is not None else None
@@ -924,107 +921,19 @@ class LiveConference:
         else:
             self.interpretation.apply()
         if producer.source == SCREEN:
-            reason, actor, ref = self._share_ends.pop(
-                producer.id, (ShareEnd.LEFT, producer.owner, None)
-            )
-            self._spawn(self._share_stopped(producer, reason, actor, ref))
+            self.shares.removed(producer)
 
     # --- screen sharing -------------------------------------------------------------
 
     async def publish(
         self, member: Member, sdp: str, share: str | None, max_tracks: int, restart: bool = False
     ) -> str:
-        """Answer a publisher offer; ``share`` names the mid of a screen share.
-
-        A share is refused (nothing changes) unless the rule of rooms.share
-        allows it and nobody else is sharing. A share named by an earlier
-        offer and not by this one has been stopped by its sharer (so is one
-        that a new connection, ``restart``, does not carry over).
-        """
-        transport = self.publisher(member)
-        pid = member.info.id
-        if share is not None:
-            self._check_share(pid)
-        answer = await transport.answer_publish(sdp, max_tracks, share, restart=restart)
-        async with self._lock:
-            named = transport.producer_of_mid(share) if share is not None else None
-            for producer in list(transport.producers.values()):
-                if producer.source == SCREEN and producer is not named:
-                    self._withdraw_share(producer, ShareEnd.SHARER, pid)
-            if named is not None and named.source == SCREEN:
-                self.router.restore(named)  # a share again on the same m-line
-            # The floor may have moved (or someone else started sharing) meanwhile.
-            self._apply_share_rule(SYSTEM)
-        return answer
-
-    def _check_share(self, pid: str) -> None:
-        refusal = share_refusal(self.state, pid)
-        if refusal is not None:
-            raise JoinRefused("forbidden", refusal)
-        for producer in self._shares():
-            if producer.owner != pid:
-                seat = self.state.participants.get(producer.owner)
-                name = seat.name if seat is not None else producer.owner
-                raise JoinRefused("invalid_state", f"{name} is sharing a screen already")
-
-    def _shares(self) -> list[Producer]:
-        """The screen shares being forwarded, oldest first."""
-        return [p for p in self.router.producers.values() if p.source == SCREEN]
-
-    def _apply_share_rule(self, actor: str) -> None:
-        """Withdraw every share whose sharer may no longer share; one share at a time."""
-        kept: Producer | None = None
-        for producer in self._shares():
-            if share_refusal(self.state, producer.owner) is not None:
-                self._withdraw_share(producer, ShareEnd.FLOOR, actor)
-            elif kept is not None and kept.owner != producer.owner:
-                self._withdraw_share(producer, ShareEnd.SHARER, SYSTEM)  # lost a race
-            else:
-                kept = producer
-
-    def _withdraw_share(
-        self,
-        producer: Producer,
-        reason: ShareEnd,
-        actor: str,
-        ref: tuple[str, MessageId] | None = None,
-    ) -> None:
-        if producer.id not in self.router.producers:
-            return
-        self._share_ends[producer.id] = (reason, actor, ref)
-        self.router.withdraw(producer)  # tells everyone through _producer_removed
-
-    async def _share_stopped(
-        self,
-        producer: Producer,
-        reason: ShareEnd,
-        actor: str,
-        ref: tuple[str, MessageId] | None,
-    ) -> None:
-        message = ShareStopped(producer.owner, producer.id, reason, actor)
-        issuer, issuer_message = None, message
-        if ref is not None:
-            issuer, issuer_message = ref[0], dataclasses.replace(message, ref=ref[1])
-        await asyncio.gather(
-            *(
-                m.connection.send(issuer_message if m.info.id == issuer else message)
-                for m in in_room(self.members)
-            )
-        )
+        """Answer a publisher offer; ``share`` names the mid of a screen share (ScreenShares)."""
+        return await self.shares.publish(member, sdp, share, max_tracks, restart)
 
     async def stop_share(self, member: Member, participant_id: str, ref: MessageId | None) -> None:
         """Stop ``participant_id``'s screen share: the chair's command, or the sharer's."""
-        async with self._lock:
-            actor = member.info.id
-            if not may_stop_share(self.state, actor, participant_id):
-                raise JoinRefused("forbidden", "only the chair may stop someone else's share")
-            share = next((p for p in self._shares() if p.owner == participant_id), None)
-            if share is None:
-                if participant_id not in self.state.participants:
-                    raise JoinRefused("not_found", f"no participant {participant_id!r}")
-                raise JoinRefused("invalid_state", f"{participant_id!r} is not sharing a screen")
-            reason = ShareEnd.SHARER if actor == participant_id else ShareEnd.CHAIR
-            self._withdraw_share(share, reason, actor, (actor, ref) if ref is not None else None)
+        await self.shares.stop(member, participant_id, ref)
 
     async def _broadcast(self, message: ServerMessage, exclude: str | None = None) -> None:
         members = [m for m in in_room(self.members) if m.info.id != exclude]
