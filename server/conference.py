@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +55,6 @@ from rooms.events import (
 from signaling import (
     MAX_HISTORY,
     PROTOCOL_VERSION,
-    AlertState,
     CloseCode,
     ConferenceInfo,
     DelegationInfo,
@@ -64,8 +62,6 @@ from signaling import (
     LeaveReason,
     MessageHistory,
     MessageId,
-    MonitorAlert,
-    MonitorStats,
     ParticipantInfo,
     ParticipantJoined,
     ParticipantLeft,
@@ -78,14 +74,14 @@ from signaling import (
     Welcome,
 )
 
-from .alerts import Alert, AlertRules, StreamSample, Transition
 from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation
+from .conference_monitor import ConferenceMonitor
 from .conference_recording import ConferenceRecording
 from .event_log import ConferenceLog, LogMovedOn
 from .interpretation_routing import InterpretationRouting
 from .media_plane import MediaPlane, gate, in_room, producer_info
-from .member import MONITORING_ROLES, Connection, JoinRefused, Member
-from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
+from .member import Connection, JoinRefused, Member
+from .monitor import Totals
 from .plans import ConferencePlan
 from .recording import FloorRecorder
 from .screen_share import ScreenShares
@@ -144,9 +140,6 @@ class LiveConference:
             state, router, options.recordings / state.conference_id
         )
         self.resume_grace = options.resume_grace
-        self.media_timeout = options.media_timeout
-        # When each member's signaling was last probed for silent media (monotonic).
-        self._probed: dict[str, float] = {}
         # Seats whose connection dropped: they keep their place until the timer.
         self.away: dict[str, asyncio.TimerHandle] = {}
         # Dropped members whose peer connections go on through the grace
@@ -160,19 +153,7 @@ class LiveConference:
         self._lost: dict[str, asyncio.TimerHandle] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
-        self.alerts = AlertRules()
-        self.log = ConferenceLog(
-            state,
-            seq,
-            store,
-            carry_out=self._publish,
-            alerts=self.alerts,
-            announce=self._announce_alerts,
-            clock=options.clock,
-        )
-        self._sampler = StreamSampler(self.totals)
-        self._channel_sampler = ChannelSampler()
-        self._monitor: asyncio.Task[None] | None = None
+        self._monitor_task: asyncio.Task[None] | None = None
         self._clock = options.clock
         self._lock = asyncio.Lock()
         self.media = MediaPlane(
@@ -192,6 +173,25 @@ class LiveConference:
             record_channels=self.recording.record_channels,
         )
         self.shares = ScreenShares(state, router, self.members, lock=self._lock, spawn=self._spawn)
+        self.monitor = ConferenceMonitor(
+            state,
+            router,
+            self.members,
+            bandwidth=self.media.bandwidth,
+            listening=self.interpretation.listening,
+            totals=self.totals,
+            clock=options.clock,
+            media_timeout=options.media_timeout,
+        )
+        self.log = ConferenceLog(
+            state,
+            seq,
+            store,
+            carry_out=self._publish,
+            alerts=self.monitor.alerts,
+            announce=self.monitor.announce,
+            clock=options.clock,
+        )
         self._deadline: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         # Once closed, no timer or late task may act on the conference: another
@@ -245,7 +245,7 @@ class LiveConference:
                 # reconnecting, and disconnected if it does not come back soon.
                 await conference._seat_dropped(pid, LeaveReason.DISCONNECTED)
         conference._arm_deadline()
-        conference._monitor = asyncio.ensure_future(conference._monitor_loop())
+        conference._monitor_task = asyncio.ensure_future(conference._monitor_loop())
         return conference
 
     @property
@@ -364,8 +364,8 @@ class LiveConference:
             if held is not None:
                 held.cancel()  # back within the grace period: the seat is as it was
             self._cancel_lost(pid)
-            self._probed.pop(pid, None)
-            await self._announce_alerts(self.alerts.publisher_back(pid))
+            self.monitor.probed.pop(pid, None)
+            await self.monitor.announce(self.monitor.alerts.publisher_back(pid))
             present = [*in_room(self.members), *self.detached.values()]
             others = tuple(m.info for m in present if m is not member)
             await connection.send(
@@ -419,7 +419,7 @@ class LiveConference:
             else:
                 await self.media.drop(member)
             if published and dropped:
-                await self._announce_alerts(self.alerts.publisher_gone(pid, self._clock()))
+                await self.monitor.announce(self.monitor.alerts.publisher_gone(pid, self._clock()))
             if pid in self.state.participants and not keep:
                 await self._broadcast(ParticipantLeft(pid, reason))
             if pid in self.state.participants or pid in self.state.lobby:
@@ -712,142 +712,21 @@ class LiveConference:
             await self.check_log()
         if self._unstored:
             await self._store_backlog()
-        await self._watch_media()
+        await self.monitor.watch_media()
         await self.media.allocate_bandwidth(measure=True)
-        samples = self._sampler.sample(self.router, bandwidth=self.media.bandwidth)
-        await self._announce_alerts(self.alerts.evaluate(samples, self._clock()))
-        await self._announce_alerts(
-            self.alerts.bandwidth(self.media.bandwidth.limited(), self._clock())
-        )
-        await self._announce_alerts(self._channel_alerts(samples))
-        channels = self._channel_sampler.sample(
-            self._channel_sources(), self.router.producers.values()
-        )
-        technicians = self._technicians()
-        if technicians:
-            stats = MonitorStats(
-                self._clock(),
-                tuple(s.to_dict() for s in samples),
-                tuple(a.to_dict() for a in self.alerts.active.values()),
-                tuple(c.to_dict() for c in channels),
-            )
-            await asyncio.gather(*(m.connection.send(stats) for m in technicians))
-
-    async def _announce_alerts(self, changes: list[tuple[Alert, Transition]]) -> None:
-        for alert, state in changes:
-            if state == "raised":
-                self.totals.alerts[alert.kind] += 1
-            logger.warning(
-                "alert %s %s: %s",
-                state,
-                alert.kind,
-                alert.message,
-                extra={"conference": self.id, "participant": alert.participant_id},
-            )
-            message = MonitorAlert(alert.to_dict(), AlertState(state))
-            await asyncio.gather(*(m.connection.send(message) for m in self._technicians()))
-
-    def _channel_alerts(self, samples: list[StreamSample]) -> list[tuple[Alert, Transition]]:
-        """Open channels whose interpreter's microphone is silent while the floor speaks."""
-        live = {s.participant_id for s in samples if _sounding(s)}
-        interpretation = self.state.interpretation
-        floor_speaking = any(
-            s.participant_id not in interpretation.seats and _sounding(s) for s in samples
-        )
-        active = interpretation.active_interpreters()
-        sounding = {
-            channel: active[channel] if active.get(channel) in live else None
-            for channel in interpretation.open_channels()
-        }
-        return self.alerts.channels(sounding, floor_speaking, self._clock())
-
-    def _channel_sources(self) -> list[ChannelSource]:
-        """Each open channel: who is on air, and how many receive it (listeners, relays)."""
-        interpretation = self.state.interpretation
-        active = interpretation.active_interpreters()
-        hearing: dict[str | None, int] = {}
-        for member in in_room(self.members):
-            pid = member.info.id
-            if pid in interpretation.seats:
-                heard = interpretation.hears(pid)[0]
-            else:
-                heard = self.interpretation.listening.get(pid)
-            hearing[heard] = hearing.get(heard, 0) + 1
-        sources = []
-        for language in interpretation.open_channels():
-            on_air = active.get(language)
-            producers = self.router.producers_of(on_air) if on_air is not None else []
-            producer = next((p for p in producers if p.kind == "audio"), None)
-            sources.append(ChannelSource(language, on_air, producer, hearing.get(language, 0)))
-        return sources
-
-    async def _watch_media(self) -> None:
-        """Media reconnecting (alerts), and clients whose media fell silent (probed)."""
-        now = time.monotonic()
-        watched = {m.info.id for m in self.members.values() if m.transport is not None}
-        for key in [k for k in self.alerts.active if k.startswith("media:")]:
-            gone = key.removeprefix("media:")
-            if gone not in watched:  # dropped or left meanwhile: nothing to wait for
-                await self._announce_alerts(self.alerts.media_reconnected(gone))
-        for member in list(self.members.values()):
-            transport, pid = member.transport, member.info.id
-            if transport is None:
-                continue
-            if transport.reconnecting:
-                sides = " and ".join(sorted(transport.reconnecting))
-                changes = self.alerts.media_reconnecting(pid, sides, self._clock())
-            else:
-                changes = self.alerts.media_reconnected(pid)
-            await self._announce_alerts(changes)
-            if self.media_timeout <= 0 or not _expects_media(transport):
-                continue
-            heard = _last_heard(transport)
-            probed = self._probed.get(pid, -math.inf)
-            if heard is None or now - heard <= self.media_timeout:
-                continue
-            if now - probed > self.media_timeout:
-                # Vanished (no answer: dropped, seat held) or only its UDP is
-                # cut (it answers, and its peer connections are re-created).
-                logger.log(
-                    logging.INFO if probed < heard else logging.DEBUG,  # once per silence
-                    "no media from %s for %.0f s: probing its signaling",
-                    pid,
-                    now - heard,
-                    extra={"conference": self.id, "participant": pid},
-                )
-                self._probed[pid] = now
-                self.totals.media_probes += 1
-                await member.connection.probe(self.media_timeout)
-
-    def _technicians(self) -> list[Member]:
-        return [m for m in self.members.values() if m.info.role in MONITORING_ROLES]
+        await self.monitor.report()
 
     async def tell_technicians(self, message: ServerMessage) -> None:
         """Send to the technicians (and the chair), as ``monitor.alert`` goes."""
-        await asyncio.gather(*(m.connection.send(message) for m in self._technicians()))
+        await self.monitor.tell_technicians(message)
 
     def request_keyframe(self, member: Member, producer_id: str) -> None:
         """Technician action: ask a publisher for a keyframe."""
-        self._check_technical(member)
-        producer = self.router.producers.get(producer_id)
-        if producer is None:
-            raise JoinRefused("not_found", f"no producer {producer_id!r}")
-        producer.request_keyframe()
+        self.monitor.request_keyframe(member, producer_id)
 
     async def disconnect(self, member: Member, participant_id: str) -> None:
         """Technician action: close a participant's connection; it may rejoin."""
-        self._check_technical(member)
-        target = self.members.get(participant_id)
-        if target is None:
-            raise JoinRefused("not_found", f"{participant_id!r} is not connected")
-        if target.info.role is Role.CHAIR:
-            raise JoinRefused("forbidden", "the chair cannot be disconnected")
-        await target.connection.close(CloseCode.DISCONNECTED, "disconnected by a technician")
-
-    @staticmethod
-    def _check_technical(member: Member) -> None:
-        if member.info.role not in MONITORING_ROLES:
-            raise JoinRefused("forbidden", "only technicians and the chair may do this")
+        await self.monitor.disconnect(member, participant_id)
 
     # --- time -------------------------------------------------------------------
 
@@ -951,8 +830,8 @@ class LiveConference:
         self._closed = True
         if self._deadline is not None:
             self._deadline.cancel()
-        if self._monitor is not None:
-            self._monitor.cancel()
+        if self._monitor_task is not None:
+            self._monitor_task.cancel()
         self.recording.stop_all()
         for held in [*self.away.values(), *self._lost.values()]:
             held.cancel()
@@ -966,32 +845,6 @@ class LiveConference:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-
-def _expects_media(transport: PeerTransport) -> bool:
-    """Whether the client should be sending: it publishes, or receives media (and reports)."""
-    if transport.producers:
-        return True
-    running = [*transport.consumers.values(), *(s.consumer for s in transport.feeds.values())]
-    return any(c is not None and c.started for c in running)
-
-
-def _last_heard(transport: PeerTransport) -> float | None:
-    """When the client's last RTP or RTCP arrived (monotonic), if ever."""
-    times = [p.counters.last_packet_at for p in transport.producers.values()]
-    known = [t for t in [transport.heard_at, *times] if t is not None]
-    return max(known) if known else None
-
-
-def _sounding(sample: StreamSample) -> bool:
-    """An incoming audio stream forwarded and sending in the last second."""
-    return (
-        sample.direction == "in"
-        and sample.kind == "audio"
-        and not sample.paused
-        and sample.silent_for is not None
-        and sample.silent_for < 1.0
-    )
 
 
 __all__ = ["ConferenceOptions", "LiveConference"]

@@ -140,8 +140,8 @@ async def test_a_narrow_downlink_keeps_the_floor_and_pauses_the_other_videos(
     # The technicians (and the chair) are told, once it lasts; their feed says
     # which videos are held for whom, and why.
     key = f"bandwidth:{listener_id}"
-    await listener.wait_for(lambda: key in conference.alerts.active, timeout=10)
-    assert conference.alerts.active[key].kind == "bandwidth_limited"
+    await listener.wait_for(lambda: key in conference.monitor.alerts.active, timeout=10)
+    assert conference.monitor.alerts.active[key].kind == "bandwidth_limited"
 
     def alerted() -> bool:
         return any(
