@@ -78,6 +78,7 @@ from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation
 from .conference_monitor import ConferenceMonitor
 from .conference_recording import ConferenceRecording
 from .event_log import ConferenceLog, LogMovedOn
+from .held_seats import HeldSeats
 from .interpretation_routing import InterpretationRouting
 from .media_plane import MediaPlane, gate, in_room, producer_info
 from .member import Connection, JoinRefused, Member
@@ -93,12 +94,6 @@ DEFAULT_RECORDINGS = Path("recordings")
 RESUME_GRACE = 30.0  # seconds a dropped participant keeps its seat, request and floor
 # Seconds without RTP/RTCP from a client with media before its signaling is probed.
 MEDIA_TIMEOUT = 10.0
-# Seconds after a drop before a seat that has not come back counts as
-# disconnected rather than reconnecting (a reload is back well within it).
-LOST_AFTER = 1.5
-# A dropped seat whose kept media was silent this long is no longer heard:
-# its connection is reconnecting (a crash), not merely its signaling (a blip).
-MEDIA_QUIET = 0.5
 MONITOR_INTERVAL = 1.0  # seconds between two monitor.stats
 
 
@@ -139,18 +134,10 @@ class LiveConference:
         self.recording = ConferenceRecording(
             state, router, options.recordings / state.conference_id
         )
-        self.resume_grace = options.resume_grace
-        # Seats whose connection dropped: they keep their place until the timer.
-        self.away: dict[str, asyncio.TimerHandle] = {}
-        # Dropped members whose peer connections go on through the grace
-        # period, waiting for their signaling to come back.
-        self.detached: dict[str, Member] = {}
         # Each seat's floor.request/floor.cancel budget (kept across its reconnections).
         self.floor_toggles: dict[str, RateLimiter] = {}
         # Each seat's message.send budget (kept across its reconnections too).
         self.message_budgets: dict[str, RateLimiter] = {}
-        # Dropped seats still said to be reconnecting, until judged disconnected.
-        self._lost: dict[str, asyncio.TimerHandle] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
         self._monitor_task: asyncio.Task[None] | None = None
@@ -171,6 +158,17 @@ class LiveConference:
             self.members,
             lock=self._lock,
             record_channels=self.recording.record_channels,
+        )
+        self.held_seats = HeldSeats(
+            state,
+            router,
+            self.members,
+            resume_grace=options.resume_grace,
+            lock=self._lock,
+            spawn=self._spawn,
+            system=self._system,
+            drop_media=self.media.drop,
+            broadcast=self._broadcast,
         )
         self.shares = ScreenShares(state, router, self.members, lock=self._lock, spawn=self._spawn)
         self.monitor = ConferenceMonitor(
@@ -236,14 +234,14 @@ class LiveConference:
         conference = cls(state, stored[-1].seq if stored else 0, store, router, options)
         conference.log.events = [s.event for s in stored]
         for pid in [*state.participants, *(p.participant_id for p in state.lobby)]:
-            conference._hold_seat(pid)
+            conference.held_seats.hold_seat(pid)
         async with conference._lock:
             for pid in state.participants:
                 if state.presence(pid) is Presence.DISCONNECTED:
                     continue
                 # Nobody is connected to a node that just started: each seat is
                 # reconnecting, and disconnected if it does not come back soon.
-                await conference._seat_dropped(pid, LeaveReason.DISCONNECTED)
+                await conference.held_seats.seat_dropped(pid, LeaveReason.DISCONNECTED)
         conference._arm_deadline()
         conference._monitor_task = asyncio.ensure_future(conference._monitor_loop())
         return conference
@@ -334,7 +332,7 @@ class LiveConference:
         pid = participant.id
         async with self._lock:
             events: list[Event] = []
-            detached = self.detached.pop(pid, None)
+            detached = self.held_seats.detached.pop(pid, None)
             previous = self.members.pop(pid, None)
             if previous is not None:
                 await self.media.drop(previous)
@@ -360,13 +358,10 @@ class LiveConference:
             elif detached is not None:
                 await self.media.drop(detached)
             self.members[pid] = member
-            held = self.away.pop(pid, None)
-            if held is not None:
-                held.cancel()  # back within the grace period: the seat is as it was
-            self._cancel_lost(pid)
+            self.held_seats.returned(pid)
             self.monitor.probed.pop(pid, None)
             await self.monitor.announce(self.monitor.alerts.publisher_back(pid))
-            present = [*in_room(self.members), *self.detached.values()]
+            present = [*in_room(self.members), *self.held_seats.detached.values()]
             others = tuple(m.info for m in present if m is not member)
             await connection.send(
                 Welcome(
@@ -415,7 +410,7 @@ class LiveConference:
             # A dropped seat's media goes on through the grace period.
             keep = dropped and member.transport is not None and pid in self.state.participants
             if keep:
-                self.detached[pid] = member
+                self.held_seats.detached[pid] = member
             else:
                 await self.media.drop(member)
             if published and dropped:
@@ -424,101 +419,14 @@ class LiveConference:
                 await self._broadcast(ParticipantLeft(pid, reason))
             if pid in self.state.participants or pid in self.state.lobby:
                 if dropped:
-                    self._hold_seat(pid)
+                    self.held_seats.hold_seat(pid)
                     if self.state.interpretation.is_active(pid):
                         # Off air at once: the partner is told and can take over.
                         drop = SystemReason.INTERPRETER_DROPPED
                         await self._system(GoOffAir(pid, reason=drop))
-                    await self._seat_dropped(pid, reason)
+                    await self.held_seats.seat_dropped(pid, reason)
                 else:
                     await self._system(LeaveConference(pid, reason=reason.value))
-
-    def _hold_seat(self, pid: str) -> None:
-        loop = asyncio.get_running_loop()
-        self.away[pid] = loop.call_later(
-            self.resume_grace, lambda: self._spawn(self._seat_expired(pid))
-        )
-
-    async def _seat_dropped(self, pid: str, reason: LeaveReason) -> None:
-        """Tell the room once the seat is really gone; a seat not back soon is disconnected.
-
-        A seat whose kept media still flows is only a signaling blip: it is
-        still heard and seen, so the room is told nothing unless the media
-        stops too.
-        """
-        if pid not in self.state.participants:
-            return
-        if reason is LeaveReason.TIMEOUT:  # silent for a long while already
-            await self._system(SetPresence(pid, Presence.DISCONNECTED))
-            return
-        if self._media_arriving(pid):
-            self._watch_seat(pid, MEDIA_QUIET, self._seat_quiet)
-            return
-        await self._seat_reconnecting(pid)
-
-    async def _seat_reconnecting(self, pid: str) -> None:
-        if self.state.presence(pid) is Presence.CONNECTED:
-            await self._system(SetPresence(pid, Presence.RECONNECTING))
-        self._watch_seat(pid, LOST_AFTER, self._seat_lost)
-
-    def _watch_seat(
-        self, pid: str, delay: float, check: Callable[[str], Coroutine[Any, Any, None]]
-    ) -> None:
-        self._cancel_lost(pid)
-        self._lost[pid] = asyncio.get_running_loop().call_later(
-            delay, lambda: self._spawn(check(pid))
-        )
-
-    async def _seat_quiet(self, pid: str) -> None:
-        """A dropped seat whose media flowed: look again until the media stops."""
-        async with self._lock:
-            if self._lost.pop(pid, None) is None or pid in self.members:
-                return
-            if self._media_arriving(pid):
-                self._watch_seat(pid, MEDIA_QUIET, self._seat_quiet)
-            else:
-                await self._seat_reconnecting(pid)
-
-    async def _seat_lost(self, pid: str) -> None:
-        async with self._lock:
-            if self._lost.pop(pid, None) is None or pid in self.members:
-                return
-            if self._media_arriving(pid):
-                # The kept media came back: the seat is heard, not lost.
-                self._watch_seat(pid, MEDIA_QUIET, self._seat_quiet)
-                return
-            if self.state.presence(pid) is Presence.RECONNECTING:
-                await self._system(SetPresence(pid, Presence.DISCONNECTED))
-
-    def _media_arriving(self, pid: str) -> bool:
-        """Whether a dropped seat's kept media delivered a packet lately."""
-        if pid not in self.detached:
-            return False
-        now = time.monotonic()
-        return any(
-            p.counters.last_packet_at is not None and now - p.counters.last_packet_at < MEDIA_QUIET
-            for p in self.router.producers_of(pid)
-        )
-
-    def _cancel_lost(self, pid: str) -> None:
-        timer = self._lost.pop(pid, None)
-        if timer is not None:
-            timer.cancel()
-
-    async def _seat_expired(self, pid: str) -> None:
-        async with self._lock:
-            if self.away.pop(pid, None) is None or pid in self.members:
-                return
-            await self._end_detached(pid, LeaveReason.DISCONNECTED)
-            if pid in self.state.participants or pid in self.state.lobby:
-                await self._system(LeaveConference(pid, reason=LeaveReason.DISCONNECTED.value))
-
-    async def _end_detached(self, pid: str, reason: LeaveReason) -> None:
-        """Close the media kept for a dropped seat, and tell the others it is gone."""
-        kept = self.detached.pop(pid, None)
-        if kept is not None:
-            await self.media.drop(kept)
-            await self._broadcast(ParticipantLeft(pid, reason))
 
     async def _system(self, command: Command) -> None:
         """A consequence the server itself must record; kept for later if the store is down."""
@@ -663,7 +571,7 @@ class LiveConference:
                 self._start_media(member)
                 await self._broadcast(ParticipantJoined(member.info), exclude=pid)
             case ParticipantRejected(participant_id=pid) | ParticipantRemoved(participant_id=pid):
-                await self._end_detached(pid, LeaveReason.REMOVED)
+                await self.held_seats.end_detached(pid, LeaveReason.REMOVED)
                 gone = self.members.pop(pid, None)
                 if gone is not None:
                     await gone.connection.send(self._update([event]))
@@ -679,8 +587,8 @@ class LiveConference:
                 await gone.connection.close(CloseCode.NORMAL, "left the conference")
                 await self._broadcast(ParticipantLeft(pid, LeaveReason.LEFT))
             case ConferenceClosed():
-                for pid in list(self.detached):
-                    await self._end_detached(pid, LeaveReason.LEFT)
+                for pid in list(self.held_seats.detached):
+                    await self.held_seats.end_detached(pid, LeaveReason.LEFT)
                 for member in list(self.members.values()):
                     await self.media.drop(member)
                     await member.connection.send(self._update([event]))
@@ -833,10 +741,7 @@ class LiveConference:
         if self._monitor_task is not None:
             self._monitor_task.cancel()
         self.recording.stop_all()
-        for held in [*self.away.values(), *self._lost.values()]:
-            held.cancel()
-        self.away.clear()
-        self._lost.clear()
+        self.held_seats.cancel_timers()
         members = list(self.members.values())
         self.members.clear()
         await asyncio.gather(*(m.connection.close(code, reason) for m in members))
