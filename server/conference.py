@@ -38,12 +38,10 @@ from rooms import (
     SetPresence,
 )
 from rooms import Role as RoomRole
-from rooms import messages as private
 from rooms.events import (
     ConferenceClosed,
     Event,
     FloorEvent,
-    MessageSent,
     ParticipantAdmitted,
     ParticipantRejected,
     ParticipantRemoved,
@@ -53,14 +51,12 @@ from rooms.events import (
     ParticipantLeft as SeatLeft,
 )
 from signaling import (
-    MAX_HISTORY,
     PROTOCOL_VERSION,
     CloseCode,
     ConferenceInfo,
     DelegationInfo,
     IceServer,
     LeaveReason,
-    MessageHistory,
     MessageId,
     ParticipantInfo,
     ParticipantJoined,
@@ -82,6 +78,7 @@ from .held_seats import HeldSeats
 from .interpretation_routing import InterpretationRouting
 from .media_plane import MediaPlane, gate, in_room, producer_info
 from .member import Connection, JoinRefused, Member
+from .message_visibility import message_history, readable
 from .monitor import Totals
 from .plans import ConferencePlan
 from .recording import FloorRecorder
@@ -524,7 +521,7 @@ class LiveConference:
             pid = member.info.id
             if pid == exclude:
                 continue
-            told = self._readable(update, events, pid)
+            told = readable(self.state, update, events, pid)
             if pid == issuer:
                 assert ref is not None
                 told = dataclasses.replace(told or update, ref=ref[1])
@@ -533,34 +530,11 @@ class LiveConference:
         await asyncio.gather(*sends)
         self._arm_deadline()
 
-    def _readable(self, update: RoomUpdate, events: list[Event], pid: str) -> RoomUpdate | None:
-        """`update` as `pid` may see it: without the messages of threads it may not read.
-
-        None when nothing in it is for `pid` (only others' messages): it is not
-        told that a private message was sent at all.
-        """
-        if not any(isinstance(e, MessageSent) for e in events):
-            return update
-        kept = [
-            e
-            for e in events
-            if not isinstance(e, MessageSent) or private.may_read(self.state, pid, e.thread)
-        ]
-        if not kept:
-            return None
-        if len(kept) == len(events):
-            return update
-        return dataclasses.replace(update, events=tuple(e.to_dict() for e in kept))
-
     async def _send_history(self, member: Member) -> None:
         """The messages of the threads a seat in the room may read (none in the lobby)."""
-        pid = member.info.id
-        if pid not in self.state.participants:
-            return
-        readable = private.visible(self.state, pid, self.state.messages.all())
-        if readable:  # nothing to read yet: nothing to send (messages are never taken back)
-            history = tuple(m.to_dict() for m in readable[-MAX_HISTORY:])
-            await member.connection.send(MessageHistory(history))
+        history = message_history(self.state, member.info.id)
+        if history is not None:
+            await member.connection.send(history)
 
     async def _consequence(self, event: Event) -> None:
         self.recording.apply(event)
