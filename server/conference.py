@@ -31,13 +31,11 @@ from rooms import (
     Conference,
     EventStore,
     GoOffAir,
-    JoinConference,
     LeaveConference,
     Presence,
     RoomError,
     SetPresence,
 )
-from rooms import Role as RoomRole
 from rooms.events import (
     ConferenceClosed,
     Event,
@@ -54,7 +52,6 @@ from signaling import (
     PROTOCOL_VERSION,
     CloseCode,
     ConferenceInfo,
-    DelegationInfo,
     IceServer,
     LeaveReason,
     MessageId,
@@ -64,12 +61,12 @@ from signaling import (
     ProducerAdded,
     ProducerRemoved,
     RateLimiter,
-    Role,
     RoomUpdate,
     ServerMessage,
     Welcome,
 )
 
+from .admission import join_events, participant_from
 from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation
 from .conference_monitor import ConferenceMonitor
 from .conference_recording import ConferenceRecording
@@ -271,43 +268,11 @@ class LiveConference:
 
     def participant_from(self, grant: JoinGrant) -> ParticipantInfo:
         """Check a verified grant against this conference; raise JoinRefused."""
-        try:
-            role = Role(grant.role)
-        except ValueError:
-            raise JoinRefused("invalid_token", f"unknown role {grant.role!r}") from None
-        delegation = None
-        if grant.delegation is not None:
-            found = self.state.delegations.get(grant.delegation)
-            if found is None:
-                raise JoinRefused(
-                    "invalid_token", f"no delegation {grant.delegation!r} in {self.id!r}"
-                )
-            delegation = DelegationInfo(found.delegation_id, found.name, found.country_code)
-        elif RoomRole(role).needs_delegation:
-            raise JoinRefused("invalid_token", f"a {role.value} must belong to a delegation")
-        if self.state.closed:
-            raise JoinRefused("invalid_state", "the conference is closed")
-        return ParticipantInfo(grant.participant, grant.name, role, delegation)
-
-    def _join_events(self, participant: ParticipantInfo) -> list[Event]:
-        """What entering means now (room or lobby); JoinRefused if it may not."""
-        pid = participant.id
-        if pid in self.state.participants or pid in self.state.lobby:
-            return []  # a seat that is already here (its connection is being replaced)
-        command = JoinConference(
-            pid,
-            participant.name,
-            RoomRole(participant.role.value),
-            participant.delegation.id if participant.delegation else None,
-        )
-        try:
-            return self.state.decide(command, pid, self._clock())
-        except RoomError as exc:
-            raise JoinRefused(exc.code.value, exc.message) from None
+        return participant_from(self.state, grant)
 
     def check_join(self, participant: ParticipantInfo) -> None:
         """Raise JoinRefused if the participant may not enter (e.g. a locked room)."""
-        self._join_events(participant)
+        join_events(self.state, participant, self._clock())
 
     async def join(
         self,
@@ -337,7 +302,7 @@ class LiveConference:
                     CloseCode.REPLACED, "joined from another connection"
                 )
             else:
-                events = self._join_events(participant)
+                events = join_events(self.state, participant, self._clock())
                 try:
                     await self.log.persist(events)
                 except StoreUnavailable:
