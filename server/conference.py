@@ -7,6 +7,18 @@ disconnect) take one consistent order:
 
     decide (pure) -> append to the store -> apply -> media consequences
     -> room.update to everyone -> re-arm the deadline timer
+
+This module composes the parts, each in its own module and sharing the room's
+state, the router, the connected members and the lock:
+
+    event_log              the store, then apply; catch up or rewrite the log
+    media_plane            transports, the floor's gate on microphones, layers
+    interpretation_routing listeners' channels, interpreters' feeds
+    screen_share           who may share a screen, one at a time
+    held_seats             dropped connections keep their seat for a while
+    conference_monitor     stream samples, alerts, the technicians' actions
+    conference_recording   the recorders, as the floor and the chair say
+    admission, message_visibility   pure: who may enter, who reads what
 """
 
 from __future__ import annotations
@@ -112,6 +124,8 @@ class ConferenceOptions:
 
 
 class LiveConference:
+    """One conference served by this node: its members, media and log, under one lock."""
+
     def __init__(
         self,
         state: Conference,
@@ -123,20 +137,26 @@ class LiveConference:
         options = options or ConferenceOptions()
         self.state = state
         self.router = router
+        # Connected members (room and lobby), shared with every part below.
         self.members: dict[str, Member] = {}
         self.totals = options.totals
-        self.recording = ConferenceRecording(
-            state, router, options.recordings / state.conference_id
-        )
         # Each seat's floor.request/floor.cancel budget (kept across its reconnections).
         self.floor_toggles: dict[str, RateLimiter] = {}
         # Each seat's message.send budget (kept across its reconnections too).
         self.message_budgets: dict[str, RateLimiter] = {}
         # System commands that could not be stored (store down), retried in order.
         self._unstored: list[Command] = []
-        self._monitor_task: asyncio.Task[None] | None = None
         self._clock = options.clock
         self._lock = asyncio.Lock()
+        self._deadline: asyncio.TimerHandle | None = None
+        self._monitor_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        # Once closed, no timer or late task may act on the conference: another
+        # node (or this one, restarted) may own its log by then.
+        self._closed = False
+        self.recording = ConferenceRecording(
+            state, router, options.recordings / state.conference_id
+        )
         self.media = MediaPlane(
             state,
             router,
@@ -153,6 +173,7 @@ class LiveConference:
             lock=self._lock,
             record_channels=self.recording.record_channels,
         )
+        self.shares = ScreenShares(state, router, self.members, lock=self._lock, spawn=self._spawn)
         self.held_seats = HeldSeats(
             state,
             router,
@@ -164,7 +185,6 @@ class LiveConference:
             drop_media=self.media.drop,
             broadcast=self._broadcast,
         )
-        self.shares = ScreenShares(state, router, self.members, lock=self._lock, spawn=self._spawn)
         self.monitor = ConferenceMonitor(
             state,
             router,
@@ -184,11 +204,6 @@ class LiveConference:
             announce=self.monitor.announce,
             clock=options.clock,
         )
-        self._deadline: asyncio.TimerHandle | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        # Once closed, no timer or late task may act on the conference: another
-        # node (or this one, restarted) may own its log by then.
-        self._closed = False
         router.on_producer_added = self._producer_added
         router.on_producer_removed = self._producer_removed
         router.direct = self.media.direct
