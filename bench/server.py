@@ -80,8 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from media import fastpath
     from rooms import AssignInterpreter, Command, OpenChannel, SetLanguages, Settings
     from server.app import create_app
-    from server.conference import ConferencePlan, DelegationPlan
     from server.config import ServerConfig
+    from server.plans import ConferencePlan, DelegationPlan
 
     logging.basicConfig(level=logging.WARNING, format="server %(levelname)s %(name)s: %(message)s")
     fastpath.select(args.forwarding)

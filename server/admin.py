@@ -31,9 +31,11 @@ from rooms import (
 )
 from rooms.minutes_words import LANGUAGES as MINUTES_LANGUAGES
 
-from .conference import ConferencePlan, DelegationPlan, JoinRefused, LiveConference
+from .conference import LiveConference
 from .https import public_base
+from .member import JoinRefused
 from .palabra import PlacedElsewhere, palabra_of
+from .plans import ConferencePlan, DelegationPlan
 from .tokens import TokenError, check_ttl, issue_token, verify_token
 
 CONFERENCE_ID = re.compile(r"[a-z0-9_-]{1,64}")

@@ -16,12 +16,12 @@ from rooms import EventStore
 from . import http_security
 from .admin import add_routes
 from .check import add_routes as add_check_routes
-from .conference import ConferencePlan
 from .config import ServerConfig
 from .connection import websocket_handler
 from .https import forwarded_middleware
 from .metrics import add_routes as add_metrics_routes
 from .palabra import PALABRA, Palabra, palabra_of
+from .plans import ConferencePlan
 from .workers import WorkerSeat
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"

@@ -19,7 +19,6 @@ from rooms import AddAgendaItem
 
 from . import logs, preflight
 from .app import create_app
-from .conference import ConferencePlan
 from .config import ServerConfig
 from .credentials import check_credential
 from .demo import DEMO_CONFERENCE, demo_links
@@ -27,6 +26,7 @@ from .front import create_front_app
 from .https import redirect_app
 from .options import ConfigError, add_serve_arguments, merged_settings
 from .plan_file import read_plan_file
+from .plans import ConferencePlan
 from .tokens import check_ttl, issue_token
 from .workers import WorkersFailed, running_workers, worker_count
 

@@ -45,7 +45,8 @@ from signaling import (
 )
 
 from .client_commands import command_from_client
-from .conference import JoinRefused, LiveConference, Member
+from .conference import LiveConference
+from .member import JoinRefused, Member
 from .palabra import Palabra, PlacedElsewhere, palabra_of
 from .tokens import RESUME, RESUME_TTL, TokenError, issue_resume_token, verify_token
 

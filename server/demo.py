@@ -12,8 +12,8 @@ from rooms import (
     SetLanguages,
 )
 
-from .conference import ConferencePlan, DelegationPlan
 from .config import ServerConfig
+from .plans import ConferencePlan, DelegationPlan
 from .tokens import issue_token
 
 # (id, Spanish title, English title, planned minutes, budget minutes, inscribed in order,

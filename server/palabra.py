@@ -23,10 +23,12 @@ from media.udp_mux import UdpMux
 from rooms import EventStore, MemoryEventStore
 from signaling import CloseCode
 
-from .conference import ConferenceOptions, ConferencePlan, JoinRefused, LiveConference
+from .conference import ConferenceOptions, LiveConference
 from .config import ServerConfig
+from .member import JoinRefused
 from .monitor import Totals
 from .options import ConfigError
+from .plans import ConferencePlan
 from .turn import TurnPolicy
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from pathlib import Path
 from rooms import RoomError
 
 from .admin import BadRequest, conference_plan
-from .conference import ConferencePlan
 from .options import ConfigError
+from .plans import ConferencePlan
 
 __all__ = ["MAX_FILE_BYTES", "read_plan_file"]
 

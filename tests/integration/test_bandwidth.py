@@ -118,7 +118,7 @@ async def test_a_narrow_downlink_keeps_the_floor_and_pauses_the_other_videos(
     )
     conference = room.server.palabra.conferences["demo"]
     listener_id = listener.welcome.you.id  # type: ignore[union-attr]
-    downlink = conference.bandwidth.downlinks[listener_id]
+    downlink = conference.media.bandwidth.downlinks[listener_id]
     assert downlink.estimator.estimate is not None
     assert downlink.estimator.estimate < 800_000
     reasons = {d.reason for d in downlink.decisions.values() if d.layer is None}
@@ -140,8 +140,8 @@ async def test_a_narrow_downlink_keeps_the_floor_and_pauses_the_other_videos(
     # The technicians (and the chair) are told, once it lasts; their feed says
     # which videos are held for whom, and why.
     key = f"bandwidth:{listener_id}"
-    await listener.wait_for(lambda: key in conference.alerts.active, timeout=10)
-    assert conference.alerts.active[key].kind == "bandwidth_limited"
+    await listener.wait_for(lambda: key in conference.monitor.alerts.active, timeout=10)
+    assert conference.monitor.alerts.active[key].kind == "bandwidth_limited"
 
     def alerted() -> bool:
         return any(
@@ -193,7 +193,9 @@ async def test_beyond_last_n_only_the_floor_the_chair_and_recent_speakers_are_se
     conference = room.server.palabra.conferences["demo"]
     listener_id = listener.welcome.you.id  # type: ignore[union-attr]
     held = [
-        d for d in conference.bandwidth.downlinks[listener_id].decisions.values() if d.layer is None
+        d
+        for d in conference.media.bandwidth.downlinks[listener_id].decisions.values()
+        if d.layer is None
     ]
     assert [d.reason for d in held] == [Reason.LAST_N]
 

@@ -15,7 +15,8 @@ import pytest
 
 from client import ClientError, PalabraClient, RemoteStream
 from rooms import Settings
-from server.conference import LISTEN, PARTNER, LiveConference
+from server.conference import LiveConference
+from server.interpretation_routing import LISTEN, PARTNER
 from signaling import MonitorAlert, MonitorStats
 
 from .conftest import ClientFactory, RunningServer
@@ -257,7 +258,7 @@ async def test_bad_listening_requests_are_typed_errors(
     with pytest.raises(ClientError) as refused:
         await booths.en1.listen("pt")
     assert refused.value.error.code == "forbidden"
-    assert live(server).listening[pid(listener)] == "en"  # nothing changed
+    assert live(server).interpretation.listening[pid(listener)] == "en"  # nothing changed
 
 
 async def test_the_passive_partner_is_told_when_the_active_drops_and_takes_over(

@@ -249,7 +249,7 @@ async def test_a_pinned_tile_comes_in_the_middle_layer(
     await pinning.send_raw('{"type":"video.pin","id":"x","participant_id":["a","b"]}')
     await pinning.wait_for(lambda: any(getattr(m, "ref", None) == "x" for m in pinning.messages))
     conference = server.palabra.conferences["demo"]
-    assert conference.pinned[pinning.welcome.you.id] == gt  # type: ignore[union-attr]
+    assert conference.media.pinned[pinning.welcome.you.id] == gt  # type: ignore[union-attr]
 
     unpinned = time.monotonic()
     assert (await pinning.pin(None)).participant_id is None

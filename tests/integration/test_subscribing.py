@@ -210,13 +210,13 @@ async def test_a_resume_keeps_the_media_only_for_the_same_choice(
         kept = conference.router.peers[pid]
 
         bot.abort_connection()  # signaling drops; the media goes on
-        await bot.wait_for(lambda: pid in conference.detached)
+        await bot.wait_for(lambda: pid in conference.held_seats.detached)
         assert (await bot.resume()).media_kept
         assert conference.router.peers[pid] is kept and kept.subscriber is None
 
         bot.subscription = Subscription()  # now it would receive everything
         bot.abort_connection()
-        await bot.wait_for(lambda: pid in conference.detached)
+        await bot.wait_for(lambda: pid in conference.held_seats.detached)
         assert not (await bot.resume()).media_kept  # the kept media was made for another choice
         fresh = conference.router.peers[pid]
         assert fresh is not kept and fresh.subscriber is not None

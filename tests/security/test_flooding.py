@@ -76,7 +76,7 @@ async def test_a_reader_that_stops_does_not_freeze_the_conference(
             queued_at_join = connection.queued
     assert newcomer is not None and queued_at_join >= LIMITS.outbox // 2
     # Cut off, with its seat kept for the resume grace like any dropped connection.
-    assert asleep.info.id in conference.away
+    assert asleep.info.id in conference.held_seats.away
     await chair.command("settings.open_floor", enabled=commands % 2 == 1)
     assert chair.close_code is None and newcomer.close_code is None
     await ws.close()

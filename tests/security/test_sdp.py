@@ -94,7 +94,7 @@ async def test_a_seat_leaves_even_when_its_media_teardown_fails(
         await chair.wait_for(lambda: _gone(chair, pid))
         assert not [r for r in chair.room["queue"] if r["delegation_id"] == "cr"]
     else:
-        conference.resume_grace = 0.1
+        conference.held_seats.resume_grace = 0.1
         await client.close()
         await chair.wait_for(lambda: pid not in chair.participants)
         await chair.wait_for(lambda: _gone(chair, pid))
