@@ -256,6 +256,8 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
         assert weak_window["fps"] >= 20, f"the floor's video at {weak_window['fps']:.1f} fps"
         assert weak_window["audio_packets"] >= 40 * weak_window["seconds"], weak_window
         assert weak_window["audio_lost"] == 0, "the floor's audio lost packets on the weak link"
+        # Only if the publisher still sends its high layer: its own (transport-cc)
+        # estimate may turn it off on a starved machine, which the message shows.
         assert strong_window["width"] == HIGH_WIDTH, f"{strong_window}; sent {sent}"
         assert strong_window["fps"] >= 20, f"the high layer at {strong_window['fps']:.1f} fps"
         assert strong_window["audio_lost"] == 0, strong_window
