@@ -303,15 +303,16 @@ class BandwidthAllocation:
 
 def interval_loss(reported: float | None, packets: int, nacked: int) -> float | None:
     """One consumer's loss over an interval: what its receiver report gave
-    (None: no new report) or, if larger, the share of the packets sent that
-    it asked to have resent.
+    (None: no new report) or, if larger, what its NACKs show.
 
     A receiver counts what retransmission repaired as received: behind a
     policer that drops half the packets, a browser reports a few percent
     while its video stalls on the resends. The NACKs show the loss before
-    repair.
+    repair. A resend is lost as often as the originals and asked for again,
+    so ``nacked`` sequence numbers asked for ``packets`` sent mean a loss of
+    nacked / (packets + nacked), not nacked / packets (which passes 100 %).
     """
-    asked = min(1.0, nacked / packets) if packets > 0 and nacked > 0 else None
+    asked = nacked / (packets + nacked) if packets > 0 and nacked > 0 else None
     if reported is None:
         return asked
     return reported if asked is None else max(reported, asked)
