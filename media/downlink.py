@@ -13,7 +13,9 @@ like the loss-based half of Google Congestion Control:
   retransmission repaired as received, so a policed link shows lossy and
   nearly clean intervals by turns);
 - loss under 2 %: what was sent arrived, so the estimate is at least that,
-  and it grows by 8 % a second, no further than 1.5 times what was sent (as
+  and (``backoff`` seconds after the last decrease, as for probes; a
+  decrease soon after growing again doubles it) it grows by 8 % a second,
+  no further than 1.5 times what was sent (as
   GCC bounds its estimate by the incoming rate: more is a guess) and than
   the subscriber's REMB (its delay-based estimate) when it sends one;
   between the two, it holds;
@@ -88,11 +90,16 @@ class DownlinkEstimator:
                 return estimate
             lowered = max(MIN_ESTIMATE, int(sent_bps * (1 - loss / 2)))
             self._recent = []  # the next decrease needs new evidence
+            if self._decreased_at is not None and now - self._decreased_at < 2 * self._backoff:
+                # It grew back into the loss soon: wait longer before growing again.
+                self._backoff = min(MAX_BACKOFF, self._backoff * 2)
             if estimate is None or lowered < estimate:
                 self.estimate = lowered
             self._decreased_at = now
             if self._probe_at is not None:
                 self._probe_failed(now)
+        elif loss < LOW_LOSS and estimate is not None and not self._may_grow(now):
+            self.estimate = max(estimate, int(sent_bps))  # what arrived, no more
         elif loss < LOW_LOSS and estimate is not None:
             grown = max(estimate, int(sent_bps)) * GROWTH_PER_SECOND**elapsed
             grown = min(grown, max(estimate, GROWTH_CAP * sent_bps))
@@ -106,6 +113,11 @@ class DownlinkEstimator:
             else:
                 self._probe_failed(now)
         return self.estimate
+
+    def _may_grow(self, now: float) -> bool:
+        """Not within ``backoff`` seconds of a decrease: growing back at once
+        would raise the floor to the layer the link just failed to carry."""
+        return self._decreased_at is None or now - self._decreased_at >= self._backoff
 
     def _probe_failed(self, now: float) -> None:
         self._probe_at = None

@@ -76,6 +76,8 @@ class Downlink:
     estimator: DownlinkEstimator = field(default_factory=DownlinkEstimator)
     # Per consumer: its sent totals (bytes with overhead) and last report seen.
     sent: dict[str, int] = field(default_factory=dict)
+    # Per consumer: packets sent and sequence numbers the subscriber NACKed.
+    nacked: dict[str, tuple[int, int]] = field(default_factory=dict)
     reports: dict[str, float] = field(default_factory=dict)
     measured_at: float | None = None
     sent_bps: float = 0.0
@@ -134,25 +136,35 @@ class BandwidthAllocation:
         rembs = []
         totals: dict[str, int] = {}
         reports: dict[str, float] = {}
+        nacked: dict[str, tuple[int, int]] = {}
         for consumer in consumers:
             c = consumer.counters
             total = c.bytes + c.packets * PACKET_OVERHEAD
             totals[consumer.id] = total
             delta = max(0, total - downlink.sent.get(consumer.id, total))
             sent += delta
+            nacked[consumer.id] = (c.packets, c.nacks_received)
+            packets, nacks = downlink.nacked.get(consumer.id, nacked[consumer.id])
             report_at = c.report_at
+            reported: float | None = None
             if report_at is not None:
                 reports[consumer.id] = report_at
-                if report_at != downlink.reports.get(consumer.id) and consumer.started:
-                    # Loss on the way to the SFU is not this subscriber's downlink.
-                    upstream = consumer.producer.counters.fraction_lost / 256
-                    weight = max(1, delta // 1000)
-                    lost_weighted += max(0.0, c.fraction_lost / 256 - upstream) * weight
-                    weights += weight
+                if report_at != downlink.reports.get(consumer.id):
+                    reported = c.fraction_lost / 256
+            if not consumer.started:
+                continue
+            lost = interval_loss(reported, c.packets - packets, c.nacks_received - nacks)
+            if lost is not None:
+                # Loss on the way to the SFU is not this subscriber's downlink.
+                upstream = consumer.producer.counters.fraction_lost / 256
+                weight = max(1, delta // 1000)
+                lost_weighted += max(0.0, lost - upstream) * weight
+                weights += weight
             if c.remb is not None and at - c.remb_at < REMB_FRESH:
                 rembs.append(c.remb)
         elapsed = None if downlink.measured_at is None else at - downlink.measured_at
         downlink.sent, downlink.reports, downlink.measured_at = totals, reports, at
+        downlink.nacked = nacked
         if not elapsed or elapsed <= 0:
             return
         downlink.sent_bps = sent * 8 / elapsed
@@ -294,6 +306,23 @@ class BandwidthAllocation:
         return {
             pid: (d.held_for_bandwidth, d.estimator.estimate) for pid, d in self.downlinks.items()
         }
+
+
+def interval_loss(reported: float | None, packets: int, nacked: int) -> float | None:
+    """One consumer's loss over an interval: what its receiver report gave
+    (None: no new report) or, if larger, what its NACKs show.
+
+    A receiver counts what retransmission repaired as received: behind a
+    policer that drops half the packets, a browser reports a few percent
+    while its video stalls on the resends. The NACKs show the loss before
+    repair. A resend is lost as often as the originals and asked for again,
+    so ``nacked`` sequence numbers asked for ``packets`` sent mean a loss of
+    nacked / (packets + nacked), not nacked / packets (which passes 100 %).
+    """
+    asked = nacked / (packets + nacked) if packets > 0 and nacked > 0 else None
+    if reported is None:
+        return asked
+    return reported if asked is None else max(reported, asked)
 
 
 def _all_consumers(transport: PeerTransport) -> list[Consumer]:

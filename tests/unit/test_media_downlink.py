@@ -53,13 +53,31 @@ def test_a_stale_report_right_after_a_decrease_does_not_lower_it_again() -> None
 def test_clean_intervals_grow_it_by_eight_percent_a_second_up_to_remb() -> None:
     estimator = DownlinkEstimator()
     lossy(estimator, 0.0, 1_000_000, 0.2)  # 900 kbit/s
-    assert estimator.update(1.0, 800_000, 0.0) == pytest.approx(972_000, rel=1e-3)
-    assert estimator.update(2.0, 800_000, 0.01, remb_bps=1_000_000) == 1_000_000
-    assert estimator.update(3.0, 800_000, 0.0, remb_bps=1_000_000) == 1_000_000
+    t = FIRST_BACKOFF  # it holds until then (below)
+    estimator.update(t - 1, 800_000, 0.0)
+    assert estimator.update(t, 800_000, 0.0) == pytest.approx(972_000, rel=1e-3)
+    assert estimator.update(t + 1, 800_000, 0.01, remb_bps=1_000_000) == 1_000_000
+    assert estimator.update(t + 2, 800_000, 0.0, remb_bps=1_000_000) == 1_000_000
     # REMB below the estimate stops growth but never lowers it.
-    assert estimator.update(4.0, 800_000, 0.0, remb_bps=500_000) == 1_000_000
+    assert estimator.update(t + 3, 800_000, 0.0, remb_bps=500_000) == 1_000_000
     # What arrived without loss is proven, whatever the estimate said.
-    assert estimator.update(5.0, 1_500_000, 0.0, remb_bps=2_000_000) == 1_620_000
+    assert estimator.update(t + 4, 1_500_000, 0.0, remb_bps=2_000_000) == 1_620_000
+
+
+def test_after_a_decrease_it_holds_before_growing_and_longer_after_growing_into_loss() -> None:
+    estimator = DownlinkEstimator()
+    assert lossy(estimator, 0.0, 1_000_000, 0.2) == 900_000
+    # Clean seconds right after: what arrived counts, but no growth towards
+    # the rate that just lost (the floor would go back to the layer that failed).
+    for t in range(1, int(FIRST_BACKOFF)):
+        assert estimator.update(float(t), 600_000, 0.0) == 900_000
+    assert estimator.update(FIRST_BACKOFF - 0.5, 950_000, 0.0) == 950_000
+    assert estimator.update(FIRST_BACKOFF, 950_000, 0.0) > 950_000  # grows again
+    # It grew into loss soon after: a decrease, and twice the wait.
+    lossy(estimator, FIRST_BACKOFF + 4, 1_000_000, 0.2)
+    assert estimator.backoff == 2 * FIRST_BACKOFF
+    held = estimator.estimate
+    assert estimator.update(FIRST_BACKOFF + 4 + FIRST_BACKOFF + 1, 500_000, 0.0) == held
 
 
 def test_no_report_changes_nothing() -> None:

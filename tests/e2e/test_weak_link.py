@@ -1,0 +1,291 @@
+"""Three browsers: the floor's simulcast camera reaches a weak link smaller, a strong one whole.
+
+Guatemala's browser publishes its 1280x720 camera in three layers and holds
+the floor. El Salvador's browser has a weak downlink (an nftables rate limit
+on its subscriber port, in the test's network namespace): room for the
+floor's middle layer and the audio, not for the high layer. Costa Rica's
+browser is unlimited. Both receivers join with their camera switched off and
+the chair is the aiortc client (publishing nothing), to spare this 2-core
+machine more encoders.
+
+The server starts El Salvador on the high layer (nothing limits a
+participant before its first heavy loss), learns its link from its receiver
+reports and NACKs and moves it to a smaller layer; from then on El Salvador
+sees the floor at full frame rate and hears it whole, while Costa Rica sees
+it 1280 wide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from .harness import CHROMIUM, CHROMIUM_FLAGS, BrowserPage, RunningServer, new_page
+from .test_browser_join import admit, chair_client, js, wait_js
+from .test_narrow_downlink import NFT, SUBSCRIBER_PORT, TABLE, nft  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.e2e
+
+# 680 kbit/s: the floor's middle layer (measured 340-530 kbit/s from the fake
+# camera) and two Opus streams fit; the high layer (700-1100 kbit/s) does not.
+LIMIT_KBYTES = 85
+HIGH_WIDTH = 1280
+
+# What the page decodes of `owner`'s media: frames, width, loss, at when.
+RECEIVED = """async (owner) => {
+    const c = window.palabra.connection;
+    const mids = new Map([...c.streams.values()]
+        .filter((s) => s.participant_id === owner).map((s) => [s.mid, s.kind]));
+    const out = {frames: 0, received: 0, dropped: 0, width: 0, videoLost: 0, videoBytes: 0,
+                 audioPackets: 0, audioLost: 0, at: performance.now()};
+    for (const t of c.subscriber.getTransceivers()) {
+        const kind = mids.get(t.mid);
+        if (!kind) continue;
+        (await t.receiver.getStats()).forEach((r) => {
+            if (r.type !== 'inbound-rtp') return;
+            if (kind === 'video') {
+                out.frames += r.framesDecoded ?? 0;
+                out.received += r.framesReceived ?? 0;
+                out.dropped += r.framesDropped ?? 0;
+                out.width = Math.max(out.width, r.frameWidth ?? 0);
+                out.videoLost += r.packetsLost ?? 0;
+                out.videoBytes += r.bytesReceived ?? 0;
+            } else {
+                out.audioPackets += r.packetsReceived ?? 0;
+                out.audioLost += r.packetsLost ?? 0;
+            }
+        });
+    }
+    return out;
+}"""
+
+SENT_WIDTHS = """async () => {
+    const stats = await window.palabra.connection.publisher.getStats();
+    const out = {};
+    stats.forEach((r) => {
+        if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid)
+            out[r.rid] = r.frameWidth ?? 0;
+    });
+    return out;
+}"""
+
+# Per layer the publisher sends: width, fps, bytes, what limits it.
+SENT = """async () => {
+    const stats = await window.palabra.connection.publisher.getStats();
+    const out = {};
+    stats.forEach((r) => {
+        if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid)
+            out[r.rid] = [r.frameWidth ?? 0, r.framesPerSecond ?? 0, r.bytesSent,
+                          r.qualityLimitationReason, r.targetBitrate ?? 0];
+    });
+    return out;
+}"""
+
+# The publisher's own estimate of its uplink (transport-cc), bit/s.
+UPLINK = """async () => {
+    const stats = await window.palabra.connection.publisher.getStats();
+    let out = null;
+    stats.forEach((r) => {
+        if (r.type === 'candidate-pair' && r.nominated && r.availableOutgoingBitrate)
+            out = r.availableOutgoingBitrate;
+    });
+    return out;
+}"""
+
+
+async def enter(
+    browser: Browser,
+    server: RunningServer,
+    chair: Any,
+    name: str,
+    delegation: str,
+    camera: bool = True,
+) -> tuple[BrowserPage, str]:
+    """A head of delegation's browser, admitted by the chair: its page and participant id."""
+    token = server.token(role="head", name=name, delegation=delegation)
+    logged = await new_page(browser, server.join_url(token))
+    page = logged.page
+    await wait_js(page, "() => window.palabra?.connection?.state === 'joined'", timeout=30)
+    if not camera:
+        await page.locator("label[for=prejoin-cam]").click()
+    participant: str = await js(page, "() => window.palabra.connection.you.id")
+    await page.get_by_role("button", name="Entrar a la reunión").click()
+    await admit(chair, participant)
+    await wait_js(page, "() => document.body.dataset.view === 'delegation'", timeout=20)
+    return logged, participant
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Chromium whose fake camera runs at 30 fps (its default is 20: no
+    margin for a receiver's frame rate to be measured against 20)."""
+    flags = [
+        "--use-fake-device-for-media-stream=fps=30"
+        if f == "--use-fake-device-for-media-stream"
+        else f
+        for f in CHROMIUM_FLAGS
+    ]
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=flags, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def pages() -> AsyncIterator[list[BrowserPage]]:
+    """The pages a test opens, their console saved and contexts closed at the end."""
+    opened: list[BrowserPage] = []
+    yield opened
+    for logged in opened:
+        logged.save_log(f"weak-link-{opened.index(logged)}")
+        await logged.page.context.close()
+
+
+def limit_port(port: int) -> None:
+    rules = f"""
+table inet {TABLE} {{
+  chain inp {{
+    type filter hook input priority 0; policy accept;
+    udp dport {port} limit rate over {LIMIT_KBYTES} kbytes/second drop
+  }}
+}}
+"""
+    result = subprocess.run([NFT, "-f", "-"], input=rules.encode(), capture_output=True)
+    if result.returncode != 0:
+        pytest.skip(f"nft refused the rules: {result.stderr.decode().strip()}")
+
+
+async def window(page: Any, owner: str, seconds: float) -> dict[str, float]:
+    """What `page` received of `owner` over `seconds`: fps, width, loss deltas, kbit/s."""
+    before = await js(page, RECEIVED, owner)
+    await page.wait_for_timeout(seconds * 1000)
+    after = await js(page, RECEIVED, owner)
+    took = (after["at"] - before["at"]) / 1000
+    return {
+        "fps": (after["frames"] - before["frames"]) / took,
+        "received_fps": (after["received"] - before["received"]) / took,
+        "dropped": after["dropped"] - before["dropped"],
+        "width": after["width"],
+        "video_kbps": 8 * (after["videoBytes"] - before["videoBytes"]) / took / 1000,
+        "video_lost": after["videoLost"] - before["videoLost"],
+        "audio_packets": after["audioPackets"] - before["audioPackets"],
+        "audio_lost": after["audioLost"] - before["audioLost"],
+        "seconds": took,
+    }
+
+
+@pytest.mark.usefixtures("nft")
+async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_strong_one_the_high(
+    server: RunningServer, browser: Browser, pages: list[BrowserPage]
+) -> None:
+    async with chair_client(server) as chair:
+        floor, gt = await enter(browser, server, chair, "Canciller de Guatemala", "gt")
+        pages.append(floor)
+        weak, _ = await enter(
+            browser, server, chair, "Canciller de El Salvador", "sv", camera=False
+        )
+        pages.append(weak)
+        strong, _ = await enter(
+            browser, server, chair, "Canciller de Costa Rica", "cr", camera=False
+        )
+        pages.append(strong)
+
+        update = await chair.command("floor.request", delegation_id="gt")
+        [request] = [e for e in update.events if e["type"] == "floor.requested"]
+        await chair.command("floor.grant", request_id=request["request_id"], unlimited=True)
+
+        # The fake camera gives 1280x720: the high layer exists.
+        await wait_js(
+            floor.page,
+            f"""async () => {{
+                const w = await ({SENT_WIDTHS})();
+                return w.q > 0 && w.h > 0 && w.f === {HIGH_WIDTH};
+            }}""",
+            timeout=30,
+        )
+        # Both receivers get the floor's high layer while nothing limits them.
+        for receiver in (weak, strong):
+            await wait_js(
+                receiver.page,
+                f"async (o) => (await ({RECEIVED})(o)).width === {HIGH_WIDTH}",
+                gt,
+                timeout=30,
+            )
+
+        await wait_js(weak.page, f"async () => (await ({SUBSCRIBER_PORT})()) !== null")
+        port = await js(weak.page, SUBSCRIBER_PORT)
+        assert isinstance(port, int)
+        limited = time.monotonic()
+        limit_port(port)
+        at_limit = await js(weak.page, RECEIVED, gt)
+        converged = await smaller_layer(weak.page, gt, limited, timeout=25)
+
+        # What the policer queued drains; then both receivers over one window.
+        await weak.page.wait_for_timeout(2000)
+        sent_before = await js(floor.page, SENT)
+        weak_window, strong_window = await gather(
+            window(weak.page, gt, 6), window(strong.page, gt, 6)
+        )
+        sent_after = await js(floor.page, SENT)
+        adapting = await js(weak.page, RECEIVED, gt)
+        lost_adapting = adapting["audioLost"] - at_limit["audioLost"] - weak_window["audio_lost"]
+        uplink = await js(floor.page, UPLINK)
+        sent = {
+            rid: (w, fps, round(8 * (b - sent_before[rid][2]) / 6000), why, t)
+            for rid, (w, fps, b, why, t) in sent_after.items()
+        }
+        print(
+            f"\nlimit {8 * LIMIT_KBYTES} kbit/s; smaller layer after {converged:.1f} s"
+            f" ({lost_adapting} floor audio packets lost meanwhile);"
+            f"\npublisher's uplink estimate {uplink} bit/s; layers sent"
+            f" (width, fps, kbit/s, limited by, target): {sent}"
+            f"\nweak link:   {fmt(weak_window)}\nunlimited:   {fmt(strong_window)}"
+        )
+
+        assert weak_window["width"] < HIGH_WIDTH, weak_window
+        assert weak_window["fps"] >= 20, f"the floor's video at {weak_window['fps']:.1f} fps"
+        assert weak_window["audio_packets"] >= 40 * weak_window["seconds"], weak_window
+        assert weak_window["audio_lost"] == 0, "the floor's audio lost packets on the weak link"
+        # Only if the publisher still sends its high layer: its own (transport-cc)
+        # estimate may turn it off on a starved machine, which the message shows.
+        assert strong_window["width"] == HIGH_WIDTH, f"{strong_window}; sent {sent}"
+        assert strong_window["fps"] >= 20, f"the high layer at {strong_window['fps']:.1f} fps"
+        assert strong_window["audio_lost"] == 0, strong_window
+        for logged in pages:
+            assert logged.errors == [], logged.errors
+
+
+async def smaller_layer(page: Any, owner: str, since: float, timeout: float) -> float:
+    """Seconds from `since` until `page` decodes `owner` below the high layer
+    in two polls a second apart (one frame of another size is not a layer)."""
+    below = 0
+    while below < 2:
+        width = (await js(page, RECEIVED, owner))["width"]
+        below = below + 1 if 0 < width < HIGH_WIDTH else 0
+        if time.monotonic() - since > timeout:
+            pytest.fail(f"still {width} wide {timeout} s after the limit")
+        await asyncio.sleep(1)
+    return time.monotonic() - since - 1
+
+
+async def gather(*windows: Any) -> list[dict[str, float]]:
+    return list(await asyncio.gather(*windows))
+
+
+def fmt(w: dict[str, float]) -> str:
+    return (
+        f"{w['width']:.0f} wide, {w['fps']:.1f} fps decoded ({w['received_fps']:.1f} received,"
+        f" {w['dropped']:.0f} dropped), {w['video_kbps']:.0f} kbit/s video,"
+        f" {w['video_lost']:.0f} video / {w['audio_lost']:.0f} of"
+        f" {w['audio_packets']:.0f} audio packets lost over {w['seconds']:.1f} s"
+    )
