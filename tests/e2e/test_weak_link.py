@@ -18,19 +18,23 @@ it 1280 wide.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from tests.rate_limit import limit_udp, nft_table
+
 from .harness import CHROMIUM, CHROMIUM_FLAGS, BrowserPage, RunningServer, new_page
 from .test_browser_join import admit, chair_client, js, wait_js
-from .test_narrow_downlink import NFT, SUBSCRIBER_PORT, TABLE, nft  # noqa: F401 (fixture)
+from .test_narrow_downlink import SUBSCRIBER_PORT
 
-pytestmark = pytest.mark.e2e
+# Three browsers and a minute of media: run it on a quiet machine (scripts/test -m slow).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+TABLE = "palabra_weak_link"
 
 # 680 kbit/s: the floor's middle layer (measured 340-530 kbit/s from the fake
 # camera) and two Opus streams fit; the high layer (700-1100 kbit/s) does not.
@@ -151,18 +155,14 @@ async def pages() -> AsyncIterator[list[BrowserPage]]:
         await logged.page.context.close()
 
 
+@pytest.fixture
+def nft() -> Iterator[None]:
+    with nft_table(TABLE):
+        yield
+
+
 def limit_port(port: int) -> None:
-    rules = f"""
-table inet {TABLE} {{
-  chain inp {{
-    type filter hook input priority 0; policy accept;
-    udp dport {port} limit rate over {LIMIT_KBYTES} kbytes/second drop
-  }}
-}}
-"""
-    result = subprocess.run([NFT, "-f", "-"], input=rules.encode(), capture_output=True)
-    if result.returncode != 0:
-        pytest.skip(f"nft refused the rules: {result.stderr.decode().strip()}")
+    limit_udp(TABLE, f"udp dport {port}", LIMIT_KBYTES)
 
 
 async def window(page: Any, owner: str, seconds: float) -> dict[str, float]:
