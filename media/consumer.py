@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from . import red, rtcp
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 _pack = HEADER.pack
 # Seconds a consumer waiting for a keyframe waits before asking again.
 KEYFRAME_ASK_AGAIN = 1.0
+# Sequence numbers a consumer remembers having been NACKed (the latest ones):
+# a receiver asks again for a resend that was lost too, for a few hundred ms.
+NACK_MEMORY = 1024
 
 
 class Slot:
@@ -112,7 +116,9 @@ class ConsumerCounters:
       of its target: media/temporal.py), so the hot path adds nothing per
       subscriber;
     - feedback: ``nacks_received`` (sequence numbers asked for),
-      ``retransmitted`` (answered from the SFU's cache), ``retransmit_misses``
+      ``nacked_first`` (distinct sequence numbers asked for the first time:
+      packets lost on the way, however often their resends are asked for
+      again), ``retransmitted`` (answered from the SFU's cache), ``retransmit_misses``
       (no longer cached), ``keyframe_requests`` (PLI/FIR received);
     - from the subscriber's receiver reports: ``fraction_lost`` (/256),
       ``cumulative_lost``, ``jitter`` (clock units), ``rtt`` (seconds, from
@@ -121,6 +127,8 @@ class ConsumerCounters:
     """
 
     __slots__ = (
+        "_asked",
+        "_asked_order",
         "_base",
         "_mark",
         "_producer",
@@ -129,6 +137,7 @@ class ConsumerCounters:
         "fraction_lost",
         "jitter",
         "keyframe_requests",
+        "nacked_first",
         "nacks_received",
         "red",
         "remb",
@@ -168,6 +177,11 @@ class ConsumerCounters:
         self.temporal = ALL
         self.dropped_before_keyframe = 0
         self.nacks_received = 0
+        self.nacked_first = 0
+        # The sequence numbers NACKed lately (set on the first NACK: most
+        # consumers never see one), oldest first in the deque.
+        self._asked: set[int] | None = None
+        self._asked_order: deque[int] = deque()
         self.retransmitted = 0
         self.retransmit_misses = 0
         self.keyframe_requests = 0
@@ -229,6 +243,22 @@ class ConsumerCounters:
     @property
     def frames(self) -> int:
         return self._sent()[2]
+
+    def nacked(self, sequences: tuple[int, ...]) -> None:
+        """The subscriber asked for ``sequences`` (once per NACK, not per packet)."""
+        self.nacks_received += len(sequences)
+        asked = self._asked
+        if asked is None:
+            asked = self._asked = set()
+        order = self._asked_order
+        for seq in sequences:
+            if seq in asked:
+                continue  # asked again: its resend was lost, or is late
+            asked.add(seq)
+            order.append(seq)
+            self.nacked_first += 1
+            if len(order) > NACK_MEMORY:
+                asked.discard(order.popleft())
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {name: getattr(self, name) for name in self.FIELDS}
@@ -650,7 +680,7 @@ class Consumer:
     def on_nack(self, sequences: tuple[int, ...]) -> None:
         """Retransmit what the subscriber lost, from the producer's cache."""
         counters = self.counters
-        counters.nacks_received += len(sequences)
+        counters.nacked(sequences)
         if not self._running or not self._socket.ready:
             return
         slot, source = self.slot, self.source

@@ -76,7 +76,7 @@ class Downlink:
     estimator: DownlinkEstimator = field(default_factory=DownlinkEstimator)
     # Per consumer: its sent totals (bytes with overhead) and last report seen.
     sent: dict[str, int] = field(default_factory=dict)
-    # Per consumer: packets sent and sequence numbers the subscriber NACKed.
+    # Per consumer: packets sent and sequence numbers NACKed for the first time.
     nacked: dict[str, tuple[int, int]] = field(default_factory=dict)
     reports: dict[str, float] = field(default_factory=dict)
     measured_at: float | None = None
@@ -143,7 +143,7 @@ class BandwidthAllocation:
             totals[consumer.id] = total
             delta = max(0, total - downlink.sent.get(consumer.id, total))
             sent += delta
-            nacked[consumer.id] = (c.packets, c.nacks_received)
+            nacked[consumer.id] = (c.packets, c.nacked_first)
             packets, nacks = downlink.nacked.get(consumer.id, nacked[consumer.id])
             report_at = c.report_at
             reported: float | None = None
@@ -153,7 +153,7 @@ class BandwidthAllocation:
                     reported = c.fraction_lost / 256
             if not consumer.started:
                 continue
-            lost = interval_loss(reported, c.packets - packets, c.nacks_received - nacks)
+            lost = interval_loss(reported, c.packets - packets, c.nacked_first - nacks)
             if lost is not None:
                 # Loss on the way to the SFU is not this subscriber's downlink.
                 upstream = consumer.producer.counters.fraction_lost / 256
@@ -313,13 +313,13 @@ def interval_loss(reported: float | None, packets: int, nacked: int) -> float | 
     (None: no new report) or, if larger, what its NACKs show.
 
     A receiver counts what retransmission repaired as received: behind a
-    policer that drops half the packets, a browser reports a few percent
-    while its video stalls on the resends. The NACKs show the loss before
-    repair. A resend is lost as often as the originals and asked for again,
-    so ``nacked`` sequence numbers asked for ``packets`` sent mean a loss of
-    nacked / (packets + nacked), not nacked / packets (which passes 100 %).
+    policer that drops a third of the packets, a browser reports a few
+    percent while its video stalls on the resends. The NACKs show the loss
+    before repair: ``nacked`` distinct sequence numbers asked for the first
+    time, of ``packets`` sent (a receiver asks again for a resend that was
+    lost too, and counting those would read more loss than there is).
     """
-    asked = nacked / (packets + nacked) if packets > 0 and nacked > 0 else None
+    asked = min(1.0, nacked / packets) if packets > 0 and nacked > 0 else None
     if reported is None:
         return asked
     return reported if asked is None else max(reported, asked)

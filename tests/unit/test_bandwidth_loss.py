@@ -1,11 +1,24 @@
-"""A subscriber's loss over an interval: its receiver report, or its NACKs."""
+"""A subscriber's loss over an interval: its receiver report, or its NACKs.
+
+The NACKs count each lost packet once: a sequence number asked for again
+(its resend was lost too, or late) is not a second loss.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from media.consumer import NACK_MEMORY, ConsumerCounters
 from media.downlink import HIGH_LOSS
+from media.producer import Producer
 from server.bandwidth import interval_loss
+
+
+def counters() -> ConsumerCounters:
+    receiver: Any = object()
+    return ConsumerCounters(Producer("p-1", "owner", "video", receiver, lambda data: True))
 
 
 def test_a_report_alone_gives_the_loss() -> None:
@@ -19,16 +32,15 @@ def test_no_report_and_no_nack_says_nothing() -> None:
 
 
 def test_nacks_show_the_loss_that_retransmission_hid_from_the_report() -> None:
-    # Behind a policer dropping a third of the packets, resends included: 200
-    # sent, 100 asked for (66 originals, 22 resends of them, 7, 2 ...); the
-    # report says 3 %.
-    loss = interval_loss(3 / 256 * 8, 200, 100)
+    # Behind a policer dropping a third of the packets: 300 sent, 100 asked
+    # for the first time; the report (resends repaired the rest) says 3 %.
+    loss = interval_loss(3 / 256 * 8, 300, 100)
     assert loss == pytest.approx(1 / 3)
     assert loss is not None and loss > HIGH_LOSS
 
 
 def test_nacks_count_without_a_new_report() -> None:
-    assert interval_loss(None, 170, 30) == pytest.approx(0.15)
+    assert interval_loss(None, 200, 30) == pytest.approx(0.15)
 
 
 def test_a_report_larger_than_the_nacks_wins() -> None:
@@ -36,7 +48,28 @@ def test_a_report_larger_than_the_nacks_wins() -> None:
     assert interval_loss(0.2, 50, 1) == 0.2
 
 
-def test_resends_asked_again_never_make_all_lost() -> None:
-    # More sequence numbers asked for than packets sent: resends asked again.
-    loss = interval_loss(None, 100, 150)
-    assert loss == pytest.approx(0.6)
+def test_more_first_nacks_than_packets_sent_is_all_lost_not_more() -> None:
+    # Packets sent late in the interval before are asked for in this one.
+    assert interval_loss(None, 10, 15) == 1.0
+
+
+def test_a_sequence_asked_for_again_is_one_loss() -> None:
+    c = counters()
+    c.nacked((10, 11, 12))
+    c.nacked((11, 12, 13))  # the resends of 11 and 12 were lost as well
+    c.nacked((12,))
+    assert c.nacks_received == 7
+    assert c.nacked_first == 4
+    # Through the interval's figures: 4 of 40 sent lost, not 7.
+    assert interval_loss(None, 40, c.nacked_first) == pytest.approx(0.1)
+
+
+def test_the_memory_of_asked_sequences_is_bounded_and_keeps_the_latest() -> None:
+    c = counters()
+    c.nacked(tuple(range(NACK_MEMORY + 100)))
+    assert c.nacked_first == NACK_MEMORY + 100
+    c.nacked((NACK_MEMORY + 99,))  # recent: remembered
+    assert c.nacked_first == NACK_MEMORY + 100
+    c.nacked((0,))  # long forgotten: counted again (a sequence number comes back after 65536)
+    assert c.nacked_first == NACK_MEMORY + 101
+    assert c._asked is not None and len(c._asked) == NACK_MEMORY
