@@ -5,7 +5,9 @@ served in priority order (the caller ranks them: the floor first, then the
 chair, then the most recent speakers), each in the best layer it wants that
 still fits, else a lower one, else none (paused: the browser shows the
 participant's name instead). A lower-priority video may still fit where a
-bigger one did not.
+bigger one did not, except below the first: when the first video (the
+floor's) does not fit, none after it is sent, so the floor's video is the
+last one held.
 
 The first video playing is only held when the budget is clearly below its
 lowest layer (``FIRST_VIDEO_TOLERANCE``): a lossy link is not a reason to
@@ -108,9 +110,14 @@ def allocate(
     left_out: list[Candidate] = []
     used = 0
     first = True
+    first_held = False
     for candidate in sorted(candidates, key=lambda c: c.rank):
         if not candidate.allowed:
             decisions[candidate.key] = Decision(None, Reason.LAST_N)
+            continue
+        if first_held:
+            decisions[candidate.key] = Decision(None, Reason.BANDWIDTH)
+            left_out.append(candidate)
             continue
         top = max(0, min(candidate.wanted, len(candidate.layers) - 1))
         chosen = None
@@ -123,6 +130,7 @@ def allocate(
         tolerated = candidate.layers[0] * FIRST_VIDEO_TOLERANCE <= budget - used
         if chosen is None and first and candidate.current is not None and tolerated:
             chosen = 0
+        first_held = first and chosen is None
         first = False
         if chosen is None:
             decisions[candidate.key] = Decision(None, Reason.BANDWIDTH)
@@ -131,6 +139,9 @@ def allocate(
         decisions[candidate.key] = Decision(chosen)
         used += candidate.layers[chosen]
     probed = None
+    if first_held:
+        # Only the first video may be probed: no other goes before it.
+        left_out = left_out[:1]
     running = next((c for c in left_out if c.key == probing), None)
     if running is not None:
         decisions[running.key] = Decision(0)

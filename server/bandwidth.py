@@ -139,11 +139,16 @@ class BandwidthAllocation:
         nacked: dict[str, tuple[int, int]] = {}
         for consumer in consumers:
             c = consumer.counters
-            total = c.bytes + c.packets * PACKET_OVERHEAD
+            count = c.packets
+            total = c.bytes + count * PACKET_OVERHEAD
             totals[consumer.id] = total
             delta = max(0, total - downlink.sent.get(consumer.id, total))
             sent += delta
-            nacked[consumer.id] = (c.packets, c.nacked_first)
+            # Resends are left out of what was sent: a receiver may ask for
+            # one lost packet several times within a round trip, and the
+            # link carried fewer of them than were sent. The estimate comes
+            # out lower, on the side that keeps the floor whole.
+            nacked[consumer.id] = (count, c.nacked_first)
             packets, nacks = downlink.nacked.get(consumer.id, nacked[consumer.id])
             report_at = c.report_at
             reported: float | None = None
@@ -153,7 +158,7 @@ class BandwidthAllocation:
                     reported = c.fraction_lost / 256
             if not consumer.started:
                 continue
-            lost = interval_loss(reported, c.packets - packets, c.nacked_first - nacks)
+            lost = interval_loss(reported, count - packets, c.nacked_first - nacks)
             if lost is not None:
                 # Loss on the way to the SFU is not this subscriber's downlink.
                 upstream = consumer.producer.counters.fraction_lost / 256

@@ -64,8 +64,9 @@ def test_audio_is_reserved_first_even_if_the_floor_video_must_pause() -> None:
         300_000, 250_000, [video("floor", FLOOR, 2), video("a", OTHER, layers=(40_000,))]
     )
     # The floor video (150 kbit/s at its lowest) does not fit beside the audio;
-    # a smaller video further down still does.
-    assert layers_of(allocation) == {"floor": None, "a": 0}
+    # a smaller video further down would, but none goes before the floor's.
+    assert layers_of(allocation) == {"floor": None, "a": None}
+    assert allocation.video_bps == 0
 
 
 def test_single_layer_videos_pause_or_play() -> None:
@@ -143,6 +144,31 @@ def test_a_running_probe_keeps_its_video_until_it_is_judged() -> None:
     assert kept.probed == "a"
     # Judged (the estimator stopped probing): it must fit like any other.
     assert layers_of(allocate(1_600_000, 0, candidates)) == {"floor": 2, "a": None, "b": None}
+
+
+def test_the_floor_video_is_the_last_one_held() -> None:
+    # The floor's single 500 kbit/s video does not fit; Costa Rica's thumbnail
+    # would, but it is not sent while the floor's is held.
+    floor = video("floor", FLOOR, layers=(500_000,), current=0)
+    thumbnail = video("a", OTHER, current=0)
+    last = video("x", OTHER + 1, current=None, allowed=False)
+    held = allocate(50_000 + 300_000, 50_000, [floor, thumbnail, last])
+    assert layers_of(held) == {"floor": None, "a": None, "x": None}
+    assert held.decisions["a"].reason is Reason.BANDWIDTH
+    assert held.decisions["x"].reason is Reason.LAST_N
+    assert held.video_bps == 0
+    # A probe then tries the floor's video, never another before it.
+    probed = allocate(50_000 + 300_000, 50_000, [floor, thumbnail], probe=True)
+    assert layers_of(probed) == {"floor": 0, "a": None}
+    assert probed.probed == "floor"
+    kept = allocate(50_000 + 300_000, 50_000, [floor, thumbnail], probing="a")
+    assert layers_of(kept) == {"floor": None, "a": None}
+    assert kept.probed is None
+    # With room for both, both play.
+    assert layers_of(allocate(50_000 + 700_000, 50_000, [floor, thumbnail])) == {
+        "floor": 0,
+        "a": 0,
+    }
 
 
 @dataclass(frozen=True)
