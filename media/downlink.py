@@ -49,7 +49,7 @@ LOW_LOSS = 0.02
 # A decrease goes this far below what the link carried: the loss measured
 # over one second is noisy, and an estimate just above the link costs the
 # floor all the loss.
-DECREASE_MARGIN = 0.92
+DECREASE_MARGIN = 0.95
 GROWTH_PER_SECOND = 1.08
 GROWTH_CAP = 1.5  # times what was sent
 FIRST_BACKOFF = 8.0  # seconds from a decrease to the first probe
@@ -81,8 +81,8 @@ class DownlinkEstimator:
     def update(
         self, now: float, sent_bps: float, loss: float | None, remb_bps: float | None = None
     ) -> int | None:
-        """One interval's figures: bit/s sent to the subscriber (resends
-        included), its loss (None: no report, no NACK), its REMB (None: none)."""
+        """One interval's figures: bit/s sent to the subscriber, its loss
+        (None: no report, no NACK), its REMB (None: none)."""
         elapsed = 0.0 if self._at is None else max(0.0, now - self._at)
         self._at = now
         if loss is None:

@@ -71,14 +71,14 @@ def test_a_stale_report_right_after_a_decrease_does_not_lower_it_again() -> None
 
 def test_clean_intervals_grow_it_by_eight_percent_a_second_up_to_remb() -> None:
     estimator = DownlinkEstimator()
-    lossy(estimator, 0.0, 1_250_000, 0.2)  # 920 kbit/s
+    lossy(estimator, 0.0, 1_000_000, 0.2)  # 760 kbit/s
     t = FIRST_BACKOFF  # it holds until then (below)
-    assert estimator.update(t - 1, 800_000, 0.0) == 920_000
-    assert estimator.update(t, 800_000, 0.0) == pytest.approx(993_600, rel=1e-3)
-    assert estimator.update(t + 1, 800_000, 0.01, remb_bps=1_000_000) == 1_000_000
-    assert estimator.update(t + 2, 800_000, 0.0, remb_bps=1_000_000) == 1_000_000
+    assert estimator.update(t - 1, 800_000, 0.0) == 800_000  # what arrived
+    assert estimator.update(t, 800_000, 0.0) == pytest.approx(864_000, rel=1e-3)
+    assert estimator.update(t + 1, 800_000, 0.01, remb_bps=900_000) == 900_000
+    assert estimator.update(t + 2, 800_000, 0.0, remb_bps=900_000) == 900_000
     # REMB below the estimate stops growth but never lowers it.
-    assert estimator.update(t + 3, 800_000, 0.0, remb_bps=500_000) == 1_000_000
+    assert estimator.update(t + 3, 800_000, 0.0, remb_bps=500_000) == 900_000
     # What arrived without loss is proven, whatever the estimate said.
     assert estimator.update(t + 4, 1_500_000, 0.0, remb_bps=2_000_000) == 1_620_000
 
