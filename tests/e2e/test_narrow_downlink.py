@@ -13,6 +13,7 @@ its audio arrives whole.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -128,8 +129,10 @@ async def test_a_narrow_downlink_keeps_the_floor_whole_and_pauses_the_other_vide
                 page, "(s) => (document.querySelector(s)?.videoWidth ?? 0) > 0", selector, 20
             )
 
+        await wait_js(page, f"async () => (await ({SUBSCRIBER_PORT})()) !== null")
         port = await js(page, SUBSCRIBER_PORT)
         assert isinstance(port, int)
+        limited = time.monotonic()
         limit_port(port)
         await wait_js(
             page,
@@ -139,6 +142,7 @@ async def test_a_narrow_downlink_keeps_the_floor_whole_and_pauses_the_other_vide
             [tile(chair_id), tile(cr_id), tile(sv_id)],
             timeout=40,
         )
+        held_after = time.monotonic() - limited
         text = await page.locator(tile(cr_id) + " .placeholder").inner_text()
         assert "Canciller de Costa Rica" in text
 
@@ -150,6 +154,13 @@ async def test_a_narrow_downlink_keeps_the_floor_whole_and_pauses_the_other_vide
         after = await js(page, RECEIVED, sv_id)
         seconds = (after["at"] - before["at"]) / 1000
         fps = (after["frames"] - before["frames"]) / seconds
+        print(
+            f"\nlimit {8 * LIMIT_KBYTES} kbit/s; other videos held after {held_after:.1f} s;"
+            f" floor over {seconds:.1f} s: {fps:.1f} fps,"
+            f" {after['videoLost'] - before['videoLost']} video and"
+            f" {after['audioLost'] - before['audioLost']} of"
+            f" {after['audioPackets'] - before['audioPackets']} audio packets lost"
+        )
         assert fps >= 20, f"the floor's video at {fps:.1f} fps"
         assert after["audioPackets"] - before["audioPackets"] >= 40 * seconds
         assert after["audioLost"] == before["audioLost"], "the floor's audio lost packets"
