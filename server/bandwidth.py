@@ -186,7 +186,18 @@ class BandwidthAllocation:
         # A browser's REMB is the total of the streams it lists (each of them
         # gets the same figure): the largest one is that total.
         remb = max(rembs) if rembs else None
-        downlink.estimator.update(at, downlink.sent_bps, loss, remb)
+        estimator = downlink.estimator
+        before = estimator.estimate
+        after = estimator.update(at, downlink.sent_bps, loss, remb)
+        if after is not None and (before is None or after < before):
+            logger.info(
+                "%s: downlink estimate lowered to %d kbit/s (loss %.0f%%, sent %d kbit/s)",
+                transport.peer_id,
+                after // 1000,
+                estimator.loss * 100,
+                downlink.sent_bps // 1000,
+                extra={"participant": transport.peer_id},
+            )
 
     # --- deciding -----------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 Guatemala's browser publishes its 1280x720 camera in three layers and holds
 the floor. El Salvador's browser has a weak downlink (an nftables rate limit
-on its subscriber port, in the test's network namespace): room for the
-floor's middle layer and the audio, not for the high layer. Costa Rica's
-browser is unlimited. Both receivers join with their camera switched off and
+on its subscriber port, in the test's network namespace) set below what the
+floor's high layer and audio take, as measured from the publisher just
+before (the fake camera's high layer takes 500-1100 kbit/s, depending on the
+machine). Costa Rica's browser is unlimited. Both receivers join with their camera switched off and
 the chair is the aiortc client (publishing nothing), to spare this 2-core
 machine more encoders.
 
@@ -12,7 +13,8 @@ The server starts El Salvador on the high layer (nothing limits a
 participant before its first heavy loss), learns its link from its receiver
 reports and NACKs and moves it to a smaller layer; from then on El Salvador
 sees the floor at full frame rate and hears it whole, while Costa Rica sees
-it 1280 wide.
+it in the highest layer the publisher sends (1280 wide, unless the
+publisher's own estimate turned that layer off).
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TABLE = "palabra_weak_link"
 
-# 680 kbit/s: the floor's middle layer (measured 340-530 kbit/s from the fake
-# camera) and two Opus streams fit; the high layer (700-1100 kbit/s) does not.
-LIMIT_KBYTES = 85
+# The weak link: this share of what the floor's high layer and audio take.
+LIMIT_SHARE = 0.8
+AUDIO_KBPS = 60  # Opus and its packets' headers
 HIGH_WIDTH = 1280
 
 # What the page decodes of `owner`'s media: frames, width, loss, at when.
@@ -161,8 +163,8 @@ def nft() -> Iterator[None]:
         yield
 
 
-def limit_port(port: int) -> None:
-    limit_udp(TABLE, f"udp dport {port}", LIMIT_KBYTES)
+def limit_port(port: int, kbytes: int) -> None:
+    limit_udp(TABLE, f"udp dport {port}", kbytes)
 
 
 async def window(page: Any, owner: str, seconds: float) -> dict[str, float]:
@@ -225,8 +227,17 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
         await wait_js(weak.page, f"async () => (await ({SUBSCRIBER_PORT})()) !== null")
         port = await js(weak.page, SUBSCRIBER_PORT)
         assert isinstance(port, int)
+        # What the layers take now, to set the weak link under the high one.
+        before = await js(floor.page, SENT)
+        await floor.page.wait_for_timeout(3000)
+        rates = {
+            rid: 8 * (b - before[rid][2]) / 3000
+            for rid, (_, _, b, _, _) in (await js(floor.page, SENT)).items()
+        }
+        limit_kbps = LIMIT_SHARE * (rates["f"] + AUDIO_KBPS)
+        assert limit_kbps > rates["q"] + AUDIO_KBPS, f"no layer under the limit: {rates}"
         limited = time.monotonic()
-        limit_port(port)
+        limit_port(port, int(limit_kbps / 8))
         at_limit = await js(weak.page, RECEIVED, gt)
         converged = await smaller_layer(weak.page, gt, limited, timeout=25)
 
@@ -244,8 +255,10 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
             rid: (w, fps, round(8 * (b - sent_before[rid][2]) / 6000), why, t)
             for rid, (w, fps, b, why, t) in sent_after.items()
         }
+        layers = ", ".join(f"{rid} {kbps:.0f}" for rid, kbps in sorted(rates.items()))
         print(
-            f"\nlimit {8 * LIMIT_KBYTES} kbit/s; smaller layer after {converged:.1f} s"
+            f"\nlayers before the limit (kbit/s): {layers}; limit {8 * int(limit_kbps / 8)}"
+            f" kbit/s; smaller layer after {converged:.1f} s"
             f" ({lost_adapting} floor audio packets lost meanwhile);"
             f"\npublisher's uplink estimate {uplink} bit/s; layers sent"
             f" (width, fps, kbit/s, limited by, target): {sent}"
@@ -256,10 +269,12 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
         assert weak_window["fps"] >= 20, f"the floor's video at {weak_window['fps']:.1f} fps"
         assert weak_window["audio_packets"] >= 40 * weak_window["seconds"], weak_window
         assert weak_window["audio_lost"] == 0, "the floor's audio lost packets on the weak link"
-        # Only if the publisher still sends its high layer: its own (transport-cc)
-        # estimate may turn it off on a starved machine, which the message shows.
-        assert strong_window["width"] == HIGH_WIDTH, f"{strong_window}; sent {sent}"
-        assert strong_window["fps"] >= 20, f"the high layer at {strong_window['fps']:.1f} fps"
+        # The highest layer the publisher sends: its own (transport-cc) estimate,
+        # or its CPU, may turn the 1280 one off on a starved machine.
+        top = max(w for w, fps, kbps, _, _ in sent.values() if fps > 0 and kbps > 0)
+        note = "" if top == HIGH_WIDTH else f" (the publisher sent no {HIGH_WIDTH} layer)"
+        assert strong_window["width"] == top, f"{strong_window}; sent {sent}{note}"
+        assert strong_window["fps"] >= 20, f"the top layer at {strong_window['fps']:.1f} fps"
         assert strong_window["audio_lost"] == 0, strong_window
         for logged in pages:
             assert logged.errors == [], logged.errors
