@@ -18,8 +18,11 @@ a layer on an estimate it would only just fit, so the allocation does not flap
 between two states on every small change of the estimate. When the estimator
 allows a probe, the first video left out for bandwidth is resumed in its
 lowest layer even though it does not fit: that is how a link that got better
-is found out. The probe keeps its video (``probing``) until the estimator
-has judged it, whatever the estimate says meanwhile.
+is found out; when no video is left out, the first one below the layer it
+wants is raised one layer instead (without it, a link estimated low would
+keep its thumbnails forever: the estimate grows only with what is sent).
+The probe keeps its video and layer (``probing``) until the estimator has
+judged it, whatever the estimate says meanwhile.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ class Decision:
 @dataclass(frozen=True)
 class Allocation:
     decisions: Mapping[str, Decision]
-    probed: str | None  # the video resumed as a probe, if any
+    probed: tuple[str, int] | None  # the video (and layer) resumed or raised as a probe
     video_bps: int  # what the forwarded videos need
 
 
@@ -98,12 +101,14 @@ def allocate(
     audio_bps: int,
     candidates: Sequence[Candidate],
     probe: bool = False,
-    probing: str | None = None,
+    probing: tuple[str, int] | None = None,
 ) -> Allocation:
     """Each candidate's layer or pause, within ``estimate`` (None: no limit).
 
-    ``probe``: resume the first video left out for bandwidth anyway;
-    ``probing``: the video of a probe still running, kept in its lowest layer.
+    ``probe``: resume the first video left out for bandwidth anyway, in its
+    lowest layer, or if none is, raise the first video below the layer it
+    wants by one; ``probing``: the video and layer of a probe still running,
+    kept so until it is judged.
     """
     budget = float("inf") if estimate is None else estimate - audio_bps
     decisions: dict[str, Decision] = {}
@@ -138,20 +143,32 @@ def allocate(
             continue
         decisions[candidate.key] = Decision(chosen)
         used += candidate.layers[chosen]
-    probed = None
     if first_held:
         # Only the first video may be probed: no other goes before it.
-        left_out = left_out[:1]
-    running = next((c for c in left_out if c.key == probing), None)
-    if running is not None:
-        decisions[running.key] = Decision(0)
-        used += running.layers[0]
-        probed = running.key
+        eligible = left_out[:1]
+    else:
+        eligible = sorted((c for c in candidates if c.allowed), key=lambda c: c.rank)
+    tried: tuple[Candidate, int] | None = None
+    if probing is not None:
+        running = next((c for c in eligible if c.key == probing[0]), None)
+        if running is not None and probing[1] < len(running.layers):
+            tried = (running, probing[1])
     elif probe and left_out:
-        tried = left_out[0]
-        decisions[tried.key] = Decision(0)
-        used += tried.layers[0]
-        probed = tried.key
+        tried = (left_out[0], 0)
+    elif probe:
+        for candidate in eligible:
+            now = decisions[candidate.key].layer
+            if now is not None and now < min(candidate.wanted, len(candidate.layers) - 1):
+                tried = (candidate, now + 1)  # one layer up: a link that got better
+                break
+    probed = None
+    if tried is not None:
+        candidate, layer = tried
+        before = decisions[candidate.key].layer
+        if before is None or before < layer:
+            used += candidate.layers[layer] - (0 if before is None else candidate.layers[before])
+            decisions[candidate.key] = Decision(layer)
+        probed = (candidate.key, layer)
     return Allocation(decisions, probed, used)
 
 

@@ -91,7 +91,8 @@ class Downlink:
     measured_at: float | None = None
     sent_bps: float = 0.0
     decisions: dict[str, Decision] = field(default_factory=dict)
-    probe: str | None = None  # the consumer resumed by the running probe
+    # The consumer resumed or raised by the running probe, and its layer.
+    probe: tuple[str, int] | None = None
 
     @property
     def held_for_bandwidth(self) -> int:

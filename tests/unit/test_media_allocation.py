@@ -105,7 +105,7 @@ def test_a_probe_resumes_the_first_video_left_out_for_bandwidth_only() -> None:
     assert plain.probed is None
     probed = allocate(1_600_000, 0, candidates, probe=True)
     assert layers_of(probed) == {"floor": 2, "x": None, "a": 0, "b": None}
-    assert probed.probed == "a"
+    assert probed.probed == ("a", 0)
     assert probed.decisions["x"].reason is Reason.LAST_N
     assert allocate(None, 0, candidates, probe=True).probed is None  # nothing left out
 
@@ -139,9 +139,9 @@ def test_a_running_probe_keeps_its_video_until_it_is_judged() -> None:
         video("a", OTHER + 1, current=0),  # resumed by the probe a second ago
         video("b", OTHER + 2, current=None),
     ]
-    kept = allocate(1_600_000, 0, candidates, probing="a")
+    kept = allocate(1_600_000, 0, candidates, probing=("a", 0))
     assert layers_of(kept) == {"floor": 2, "a": 0, "b": None}
-    assert kept.probed == "a"
+    assert kept.probed == ("a", 0)
     # Judged (the estimator stopped probing): it must fit like any other.
     assert layers_of(allocate(1_600_000, 0, candidates)) == {"floor": 2, "a": None, "b": None}
 
@@ -160,8 +160,8 @@ def test_the_floor_video_is_the_last_one_held() -> None:
     # A probe then tries the floor's video, never another before it.
     probed = allocate(50_000 + 300_000, 50_000, [floor, thumbnail], probe=True)
     assert layers_of(probed) == {"floor": 0, "a": None}
-    assert probed.probed == "floor"
-    kept = allocate(50_000 + 300_000, 50_000, [floor, thumbnail], probing="a")
+    assert probed.probed == ("floor", 0)
+    kept = allocate(50_000 + 300_000, 50_000, [floor, thumbnail], probing=("a", 0))
     assert layers_of(kept) == {"floor": None, "a": None}
     assert kept.probed is None
     # With room for both, both play.
@@ -169,6 +169,24 @@ def test_the_floor_video_is_the_last_one_held() -> None:
         "floor": 0,
         "a": 0,
     }
+
+
+def test_with_nothing_left_out_a_probe_raises_the_first_video_below_its_layer() -> None:
+    # The floor got its low layer on a link estimated at 300 kbit/s; the
+    # estimate grows only with what is sent, so only a probe finds out more.
+    floor = video("floor", FLOOR, 2, current=0)
+    chair = video("chair", CHAIR, 0, current=0)
+    assert layers_of(allocate(300_000, 0, [floor, chair])) == {"floor": 0, "chair": 0}
+    probed = allocate(300_000, 0, [floor, chair], probe=True)
+    assert layers_of(probed) == {"floor": 1, "chair": 0}
+    assert probed.probed == ("floor", 1)
+    assert probed.video_bps == 500_000 + 150_000
+    # Kept in that layer while it runs, whatever the layer it reports yet.
+    kept = allocate(300_000, 0, [floor, chair], probing=("floor", 1))
+    assert layers_of(kept) == {"floor": 1, "chair": 0}
+    # Everything at the layer it wants: nothing to probe.
+    top = video("floor", FLOOR, 1, current=1)
+    assert allocate(2_000_000, 0, [top, chair], probe=True).probed is None
 
 
 @dataclass(frozen=True)
