@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TABLE = "palabra_weak_link"
 
 # The weak link: this share of what the floor's high layer and audio take.
-LIMIT_SHARE = 0.8
+LIMIT_SHARE = 0.7
 AUDIO_KBPS = 60  # Opus and its packets' headers
 HIGH_WIDTH = 1280
 
@@ -239,7 +239,7 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
         limited = time.monotonic()
         limit_port(port, int(limit_kbps / 8))
         at_limit = await js(weak.page, RECEIVED, gt)
-        converged = await smaller_layer(weak.page, gt, limited, timeout=25)
+        converged = await smaller_layer(weak.page, gt, limited, timeout=20)
 
         # What the policer queued drains; then both receivers over one window.
         await weak.page.wait_for_timeout(2000)
@@ -258,14 +258,19 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
         layers = ", ".join(f"{rid} {kbps:.0f}" for rid, kbps in sorted(rates.items()))
         print(
             f"\nlayers before the limit (kbit/s): {layers}; limit {8 * int(limit_kbps / 8)}"
-            f" kbit/s; smaller layer after {converged:.1f} s"
+            f" kbit/s; smaller layer after {'-' if converged is None else f'{converged:.1f}'} s"
             f" ({lost_adapting} floor audio packets lost meanwhile);"
             f"\npublisher's uplink estimate {uplink} bit/s; layers sent"
             f" (width, fps, kbit/s, limited by, target): {sent}"
             f"\nweak link:   {fmt(weak_window)}\nunlimited:   {fmt(strong_window)}"
         )
 
-        assert weak_window["width"] < HIGH_WIDTH, weak_window
+        # The publisher's high layer varies (400-1100 kbit/s here, with its CPU
+        # and its own estimate): the weak link must leave it out only where it
+        # did not fit.
+        high_kbps = sent["f"][2] if "f" in sent else 0
+        if high_kbps + AUDIO_KBPS > limit_kbps:
+            assert weak_window["width"] < HIGH_WIDTH, f"{weak_window}; sent {sent}"
         assert weak_window["fps"] >= 20, f"the floor's video at {weak_window['fps']:.1f} fps"
         assert weak_window["audio_packets"] >= 40 * weak_window["seconds"], weak_window
         assert weak_window["audio_lost"] == 0, "the floor's audio lost packets on the weak link"
@@ -280,15 +285,16 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
             assert logged.errors == [], logged.errors
 
 
-async def smaller_layer(page: Any, owner: str, since: float, timeout: float) -> float:
+async def smaller_layer(page: Any, owner: str, since: float, timeout: float) -> float | None:
     """Seconds from `since` until `page` decodes `owner` below the high layer
-    in two polls a second apart (one frame of another size is not a layer)."""
+    in two polls a second apart (one frame of another size is not a layer);
+    None if not within `timeout` (the window after it tells whether it had to)."""
     below = 0
     while below < 2:
         width = (await js(page, RECEIVED, owner))["width"]
         below = below + 1 if 0 < width < HIGH_WIDTH else 0
         if time.monotonic() - since > timeout:
-            pytest.fail(f"still {width} wide {timeout} s after the limit")
+            return None
         await asyncio.sleep(1)
     return time.monotonic() - since - 1
 
