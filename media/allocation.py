@@ -19,8 +19,10 @@ between two states on every small change of the estimate. When the estimator
 allows a probe, the first video left out for bandwidth is resumed in its
 lowest layer even though it does not fit: that is how a link that got better
 is found out; when no video is left out, the first one below the layer it
-wants is raised one layer instead (without it, a link estimated low would
-keep its thumbnails forever: the estimate grows only with what is sent).
+wants is raised one layer instead, less often (the estimator says when: a
+layer's step, 1280 over 640, is often more than a whole thumbnail). Without
+it a link estimated low would keep its smaller layers for good: the
+estimate grows only with what is sent.
 The probe keeps its video and layer (``probing``) until the estimator has
 judged it, whatever the estimate says meanwhile.
 """
@@ -102,13 +104,14 @@ def allocate(
     candidates: Sequence[Candidate],
     probe: bool = False,
     probing: tuple[str, int] | None = None,
+    upgrade: bool = False,
 ) -> Allocation:
     """Each candidate's layer or pause, within ``estimate`` (None: no limit).
 
     ``probe``: resume the first video left out for bandwidth anyway, in its
-    lowest layer, or if none is, raise the first video below the layer it
-    wants by one; ``probing``: the video and layer of a probe still running,
-    kept so until it is judged.
+    lowest layer; ``upgrade``: if none is left out, raise the first video
+    below the layer it wants by one; ``probing``: the video and layer of a
+    probe still running, kept so until it is judged.
     """
     budget = float("inf") if estimate is None else estimate - audio_bps
     decisions: dict[str, Decision] = {}
@@ -128,8 +131,8 @@ def allocate(
         chosen = None
         for layer in range(top, -1, -1):
             need = candidate.layers[layer]
-            upgrade = candidate.current is None or layer > candidate.current
-            if need * (UPGRADE_MARGIN if upgrade else 1.0) <= budget - used:
+            raising = candidate.current is None or layer > candidate.current
+            if need * (UPGRADE_MARGIN if raising else 1.0) <= budget - used:
                 chosen = layer
                 break
         tolerated = candidate.layers[0] * FIRST_VIDEO_TOLERANCE <= budget - used
@@ -155,7 +158,7 @@ def allocate(
             tried = (running, probing[1])
     elif probe and left_out:
         tried = (left_out[0], 0)
-    elif probe:
+    elif upgrade and not left_out:
         for candidate in eligible:
             now = decisions[candidate.key].layer
             if now is not None and now < min(candidate.wanted, len(candidate.layers) - 1):

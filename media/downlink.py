@@ -29,7 +29,8 @@ difference: the decrease lands under the link, not halfway.
 Until the first heavy loss the estimate is unknown (None): nothing limits the
 subscriber. Resuming a video that was left out is the only way to find out
 whether the path carries more (a probe). After a decrease the estimator
-waits ``backoff`` seconds before allowing one. A probe must stay clean for
+waits ``backoff`` seconds before allowing one (twice that to raise a video
+a layer, when none is left out). A probe must stay clean for
 ``PROBE_SECONDS``: a policer's bucket (nftables' holds a second of its rate)
 hides a small overrun for several seconds, so a short probe would pass and
 its video would then make the floor lose. The first interval with loss of
@@ -144,6 +145,15 @@ class DownlinkEstimator:
             return False
         times = [t for t in (self._decreased_at, self._failed_at, self._passed_at) if t is not None]
         return not times or now - max(times) >= self._backoff
+
+    def upgrade_due(self, now: float) -> bool:
+        """Whether the allocation may raise a video one layer above what the
+        estimate allows: as :meth:`probe_due`, after twice the wait (a
+        layer's step costs more than a thumbnail when it fails)."""
+        if self.estimate is None or self._probe_at is not None:
+            return False
+        times = [t for t in (self._decreased_at, self._failed_at, self._passed_at) if t is not None]
+        return not times or now - max(times) >= 2 * self._backoff
 
     def start_probe(self, now: float) -> None:
         self._probe_at = now

@@ -247,6 +247,7 @@ class BandwidthAllocation:
                 candidates,
                 probe=estimator.probe_due(at),
                 probing=downlink.probe,
+                upgrade=estimator.upgrade_due(at),
             )
             if result.probed is not None and result.probed != downlink.probe:
                 estimator.start_probe(at)

@@ -227,13 +227,9 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
         await wait_js(weak.page, f"async () => (await ({SUBSCRIBER_PORT})()) !== null")
         port = await js(weak.page, SUBSCRIBER_PORT)
         assert isinstance(port, int)
-        # What the layers take now, to set the weak link under the high one.
-        before = await js(floor.page, SENT)
-        await floor.page.wait_for_timeout(3000)
-        rates = {
-            rid: 8 * (b - before[rid][2]) / 3000
-            for rid, (_, _, b, _, _) in (await js(floor.page, SENT)).items()
-        }
+        # What the layers take, to set the weak link under the high one: once
+        # the publisher's ramp-up gave the high layer more than the middle one.
+        rates = await layer_rates(floor.page, timeout=30)
         limit_kbps = LIMIT_SHARE * (rates["f"] + AUDIO_KBPS)
         assert limit_kbps > rates["q"] + AUDIO_KBPS, f"no layer under the limit: {rates}"
         limited = time.monotonic()
@@ -283,6 +279,19 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
         assert strong_window["audio_lost"] == 0, strong_window
         for logged in pages:
             assert logged.errors == [], logged.errors
+
+
+async def layer_rates(page: Any, timeout: float) -> dict[str, float]:
+    """kbit/s of each layer the publisher on `page` sends, over 3 s, once
+    the high layer takes more than the middle one (or after `timeout`)."""
+    since = time.monotonic()
+    while True:
+        before = await js(page, SENT)
+        await page.wait_for_timeout(3000)
+        after = await js(page, SENT)
+        rates = {rid: 8 * (after[rid][2] - b) / 3000 for rid, (_, _, b, _, _) in before.items()}
+        if rates["f"] > rates["h"] > 0 or time.monotonic() - since > timeout:
+            return rates
 
 
 async def smaller_layer(page: Any, owner: str, since: float, timeout: float) -> float | None:

@@ -177,7 +177,8 @@ def test_with_nothing_left_out_a_probe_raises_the_first_video_below_its_layer() 
     floor = video("floor", FLOOR, 2, current=0)
     chair = video("chair", CHAIR, 0, current=0)
     assert layers_of(allocate(300_000, 0, [floor, chair])) == {"floor": 0, "chair": 0}
-    probed = allocate(300_000, 0, [floor, chair], probe=True)
+    assert allocate(300_000, 0, [floor, chair], probe=True).probed is None
+    probed = allocate(300_000, 0, [floor, chair], upgrade=True)
     assert layers_of(probed) == {"floor": 1, "chair": 0}
     assert probed.probed == ("floor", 1)
     assert probed.video_bps == 500_000 + 150_000
@@ -186,7 +187,12 @@ def test_with_nothing_left_out_a_probe_raises_the_first_video_below_its_layer() 
     assert layers_of(kept) == {"floor": 1, "chair": 0}
     # Everything at the layer it wants: nothing to probe.
     top = video("floor", FLOOR, 1, current=1)
-    assert allocate(2_000_000, 0, [top, chair], probe=True).probed is None
+    assert allocate(2_000_000, 0, [top, chair], upgrade=True).probed is None
+    # With a video left out, a probe resumes it; none raises a layer.
+    held = video("a", OTHER, current=None)
+    both = allocate(300_000, 0, [floor, chair, held], probe=True, upgrade=True)
+    assert layers_of(both) == {"floor": 0, "chair": 0, "a": 0}
+    assert allocate(300_000, 0, [floor, chair, held], upgrade=True).probed is None
 
 
 @dataclass(frozen=True)

@@ -187,3 +187,14 @@ def test_growth_stops_at_one_and_a_half_times_what_was_sent() -> None:
         assert estimator.update(float(second), 300_000, 0.0) == under(800_000)
     estimator.update(30.0, 600_000, 0.0)
     assert estimator.update(40.0, 600_000, 0.0) == 900_000
+
+
+def test_a_layer_is_raised_as_a_probe_after_twice_the_wait() -> None:
+    estimator = DownlinkEstimator()
+    assert not estimator.upgrade_due(0.0)  # nothing is limited
+    lossy(estimator, 0.0, 2_000_000, 0.5)
+    assert estimator.probe_due(FIRST_BACKOFF)
+    assert not estimator.upgrade_due(2 * FIRST_BACKOFF - 0.1)
+    assert estimator.upgrade_due(2 * FIRST_BACKOFF)
+    estimator.start_probe(2 * FIRST_BACKOFF)
+    assert not estimator.upgrade_due(1000.0)
