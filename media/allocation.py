@@ -105,13 +105,16 @@ def allocate(
     probe: bool = False,
     probing: tuple[str, int] | None = None,
     upgrade: bool = False,
+    keep_first: bool = False,
 ) -> Allocation:
     """Each candidate's layer or pause, within ``estimate`` (None: no limit).
 
     ``probe``: resume the first video left out for bandwidth anyway, in its
     lowest layer; ``upgrade``: if none is left out, raise the first video
     below the layer it wants by one; ``probing``: the video and layer of a
-    probe still running, kept so until it is judged.
+    probe still running, kept so until it is judged; ``keep_first``: the
+    first video, if playing, keeps at least its lowest layer whatever the
+    budget (see :func:`first_may_be_held`).
     """
     budget = float("inf") if estimate is None else estimate - audio_bps
     decisions: dict[str, Decision] = {}
@@ -136,7 +139,7 @@ def allocate(
                 chosen = layer
                 break
         tolerated = candidate.layers[0] * FIRST_VIDEO_TOLERANCE <= budget - used
-        if chosen is None and first and candidate.current is not None and tolerated:
+        if chosen is None and first and candidate.current is not None and (tolerated or keep_first):
             chosen = 0
         first_held = first and chosen is None
         first = False
@@ -173,6 +176,32 @@ def allocate(
             decisions[candidate.key] = Decision(layer)
         probed = (candidate.key, layer)
     return Allocation(decisions, probed, used)
+
+
+def first_may_be_held(
+    candidates: Sequence[Candidate], estimate: int | None, alone_under: int | None
+) -> tuple[bool, int | None]:
+    """Whether the first video may be held now, and the estimate to remember.
+
+    The first video (the floor's) is held only once it is the last thing
+    sent besides audio, in its lowest layer, and the estimate fell again
+    since (``alone_under``: the estimate remembered at the last call). One lossy
+    reading can say far less than the link carries (a keyframe lost in a
+    burst of resends read 91 % loss on a link that dropped half); shedding
+    everything else first and holding the floor only if the loss goes on
+    keeps it on screen where the link can carry it.
+    """
+    playing = sorted((c for c in candidates if c.allowed and c.current is not None), key=_rank)
+    ranked = sorted((c for c in candidates if c.allowed), key=_rank)
+    if not ranked or not playing or playing[0] is not ranked[0]:
+        return True, None  # the first is not playing: nothing to keep
+    if len(playing) > 1 or playing[0].current != 0 or estimate is None:
+        return False, None  # something else can go first
+    return alone_under is not None and estimate < alone_under, estimate
+
+
+def _rank(candidate: Candidate) -> int:
+    return candidate.rank
 
 
 def last_n(ranked: Sequence[str], n: int) -> frozenset[str]:

@@ -23,6 +23,7 @@ from media.allocation import (
     Decision,
     Reason,
     allocate,
+    first_may_be_held,
     last_n,
     layer_rates,
 )
@@ -93,6 +94,9 @@ class Downlink:
     decisions: dict[str, Decision] = field(default_factory=dict)
     # The consumer resumed or raised by the running probe, and its layer.
     probe: tuple[str, int] | None = None
+    # The estimate when the first video was left the last one sent, in its
+    # lowest layer (media.allocation.first_may_be_held).
+    alone_under: int | None = None
 
     @property
     def held_for_bandwidth(self) -> int:
@@ -241,6 +245,9 @@ class BandwidthAllocation:
             audio = self._audio_bps(transport)
             if not estimator.probing:
                 downlink.probe = None
+            may_hold, downlink.alone_under = first_may_be_held(
+                candidates, estimator.estimate, downlink.alone_under
+            )
             result = allocate(
                 estimator.estimate,
                 audio,
@@ -248,6 +255,7 @@ class BandwidthAllocation:
                 probe=estimator.probe_due(at),
                 probing=downlink.probe,
                 upgrade=estimator.upgrade_due(at),
+                keep_first=not may_hold,
             )
             if result.probed is not None and result.probed != downlink.probe:
                 estimator.start_probe(at)
