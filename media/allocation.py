@@ -179,25 +179,27 @@ def allocate(
 
 
 def first_may_be_held(
-    candidates: Sequence[Candidate], estimate: int | None, alone_under: int | None
+    candidates: Sequence[Candidate], decreases: int | None, alone_at: int | None
 ) -> tuple[bool, int | None]:
-    """Whether the first video may be held now, and the estimate to remember.
+    """Whether the first video may be held now, and the mark to remember.
 
-    The first video (the floor's) is held only once it is the last thing
-    sent besides audio, in its lowest layer, and the estimate fell again
-    since (``alone_under``: the estimate remembered at the last call). One lossy
-    reading can say far less than the link carries (a keyframe lost in a
-    burst of resends read 91 % loss on a link that dropped half); shedding
-    everything else first and holding the floor only if the loss goes on
-    keeps it on screen where the link can carry it.
+    ``decreases``: how many times the estimate was lowered (None: nothing
+    limits the subscriber); ``alone_at``: that count when the first video
+    was last seen alone. The first video (the floor's) is held only once it
+    is the last thing sent besides audio, in its lowest layer, and the loss
+    went on after that (the estimator lowered its estimate again, or would
+    have). One lossy reading can say far less than the link carries (a
+    keyframe lost in a burst of resends read 91 % loss on a link that
+    dropped half); shedding everything else first and holding the floor
+    only if the loss goes on keeps it on screen where the link carries it.
     """
     playing = sorted((c for c in candidates if c.allowed and c.current is not None), key=_rank)
     ranked = sorted((c for c in candidates if c.allowed), key=_rank)
     if not ranked or not playing or playing[0] is not ranked[0]:
         return True, None  # the first is not playing: nothing to keep
-    if len(playing) > 1 or playing[0].current != 0 or estimate is None:
+    if len(playing) > 1 or playing[0].current != 0 or decreases is None:
         return False, None  # something else can go first
-    return alone_under is not None and estimate < alone_under, estimate
+    return alone_at is not None and decreases > alone_at, decreases
 
 
 def _rank(candidate: Candidate) -> int:

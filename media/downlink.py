@@ -66,6 +66,9 @@ class DownlinkEstimator:
     def __init__(self) -> None:
         self.estimate: int | None = None  # bit/s; None: nothing known limits it
         self.loss = 0.0  # the last interval's loss fraction
+        # Times sustained loss called for a decrease (even one that left the
+        # estimate where it was, already lower).
+        self.decreases = 0
         self._at: float | None = None  # time of the last update
         self._decreased_at: float | None = None
         self._failed_at: float | None = None  # the last probe that failed ended then
@@ -107,6 +110,7 @@ class DownlinkEstimator:
         if len(lossy) >= LOSS_SUSTAIN and loss > LOW_LOSS:
             if self._decreased_at is not None and now - self._decreased_at < SETTLE_SECONDS:
                 return estimate
+            self.decreases += 1
             carried = min(sent * (1 - x) for sent, x in lossy)
             lowered = max(MIN_ESTIMATE, int(carried * DECREASE_MARGIN))
             self._recent = []  # the next decrease needs new evidence

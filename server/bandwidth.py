@@ -94,9 +94,9 @@ class Downlink:
     decisions: dict[str, Decision] = field(default_factory=dict)
     # The consumer resumed or raised by the running probe, and its layer.
     probe: tuple[str, int] | None = None
-    # The estimate when the first video was left the last one sent, in its
-    # lowest layer (media.allocation.first_may_be_held).
-    alone_under: int | None = None
+    # The estimator's decreases when the first video was last seen the only
+    # one sent, in its lowest layer (media.allocation.first_may_be_held).
+    alone_at: int | None = None
 
     @property
     def held_for_bandwidth(self) -> int:
@@ -245,9 +245,8 @@ class BandwidthAllocation:
             audio = self._audio_bps(transport)
             if not estimator.probing:
                 downlink.probe = None
-            may_hold, downlink.alone_under = first_may_be_held(
-                candidates, estimator.estimate, downlink.alone_under
-            )
+            limited = None if estimator.estimate is None else estimator.decreases
+            may_hold, downlink.alone_at = first_may_be_held(candidates, limited, downlink.alone_at)
             result = allocate(
                 estimator.estimate,
                 audio,

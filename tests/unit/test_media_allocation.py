@@ -203,32 +203,32 @@ def test_with_nothing_left_out_a_probe_raises_the_first_video_below_its_layer() 
     assert allocate(300_000, 0, [floor, chair, held], upgrade=True).probed is None
 
 
-def test_the_floor_is_held_only_once_it_is_the_last_video_and_the_estimate_falls_again() -> None:
+def test_the_floor_is_held_only_once_it_is_the_last_video_and_the_loss_goes_on() -> None:
     # One reading far under the link (120 kbit/s) must not blank the floor
     # at once: the others go, the floor drops to its lowest layer.
     floor = video("floor", FLOOR, 2, current=2)
     other = video("a", OTHER, current=0)
-    may, alone = first_may_be_held([floor, other], 120_000, None)
+    may, alone = first_may_be_held([floor, other], 1, None)
     assert (may, alone) == (False, None)
     shed = allocate(120_000, 80_000, [floor, other], keep_first=not may)
     assert layers_of(shed) == {"floor": 0, "a": None}
     # Now the floor is alone in its lowest layer: remembered, still kept.
     floor = video("floor", FLOOR, 2, current=0)
     held_other = video("a", OTHER, current=None)
-    assert first_may_be_held([floor, held_other], 120_000, None) == (False, 120_000)
-    assert first_may_be_held([floor, held_other], 120_000, 120_000) == (False, 120_000)
-    # The loss went on: the estimate fell again, the floor may go.
-    may, alone = first_may_be_held([floor, held_other], 90_000, 120_000)
-    assert (may, alone) == (True, 90_000)
+    assert first_may_be_held([floor, held_other], 1, None) == (False, 1)
+    assert first_may_be_held([floor, held_other], 1, 1) == (False, 1)
+    # The loss went on: the estimator decreased again, the floor may go.
+    may, alone = first_may_be_held([floor, held_other], 2, 1)
+    assert (may, alone) == (True, 2)
     assert layers_of(allocate(90_000, 80_000, [floor, held_other], keep_first=not may)) == {
         "floor": None,
         "a": None,
     }
     # Held: nothing to keep (it comes back with headroom, or as a probe).
     paused = video("floor", FLOOR, 2, current=None)
-    assert first_may_be_held([paused, held_other], 90_000, 90_000) == (True, None)
+    assert first_may_be_held([paused, held_other], 2, 2) == (True, None)
     # Nothing limits it: nothing to remember.
-    assert first_may_be_held([floor, held_other], None, 90_000) == (False, None)
+    assert first_may_be_held([floor, held_other], None, 2) == (False, None)
 
 
 @dataclass(frozen=True)

@@ -198,3 +198,15 @@ def test_a_layer_is_raised_as_a_probe_after_twice_the_wait() -> None:
     assert estimator.upgrade_due(2 * FIRST_BACKOFF)
     estimator.start_probe(2 * FIRST_BACKOFF)
     assert not estimator.upgrade_due(1000.0)
+
+
+def test_decreases_are_counted_even_when_the_estimate_is_already_lower() -> None:
+    estimator = DownlinkEstimator()
+    assert estimator.decreases == 0
+    first = lossy(estimator, 0.0, 1_000_000, 0.8)  # 190 kbit/s: a reading far too low
+    assert estimator.decreases == 1
+    # The loss goes on at what is sent now: the link carries less still,
+    # though the new figure is not below the estimate.
+    lossy(estimator, SETTLE_SECONDS + 2, 300_000, 0.3)
+    assert estimator.decreases == 2
+    assert estimator.estimate == first
