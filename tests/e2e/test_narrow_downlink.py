@@ -12,9 +12,11 @@ its audio arrives whole.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -105,6 +107,16 @@ async def publishing(
         await client.close()
 
 
+async def subscriber_port(page: Any, timeout: float = 10) -> int:
+    """The browser's port on its subscriber connection, once its pair is nominated."""
+    since = time.monotonic()
+    while (port := await js(page, SUBSCRIBER_PORT)) is None:
+        assert time.monotonic() - since < timeout, "no nominated subscriber pair"
+        await asyncio.sleep(0.2)
+    assert isinstance(port, int)
+    return port
+
+
 def tile(owner: str) -> str:
     return f'.tile[data-participant-id="{owner}"]'
 
@@ -129,9 +141,7 @@ async def test_a_narrow_downlink_keeps_the_floor_whole_and_pauses_the_other_vide
                 page, "(s) => (document.querySelector(s)?.videoWidth ?? 0) > 0", selector, 20
             )
 
-        await wait_js(page, f"async () => (await ({SUBSCRIBER_PORT})()) !== null")
-        port = await js(page, SUBSCRIBER_PORT)
-        assert isinstance(port, int)
+        port = await subscriber_port(page)
         limited = time.monotonic()
         limit_port(port)
         await wait_js(

@@ -31,7 +31,7 @@ from tests.rate_limit import limit_udp, nft_table
 
 from .harness import CHROMIUM, CHROMIUM_FLAGS, BrowserPage, RunningServer, new_page
 from .test_browser_join import admit, chair_client, js, wait_js
-from .test_narrow_downlink import SUBSCRIBER_PORT
+from .test_narrow_downlink import subscriber_port
 
 # Three browsers and a minute of media: run it on a quiet machine (scripts/test -m slow).
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -224,9 +224,7 @@ async def test_a_weak_link_gets_a_smaller_layer_of_the_floor_at_full_rate_and_a_
                 timeout=30,
             )
 
-        await wait_js(weak.page, f"async () => (await ({SUBSCRIBER_PORT})()) !== null")
-        port = await js(weak.page, SUBSCRIBER_PORT)
-        assert isinstance(port, int)
+        port = await subscriber_port(weak.page)
         # What the layers take, to set the weak link under the high one: once
         # the publisher's ramp-up gave the high layer more than the middle one.
         rates = await layer_rates(floor.page, timeout=30)
