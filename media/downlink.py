@@ -4,7 +4,7 @@ The SFU does not choose a sending rate: it forwards what publishers send and
 can only leave videos out (or, with simulcast, pick smaller layers). The
 estimate is therefore the ceiling the allocation must fit under. It moves on
 loss, as the loss-based half of Google Congestion Control does, with one
-difference: the decrease lands under the link, not halfway.
+difference: the decrease aims under the link, not halfway.
 
 - loss above 10 % in two of the last three report intervals means the path
   carries less than was sent: the estimate drops to what it did carry,
