@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from . import red, rtcp
@@ -21,6 +22,17 @@ if TYPE_CHECKING:
 _pack = HEADER.pack
 # Seconds a consumer waiting for a keyframe waits before asking again.
 KEYFRAME_ASK_AGAIN = 1.0
+# Sequence numbers a consumer remembers having been NACKed (the latest ones):
+# a receiver asks again for a resend that was lost too, for a few hundred ms.
+NACK_MEMORY = 1024
+# One packet is resent at most RESEND_LIMIT times, RESEND_INTERVAL (or the
+# round trip, if longer) apart. A receiver asks again every ~20 ms (Chromium,
+# up to 10 times; aiortc on every packet, without end): answering each ask
+# on a link that drops a third of its packets fills it with resends, and the
+# floor's own packets are dropped for them (libwebrtc's sender waits a round
+# trip between two resends of one packet, for the same reason).
+RESEND_INTERVAL = 0.05
+RESEND_LIMIT = 3
 
 
 class Slot:
@@ -112,7 +124,9 @@ class ConsumerCounters:
       of its target: media/temporal.py), so the hot path adds nothing per
       subscriber;
     - feedback: ``nacks_received`` (sequence numbers asked for),
-      ``retransmitted`` (answered from the SFU's cache), ``retransmit_misses``
+      ``nacked_first`` (distinct sequence numbers asked for the first time:
+      packets lost on the way, however often their resends are asked for
+      again), ``retransmitted`` (answered from the SFU's cache), ``retransmit_misses``
       (no longer cached), ``keyframe_requests`` (PLI/FIR received);
     - from the subscriber's receiver reports: ``fraction_lost`` (/256),
       ``cumulative_lost``, ``jitter`` (clock units), ``rtt`` (seconds, from
@@ -121,6 +135,8 @@ class ConsumerCounters:
     """
 
     __slots__ = (
+        "_asked",
+        "_asked_order",
         "_base",
         "_mark",
         "_producer",
@@ -129,11 +145,13 @@ class ConsumerCounters:
         "fraction_lost",
         "jitter",
         "keyframe_requests",
+        "nacked_first",
         "nacks_received",
         "red",
         "remb",
         "remb_at",
         "report_at",
+        "resends_declined",
         "retransmit_misses",
         "retransmitted",
         "rtt",
@@ -168,6 +186,13 @@ class ConsumerCounters:
         self.temporal = ALL
         self.dropped_before_keyframe = 0
         self.nacks_received = 0
+        self.nacked_first = 0
+        # The sequence numbers NACKed lately (set on the first NACK: most
+        # consumers never see one): when last resent and how often; oldest
+        # first in the deque.
+        self._asked: dict[int, tuple[float, int]] | None = None
+        self._asked_order: deque[int] = deque()
+        self.resends_declined = 0  # asks not answered: a resend was on its way, or enough
         self.retransmitted = 0
         self.retransmit_misses = 0
         self.keyframe_requests = 0
@@ -229,6 +254,31 @@ class ConsumerCounters:
     @property
     def frames(self) -> int:
         return self._sent()[2]
+
+    def nacked(self, sequences: tuple[int, ...], now: float) -> list[int]:
+        """The subscriber asked for ``sequences`` (once per NACK, not per
+        packet): those to resend now (see ``RESEND_INTERVAL``)."""
+        self.nacks_received += len(sequences)
+        asked = self._asked
+        if asked is None:
+            asked = self._asked = {}
+        order = self._asked_order
+        interval = max(RESEND_INTERVAL, self.rtt or 0.0)
+        resend = []
+        for seq in sequences:
+            before = asked.get(seq)
+            if before is None:
+                self.nacked_first += 1
+                order.append(seq)
+                if len(order) > NACK_MEMORY:
+                    asked.pop(order.popleft(), None)
+            elif now - before[0] < interval or before[1] >= RESEND_LIMIT:
+                # Asked again while its resend is on its way, or resent enough.
+                self.resends_declined += 1
+                continue
+            asked[seq] = (now, 1 if before is None else before[1] + 1)
+            resend.append(seq)
+        return resend
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {name: getattr(self, name) for name in self.FIELDS}
@@ -650,7 +700,7 @@ class Consumer:
     def on_nack(self, sequences: tuple[int, ...]) -> None:
         """Retransmit what the subscriber lost, from the producer's cache."""
         counters = self.counters
-        counters.nacks_received += len(sequences)
+        sequences = tuple(counters.nacked(sequences, time.monotonic()))
         if not self._running or not self._socket.ready:
             return
         slot, source = self.slot, self.source

@@ -12,8 +12,11 @@ its audio arrives whole.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -104,6 +107,16 @@ async def publishing(
         await client.close()
 
 
+async def subscriber_port(page: Any, timeout: float = 10) -> int:
+    """The browser's port on its subscriber connection, once its pair is nominated."""
+    since = time.monotonic()
+    while (port := await js(page, SUBSCRIBER_PORT)) is None:
+        assert time.monotonic() - since < timeout, "no nominated subscriber pair"
+        await asyncio.sleep(0.2)
+    assert isinstance(port, int)
+    return port
+
+
 def tile(owner: str) -> str:
     return f'.tile[data-participant-id="{owner}"]'
 
@@ -128,8 +141,8 @@ async def test_a_narrow_downlink_keeps_the_floor_whole_and_pauses_the_other_vide
                 page, "(s) => (document.querySelector(s)?.videoWidth ?? 0) > 0", selector, 20
             )
 
-        port = await js(page, SUBSCRIBER_PORT)
-        assert isinstance(port, int)
+        port = await subscriber_port(page)
+        limited = time.monotonic()
         limit_port(port)
         await wait_js(
             page,
@@ -139,6 +152,7 @@ async def test_a_narrow_downlink_keeps_the_floor_whole_and_pauses_the_other_vide
             [tile(chair_id), tile(cr_id), tile(sv_id)],
             timeout=40,
         )
+        held_after = time.monotonic() - limited
         text = await page.locator(tile(cr_id) + " .placeholder").inner_text()
         assert "Canciller de Costa Rica" in text
 
@@ -150,6 +164,13 @@ async def test_a_narrow_downlink_keeps_the_floor_whole_and_pauses_the_other_vide
         after = await js(page, RECEIVED, sv_id)
         seconds = (after["at"] - before["at"]) / 1000
         fps = (after["frames"] - before["frames"]) / seconds
+        print(
+            f"\nlimit {8 * LIMIT_KBYTES} kbit/s; other videos held after {held_after:.1f} s;"
+            f" floor over {seconds:.1f} s: {fps:.1f} fps,"
+            f" {after['videoLost'] - before['videoLost']} video and"
+            f" {after['audioLost'] - before['audioLost']} of"
+            f" {after['audioPackets'] - before['audioPackets']} audio packets lost"
+        )
         assert fps >= 20, f"the floor's video at {fps:.1f} fps"
         assert after["audioPackets"] - before["audioPackets"] >= 40 * seconds
         assert after["audioLost"] == before["audioLost"], "the floor's audio lost packets"

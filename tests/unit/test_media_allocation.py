@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from media.allocation import UPGRADE_MARGIN, Candidate, Reason, allocate, last_n, layer_rates
+from media.allocation import (
+    UPGRADE_MARGIN,
+    Candidate,
+    Reason,
+    allocate,
+    first_may_be_held,
+    last_n,
+    layer_rates,
+)
 
 SIMULCAST = (150_000, 500_000, 1_500_000)
 FLOOR, CHAIR, OTHER = 0, 1, 2
@@ -64,8 +72,9 @@ def test_audio_is_reserved_first_even_if_the_floor_video_must_pause() -> None:
         300_000, 250_000, [video("floor", FLOOR, 2), video("a", OTHER, layers=(40_000,))]
     )
     # The floor video (150 kbit/s at its lowest) does not fit beside the audio;
-    # a smaller video further down still does.
-    assert layers_of(allocation) == {"floor": None, "a": 0}
+    # a smaller video further down would, but none goes before the floor's.
+    assert layers_of(allocation) == {"floor": None, "a": None}
+    assert allocation.video_bps == 0
 
 
 def test_single_layer_videos_pause_or_play() -> None:
@@ -104,7 +113,7 @@ def test_a_probe_resumes_the_first_video_left_out_for_bandwidth_only() -> None:
     assert plain.probed is None
     probed = allocate(1_600_000, 0, candidates, probe=True)
     assert layers_of(probed) == {"floor": 2, "x": None, "a": 0, "b": None}
-    assert probed.probed == "a"
+    assert probed.probed == ("a", 0)
     assert probed.decisions["x"].reason is Reason.LAST_N
     assert allocate(None, 0, candidates, probe=True).probed is None  # nothing left out
 
@@ -138,11 +147,88 @@ def test_a_running_probe_keeps_its_video_until_it_is_judged() -> None:
         video("a", OTHER + 1, current=0),  # resumed by the probe a second ago
         video("b", OTHER + 2, current=None),
     ]
-    kept = allocate(1_600_000, 0, candidates, probing="a")
+    kept = allocate(1_600_000, 0, candidates, probing=("a", 0))
     assert layers_of(kept) == {"floor": 2, "a": 0, "b": None}
-    assert kept.probed == "a"
+    assert kept.probed == ("a", 0)
     # Judged (the estimator stopped probing): it must fit like any other.
     assert layers_of(allocate(1_600_000, 0, candidates)) == {"floor": 2, "a": None, "b": None}
+
+
+def test_the_floor_video_is_the_last_one_held() -> None:
+    # The floor's single 500 kbit/s video does not fit; Costa Rica's thumbnail
+    # would, but it is not sent while the floor's is held.
+    floor = video("floor", FLOOR, layers=(500_000,), current=0)
+    thumbnail = video("a", OTHER, current=0)
+    last = video("x", OTHER + 1, current=None, allowed=False)
+    held = allocate(50_000 + 300_000, 50_000, [floor, thumbnail, last])
+    assert layers_of(held) == {"floor": None, "a": None, "x": None}
+    assert held.decisions["a"].reason is Reason.BANDWIDTH
+    assert held.decisions["x"].reason is Reason.LAST_N
+    assert held.video_bps == 0
+    # A probe then tries the floor's video, never another before it.
+    probed = allocate(50_000 + 300_000, 50_000, [floor, thumbnail], probe=True)
+    assert layers_of(probed) == {"floor": 0, "a": None}
+    assert probed.probed == ("floor", 0)
+    kept = allocate(50_000 + 300_000, 50_000, [floor, thumbnail], probing=("a", 0))
+    assert layers_of(kept) == {"floor": None, "a": None}
+    assert kept.probed is None
+    # With room for both, both play.
+    assert layers_of(allocate(50_000 + 700_000, 50_000, [floor, thumbnail])) == {
+        "floor": 0,
+        "a": 0,
+    }
+
+
+def test_with_nothing_left_out_a_probe_raises_the_first_video_below_its_layer() -> None:
+    # The floor got its low layer on a link estimated at 300 kbit/s; the
+    # estimate grows only with what is sent, so only a probe finds out more.
+    floor = video("floor", FLOOR, 2, current=0)
+    chair = video("chair", CHAIR, 0, current=0)
+    assert layers_of(allocate(300_000, 0, [floor, chair])) == {"floor": 0, "chair": 0}
+    assert allocate(300_000, 0, [floor, chair], probe=True).probed is None
+    probed = allocate(300_000, 0, [floor, chair], upgrade=True)
+    assert layers_of(probed) == {"floor": 1, "chair": 0}
+    assert probed.probed == ("floor", 1)
+    assert probed.video_bps == 500_000 + 150_000
+    # Kept in that layer while it runs, whatever the layer it reports yet.
+    kept = allocate(300_000, 0, [floor, chair], probing=("floor", 1))
+    assert layers_of(kept) == {"floor": 1, "chair": 0}
+    # Everything at the layer it wants: nothing to probe.
+    top = video("floor", FLOOR, 1, current=1)
+    assert allocate(2_000_000, 0, [top, chair], upgrade=True).probed is None
+    # With a video left out, a probe resumes it; none raises a layer.
+    held = video("a", OTHER, current=None)
+    both = allocate(300_000, 0, [floor, chair, held], probe=True, upgrade=True)
+    assert layers_of(both) == {"floor": 0, "chair": 0, "a": 0}
+    assert allocate(300_000, 0, [floor, chair, held], upgrade=True).probed is None
+
+
+def test_the_floor_is_held_only_once_it_is_the_last_video_and_the_loss_goes_on() -> None:
+    # One reading far under the link (120 kbit/s) must not blank the floor
+    # at once: the others go, the floor drops to its lowest layer.
+    floor = video("floor", FLOOR, 2, current=2)
+    other = video("a", OTHER, current=0)
+    may, alone = first_may_be_held([floor, other], 1, None)
+    assert (may, alone) == (False, None)
+    shed = allocate(120_000, 80_000, [floor, other], keep_first=not may)
+    assert layers_of(shed) == {"floor": 0, "a": None}
+    # Now the floor is alone in its lowest layer: remembered, still kept.
+    floor = video("floor", FLOOR, 2, current=0)
+    held_other = video("a", OTHER, current=None)
+    assert first_may_be_held([floor, held_other], 1, None) == (False, 1)
+    assert first_may_be_held([floor, held_other], 1, 1) == (False, 1)
+    # The loss went on: the estimator decreased again, the floor may go.
+    may, alone = first_may_be_held([floor, held_other], 2, 1)
+    assert (may, alone) == (True, 2)
+    assert layers_of(allocate(90_000, 80_000, [floor, held_other], keep_first=not may)) == {
+        "floor": None,
+        "a": None,
+    }
+    # Held: nothing to keep (it comes back with headroom, or as a probe).
+    paused = video("floor", FLOOR, 2, current=None)
+    assert first_may_be_held([paused, held_other], 2, 2) == (True, None)
+    # Nothing limits it: nothing to remember.
+    assert first_may_be_held([floor, held_other], None, 2) == (False, None)
 
 
 @dataclass(frozen=True)
