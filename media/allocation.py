@@ -206,6 +206,7 @@ def _rank(candidate: Candidate) -> int:
     return candidate.rank
 
 
-def last_n(ranked: Sequence[str], n: int) -> frozenset[str]:
-    """The first ``n`` of the ranked video owners: those whose video is forwarded."""
-    return frozenset(ranked[: max(0, n)])
+def last_n(ranked: Sequence[str], n: int, viewer: str | None = None) -> frozenset[str]:
+    """The first ``n`` of the ranked video owners: those whose video is
+    forwarded to ``viewer``, who is not sent its own and so is not counted."""
+    return frozenset([owner for owner in ranked if owner != viewer][: max(0, n)])

@@ -225,7 +225,7 @@ class BandwidthAllocation:
             for p in t.producers.values()
             if p.kind == "video" and p.source != SCREEN and not p.closed
         }
-        allowed = last_n(priorities.ranked(owners), self.last_n)
+        ranked = priorities.ranked(owners)
         changed = set()
         for pid, transport in transports.items():
             videos = [c for c in transport.consumers.values() if c.kind == "video"]
@@ -234,6 +234,7 @@ class BandwidthAllocation:
             downlink = self.downlinks.setdefault(pid, Downlink())
             estimator = downlink.estimator
             pin = (pinned or {}).get(pid)
+            allowed = last_n(ranked, self.last_n, viewer=pid)
             candidates = [self._candidate(c, priorities, allowed, pin) for c in videos]
             featured = priorities.floor | priorities.chair
             for consumer in videos:

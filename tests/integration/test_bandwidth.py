@@ -169,7 +169,9 @@ async def test_beyond_last_n_only_the_floor_the_chair_and_recent_speakers_are_se
     room: Room,
 ) -> None:
     chair = await room.publisher("Presidencia", None, role="chair")
-    gt = await room.publisher("Canciller de Guatemala", "gt")
+    # Guatemala also receives (without decoding): it is among the last N itself.
+    gt = await room.join("Canciller de Guatemala", "gt", decode=False)
+    await gt.publish(video=LoopTrack(VIDEO), audio=LoopTrack(AUDIO))
     sv = await room.publisher("Canciller de El Salvador", "sv")
     cr = await room.publisher("Canciller de Costa Rica", "cr")
     listener = await room.join("OEA", "oea", decode=False)
@@ -198,6 +200,16 @@ async def test_beyond_last_n_only_the_floor_the_chair_and_recent_speakers_are_se
         if d.layer is None
     ]
     assert [d.reason for d in held] == [Reason.LAST_N]
+    # Guatemala is not sent its own video, so it is not counted in its own
+    # last N: it sees the three others.
+    gt_id = ids[gt]
+
+    def gt_decisions() -> list[object]:
+        downlink = conference.media.bandwidth.downlinks.get(gt_id)
+        return [] if downlink is None else list(downlink.decisions.values())
+
+    await gt.wait_for(lambda: len(gt_decisions()) == 3, 10)
+    assert all(d.layer is not None for d in gt_decisions())  # type: ignore[attr-defined]
 
     # The floor goes to whoever was left out: their video comes back (a
     # keyframe first); Guatemala stays as the most recent speaker.

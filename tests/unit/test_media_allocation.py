@@ -124,6 +124,13 @@ def test_last_n_keeps_the_first_n_ranked() -> None:
     assert last_n(["floor"], 0) == frozenset()
 
 
+def test_last_n_does_not_count_the_viewers_own_video() -> None:
+    # The floor holder is not sent its own video: it sees N others too.
+    ranked = ["floor", "chair", "s1", "s2", "s3"]
+    assert last_n(ranked, 3, viewer="floor") == {"chair", "s1", "s2"}
+    assert last_n(ranked, 3, viewer="s3") == {"floor", "chair", "s1"}
+
+
 def test_the_first_video_playing_survives_a_small_shortfall_not_a_large_one() -> None:
     one = (500_000,)
     floor = video("floor", FLOOR, layers=one, current=0)
