@@ -33,6 +33,9 @@ NACK_MEMORY = 1024
 # trip between two resends of one packet, for the same reason).
 RESEND_INTERVAL = 0.05
 RESEND_LIMIT = 3
+# A NACK older than this is forgotten: the sequence number, 16 bits, comes
+# round again (minutes later) for another packet.
+NACK_HORIZON = 5.0
 
 
 class Slot:
@@ -267,7 +270,10 @@ class ConsumerCounters:
         resend = []
         for seq in sequences:
             before = asked.get(seq)
-            if before is None:
+            if before is not None and now - before[0] > NACK_HORIZON:
+                before = None  # another packet under the same number (still in order)
+                self.nacked_first += 1
+            elif before is None:
                 self.nacked_first += 1
                 order.append(seq)
                 if len(order) > NACK_MEMORY:

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from media.consumer import NACK_MEMORY, RESEND_INTERVAL, RESEND_LIMIT, ConsumerCounters
+from media.consumer import (
+    NACK_HORIZON,
+    NACK_MEMORY,
+    RESEND_INTERVAL,
+    RESEND_LIMIT,
+    ConsumerCounters,
+)
 from media.downlink import HIGH_LOSS
 from media.producer import Producer
 from server.bandwidth import interval_loss
@@ -96,3 +102,14 @@ def test_the_memory_of_asked_sequences_is_bounded_and_keeps_the_latest() -> None
     assert c.nacked((0,), 0.02) == [0]
     assert c.nacked_first == NACK_MEMORY + 101
     assert c._asked is not None and len(c._asked) == NACK_MEMORY
+
+
+def test_a_sequence_number_asked_for_again_minutes_later_is_another_packet() -> None:
+    c = counters()
+    c.nacked((7,), 0.0)
+    for k in range(1, RESEND_LIMIT):
+        c.nacked((7,), k * 0.1)
+    assert c.nacked((7,), 0.5) == []  # resent enough
+    # 65536 packets later the number is another packet's, lost in its turn.
+    assert c.nacked((7,), 0.5 + NACK_HORIZON + 1) == [7]
+    assert c.nacked_first == 2
