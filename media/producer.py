@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import fastpath, red, rtcp
@@ -45,6 +45,9 @@ MAX_MISORDER = CACHE_SIZE
 SCREEN = "screen"  # Producer.source of a screen share
 REMB_FRESH = 5.0  # seconds a subscriber's REMB counts for the upstream REMB
 LAYER_ACTIVE = 1.0  # seconds since its last packet a simulcast layer counts as sent
+# Seconds a layer asked to resume counts as sent before its first packet: the
+# request's way to the publisher and its encoder's restart (media/layer_demand.py).
+RESUME_GRACE = 2.0
 # The VP8 descriptor fields' positions move by the per-packet extension element.
 _ELEMENT = 4
 
@@ -217,6 +220,12 @@ class Producer:
         self._newest: tuple[bytes, int] | None = None
         self._rate_mark: tuple[float, int] = (time.monotonic(), 0)
         self._bitrate = 0
+        # A simulcast layer: whether the publisher is asked to send it (dynacast,
+        # media/layer_demand.py), when it was last asked to resume, and the rate
+        # it had when paused (what it costs again once resumed).
+        self.requested = True
+        self._resumed_at: float | None = None
+        self._paused_rate = 0
 
     def simulcast(self, rids: list[str] | tuple[str, ...]) -> None:
         """Receive this video track as layers, one per rid, lowest first."""
@@ -242,8 +251,21 @@ class Producer:
             if now - at >= 1.0:
                 layer._bitrate = int((layer.counters.bytes - octets) * 8 / (now - at))
                 layer._rate_mark = (now, layer.counters.bytes)
-            infos.append(LayerInfo(spatial, layer.rid or "", layer._bitrate, layer.sending(now)))
+            paused = not layer.requested
+            rate = layer._paused_rate if paused and not layer.arriving(now) else layer._bitrate
+            infos.append(LayerInfo(spatial, layer.rid or "", rate, layer.sending(now), paused))
         return infos
+
+    def ask_layers(self, sent: Sequence[bool], now: float) -> None:
+        """Record which layers (lowest first) the publisher is asked to send now."""
+        for layer, on in zip(self.layer_streams, sent, strict=False):
+            if on == layer.requested:
+                continue
+            layer.requested = on
+            if on:
+                layer._resumed_at = now
+            else:
+                layer._paused_rate, layer._resumed_at = layer._bitrate, None
 
     @property
     def picture_id(self) -> int | None:
@@ -255,10 +277,25 @@ class Producer:
         """The VP8 TL0PICIDX of the newest packet (None: none seen, or none in it)."""
         return tl0picidx(*self._newest) if self._newest is not None else None
 
-    def sending(self, now: float) -> bool:
+    def arriving(self, now: float) -> bool:
         """Whether packets arrived within the last LAYER_ACTIVE seconds."""
         last = self.counters.last_packet_at
         return last is not None and now - last < LAYER_ACTIVE
+
+    def sending(self, now: float) -> bool:
+        """Whether this layer is sent, or would be at once if asked for.
+
+        A layer paused at the server's request (dynacast) that arrived when
+        it was paused counts: a consumer that wants it aims at it, which has
+        it resumed; its first packets bring a keyframe to switch at. One
+        asked to resume counts for RESUME_GRACE before its first packet.
+        """
+        if self.arriving(now):
+            return True
+        if not self.requested:
+            return self._paused_rate > 0
+        resumed = self._resumed_at
+        return resumed is not None and now - resumed < RESUME_GRACE
 
     def forwarded_totals(self) -> tuple[int, int, int]:
         """Packets, payload bytes and frames forwarded, over every layer."""

@@ -102,6 +102,7 @@ from signaling import (
 from .alerts import Alert, AlertRules, StreamSample, Transition
 from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation, Priorities
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
+from .publish_layers import LayerRequests
 from .recording import ChannelRecorder, FloorRecorder
 from .tokens import JoinGrant
 
@@ -279,6 +280,7 @@ class LiveConference:
         self.alerts = AlertRules()
         # Each subscriber's videos within its downlink, and last-N.
         self.bandwidth = BandwidthAllocation(options.last_n)
+        self.layer_requests = LayerRequests()  # dynacast: the layers nobody watches stop
         # When each participant last held the floor (monotonic): the recent speakers.
         self._spoke: dict[str, float] = {}
         self._sampler = StreamSampler(self.totals)
@@ -1153,6 +1155,10 @@ class LiveConference:
         except Exception:  # never in the way of the floor or the monitor
             logger.exception("bandwidth allocation failed in %s", self.id)
             return set()
+        finally:  # each publisher sends the layers its consumers now want
+            links = {pid: m.connection for pid, m in self.members.items()}
+            for pid, message in self.layer_requests.update(transports, links):
+                self._spawn(self.members[pid].connection.send(message))
 
     async def _announce_held(self, changed: set[str]) -> None:
         """Tell each subscriber whose videos were held or resumed (subscribe.streams)."""
@@ -1356,6 +1362,7 @@ class LiveConference:
         if share is not None:
             self._check_share(pid)
         answer = await transport.answer_publish(sdp, max_tracks, share, restart=restart)
+        self.layer_requests.renegotiated(transport)
         async with self._lock:
             named = transport.producer_of_mid(share) if share is not None else None
             for producer in list(transport.producers.values()):

@@ -1,0 +1,136 @@
+"""Tells each simulcast publisher which layers of its camera to send (dynacast).
+
+The I/O shell around :mod:`media.layer_demand`: after every bandwidth
+allocation (at once when the floor moves, and once a second) it reads what
+the consumers of each simulcast camera ask for, updates that camera's
+demand, records it on the producer (:meth:`media.producer.Producer.ask_layers`:
+a layer paused this way stays a choice for the allocator, and a consumer
+that aims at it has it resumed) and gives the ``publish.layers`` messages to
+send: on a change, and again on a new signaling or publisher connection
+(whose encodings start all active, or whose last message may have been lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from media.layer_demand import HOLD_DOWN, LayerDemand
+from media.producer import Producer
+from media.transport import PeerTransport
+from signaling import PublishLayers
+
+logger = logging.getLogger(__name__)
+
+
+def recorded(producer: Producer) -> bool:
+    """Whether a recording takes this camera: a recorder taps it through
+    ``Producer.sinks`` (server/recording.py), which gets the top layer."""
+    return bool(producer.sinks)
+
+
+def wanted_layers(producer: Producer, recording: Callable[[Producer], bool] = recorded) -> set[int]:
+    """The layers some consumer of the camera asks for or is still sent, and
+    the top one while it is recorded; a consumer held for its subscriber alone
+    (downlink, last-N) wants none."""
+    wanted: set[int] = set()
+    if not producer.paused:
+        for consumer in producer.consumers:
+            if not consumer.closed and not consumer.held:
+                wanted.update((consumer.preferred_layer, consumer.target_layer, consumer.layer))
+    if recording(producer):
+        wanted.add(len(producer.layer_streams) - 1)
+    return wanted
+
+
+@dataclass
+class _Camera:
+    demand: LayerDemand
+    told: tuple[bool, ...] | None = None  # what the publisher was last told
+    # The signaling connection and receiver it was told on: a new one is told again.
+    link: tuple[object, object] | None = None
+
+
+class LayerRequests:
+    """Every simulcast camera's demand, by producer id."""
+
+    def __init__(
+        self, hold_down: float = HOLD_DOWN, recording: Callable[[Producer], bool] = recorded
+    ) -> None:
+        self.hold_down = hold_down
+        self._recording = recording
+        self._cameras: dict[str, _Camera] = {}
+
+    def update(
+        self,
+        transports: Mapping[str, PeerTransport],
+        links: Mapping[str, object],
+        now: float | None = None,
+    ) -> list[tuple[str, PublishLayers]]:
+        """The ``publish.layers`` to send, as (publisher's participant id, message).
+
+        ``links``: each participant's signaling connection (any object that
+        changes when the client reconnects). Never raises: this must not be
+        in the way of the floor."""
+        at = time.monotonic() if now is None else now
+        try:
+            return self._update(transports, links, at)
+        except Exception:
+            logger.exception("asking publishers for their layers failed")
+            return []
+
+    def _update(
+        self, transports: Mapping[str, PeerTransport], links: Mapping[str, object], at: float
+    ) -> list[tuple[str, PublishLayers]]:
+        messages: list[tuple[str, PublishLayers]] = []
+        seen: set[str] = set()
+        for pid, transport in transports.items():
+            for mid, section in list(transport.simulcast.items()):
+                if not section.layered:
+                    continue
+                producer = transport.producer_of_mid(mid)
+                if producer is None or producer.closed or not producer.layer_streams:
+                    continue
+                seen.add(producer.id)
+                message = self._camera(producer, mid, links.get(pid), at)
+                if message is not None:
+                    messages.append((pid, message))
+        for gone in set(self._cameras) - seen:
+            del self._cameras[gone]
+        return messages
+
+    def _camera(
+        self, producer: Producer, mid: str, link: object, now: float
+    ) -> PublishLayers | None:
+        layers = producer.layer_streams
+        camera = self._cameras.get(producer.id)
+        if camera is None:
+            camera = self._cameras[producer.id] = _Camera(LayerDemand(len(layers), self.hold_down))
+        camera.demand.update(wanted_layers(producer, self._recording), now)
+        sent = camera.demand.sent
+        producer.ask_layers(sent, now)
+        where = (link, producer.receiver)
+        if camera.link is None:
+            camera.link, camera.told = where, (True,) * len(layers)  # the client's default
+        elif camera.link[0] is not link or camera.link[1] is not producer.receiver:
+            camera.link, camera.told = where, None  # what the client sends is not known
+        if sent == camera.told:
+            return None
+        camera.told = sent
+        active = tuple(layer.rid or "" for layer, on in zip(layers, sent, strict=True) if on)
+        logger.info(
+            "%s asked to send layers %s of its camera",
+            producer.owner,
+            ",".join(active),
+            extra={"participant": producer.owner},
+        )
+        return PublishLayers(mid, active)
+
+    def renegotiated(self, transport: PeerTransport) -> None:
+        """The publisher sent a new offer: tell it again what to send."""
+        for producer in transport.producers.values():
+            camera = self._cameras.get(producer.id)
+            if camera is not None:
+                camera.told = None
