@@ -129,8 +129,8 @@ class LayerRequests:
         return PublishLayers(mid, active)
 
     def renegotiated(self, transport: PeerTransport) -> None:
-        """The publisher sent a new offer: tell it again what to send."""
+        """The publisher sent a new offer: tell it again which layers to leave off."""
         for producer in transport.producers.values():
             camera = self._cameras.get(producer.id)
-            if camera is not None:
+            if camera is not None and camera.told is not None and not all(camera.told):
                 camera.told = None
