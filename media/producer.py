@@ -243,18 +243,38 @@ class Producer:
 
     @property
     def layers(self) -> list[LayerInfo]:
-        """The simulcast layers with their measured bitrate (empty: a single layer)."""
+        """The simulcast layers as they arrive, with their measured bitrate (empty:
+        a single layer); ``paused``: the publisher was asked not to send it."""
+        now = time.monotonic()
+        return [
+            LayerInfo(
+                spatial, layer.rid or "", layer._rate(now), layer.arriving(now), not layer.requested
+            )
+            for spatial, layer in enumerate(self.layer_streams)
+        ]
+
+    @property
+    def offered_layers(self) -> list[LayerInfo]:
+        """The layers a subscriber may be given: as :attr:`layers`, but one the
+        publisher was asked to stop (dynacast) counts as active at the rate it
+        had, since asking for it brings it back (the allocator's view)."""
         now = time.monotonic()
         infos = []
         for spatial, layer in enumerate(self.layer_streams):
-            at, octets = layer._rate_mark
-            if now - at >= 1.0:
-                layer._bitrate = int((layer.counters.bytes - octets) * 8 / (now - at))
-                layer._rate_mark = (now, layer.counters.bytes)
+            rate = layer._rate(now)
             paused = not layer.requested
-            rate = layer._paused_rate if paused and not layer.arriving(now) else layer._bitrate
+            if paused and not layer.arriving(now):
+                rate = layer._paused_rate
             infos.append(LayerInfo(spatial, layer.rid or "", rate, layer.sending(now), paused))
         return infos
+
+    def _rate(self, now: float) -> int:
+        """This layer's bitrate, measured over at least a second."""
+        at, octets = self._rate_mark
+        if now - at >= 1.0:
+            self._bitrate = int((self.counters.bytes - octets) * 8 / (now - at))
+            self._rate_mark = (now, self.counters.bytes)
+        return self._bitrate
 
     def ask_layers(self, sent: Sequence[bool], now: float) -> None:
         """Record which layers (lowest first) the publisher is asked to send now."""

@@ -111,3 +111,25 @@ async def test_a_client_may_not_send_publish_layers(
     [error] = client.errors
     assert error.code is ErrorCode.UNKNOWN_TYPE and error.ref == "x1"
     assert not client.closed.is_set()
+
+
+async def test_a_publisher_that_resumes_its_signaling_is_told_again(
+    server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
+) -> None:
+    await connect(name="Presidencia", delegation=None, role="chair")
+    guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
+    sender = await guatemala.publish_simulcast(layers)
+    gt = guatemala.welcome.you.id  # type: ignore[union-attr]
+    listener = await connect(name="Canciller de El Salvador", delegation="sv", decode=False)
+    await video_of(listener, gt)
+    await guatemala.wait_for(lambda: told(guatemala) == [("q",)], timeout=HOLD_DOWN + 5)
+
+    # The message may have been lost with the old connection: it comes again.
+    conference = server.palabra.conferences["demo"]
+    guatemala.abort_connection()
+    await guatemala.wait_for(lambda: gt in conference.detached)
+    count = len(told(guatemala))
+    assert (await guatemala.resume()).media_kept
+    await guatemala.wait_for(lambda: len(told(guatemala)) > count)
+    assert told(guatemala)[-1] == ("q",)
+    assert [layer.asked_off for layer in sender.layers] == [False, True, True]

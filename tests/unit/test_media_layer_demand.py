@@ -102,10 +102,16 @@ def test_a_layer_paused_by_request_is_still_offered_to_the_allocator_at_its_last
     producer.ask_layers((True, False, False), now)
     for layer in (h, f):
         layer.counters.last_packet_at = now - 10  # stopped arriving
-    infos = producer.layers
-    assert [i.active for i in infos] == [True, True, True]
-    assert [i.paused for i in infos] == [False, True, True]
-    assert [i.bitrate_bps for i in infos[1:]] == [500_000, 1_500_000]
+    offered = producer.offered_layers
+    assert [i.active for i in offered] == [True, True, True]
+    assert [i.paused for i in offered] == [False, True, True]
+    assert [i.bitrate_bps for i in offered[1:]] == [500_000, 1_500_000]
+    # As they arrive (the technicians' view): only the lowest.
+    assert [(i.active, i.paused) for i in producer.layers] == [
+        (True, False),
+        (False, True),
+        (False, True),
+    ]
 
 
 def test_a_layer_that_was_not_arriving_when_paused_is_not_offered() -> None:

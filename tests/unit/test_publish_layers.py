@@ -1,0 +1,27 @@
+"""Which layers of a simulcast camera are wanted (server/publish_layers.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from media.producer import Producer
+from server.publish_layers import recorded, wanted_layers
+
+
+def _camera() -> Producer:
+    receiver: Any = object()
+    producer = Producer("p-1", "owner", "video", receiver, lambda data: True)
+    producer.simulcast(("q", "h", "f"))
+    return producer
+
+
+def test_nobody_watching_wants_nothing_beyond_the_lowest() -> None:
+    assert wanted_layers(_camera()) == set()
+
+
+def test_a_recording_wants_the_top_layer() -> None:
+    producer = _camera()
+    producer.sinks.append(lambda seq, timestamp, marker, payload: None)
+    assert recorded(producer)
+    assert wanted_layers(producer) == {2}
+    assert wanted_layers(producer, recording=lambda p: False) == set()
