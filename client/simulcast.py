@@ -79,6 +79,8 @@ class SentLayer:
     phase: int = 0  # frames since the last keyframe: where in the temporal pattern
     frames: int = 0
     keyframes: int = 0
+    packets_sent: int = 0
+    bytes_sent: int = 0  # RTP payload, as an outbound-rtp's bytesSent
     keyframe_requests: int = 0
     paused: bool = False  # sends nothing (a browser that dropped the layer)
     asked_off: bool = False  # the server asked not to send it (publish.layers)
@@ -211,5 +213,7 @@ class SimulcastSender:
             )
             layer.sequence = (layer.sequence + 1) & 0xFFFF
             self.socket.send_rtp(header + extension + bytes([first]) + descriptor + chunk)
+            layer.packets_sent += 1
+            layer.bytes_sent += 1 + len(descriptor) + len(chunk)
         layer.frames += 1
         layer.keyframes += keyframe
