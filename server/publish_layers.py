@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 def recorded(producer: Producer) -> bool:
     """Whether a recording takes this camera: a recorder taps it through
-    ``Producer.sinks`` (server/recording.py), which gets the top layer."""
-    return bool(producer.sinks)
+    ``Producer.sinks``, the camera's or its layers' (server/recording.py)."""
+    return bool(producer.sinks) or any(layer.sinks for layer in producer.layer_streams)
 
 
 def wanted_layers(producer: Producer, recording: Callable[[Producer], bool] = recorded) -> set[int]:

@@ -25,3 +25,9 @@ def test_a_recording_wants_the_top_layer() -> None:
     assert recorded(producer)
     assert wanted_layers(producer) == {2}
     assert wanted_layers(producer, recording=lambda p: False) == set()
+
+
+def test_a_recording_that_taps_a_layer_wants_the_top_layer() -> None:
+    producer = _camera()
+    producer.layer_streams[0].sinks.append(lambda seq, timestamp, marker, payload: None)
+    assert wanted_layers(producer) == {2}
