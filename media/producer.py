@@ -305,15 +305,13 @@ class Producer:
     def sending(self, now: float) -> bool:
         """Whether this layer is sent, or would be at once if asked for.
 
-        A layer paused at the server's request (dynacast) that arrived when
-        it was paused counts: a consumer that wants it aims at it, which has
-        it resumed; its first packets bring a keyframe to switch at. One
-        asked to resume counts for RESUME_GRACE before its first packet.
+        A layer paused at the server's request (dynacast: only ever one that
+        arrived) counts: a consumer that wants it aims at it, which has it
+        resumed; its first packets bring a keyframe to switch at. One asked
+        to resume counts for RESUME_GRACE before its first packet.
         """
-        if self.arriving(now):
+        if self.arriving(now) or not self.requested:
             return True
-        if not self.requested:
-            return self._paused_rate > 0
         resumed = self._resumed_at
         return resumed is not None and now - resumed < RESUME_GRACE
 

@@ -31,11 +31,24 @@ def recorded(producer: Producer) -> bool:
     return bool(producer.sinks) or any(layer.sinks for layer in producer.layer_streams)
 
 
-def wanted_layers(producer: Producer, recording: Callable[[Producer], bool] = recorded) -> set[int]:
+def wanted_layers(
+    producer: Producer, recording: Callable[[Producer], bool] = recorded, now: float | None = None
+) -> set[int]:
     """The layers some consumer of the camera asks for or is still sent, and
     the top one while it is recorded; a consumer held for its subscriber alone
-    (downlink, last-N) wants none."""
-    wanted: set[int] = set()
+    (downlink, last-N) wants none.
+
+    A layer asked for that does not arrive (not started yet, or left out by
+    the publisher's own bandwidth estimate) is kept: stopping it would save
+    nothing, and it is stopped like any other once it has arrived unwanted
+    for the hold-down.
+    """
+    at = time.monotonic() if now is None else now
+    wanted = {
+        spatial
+        for spatial, layer in enumerate(producer.layer_streams)
+        if layer.requested and not layer.arriving(at)
+    }
     if not producer.paused:
         for consumer in producer.consumers:
             if not consumer.closed and not consumer.held:
@@ -108,7 +121,7 @@ class LayerRequests:
         camera = self._cameras.get(producer.id)
         if camera is None:
             camera = self._cameras[producer.id] = _Camera(LayerDemand(len(layers), self.hold_down))
-        camera.demand.update(wanted_layers(producer, self._recording), now)
+        camera.demand.update(wanted_layers(producer, self._recording, now), now)
         sent = camera.demand.sent
         producer.ask_layers(sent, now)
         where = (link, producer.receiver)

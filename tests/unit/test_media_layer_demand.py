@@ -114,14 +114,6 @@ def test_a_layer_paused_by_request_is_still_offered_to_the_allocator_at_its_last
     ]
 
 
-def test_a_layer_that_was_not_arriving_when_paused_is_not_offered() -> None:
-    producer = _layered()
-    now = time.monotonic()
-    _arrived(producer.layer_streams[0], now, 150_000)
-    producer.ask_layers((True, True, False), now)
-    assert not producer.layer_streams[2].sending(now)  # the browser had dropped it itself
-
-
 def test_a_resumed_layer_counts_as_sent_for_a_grace_then_only_if_it_arrives() -> None:
     producer = _layered()
     now = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from media.producer import Producer
@@ -15,12 +16,26 @@ def _camera() -> Producer:
     return producer
 
 
+def _arriving(producer: Producer) -> Producer:
+    for layer in producer.layer_streams:
+        layer.counters.last_packet_at = time.monotonic()
+    return producer
+
+
 def test_nobody_watching_wants_nothing_beyond_the_lowest() -> None:
-    assert wanted_layers(_camera()) == set()
+    assert wanted_layers(_arriving(_camera())) == set()
+
+
+def test_a_layer_that_does_not_arrive_is_not_stopped() -> None:
+    producer = _camera()
+    producer.layer_streams[0].counters.last_packet_at = time.monotonic()
+    assert wanted_layers(producer) == {1, 2}  # stopping them would save nothing
+    producer.ask_layers((True, False, False), time.monotonic())
+    assert wanted_layers(producer) == set()  # paused by us: not arriving, as asked
 
 
 def test_a_recording_wants_the_top_layer() -> None:
-    producer = _camera()
+    producer = _arriving(_camera())
     producer.sinks.append(lambda seq, timestamp, marker, payload: None)
     assert recorded(producer)
     assert wanted_layers(producer) == {2}
@@ -28,6 +43,6 @@ def test_a_recording_wants_the_top_layer() -> None:
 
 
 def test_a_recording_that_taps_a_layer_wants_the_top_layer() -> None:
-    producer = _camera()
+    producer = _arriving(_camera())
     producer.layer_streams[0].sinks.append(lambda seq, timestamp, marker, payload: None)
     assert wanted_layers(producer) == {2}
