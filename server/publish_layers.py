@@ -54,7 +54,11 @@ def wanted_layers(
             if not consumer.closed and not consumer.held:
                 wanted.update((consumer.preferred_layer, consumer.target_layer, consumer.layer))
     if recording(producer):
-        wanted.add(len(producer.layer_streams) - 1)
+        # The top layer, and the one a recorder that follows the highest layer
+        # sent would take while the top one does not come (media/recorder.py).
+        layers = producer.layer_streams
+        wanted.add(len(layers) - 1)
+        wanted.add(max((i for i, layer in enumerate(layers) if layer.sending(at)), default=0))
     return wanted
 
 

@@ -46,3 +46,14 @@ def test_a_recording_that_taps_a_layer_wants_the_top_layer() -> None:
     producer = _arriving(_camera())
     producer.layer_streams[0].sinks.append(lambda seq, timestamp, marker, payload: None)
     assert wanted_layers(producer) == {2}
+
+
+def test_a_recording_whose_top_layer_does_not_come_wants_the_next_one_down() -> None:
+    producer = _arriving(_camera())
+    now = time.monotonic()
+    producer.ask_layers((True, False, True), now)  # h nobody watched: turned off
+    producer.layer_streams[1].counters.last_packet_at = now - 10
+    producer.layer_streams[2].counters.last_packet_at = now - 10  # f left out by the publisher
+    assert wanted_layers(producer, now=now) == {2}  # f: asked for, not arriving
+    producer.sinks.append(lambda seq, timestamp, marker, payload: None)
+    assert wanted_layers(producer, now=now) == {1, 2}  # what a recorder would follow: h
