@@ -1362,7 +1362,6 @@ class LiveConference:
         if share is not None:
             self._check_share(pid)
         answer = await transport.answer_publish(sdp, max_tracks, share, restart=restart)
-        self.layer_requests.renegotiated(transport)
         async with self._lock:
             named = transport.producer_of_mid(share) if share is not None else None
             for producer in list(transport.producers.values()):

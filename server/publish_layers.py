@@ -7,7 +7,8 @@ demand, records it on the producer (:meth:`media.producer.Producer.ask_layers`:
 a layer paused this way stays a choice for the allocator, and a consumer
 that aims at it has it resumed) and gives the ``publish.layers`` messages to
 send: on a change, and again on a new signaling or publisher connection
-(whose encodings start all active, or whose last message may have been lost).
+(whose encodings start all active, or whose last message may have been
+lost) or a new offer.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def wanted_layers(
 class _Camera:
     demand: LayerDemand
     told: tuple[bool, ...] | None = None  # what the publisher was last told
-    # The signaling connection and receiver it was told on: a new one is told again.
-    link: tuple[object, object] | None = None
+    # The signaling connection, receiver and offered section it was told on:
+    # a new one is told again.
+    link: tuple[object, object, object] | None = None
 
 
 class LayerRequests:
@@ -111,7 +113,9 @@ class LayerRequests:
                 if producer is None or producer.closed or not producer.layer_streams:
                     continue
                 seen.add(producer.id)
-                message = self._camera(producer, mid, links.get(pid), at)
+                message = self._camera(
+                    producer, mid, (links.get(pid), producer.receiver, section), at
+                )
                 if message is not None:
                     messages.append((pid, message))
         for gone in set(self._cameras) - seen:
@@ -119,7 +123,7 @@ class LayerRequests:
         return messages
 
     def _camera(
-        self, producer: Producer, mid: str, link: object, now: float
+        self, producer: Producer, mid: str, link: tuple[object, object, object], now: float
     ) -> PublishLayers | None:
         layers = producer.layer_streams
         camera = self._cameras.get(producer.id)
@@ -128,11 +132,13 @@ class LayerRequests:
         camera.demand.update(wanted_layers(producer, self._recording, now), now)
         sent = camera.demand.sent
         producer.ask_layers(sent, now)
-        where = (link, producer.receiver)
-        if camera.link is None:
-            camera.link, camera.told = where, (True,) * len(layers)  # the client's default
-        elif camera.link[0] is not link or camera.link[1] is not producer.receiver:
-            camera.link, camera.told = where, None  # what the client sends is not known
+        before, camera.link = camera.link, link
+        if before is None:
+            camera.told = (True,) * len(layers)  # a new encoder sends every layer
+        elif before[0] is not link[0] or before[1] is not link[1]:
+            camera.told = None  # a new connection: what the client sends is not known
+        elif before[2] is not link[2] and camera.told is not None and not all(camera.told):
+            camera.told = None  # a new offer (its section): tell it again what to leave off
         if sent == camera.told:
             return None
         camera.told = sent
@@ -144,10 +150,3 @@ class LayerRequests:
             extra={"participant": producer.owner},
         )
         return PublishLayers(mid, active)
-
-    def renegotiated(self, transport: PeerTransport) -> None:
-        """The publisher sent a new offer: tell it again which layers to leave off."""
-        for producer in transport.producers.values():
-            camera = self._cameras.get(producer.id)
-            if camera is not None and camera.told is not None and not all(camera.told):
-                camera.told = None
