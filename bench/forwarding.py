@@ -37,9 +37,13 @@ subscriber one (the bench conference has an open floor and no chair: every
 camera a thumbnail) within the server's last-N (``--last-n``, default 9).
 The same run then measures the same meeting as it was before simulcast and
 last-N (one 640x360 layer, every video forwarded: ``single_layer_every_video``)
-and reports the ratios of ``downlink_mbit_per_receiver`` and of the server's
-CPU per forwarded packet. Loss against what was sent is not reported (a
-receiver gets one of three layers).
+and reports the ratios of ``downlink_mbit_per_receiver``, of the server's
+CPU (``server_cpu_cores``, and per forwarded packet) and of what each
+publisher uploads (``uplink_mbit_per_publisher``: a thumbnail nobody sees
+larger sends its lowest layer only once the server asks, ``publish.layers``;
+the window starts after that hold-down). ``--ignore-layers``: the publishers
+send every layer whatever the server asks, as before. Loss against what was
+sent is not reported (a receiver gets one of three layers).
 
 ``--baseline`` also measures aiortc's MediaRelay (decode + re-encode per
 subscriber, :mod:`bench.baseline`) and Palabra side by side at a small size
@@ -67,6 +71,7 @@ from typing import Any
 from client import ClientError, PalabraClient, RemoteStream
 from client.clip import Clip, LoopTrack, encode_audio, encode_video
 from media import fastpath
+from media.layer_demand import HOLD_DOWN
 from server.tokens import issue_token
 
 from .janus import JanusClient, JanusError, JanusRoom, run_janus
@@ -119,6 +124,7 @@ class Sample:
     udp: dict[str, int]
     server_drops: int
     client_drops: int
+    uplink: int = 0  # RTP payload bytes the publishers sent, every layer
 
 
 def token(target: Target, i: int, role: str) -> str:
@@ -139,6 +145,21 @@ async def sent_packets(clients: Sequence[Client]) -> int:
             for stats in (await sender.getStats()).values():
                 if stats.type == "outbound-rtp":
                     total += stats.packetsSent
+    return total
+
+
+async def sent_bytes(clients: Sequence[Client]) -> int:
+    """RTP payload bytes the publishers sent: their aiortc senders' and every
+    layer of a synthetic simulcast camera (whatever the server asked to stop)."""
+    total = 0
+    for client in clients:
+        for sender in client.publisher.getSenders():
+            for stats in (await sender.getStats()).values():
+                if stats.type == "outbound-rtp":
+                    total += stats.bytesSent
+        simulcast = getattr(client, "simulcast_sender", None)
+        if simulcast is not None:
+            total += sum(layer.bytes_sent for layer in simulcast.layers)
     return total
 
 
@@ -167,6 +188,7 @@ async def sample(target: Target, clients: Sequence[Client], publishers: Any) -> 
         udp=udp_counters(),
         server_drops=socket_drops(target.pid, descendants=True) if target.pid else 0,
         client_drops=socket_drops(os.getpid()),
+        uplink=await sent_bytes(publishers),
     )
 
 
@@ -196,6 +218,7 @@ async def measure(
     first_conference: int = 0,
     barrier: Barrier | None = None,
     layers: list[tuple[str, Clip]] | None = None,
+    follow_layers: bool = True,
 ) -> dict[str, Any]:
     video_clip, audio_clip = clips
     publishers: list[Client] = []
@@ -212,6 +235,7 @@ async def measure(
             client = await connect(meeting, i, "head")
             if layers:
                 assert isinstance(client, PalabraClient)  # not with --against janus
+                client.follow_layers = follow_layers
                 await client.publish_simulcast(layers, audio=LoopTrack(audio_clip))
             else:
                 await client.publish(video=LoopTrack(video_clip), audio=LoopTrack(audio_clip))
@@ -233,7 +257,9 @@ async def measure(
 
     clients = [*publishers, *subscribers]
     receivers = len(clients) // conferences  # in each conference
-    await asyncio.sleep(warmup)
+    # Simulcast: the layers nobody watches are stopped after the hold-down
+    # (publish.layers); the window measures the meeting once they are.
+    await asyncio.sleep(max(warmup, HOLD_DOWN + 2) if layers else warmup)
     if barrier is not None:
         await barrier.wait()  # every load generator process starts its window now
     first = await sample(target, clients, publishers)
@@ -414,6 +440,10 @@ def summarise(
             sum(v[4] for v in last.streams.values()) / max(receivers * conferences, 1), 1
         ),
         "forwarded_packets_per_s": round(forwarded / duration, 1),
+        # What each publisher uploads (RTP payload, audio and every layer of its camera).
+        "uplink_mbit_per_publisher": round(
+            (last.uplink - first.uplink) * 8 / duration / 1e6 / max(publishers * conferences, 1), 3
+        ),
         "forwarded_mbit_per_s": round(sum(d[3] for d in delta.values()) * 8 / duration / 1e6, 2),
         "downlink_mbit_per_receiver": round(
             sum(d[3] for d in delta.values()) * 8 / duration / 1e6 / max(receivers, 1), 3
@@ -492,6 +522,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if args.barrier
                 else None,
                 layers=run_layers,
+                follow_layers=not args.ignore_layers,
             )
         secret = secrets.token_urlsafe(32)
         extra = [*loop_flag, "--delegations", str(publishers + subscribers + args.probes + 2)]
@@ -524,6 +555,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     args.profile_native,
                     conferences=1 if baseline else args.conferences,
                     layers=run_layers,
+                    follow_layers=not args.ignore_layers,
                 )
             return await measure_with_helpers(
                 args, target, publishers, subscribers, seconds, clips, profile, label, run_layers
@@ -557,7 +589,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
         )
         result["single_layer_every_video"] = single
-        for key in ("downlink_mbit_per_receiver", "server_cpu_us_per_forwarded_packet"):
+        for key in (
+            "downlink_mbit_per_receiver",
+            "server_cpu_us_per_forwarded_packet",
+            "server_cpu_cores",
+            "uplink_mbit_per_publisher",
+        ):
             if result.get(key) and single.get(key):
                 result[f"{key}_simulcast_over_single_layer"] = round(result[key] / single[key], 3)
     if args.against == "janus":
@@ -706,6 +743,7 @@ async def measure_with_helpers(
                 "--json", os.path.join(work, f"helper-{i}.json"),
                 *(["--plenary"] if args.plenary else []),
                 *(["--simulcast"] if layers else []),
+                *(["--ignore-layers"] if args.ignore_layers else []),
             ]  # fmt: skip
             helpers.append(
                 (i, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -726,6 +764,7 @@ async def measure_with_helpers(
                 conferences=shares[0],
                 barrier=Barrier(barrier, "0", sum(1 for s in shares if s)),
                 layers=layers,
+                follow_layers=not args.ignore_layers,
             )
             parts = [result["counts"]]
             for i, helper in helpers:
@@ -875,6 +914,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="publishers send three VP8 layers, each subscriber gets one, with last-N; then "
         "the same size as before both (one layer, every video) for the ratios",
+    )
+    parser.add_argument(
+        "--ignore-layers",
+        action="store_true",
+        help="with --simulcast: publishers send every layer whatever the server asks "
+        "(publish.layers), as before dynacast",
     )
     parser.add_argument(
         "--baseline", action="store_true", help="also measure MediaRelay transcoding side by side"

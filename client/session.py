@@ -75,6 +75,7 @@ from signaling import (
     ProducerInfo,
     ProducerRemoved,
     PublishAnswer,
+    PublishLayers,
     PublishOffer,
     Redirect,
     RoomCommand,
@@ -262,6 +263,9 @@ class PalabraClient:
         # extra lines, and what sends the layers.
         self._simulcast: tuple[RTCRtpTransceiver, tuple[str, ...]] | None = None
         self.simulcast_sender: SimulcastSender | None = None
+        # Whether it stops the layers nobody watches when told (publish.layers);
+        # False: an older client, which sends every layer.
+        self.follow_layers = True
         self._retired: set[asyncio.Task[None]] = set()
         self._new_peer_connections()
         self._tracks: dict[str, MediaStreamTrack] = {}
@@ -538,6 +542,10 @@ class PalabraClient:
                 self.producers[message.producer.id] = message.producer
             case ProducerRemoved():
                 self.producers.pop(message.producer_id, None)
+            case PublishLayers():
+                sender = self.simulcast_sender
+                if sender is not None and sender.mid == message.mid and self.follow_layers:
+                    sender.send_only(message.active)
             case SubscribeOffer():
                 await self._answer_subscribe(message)
             case SubscribeOk():

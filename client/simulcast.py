@@ -79,8 +79,11 @@ class SentLayer:
     phase: int = 0  # frames since the last keyframe: where in the temporal pattern
     frames: int = 0
     keyframes: int = 0
+    packets_sent: int = 0
+    bytes_sent: int = 0  # RTP payload, as an outbound-rtp's bytesSent
     keyframe_requests: int = 0
     paused: bool = False  # sends nothing (a browser that dropped the layer)
+    asked_off: bool = False  # the server asked not to send it (publish.layers)
     lose_requests: int = 0  # keyframe requests to ignore, as if lost on the way
 
     def request_keyframe(self) -> None:
@@ -88,11 +91,19 @@ class SentLayer:
         if self.lose_requests > 0:
             self.lose_requests -= 1
             return
+        self.next_keyframe()
+
+    def next_keyframe(self) -> None:
+        """Go on from the clip's next keyframe (as an encoder restarting a layer)."""
         later = sorted(k for k in self.clip.keyframes if k >= self.position)
         if later:
             self.position = later[0]
         elif self.clip.keyframes:
             self.position = min(self.clip.keyframes)
+
+    @property
+    def sending(self) -> bool:
+        return not self.paused and not self.asked_off
 
 
 class SimulcastSender:
@@ -128,6 +139,21 @@ class SimulcastSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def send_only(self, rids: Sequence[str]) -> None:
+        """Send the layers named (``publish.layers``) and stop the others.
+
+        Unknown rids are ignored and, as a browser client does, a list that
+        names no layer of this sender changes nothing. A layer resumed
+        starts at a keyframe, as an encoder restarting an encoding does.
+        """
+        if not any(layer.rid in rids for layer in self.layers):
+            return
+        for layer in self.layers:
+            off = layer.rid not in rids
+            if layer.asked_off and not off:
+                layer.next_keyframe()
+            layer.asked_off = off
+
     def _on_rtcp(self, data: bytes) -> None:
         for packet in rtcp.parse(data):
             if isinstance(packet, rtcp.KeyframeRequest):
@@ -146,7 +172,7 @@ class SimulcastSender:
                 await asyncio.sleep(delay)
             if self.socket.ready:
                 for layer in self.layers:
-                    if not layer.paused:
+                    if layer.sending:
                         self._send_frame(layer)
             index += 1
 
@@ -187,5 +213,7 @@ class SimulcastSender:
             )
             layer.sequence = (layer.sequence + 1) & 0xFFFF
             self.socket.send_rtp(header + extension + bytes([first]) + descriptor + chunk)
+            layer.packets_sent += 1
+            layer.bytes_sent += 1 + len(descriptor) + len(chunk)
         layer.frames += 1
         layer.keyframes += keyframe

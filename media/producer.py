@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import fastpath, red, rtcp
@@ -45,6 +45,9 @@ MAX_MISORDER = CACHE_SIZE
 SCREEN = "screen"  # Producer.source of a screen share
 REMB_FRESH = 5.0  # seconds a subscriber's REMB counts for the upstream REMB
 LAYER_ACTIVE = 1.0  # seconds since its last packet a simulcast layer counts as sent
+# Seconds a layer asked to resume counts as sent before its first packet: the
+# request's way to the publisher and its encoder's restart (media/layer_demand.py).
+RESUME_GRACE = 2.0
 # The VP8 descriptor fields' positions move by the per-packet extension element.
 _ELEMENT = 4
 
@@ -218,6 +221,12 @@ class Producer:
         self._newest: tuple[bytes, int] | None = None
         self._rate_mark: tuple[float, int] = (time.monotonic(), 0)
         self._bitrate = 0
+        # A simulcast layer: whether the publisher is asked to send it (dynacast,
+        # media/layer_demand.py), when it was last asked to resume, and the rate
+        # it had when paused (what it costs again once resumed).
+        self.requested = True
+        self._resumed_at: float | None = None
+        self._paused_rate = 0
 
     def simulcast(self, rids: list[str] | tuple[str, ...]) -> None:
         """Receive this video track as layers, one per rid, lowest first."""
@@ -235,16 +244,49 @@ class Producer:
 
     @property
     def layers(self) -> list[LayerInfo]:
-        """The simulcast layers with their measured bitrate (empty: a single layer)."""
+        """The simulcast layers as they arrive, with their measured bitrate (empty:
+        a single layer); ``paused``: the publisher was asked not to send it."""
+        now = time.monotonic()
+        return [
+            LayerInfo(
+                spatial, layer.rid or "", layer._rate(now), layer.arriving(now), not layer.requested
+            )
+            for spatial, layer in enumerate(self.layer_streams)
+        ]
+
+    @property
+    def offered_layers(self) -> list[LayerInfo]:
+        """The layers a subscriber may be given: as :attr:`layers`, but one the
+        publisher was asked to stop (dynacast) counts as active at the rate it
+        had, since asking for it brings it back (the allocator's view)."""
         now = time.monotonic()
         infos = []
         for spatial, layer in enumerate(self.layer_streams):
-            at, octets = layer._rate_mark
-            if now - at >= 1.0:
-                layer._bitrate = int((layer.counters.bytes - octets) * 8 / (now - at))
-                layer._rate_mark = (now, layer.counters.bytes)
-            infos.append(LayerInfo(spatial, layer.rid or "", layer._bitrate, layer.sending(now)))
+            rate = layer._rate(now)
+            paused = not layer.requested
+            if paused and not layer.arriving(now):
+                rate = layer._paused_rate
+            infos.append(LayerInfo(spatial, layer.rid or "", rate, layer.sending(now), paused))
         return infos
+
+    def _rate(self, now: float) -> int:
+        """This layer's bitrate, measured over at least a second."""
+        at, octets = self._rate_mark
+        if now - at >= 1.0:
+            self._bitrate = int((self.counters.bytes - octets) * 8 / (now - at))
+            self._rate_mark = (now, self.counters.bytes)
+        return self._bitrate
+
+    def ask_layers(self, sent: Sequence[bool], now: float) -> None:
+        """Record which layers (lowest first) the publisher is asked to send now."""
+        for layer, on in zip(self.layer_streams, sent, strict=False):
+            if on == layer.requested:
+                continue
+            layer.requested = on
+            if on:
+                layer._resumed_at = now
+            else:
+                layer._paused_rate, layer._resumed_at = layer._bitrate, None
 
     @property
     def picture_id(self) -> int | None:
@@ -256,10 +298,23 @@ class Producer:
         """The VP8 TL0PICIDX of the newest packet (None: none seen, or none in it)."""
         return tl0picidx(*self._newest) if self._newest is not None else None
 
-    def sending(self, now: float) -> bool:
+    def arriving(self, now: float) -> bool:
         """Whether packets arrived within the last LAYER_ACTIVE seconds."""
         last = self.counters.last_packet_at
         return last is not None and now - last < LAYER_ACTIVE
+
+    def sending(self, now: float) -> bool:
+        """Whether this layer is sent, or would be at once if asked for.
+
+        A layer paused at the server's request (dynacast: only ever one that
+        arrived) counts: a consumer that wants it aims at it, which has it
+        resumed; its first packets bring a keyframe to switch at. One asked
+        to resume counts for RESUME_GRACE before its first packet.
+        """
+        if self.arriving(now) or not self.requested:
+            return True
+        resumed = self._resumed_at
+        return resumed is not None and now - resumed < RESUME_GRACE
 
     def forwarded_totals(self) -> tuple[int, int, int]:
         """Packets, payload bytes and frames forwarded, over every layer."""

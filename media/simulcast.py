@@ -43,7 +43,9 @@ class LayerInfo:
     spatial: int  # 0: lowest
     rid: str
     bitrate_bps: int  # measured over the last second
-    active: bool  # packets arrived recently
+    # Packets arrived recently (Producer.offered_layers: or would at once if asked).
+    active: bool
+    paused: bool = False  # the publisher was asked to stop sending it (dynacast)
 
 
 @dataclass(frozen=True)

@@ -314,7 +314,7 @@ class BandwidthAllocation:
         """(spatial layer, bit/s) of the producer's active layers, lowest first;
         one entry, its measured rate, without simulcast."""
         measured = self._rates.get(producer.id, (0, 0.0, None))[2]
-        return layer_rates(producer.layers, measured, VIDEO_UNKNOWN_BPS)
+        return layer_rates(producer.offered_layers, measured, VIDEO_UNKNOWN_BPS)
 
     def _audio_bps(self, transport: PeerTransport) -> int:
         """The audio the subscriber is sent, reserved before any video."""

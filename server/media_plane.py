@@ -35,6 +35,7 @@ from signaling import (
 
 from .bandwidth import BandwidthAllocation, Priorities
 from .member import PUBLISHING_ROLES, JoinRefused, Member
+from .publish_layers import LayerRequests
 
 # The live conference's lines keep its logger's name, wherever the code sits.
 logger = logging.getLogger("server.conference")
@@ -76,6 +77,8 @@ class MediaPlane:
         self.bandwidth = bandwidth
         # The participant whose video each subscriber pinned (video.pin), for its connection.
         self.pinned: dict[str, str] = {}
+        # Dynacast: each publisher is told which simulcast layers anyone watches.
+        self.layer_requests = LayerRequests()
         # When each participant last held the floor (monotonic): the recent speakers.
         self._spoke: dict[str, float] = {}
         # Time events due but not stored yet: they count already.
@@ -169,6 +172,10 @@ class MediaPlane:
         except Exception:  # never in the way of the floor or the monitor
             logger.exception("bandwidth allocation failed in %s", self.id)
             return set()
+        finally:  # each publisher sends the layers its consumers now want
+            links = {pid: m.connection for pid, m in self.members.items()}
+            for pid, message in self.layer_requests.update(transports, links):
+                self._spawn(self.members[pid].connection.send(message))
 
     async def _announce_held(self, changed: set[str]) -> None:
         """Tell each subscriber whose videos were held or resumed (subscribe.streams)."""

@@ -46,6 +46,7 @@ from .messages import (
     ProducerKeyframe,
     ProducerRemoved,
     PublishAnswer,
+    PublishLayers,
     PublishOffer,
     Redirect,
     Role,
@@ -556,6 +557,13 @@ def _subscribe_offer(f: _Fields) -> SubscribeOffer:
     )
 
 
+def _publish_layers(f: _Fields) -> PublishLayers:
+    active = f.texts("active")
+    if not active:
+        f.fail("active", "must name at least one layer")
+    return PublishLayers(f.text("mid", required=True), active, id=f.ref)
+
+
 _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
     Welcome.TYPE: _welcome,
     ParticipantJoined.TYPE: lambda f: ParticipantJoined(
@@ -569,6 +577,7 @@ _SERVER_PARSERS: Mapping[str, Callable[[_Fields], ServerMessage]] = {
     PublishAnswer.TYPE: lambda f: PublishAnswer(
         f.text("sdp", required=True), id=f.ref, ref=f.optional_id("ref")
     ),
+    PublishLayers.TYPE: _publish_layers,
     SubscribeOffer.TYPE: _subscribe_offer,
     SubscribeStreams.TYPE: lambda f: SubscribeStreams(
         f.natural("revision"), f.array("streams", _stream), id=f.ref

@@ -47,6 +47,7 @@ __all__ = [
     "ProducerKeyframe",
     "ProducerRemoved",
     "PublishAnswer",
+    "PublishLayers",
     "PublishOffer",
     "Redirect",
     "Role",
@@ -304,6 +305,19 @@ class PublishAnswer(Message):
     TYPE: ClassVar[str] = "publish.answer"
     sdp: str
     ref: MessageId | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class PublishLayers(Message):
+    """The simulcast layers (rids) the publisher should send of its camera on `mid`.
+
+    The others nobody watches: the client deactivates their encodings. The
+    lowest layer is always listed; sent on a change, and again on a new connection.
+    """
+
+    TYPE: ClassVar[str] = "publish.layers"
+    mid: str
+    active: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -604,6 +618,7 @@ ServerMessage: TypeAlias = (
     | ProducerAdded
     | ProducerRemoved
     | PublishAnswer
+    | PublishLayers
     | SubscribeOffer
     | SubscribeOk
     | SubscribeStreams

@@ -666,6 +666,10 @@ export class PalabraConnection extends EventTarget {
     /** Whether our screen share is (being) published. */
     this.sharing = false;
     /** @private @type {Promise<unknown>} */ this._subscribeQueue = Promise.resolve();
+    /** `publish.layers` applied one after the other. @private @type {Promise<unknown>} */
+    this._layersQueue = Promise.resolve();
+    /** The rids of the camera's encodings being sent since the last `publish.layers` (null: all). @type {string[] | null} */
+    this.sentLayers = null;
     /**
      * Connections being re-created after an ICE failure (`publisher`: by us,
      * `subscriber`: by the server, which offers with `restart`).
@@ -1056,6 +1060,8 @@ export class PalabraConnection extends EventTarget {
     this.revision = -1;
     this._publishQueue = Promise.resolve();
     this._subscribeQueue = Promise.resolve();
+    this._layersQueue = Promise.resolve();
+    this.sentLayers = null;
     // Detach the socket first: its own `close` event must not count as another drop.
     const ws = this._ws;
     this._ws = null;
@@ -1222,6 +1228,13 @@ export class PalabraConnection extends EventTarget {
       case 'publish.answer': {
         const pending = this._takePending('publish.answer', msg.ref);
         pending?.resolve(msg);
+        return;
+      }
+      case 'publish.layers': {
+        const run = () => this._sendLayers(String(msg.mid), Array.isArray(msg.active) ? msg.active.map(String) : []);
+        this._layersQueue = this._layersQueue.then(run, run).catch((e) => {
+          console.warn('palabra: publish.layers could not be applied, every layer goes on', e);
+        });
         return;
       }
       case 'subscribe.streams': {
@@ -1428,6 +1441,33 @@ export class PalabraConnection extends EventTarget {
         console.warn('palabra: setCodecPreferences failed, the server will pick', e);
       }
     }
+  }
+
+  /**
+   * Sends only the camera encodings the server names (`publish.layers`): the
+   * others nobody watches. Unknown rids are ignored, and a list naming none
+   * of the camera's encodings changes nothing: never is every encoding off.
+   * @private
+   * @param {string} mid  the camera's section on the publisher connection
+   * @param {string[]} active  the rids to send
+   */
+  async _sendLayers(mid, active) {
+    const tr = this.publisher?.getTransceivers().find((t) => t.mid === mid && t !== this._share);
+    if (!tr) return;
+    const params = tr.sender.getParameters();
+    const encodings = params.encodings ?? [];
+    if (!encodings.some((e) => e.rid && active.includes(e.rid))) return;
+    let changed = false;
+    for (const encoding of encodings) {
+      if (!encoding.rid) continue;
+      const on = active.includes(encoding.rid);
+      if (encoding.active !== on) {
+        encoding.active = on;
+        changed = true;
+      }
+    }
+    if (changed) await tr.sender.setParameters(params);
+    this.sentLayers = encodings.filter((e) => e.active !== false).map((e) => String(e.rid));
   }
 
   /**

@@ -63,9 +63,12 @@ def temporal_to(technician: PalabraClient, owner: str, subscriber: str) -> objec
 
 def layers_of(technician: PalabraClient, owner: str) -> list[dict[str, object]]:
     feeds = [m for m in technician.messages if isinstance(m, MonitorStats)]
-    if not feeds:
-        return []
-    for stream in feeds[-1].streams:
+    return layers_in(feeds[-1], owner) if feeds else []
+
+
+def layers_in(feed: MonitorStats, owner: str) -> list[dict[str, object]]:
+    """The layers of ``owner``'s camera in one ``monitor.stats``."""
+    for stream in feed.streams:
         if (
             stream["direction"] == "in"
             and stream["kind"] == "video"
@@ -100,12 +103,20 @@ async def test_the_browsers_three_layers_arrive_and_the_floor_picks_one(
             sent = await eventually_js(page, SENT_LAYERS, lambda v: len(v) == 3, 20)
             assert set(sent) == {"q", "h", "f"}, sent
 
-            # Each arrives at the server as a layer, routed by its RID.
-            def all_active() -> list[dict[str, object]] | None:
+            # Each arrives at the server as a layer, routed by its RID (the
+            # upper ones until the server turns them off: nobody watches them).
+            def all_arrived() -> list[dict[str, object]] | None:
+                feeds = [m for m in technician.messages if isinstance(m, MonitorStats)]
+                seen = {
+                    str(x["rid"])
+                    for feed in feeds
+                    for x in layers_in(feed, browser_id)
+                    if x["active"]
+                }
                 layers = layers_of(technician, browser_id)
-                return layers if len(layers) == 3 and all(x["active"] for x in layers) else None
+                return layers if seen == {"q", "h", "f"} else None
 
-            layers = await eventually(all_active, 60, "the three layers at the server")
+            layers = await eventually(all_arrived, 60, "the three layers at the server")
             assert [x["rid"] for x in layers] == ["q", "h", "f"]
             print("layers at the server:", layers, "sent:", await js(page, SENT_LAYERS))
 

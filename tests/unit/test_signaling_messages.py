@@ -45,6 +45,7 @@ from signaling import (
     ProducerRemoved,
     ProtocolError,
     PublishAnswer,
+    PublishLayers,
     PublishOffer,
     Redirect,
     Role,
@@ -157,7 +158,23 @@ SERVER_MESSAGES: list[ServerMessage] = [
     SubscribeOffer(SDP, 5, (StreamInfo("2", "pr-2", "p-es-1", MediaKind.VIDEO, source="screen"),)),
     ShareStopped("p-es-1", "pr-2", ShareEnd.CHAIR, "p-chair", ref=60),
     ShareStopped("p-es-1", "pr-2", ShareEnd.FLOOR, "system"),
+    PublishLayers("1", ("q", "h")),
+    PublishLayers("1", ("q",)),
 ]
+
+
+def test_publish_layers_is_the_server_s_alone() -> None:
+    err = _raises('{"type":"publish.layers","id":3,"mid":"1","active":["q"]}')
+    assert err.code is ErrorCode.UNKNOWN_TYPE and err.ref == 3
+
+
+@pytest.mark.parametrize(
+    "fields",
+    ['"mid":"1","active":[]', '"mid":"1"', '"active":["q"]', '"mid":"1","active":"q"'],
+)
+def test_publish_layers_needs_a_mid_and_a_layer(fields: str) -> None:
+    err = _raises('{"type":"publish.layers",' + fields + "}", parse_server_message)
+    assert err.code is ErrorCode.BAD_MESSAGE
 
 
 def _raises(data: str | bytes, parse: Any = parse_client_message) -> ProtocolError:
