@@ -290,7 +290,8 @@ __all__ = [
 
 
 def _layers(producer: Producer) -> tuple[dict[str, object], ...] | None:
-    """A simulcast producer's layers for the feed: rid, bitrate, whether sent now."""
+    """A simulcast producer's layers for the feed: rid, bitrate, whether sent
+    now, whether its publisher was told to leave it off (nobody watches it)."""
     if not producer.layer_streams:
         return None
     return tuple(
@@ -299,6 +300,7 @@ def _layers(producer: Producer) -> tuple[dict[str, object], ...] | None:
             "rid": layer.rid,
             "bitrate_kbps": round(layer.bitrate_bps / 1000, 1),
             "active": layer.active,
+            "paused": layer.paused,
         }
         for layer in producer.layers
     )

@@ -283,7 +283,7 @@ export const PROTOCOL_VERSION = 1;
  * @property {number | null} [target_layer]  simulcast: the layer chosen for it (out)
  * @property {number | null} [temporal]  VP8 temporal layers: the highest TID sent now (out video; null: every frame)
  * @property {number | null} [target_temporal]  the highest TID chosen for it (out video; null: every frame)
- * @property {Array<{spatial: number, rid: string, bitrate_kbps: number, active: boolean}> | null} [layers]
+ * @property {Array<{spatial: number, rid: string, bitrate_kbps: number, active: boolean, paused?: boolean}> | null} [layers]
  *   simulcast: the publisher's layers (in)
  * @property {number | null} [estimate_kbps]  (out) the subscriber's estimated downlink; null: nothing limits it
  * @property {'bandwidth' | 'last_n' | null} [held]  (out, video) why it is held for this subscriber

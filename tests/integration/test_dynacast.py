@@ -20,7 +20,7 @@ from client import PalabraClient
 from client.clip import Clip
 from media.layer_demand import HOLD_DOWN
 from media.producer import Producer
-from signaling import ErrorCode, PublishLayers
+from signaling import ErrorCode, MonitorStats, PublishLayers
 
 from .conftest import ClientFactory, RunningServer
 from .test_simulcast import continuous, frames_of_width, grant, layers, settings, video_of
@@ -57,6 +57,7 @@ async def test_a_thumbnail_stops_its_upper_layers_and_resumes_the_top_one_with_t
     server: RunningServer, connect: ClientFactory, layers: list[tuple[str, Clip]]
 ) -> None:
     chair = await connect(name="Presidencia", delegation=None, role="chair")
+    technician = await connect(name="Técnica", delegation=None, role="technician", decode=False)
     guatemala = await connect(name="Canciller de Guatemala", delegation="gt")
     sender = await guatemala.publish_simulcast(layers)
     gt = guatemala.welcome.you.id  # type: ignore[union-attr]
@@ -75,6 +76,17 @@ async def test_a_thumbnail_stops_its_upper_layers_and_resumes_the_top_one_with_t
     assert after[0] > before[0]  # the thumbnail goes on
     assert after[1:] == before[1:]  # nothing of the upper layers reaches the server
     assert [info.paused for info in producer.layers] == [False, True, True]
+
+    # The technicians' feed says why two layers do not arrive.
+    def feed_paused() -> list[object] | None:
+        stats = [m for m in technician.messages if isinstance(m, MonitorStats)]
+        for stream in stats[-1].streams if stats else ():
+            ours = stream["direction"] == "in" and stream["participant_id"] == gt
+            if ours and stream["kind"] == "video" and stream.get("layers"):
+                return [layer["paused"] for layer in stream["layers"]]  # type: ignore[index, union-attr]
+        return None
+
+    await technician.wait_for(lambda: feed_paused() == [False, True, True], timeout=5)
 
     granted = time.monotonic()
     await grant(chair, guatemala, "gt")

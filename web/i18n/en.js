@@ -384,6 +384,7 @@ export default {
   'tech.layer.1': 'middle layer',
   'tech.layer.2': 'high layer',
   'tech.layers': '{active} of {total} layers',
+  'tech.layersPaused': '{active} of {total} layers · {paused} off, nobody watches them',
   'tech.repairs.nack': '{repaired} repaired · {lost} lost',
   'tech.repairs.nackTitle': 'Video packets lost on the way from the publisher: repaired by its retransmission, and given up (a keyframe was asked for instead)',
   'tech.repairs.red': 'RED: {recovered} rebuilt · {malformed} malformed',

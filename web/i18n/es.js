@@ -385,6 +385,7 @@ export default {
   'tech.layer.1': 'capa media',
   'tech.layer.2': 'capa alta',
   'tech.layers': '{active} de {total} capas',
+  'tech.layersPaused': '{active} de {total} capas · {paused} apagadas, nadie las ve',
   'tech.repairs.nack': '{repaired} reparados · {lost} perdidos',
   'tech.repairs.nackTitle': 'Paquetes de vídeo perdidos entre el emisor y el servidor: reparados con su retransmisión, y abandonados (se pidió un fotograma clave en su lugar)',
   'tech.repairs.red': 'RED: {recovered} reconstruidos · {malformed} mal formados',

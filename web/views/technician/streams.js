@@ -57,7 +57,9 @@ export function layerText(s) {
   if (temporal) return temporal;
   if (Array.isArray(s.layers) && s.layers.length) {
     const active = s.layers.filter((x) => x.active).length;
-    return ` · ${t('tech.layers', {active, total: s.layers.length})}`;
+    const paused = s.layers.filter((x) => x.paused).length;
+    const total = s.layers.length;
+    return ` · ${paused ? t('tech.layersPaused', {active, total, paused}) : t('tech.layers', {active, total})}`;
   }
   return '';
 }
