@@ -77,11 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The conference service builds its Router by this name.
         vars(server.palabra)["Router"] = RelayRouter
 
+    from conference.plans import ConferencePlan, DelegationPlan
     from media import fastpath
     from rooms import AssignInterpreter, Command, OpenChannel, SetLanguages, Settings
     from server.app import create_app
     from server.config import ServerConfig
-    from server.plans import ConferencePlan, DelegationPlan
 
     logging.basicConfig(level=logging.WARNING, format="server %(levelname)s %(name)s: %(message)s")
     fastpath.select(args.forwarding)

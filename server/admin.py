@@ -17,6 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from cluster.redis_store import StoreUnavailable
+from conference.live import LiveConference
+from conference.member import JoinRefused
+from conference.plans import ConferencePlan, DelegationPlan
 from rooms import (
     SYSTEM,
     AddAgendaItem,
@@ -31,11 +34,8 @@ from rooms import (
 )
 from rooms.minutes_words import LANGUAGES as MINUTES_LANGUAGES
 
-from .conference import LiveConference
 from .https import public_base
-from .member import JoinRefused
 from .palabra import PlacedElsewhere, palabra_of
-from .plans import ConferencePlan, DelegationPlan
 from .tokens import TokenError, check_ttl, issue_token, verify_token
 
 CONFERENCE_ID = re.compile(r"[a-z0-9_-]{1,64}")

@@ -10,6 +10,7 @@ from aiohttp import web
 from cluster.redis_store import RedisEventStore, connect
 from cluster.registry import NodeRegistry
 from cluster.shared_store import SharedEventStore
+from conference.plans import ConferencePlan
 from media.aiortc_hooks import announce_addresses, check_versions
 from rooms import EventStore
 
@@ -21,7 +22,6 @@ from .connection import websocket_handler
 from .https import forwarded_middleware
 from .metrics import add_routes as add_metrics_routes
 from .palabra import PALABRA, Palabra, palabra_of
-from .plans import ConferencePlan
 from .workers import WorkerSeat
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"

@@ -14,6 +14,7 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
+from conference.plans import ConferencePlan
 from media import fastpath
 from rooms import AddAgendaItem
 
@@ -26,7 +27,6 @@ from .front import create_front_app
 from .https import redirect_app
 from .options import ConfigError, add_serve_arguments, merged_settings
 from .plan_file import read_plan_file
-from .plans import ConferencePlan
 from .tokens import check_ttl, issue_token
 from .workers import WorkersFailed, running_workers, worker_count
 

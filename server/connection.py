@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from cluster.redis_store import StoreUnavailable
+from conference.live import LiveConference
+from conference.member import JoinRefused, Member
 from media.errors import MediaError
 from rooms import RoomError
 from signaling import (
@@ -45,8 +47,6 @@ from signaling import (
 )
 
 from .client_commands import command_from_client
-from .conference import LiveConference
-from .member import JoinRefused, Member
 from .palabra import Palabra, PlacedElsewhere, palabra_of
 from .tokens import RESUME, RESUME_TTL, TokenError, issue_resume_token, verify_token
 

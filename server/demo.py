@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conference.plans import ConferencePlan, DelegationPlan
 from rooms import (
     AddAgendaItem,
     AssignInterpreter,
@@ -13,7 +14,6 @@ from rooms import (
 )
 
 from .config import ServerConfig
-from .plans import ConferencePlan, DelegationPlan
 from .tokens import issue_token
 
 # (id, Spanish title, English title, planned minutes, budget minutes, inscribed in order,

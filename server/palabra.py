@@ -17,18 +17,18 @@ from aiohttp import web
 
 from cluster.redis_store import StoreUnavailable
 from cluster.registry import NodeRegistry
+from conference.live import ConferenceOptions, LiveConference
+from conference.member import JoinRefused
+from conference.monitor import Totals
+from conference.plans import ConferencePlan
 from media import fastpath
 from media.router import Router
 from media.udp_mux import UdpMux
 from rooms import EventStore, MemoryEventStore
 from signaling import CloseCode
 
-from .conference import ConferenceOptions, LiveConference
 from .config import ServerConfig
-from .member import JoinRefused
-from .monitor import Totals
 from .options import ConfigError
-from .plans import ConferencePlan
 from .turn import TurnPolicy
 
 if TYPE_CHECKING:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from conference.plans import ConferencePlan
 from rooms import RoomError
 
 from .admin import BadRequest, conference_plan
 from .options import ConfigError
-from .plans import ConferencePlan
 
 __all__ = ["MAX_FILE_BYTES", "read_plan_file"]
 

@@ -35,8 +35,9 @@ from cluster.redis_store import RedisEventStore, StoreUnavailable, connect
 from cluster.shared_store import StoreServer
 
 if TYPE_CHECKING:
+    from conference.plans import ConferencePlan
+
     from .config import ServerConfig
-    from .plans import ConferencePlan
 
 __all__ = [
     "Placement",

@@ -98,7 +98,7 @@ PUBLISHED = """async () => {
     };
 }"""
 
-# What the server's answer asks of an interpreter's Opus encoder (server/media_plane.py).
+# What the server's answer asks of an interpreter's Opus encoder (conference/media_plane.py).
 ASKED = {"maxplaybackrate": "48000", "stereo": "0", "maxaveragebitrate": "64000"}
 # Opus TOC configurations (RFC 6716, 3.1) that code the full band (20 kHz).
 FULL_BAND = {14, 15, 28, 29, 30, 31}

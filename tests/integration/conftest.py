@@ -11,13 +11,13 @@ import pytest
 from aiohttp import web
 
 from client import PalabraClient
+from conference.plans import ConferencePlan
 from media import fastpath
 from rooms import Settings
 from server.app import create_app
 from server.config import ServerConfig
 from server.demo import DEMO_CONFERENCE
 from server.palabra import Palabra, palabra_of
-from server.plans import ConferencePlan
 from server.tokens import issue_token
 
 # The media tests run an informal segment: no lobby, everyone heard.

@@ -14,9 +14,9 @@ import itertools
 import pytest
 
 from client import ClientError, PalabraClient, RemoteStream
+from conference.interpretation_routing import LISTEN, PARTNER
+from conference.live import LiveConference
 from rooms import Settings
-from server.conference import LiveConference
-from server.interpretation_routing import LISTEN, PARTNER
 from signaling import MonitorAlert, MonitorStats
 
 from .conftest import ClientFactory, RunningServer

@@ -284,7 +284,7 @@ async def test_the_writer_is_the_seat_whatever_the_message_says(seat: Seat) -> N
 async def test_history_is_bounded_to_the_latest_messages(
     seat: Seat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("server.message_visibility.MAX_HISTORY", 2)
+    monkeypatch.setattr("conference.message_visibility.MAX_HISTORY", 2)
     gt = await seat("gt-head", "head", "gt")
     for n in range(3):
         await gt.send_message("delegation:gt", f"mensaje {n}")

@@ -1,7 +1,7 @@
 import random
 from dataclasses import replace
 
-from server.alerts import AlertRules, StreamSample, Thresholds
+from conference.alerts import AlertRules, StreamSample, Thresholds
 
 VIDEO_IN = StreamSample(
     id="p-1",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from conference.bandwidth import interval_loss
 from media.consumer import (
     NACK_HORIZON,
     NACK_MEMORY,
@@ -19,7 +20,6 @@ from media.consumer import (
 )
 from media.downlink import HIGH_LOSS
 from media.producer import Producer
-from server.bandwidth import interval_loss
 
 
 def counters() -> ConsumerCounters:

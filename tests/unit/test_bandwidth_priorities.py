@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from conference.bandwidth import Priorities
 from media.allocation import last_n
-from server.bandwidth import Priorities
 
 
 def test_floor_then_chair_then_recent_speakers_then_the_rest() -> None:

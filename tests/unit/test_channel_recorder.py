@@ -14,9 +14,9 @@ import av
 import pytest
 
 from client.clip import encode_audio
+from conference.recording import ChannelRecorder, RecordingIndex
 from media.producer import Producer
 from media.rtp import HEADER
-from server.recording import ChannelRecorder, RecordingIndex
 
 OPUS = encode_audio(seconds=1.0).packets
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from conference.monitor import ChannelSampler, ChannelSource
 from media.producer import Producer
 from media.rtp import HEADER
-from server.monitor import ChannelSampler, ChannelSource
 
 PAYLOAD = b"\xfc" + bytes(99)  # 100 bytes of Opus payload
 

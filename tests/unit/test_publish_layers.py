@@ -1,12 +1,12 @@
-"""Which layers of a simulcast camera are wanted (server/publish_layers.py)."""
+"""Which layers of a simulcast camera are wanted (conference/publish_layers.py)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from conference.publish_layers import recorded, wanted_layers
 from media.producer import Producer
-from server.publish_layers import recorded, wanted_layers
 
 
 def _camera() -> Producer:

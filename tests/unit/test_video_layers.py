@@ -1,6 +1,6 @@
-"""The layer each subscriber gets of each simulcast video (server/video_layers.py)."""
+"""The layer each subscriber gets of each simulcast video (conference/video_layers.py)."""
 
-from server.video_layers import HIGH, LOW, MEDIUM, at_half_frame_rate, chosen_layer
+from conference.video_layers import HIGH, LOW, MEDIUM, at_half_frame_rate, chosen_layer
 
 FEATURED = frozenset({"p-chair", "p-gt-head", "p-gt-adviser"})
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from rooms import Conference, JoinConference, RoomError
 from rooms import Role as RoomRole
 from rooms.events import Event
+from server.tokens import JoinGrant
 from signaling import DelegationInfo, ParticipantInfo, Role
 
 from .member import JoinRefused
-from .tokens import JoinGrant
 
 
 def participant_from(state: Conference, grant: JoinGrant) -> ParticipantInfo:

@@ -289,7 +289,7 @@ class BandwidthAllocation:
         owner = producer.owner
         layers = self._layers(producer)
         rates = tuple(rate for _, rate in layers)
-        # The floor's policy (server/video_layers.py): the floor, the chair and
+        # The floor's policy (conference/video_layers.py): the floor, the chair and
         # a screen share in the high layer, a pinned tile in the middle one,
         # everyone else as a thumbnail; as far as the producer has layers.
         featured = priorities.floor | priorities.chair

@@ -2,7 +2,7 @@
 
 Once a second the conference asks its monitor to look at the media (clients
 reconnecting, clients whose media fell silent are probed) and to report:
-every stream sampled (server/monitor.py), alerts judged (server/alerts.py),
+every stream sampled (conference/monitor.py), alerts judged (conference/alerts.py),
 ``monitor.stats`` sent to the technicians and the chair. Alerts go to them as
 ``monitor.alert`` the moment they are raised or cleared.
 """
@@ -27,7 +27,7 @@ from .member import MONITORING_ROLES, JoinRefused, Member
 from .monitor import ChannelSampler, ChannelSource, StreamSampler, Totals
 
 # The live conference's lines keep its logger's name, wherever the code sits.
-logger = logging.getLogger("server.conference")
+logger = logging.getLogger(__name__)
 
 
 class ConferenceMonitor:
@@ -49,7 +49,7 @@ class ConferenceMonitor:
         self.router = router
         self.members = members
         self.bandwidth = bandwidth
-        # Each listener's chosen channel (server/interpretation_routing.py).
+        # Each listener's chosen channel (conference/interpretation_routing.py).
         self.listening = listening
         self.totals = totals
         self.alerts = AlertRules()

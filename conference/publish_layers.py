@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 def recorded(producer: Producer) -> bool:
     """Whether a recording takes this camera: a recorder taps it through
-    ``Producer.sinks``, the camera's or its layers' (server/recording.py)."""
+    ``Producer.sinks``, the camera's or its layers' (conference/recording.py)."""
     return bool(producer.sinks) or any(layer.sinks for layer in producer.layer_streams)
 
 

@@ -1,7 +1,7 @@
 """The chair's recording of a live conference: which recorders run, and on what.
 
 While the chair records, each intervention is recorded from its speaker's
-producers (server/recording.py's FloorRecorder), and each open language
+producers (conference/recording.py's FloorRecorder), and each open language
 channel as its listeners hear it (ChannelRecorder).
 """
 

@@ -2,8 +2,8 @@
 
 The floor is enforced here (a microphone is forwarded only while its owner
 may be heard), and each subscriber's videos are chosen and layered by the
-floor within its downlink and last-N (server/video_layers.py,
-server/bandwidth.py). Subscribers whose streams changed are told
+floor within its downlink and last-N (conference/video_layers.py,
+conference/bandwidth.py). Subscribers whose streams changed are told
 (``subscribe.streams``).
 """
 
@@ -38,7 +38,7 @@ from .member import PUBLISHING_ROLES, JoinRefused, Member
 from .publish_layers import LayerRequests
 
 # The live conference's lines keep its logger's name, wherever the code sits.
-logger = logging.getLogger("server.conference")
+logger = logging.getLogger(__name__)
 
 # What the server's answer asks of an interpreter's Opus encoder: full band, mono,
 # a generous bitrate (ISO 24019 wants 125 Hz-15 kHz).
@@ -135,8 +135,8 @@ class MediaPlane:
 
     def apply_layers(self) -> None:
         """Each subscriber's videos in the layer the floor gives them
-        (server/video_layers.py), within its downlink and last-N
-        (server/bandwidth.py); those whose held videos changed are told."""
+        (conference/video_layers.py), within its downlink and last-N
+        (conference/bandwidth.py); those whose held videos changed are told."""
         changed = self._allocate()
         if changed:
             self._spawn(self._announce_held(changed))

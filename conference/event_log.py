@@ -20,7 +20,7 @@ from rooms.events import Event
 from .alerts import Alert, AlertRules, Transition
 
 # The live conference's lines keep its logger's name, wherever the code sits.
-logger = logging.getLogger("server.conference")
+logger = logging.getLogger(__name__)
 
 # After the store failed, commands are refused at once for this long (instead
 # of each waiting for the store's timeout in turn behind the lock).

@@ -16,8 +16,8 @@ state, the router, the connected members and the lock:
     interpretation_routing listeners' channels, interpreters' feeds
     screen_share           who may share a screen, one at a time
     held_seats             dropped connections keep their seat for a while
-    conference_monitor     stream samples, alerts, the technicians' actions
-    conference_recording   the recorders, as the floor and the chair say
+    monitoring             stream samples, alerts, the technicians' actions
+    recording_control      the recorders, as the floor and the chair say
     admission, message_visibility   pure: who may enter, who reads what
 """
 
@@ -60,6 +60,7 @@ from rooms.events import (
 from rooms.events import (
     ParticipantLeft as SeatLeft,
 )
+from server.tokens import JoinGrant
 from signaling import (
     PROTOCOL_VERSION,
     CloseCode,
@@ -80,8 +81,6 @@ from signaling import (
 
 from .admission import join_events, participant_from
 from .bandwidth import DEFAULT_LAST_N, BandwidthAllocation
-from .conference_monitor import ConferenceMonitor
-from .conference_recording import ConferenceRecording
 from .event_log import ConferenceLog, LogMovedOn
 from .held_seats import HeldSeats
 from .interpretation_routing import InterpretationRouting
@@ -89,10 +88,11 @@ from .media_plane import MediaPlane, gate, in_room, producer_info
 from .member import Connection, JoinRefused, Member
 from .message_visibility import message_history, readable
 from .monitor import Totals
+from .monitoring import ConferenceMonitor
 from .plans import ConferencePlan
 from .recording import FloorRecorder
+from .recording_control import ConferenceRecording
 from .screen_share import ScreenShares
-from .tokens import JoinGrant
 
 logger = logging.getLogger(__name__)
 
