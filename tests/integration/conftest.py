@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -140,3 +141,19 @@ async def connect(server: RunningServer) -> AsyncIterator[ClientFactory]:
     yield factory
     for client in clients:
         await client.close()
+
+
+async def download_recordings(server: RunningServer, folder: Path) -> list[dict[str, object]]:
+    """The conference's recordings as a technician lists them, each file
+    downloaded into ``folder`` under its name."""
+    token = issue_token(SECRET, conference="demo", role="technician", name="T")
+    base = f"http://127.0.0.1:{server.port}/c/demo/recordings"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}?t={token}") as response:
+            assert response.status == 200
+            entries: list[dict[str, object]] = (await response.json())["recordings"]
+        for entry in entries:
+            async with http.get(f"{base}/{entry['name']}?t={token}") as response:
+                assert response.status == 200
+                (folder / str(entry["name"])).write_bytes(await response.read())
+    return entries

@@ -12,7 +12,7 @@ import pytest
 from rooms import Settings
 from server.tokens import issue_token
 
-from .conftest import SECRET, ClientFactory, RunningServer
+from .conftest import SECRET, ClientFactory, RunningServer, download_recordings
 from .media_tracks import ColourTrack, ToneTrack, dominant_colour
 
 # Both forwarding implementations, so that they never drift.
@@ -114,20 +114,10 @@ async def test_a_screen_share_is_recorded_to_its_own_file(
     await speaker.command("floor.release", request_id=request["request_id"])
     await chair.command("recording.stop")
 
-    token = issue_token(SECRET, conference="demo", role="technician", name="T")
-    base = f"http://127.0.0.1:{server.port}/c/demo/recordings"
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}?t={token}") as response:
-            entries = (await response.json())["recordings"]
-        [share, again] = [e for e in entries if e["kind"] == "share"]
-        [floor] = [e for e in entries if e["kind"] == "floor"]
-        for entry in (share, again):
-            async with http.get(f"{base}/{entry['name']}?t={token}") as response:
-                assert response.status == 200
-                (tmp_path / entry["name"]).write_bytes(await response.read())
-        async with http.get(f"{base}/{floor['name']}?t={token}") as response:
-            camera = tmp_path / floor["name"]
-            camera.write_bytes(await response.read())
+    entries = await download_recordings(server, tmp_path)
+    [share, again] = [e for e in entries if e["kind"] == "share"]
+    [floor] = [e for e in entries if e["kind"] == "floor"]
+    camera = tmp_path / str(floor["name"])
     # Which delegation presented, who, during which intervention, and when.
     assert share["delegation"] == floor["delegation"] == "Guatemala"
     assert share["presenter"] == again["presenter"] == "Canciller de Guatemala"

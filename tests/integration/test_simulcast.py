@@ -14,7 +14,6 @@ import itertools
 import time
 from pathlib import Path
 
-import aiohttp
 import av
 import pytest
 from aiortc import RTCRtpSender
@@ -24,10 +23,9 @@ from client.clip import Clip, encode_video
 from client.simulcast import SentLayer
 from media.transport import IdleTrack
 from rooms import Settings
-from server.tokens import issue_token
 from signaling import MonitorStats, PublishAnswer, PublishOffer
 
-from .conftest import SECRET, ClientFactory, RunningServer
+from .conftest import ClientFactory, RunningServer, download_recordings
 from .media_tracks import ToneTrack
 from .vp8_stream import decode
 
@@ -450,14 +448,8 @@ async def test_a_recorded_intervention_keeps_the_high_layer(
     await guatemala.command("floor.release", request_id=request_id)
     await chair.command("recording.stop")
 
-    token = issue_token(SECRET, conference="demo", role="technician", name="T")
-    base = f"http://127.0.0.1:{server.port}/c/demo/recordings"
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}?t={token}") as response:
-            [entry] = (await response.json())["recordings"]
-        async with http.get(f"{base}/{entry['name']}?t={token}") as response:
-            path = tmp_path / entry["name"]
-            path.write_bytes(await response.read())
+    [entry] = await download_recordings(server, tmp_path)
+    path = tmp_path / str(entry["name"])
     with av.open(str(path)) as container:
         video = list(container.decode(video=0))
     assert len(video) > 10
@@ -504,14 +496,8 @@ async def test_a_recording_follows_the_highest_layer_arriving(
     await guatemala.command("floor.release", request_id=request_id)
     await chair.command("recording.stop")
 
-    token = issue_token(SECRET, conference="demo", role="technician", name="T")
-    base = f"http://127.0.0.1:{server.port}/c/demo/recordings"
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}?t={token}") as response:
-            [entry] = (await response.json())["recordings"]
-        async with http.get(f"{base}/{entry['name']}?t={token}") as response:
-            path = tmp_path / entry["name"]
-            path.write_bytes(await response.read())
+    [entry] = await download_recordings(server, tmp_path)
+    path = tmp_path / str(entry["name"])
     with av.open(str(path)) as container:
         packets = [p for p in container.demux(video=0) if p.size]
     # Every frame decodes, from the first to the last (a frame that referenced
