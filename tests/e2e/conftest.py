@@ -20,15 +20,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from .harness import (
     ARTIFACTS,
     CHROMIUM,
-    CHROMIUM_FLAGS,
     REPO,
     BrowserPage,
     RunningServer,
+    chromium,
     free_port,
     wait_healthy,
 )
@@ -90,14 +90,8 @@ def serving(*extra: str, start_timeout: float = 20) -> Iterator[RunningServer]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

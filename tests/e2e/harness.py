@@ -9,13 +9,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from server.tokens import issue_token
 
@@ -144,6 +144,19 @@ class BrowserPage:
     async def wait_js(self, expression: str, arg: Any = None, timeout: float = 10) -> None:
         """Poll a JavaScript predicate in the page until it is truthy."""
         await self.page.wait_for_function(expression, arg=arg, timeout=timeout * 1000)
+
+
+@contextlib.asynccontextmanager
+async def chromium(flags: Sequence[str] = CHROMIUM_FLAGS) -> AsyncIterator[Browser]:
+    """Debian's headless Chromium with ``flags``, closed at the end."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(flags), headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 async def new_page(browser: Browser, url: str, *, lang: str | None = None) -> BrowserPage:

@@ -25,11 +25,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from tests.rate_limit import limit_udp, nft_table
 
-from .harness import CHROMIUM, CHROMIUM_FLAGS, BrowserPage, RunningServer, new_page
+from .harness import CHROMIUM_FLAGS, BrowserPage, RunningServer, chromium, new_page
 from .test_browser_join import admit, chair_client, js, wait_js
 from .test_narrow_downlink import subscriber_port
 
@@ -137,14 +137,8 @@ async def browser() -> AsyncIterator[Browser]:
         else f
         for f in CHROMIUM_FLAGS
     ]
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=flags, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium(flags) as launched:
+        yield launched
 
 
 @pytest.fixture
